@@ -1,0 +1,28 @@
+// Interfaces between the Hono shell and the I/O adapters behind it.
+import type { AuditEvent, Effect, ValidationResult } from '../functions/types.ts';
+import type { AccessRequest, AdmissionRequest } from '../functions/schemas.ts';
+
+/** Receives every audit event of every decision. A rejected promise turns the verdict into a denial. */
+export interface AuditSink {
+  readonly name: string;
+  record(event: AuditEvent): Promise<void>;
+}
+
+/** Thrown by an EffectExecutor when the effect lost a race (the one-shot was consumed elsewhere). */
+export class EffectConflict extends Error {
+  override name = 'EffectConflict';
+}
+
+/** Carries out the effects of allowed, non-dry-run decisions against the cluster. */
+export interface EffectExecutor {
+  run(effect: Effect): Promise<void>;
+}
+
+/** The extended-validation webhook client. */
+export type Validator = (data: {
+  request: AdmissionRequest;
+  accessRequest: AccessRequest;
+}) => Promise<ValidationResult>;
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = Record<LogLevel, (msg: string, fields?: Record<string, unknown>) => void>;

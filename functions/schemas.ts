@@ -1,0 +1,143 @@
+// Valibot schemas for everything that crosses the webhook boundary. Kubernetes objects pass
+// through unchanged (looseObject): we validate what we read and keep the rest for audit.
+import * as v from 'valibot';
+
+export const GROUP = 'kube-request-access.io';
+export const VERSION = 'v1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+const NonEmpty = v.pipe(v.string(), v.minLength(1));
+
+export const GroupVersionResource = v.looseObject({
+  group: v.optional(v.string(), ''),
+  version: v.optional(v.string(), ''),
+  resource: v.optional(v.string(), ''),
+});
+export type GroupVersionResource = v.InferOutput<typeof GroupVersionResource>;
+
+export const GroupVersionKind = v.looseObject({
+  group: v.optional(v.string(), ''),
+  version: v.optional(v.string(), ''),
+  kind: v.optional(v.string(), ''),
+});
+export type GroupVersionKind = v.InferOutput<typeof GroupVersionKind>;
+
+/** authentication.k8s.io/v1 UserInfo as the apiserver sends it. */
+export const UserInfo = v.looseObject({
+  username: NonEmpty,
+  uid: v.optional(v.string()),
+  groups: v.optional(v.array(v.string()), []),
+  extra: v.optional(v.record(v.string(), v.array(v.string()))),
+});
+export type UserInfo = v.InferOutput<typeof UserInfo>;
+
+export const Operation = v.picklist(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+export type Operation = v.InferOutput<typeof Operation>;
+
+/** admission.k8s.io/v1 AdmissionRequest. `object` stays unknown: each concern parses its own kind. */
+export const AdmissionRequest = v.looseObject({
+  uid: NonEmpty,
+  kind: GroupVersionKind,
+  resource: GroupVersionResource,
+  subResource: v.optional(v.string(), ''),
+  requestKind: v.optional(GroupVersionKind),
+  requestResource: v.optional(GroupVersionResource),
+  requestSubResource: v.optional(v.string()),
+  name: v.optional(v.string(), ''),
+  namespace: v.optional(v.string(), ''),
+  operation: Operation,
+  userInfo: UserInfo,
+  object: v.optional(v.nullable(v.unknown())),
+  oldObject: v.optional(v.nullable(v.unknown())),
+  dryRun: v.optional(v.boolean(), false),
+  options: v.optional(v.nullable(v.unknown())),
+});
+export type AdmissionRequest = v.InferOutput<typeof AdmissionRequest>;
+
+export const AdmissionReview = v.looseObject({
+  apiVersion: v.literal('admission.k8s.io/v1'),
+  kind: v.literal('AdmissionReview'),
+  request: AdmissionRequest,
+});
+export type AdmissionReview = v.InferOutput<typeof AdmissionReview>;
+
+/** core/v1 PodExecOptions. kubectl omits false booleans. */
+export const PodExecOptions = v.looseObject({
+  kind: v.optional(v.string()),
+  apiVersion: v.optional(v.string()),
+  stdin: v.optional(v.boolean(), false),
+  stdout: v.optional(v.boolean(), false),
+  stderr: v.optional(v.boolean(), false),
+  tty: v.optional(v.boolean(), false),
+  container: v.optional(v.string(), ''),
+  command: v.optional(v.array(v.string()), []),
+});
+export type PodExecOptions = v.InferOutput<typeof PodExecOptions>;
+
+export const ObjectMeta = v.looseObject({
+  name: v.optional(v.string(), ''),
+  generateName: v.optional(v.string()),
+  namespace: v.optional(v.string(), ''),
+  uid: v.optional(v.string(), ''),
+  resourceVersion: v.optional(v.string(), ''),
+  creationTimestamp: v.optional(v.nullable(v.string())),
+  deletionTimestamp: v.optional(v.nullable(v.string())),
+  labels: v.optional(v.record(v.string(), v.string())),
+  annotations: v.optional(v.record(v.string(), v.string())),
+});
+export type ObjectMeta = v.InferOutput<typeof ObjectMeta>;
+
+export const ForObject = v.looseObject({
+  resource: GroupVersionResource,
+  subResource: v.string(),
+  name: NonEmpty,
+  namespace: NonEmpty,
+});
+export type ForObject = v.InferOutput<typeof ForObject>;
+
+export const AccessRequestSpec = v.looseObject({
+  userInfo: v.looseObject({ username: NonEmpty }),
+  forObject: ForObject,
+  /** Go duration ("30m", "1h"); empty or absent = one exec, consumed on use. */
+  validFor: v.optional(v.string(), ''),
+  execOptions: v.optional(PodExecOptions),
+  customKeys: v.optional(v.record(v.string(), v.string())),
+});
+export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
+
+export const AccessRequest = v.looseObject({
+  apiVersion: v.optional(v.string()),
+  kind: v.optional(v.string()),
+  metadata: ObjectMeta,
+  spec: AccessRequestSpec,
+});
+export type AccessRequest = v.InferOutput<typeof AccessRequest>;
+
+export const GrantStatus = v.picklist(['granted', 'denied']);
+export type GrantStatus = v.InferOutput<typeof GrantStatus>;
+
+export const AccessGrant = v.looseObject({
+  apiVersion: v.optional(v.string()),
+  kind: v.optional(v.string()),
+  metadata: ObjectMeta,
+  spec: v.looseObject({
+    grantFor: NonEmpty,
+    grantedBy: v.looseObject({ username: NonEmpty }),
+    /** Optional: the uid of the AccessRequest granted, so a re-created request of the same name is not covered. */
+    grantForUID: v.optional(v.string()),
+    /** Optional: why a request was denied (or any note from the approver). */
+    reason: v.optional(v.string()),
+  }),
+  status: GrantStatus,
+});
+export type AccessGrant = v.InferOutput<typeof AccessGrant>;
+
+/** Formats valibot issues as `path: message` lines, as cert-manager style validators do. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .map((issue) => {
+      const path = v.getDotPath(issue);
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

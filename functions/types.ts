@@ -1,0 +1,125 @@
+// The contract between the pure policy (functions/) and the shell (adapters/).
+// A concern reads the cluster only through `Lookup`, reads time only from `Context.now`, and
+// answers with a `Decision` as plain data: the shell carries out its effects and audit events.
+import type {
+  AccessGrant,
+  AccessRequest,
+  AdmissionRequest,
+  PodExecOptions,
+} from './schemas.ts';
+
+/** What the extended-validation webhook answers (seed wire format). */
+export interface ValidationResult {
+  status: 'valid' | 'invalid';
+  message?: string;
+}
+
+/** Read-only view of the cluster (and of the read-only extension validator). */
+export interface Lookup {
+  /**
+   * AccessRequests in `namespace` whose `spec.forObject.name` is `pod` and whose
+   * `spec.userInfo.username` is one of `usernames`. Implementations answer from an index.
+   */
+  accessRequestsFor(query: {
+    namespace: string;
+    pod: string;
+    usernames: readonly string[];
+  }): Promise<readonly AccessRequest[]>;
+  /** One AccessRequest by namespace and name. */
+  accessRequest(namespace: string, name: string): Promise<AccessRequest | undefined>;
+  /** AccessGrants in `namespace` whose `spec.grantFor` is `requestName`. */
+  grantsFor(namespace: string, requestName: string): Promise<readonly AccessGrant[]>;
+  /** Asks the extended-validation webhook; answers `valid` when none is configured. */
+  validateAccessRequest(data: {
+    request: AdmissionRequest;
+    accessRequest: AccessRequest;
+  }): Promise<ValidationResult>;
+}
+
+export interface Config {
+  /** Members of these groups pass every exec without a request (audited as admin). */
+  alwaysAllowedGroups: readonly string[];
+  /** These users pass every exec without a request (audited as admin). */
+  alwaysAllowedUsers: readonly string[];
+  /**
+   * The prefix the apiserver puts before user names (OIDC's `oidc:`). An AccessRequest may name
+   * its user with or without it; a name without it is read as prefix + name.
+   */
+  usernamePrefix: string;
+  /** Longest `validFor` accepted, in milliseconds (default 12h). */
+  maxValidForMs: number;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  alwaysAllowedGroups: [],
+  alwaysAllowedUsers: [],
+  usernamePrefix: '',
+  maxValidForMs: 12 * 3_600_000,
+};
+
+export interface Context {
+  now: Date;
+  config: Config;
+}
+
+/** Side effects a decision asks for. Carried out only for an allowed, non-dry-run review. */
+export type Effect = {
+  /** Delete a one-shot AccessRequest with uid and resourceVersion preconditions. */
+  type: 'consume-request';
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+};
+
+/** Audit events, named and shaped as the seed's audit webhook protocol. */
+export type AuditEvent =
+  | {
+      type: 'audit-exec';
+      data: {
+        request: AdmissionRequest;
+        isAllowed: boolean;
+        execOptions: PodExecOptions;
+        isAdmin: boolean;
+      };
+    }
+  | { type: 'audit-created'; data: { request: AdmissionRequest; accessRequest: AccessRequest } }
+  | {
+      type: 'audit-granted';
+      data: { request: AdmissionRequest; accessRequest: AccessRequest; accessGrant: AccessGrant };
+    };
+
+export type AuditType = AuditEvent['type'];
+
+export interface Decision {
+  allowed: boolean;
+  /** HTTP-style status for the AdmissionResponse result: 200 allowed, 403 denied, 400 malformed, 500 failure. */
+  code: number;
+  /** Shown to the user by kubectl on a denial: says why and what to do next. */
+  message: string;
+  effects: Effect[];
+  audit: AuditEvent[];
+  warnings?: string[];
+}
+
+/** An admission concern: pure, reads through `lookup`, time from `context.now`. */
+export type Concern = (
+  request: AdmissionRequest,
+  lookup: Lookup,
+  context: Context,
+) => Promise<Decision>;
+
+export function allow(
+  message = '',
+  extra: { effects?: Effect[]; audit?: AuditEvent[]; warnings?: string[] } = {},
+): Decision {
+  return { allowed: true, code: 200, message, effects: extra.effects ?? [], audit: extra.audit ?? [], ...(extra.warnings ? { warnings: extra.warnings } : {}) };
+}
+
+export function deny(
+  message: string,
+  code = 403,
+  extra: { audit?: AuditEvent[] } = {},
+): Decision {
+  return { allowed: false, code, message, effects: [], audit: extra.audit ?? [] };
+}

@@ -123,3 +123,6 @@ export function deny(
 ): Decision {
   return { allowed: false, code, message, effects: [], audit: extra.audit ?? [] };
 }
+
+/** The part of Lookup a cluster backend (informers, fetch) provides; the validator is composed in. */
+export type ClusterLookup = Omit<Lookup, 'validateAccessRequest'>;

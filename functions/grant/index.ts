@@ -1,0 +1,57 @@
+// CREATE/UPDATE of AccessGrant: an approver, speaking for themselves, decides on someone else's
+// existing request, once; the decision is never changed.
+import * as v from 'valibot';
+import { canonicalUsername, evaluateGrant, isSameUser } from '../access.ts';
+import { isDeepStrictEqual } from '../equal.ts';
+import { AccessGrant, describeIssues } from '../schemas.ts';
+import { allow, deny, type Concern } from '../types.ts';
+
+export const grant: Concern = async (admission, lookup, context) => {
+  const parsed = v.safeParse(AccessGrant, admission.object);
+  if (!parsed.success) {
+    return deny(`malformed AccessGrant: ${describeIssues(parsed.issues)}`, 400);
+  }
+  const accessGrant = parsed.output;
+
+  if (admission.operation === 'UPDATE') {
+    const old = v.safeParse(AccessGrant, admission.oldObject);
+    if (!old.success || !isDeepStrictEqual(old.output.spec, accessGrant.spec) || old.output.status !== accessGrant.status) {
+      return deny('an AccessGrant cannot be changed after creation; to withdraw access delete the AccessRequest');
+    }
+    return allow('metadata-only update');
+  }
+  if (admission.operation !== 'CREATE') {
+    return deny(`AccessGrant reviews must be CREATE or UPDATE, got ${admission.operation}`, 400);
+  }
+
+  const prefix = context.config.usernamePrefix;
+  const { username } = admission.userInfo;
+  if (canonicalUsername(accessGrant.spec.grantedBy.username, prefix) !== username) {
+    return deny(
+      `spec.grantedBy.username must be you: it says "${accessGrant.spec.grantedBy.username}", authenticated as "${username}"`,
+    );
+  }
+
+  const namespace = admission.namespace;
+  const name = accessGrant.spec.grantFor;
+  const accessRequest = await lookup.accessRequest(namespace, name);
+  if (!accessRequest || accessRequest.metadata.deletionTimestamp) {
+    return deny(`spec.grantFor: there is no AccessRequest "${name}" in namespace ${namespace}; list pending ones with: kubectl request list -n ${namespace}`, 404);
+  }
+  if (accessGrant.spec.grantForUID && accessGrant.spec.grantForUID !== accessRequest.metadata.uid) {
+    return deny(`spec.grantForUID: AccessRequest "${name}" was re-created since you looked at it; review the new one with: kubectl request describe -n ${namespace} ${name}`, 409);
+  }
+  if (isSameUser(accessRequest.spec.userInfo.username, username, prefix)) {
+    return deny(`you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`);
+  }
+  const current = evaluateGrant(accessRequest, await lookup.grantsFor(namespace, name), context.now, prefix);
+  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired') {
+    return deny(
+      `AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${current.grant.spec.grantedBy.username}; a decision cannot be changed`,
+      409,
+    );
+  }
+  return allow('', {
+    audit: [{ type: 'audit-granted', data: { request: admission, accessRequest, accessGrant } }],
+  });
+};

@@ -1,0 +1,81 @@
+// CREATE/UPDATE of AccessRequest: only for yourself, a bounded window, a consistent target,
+// non-interactive, approved by the extended validator, and never changed afterwards.
+import * as v from 'valibot';
+import { isAlwaysAllowed, isSameUser } from '../access.ts';
+import { formatDuration, parseDuration } from '../duration.ts';
+import { AccessRequest, describeIssues } from '../schemas.ts';
+import { allow, deny, type Concern, type Decision } from '../types.ts';
+import { isDeepStrictEqual } from '../equal.ts';
+
+/** Per-subResource rules for what an AccessRequest may ask; the friends of exec add theirs here. */
+export type TargetRule = (spec: AccessRequest['spec']) => string | undefined;
+
+export const targetRules: Record<string, TargetRule> = {
+  exec: (spec) =>
+    spec.execOptions?.stdin || spec.execOptions?.tty
+      ? 'spec.execOptions: stdin (-i, --stdin) and tty (-t, --tty) are not allowed, only single non-interactive commands'
+      : undefined,
+};
+
+export const request: Concern = async (admission, lookup, context) => {
+  const parsed = v.safeParse(AccessRequest, admission.object);
+  if (!parsed.success) {
+    return deny(`malformed AccessRequest: ${describeIssues(parsed.issues)}`, 400);
+  }
+  const accessRequest = parsed.output;
+
+  if (admission.operation === 'UPDATE') {
+    const old = v.safeParse(AccessRequest, admission.oldObject);
+    if (!old.success || !isDeepStrictEqual(old.output.spec, accessRequest.spec)) {
+      return deny('an AccessRequest cannot be changed after creation; delete it and create a new one');
+    }
+    return allow('metadata-only update');
+  }
+  if (admission.operation !== 'CREATE') {
+    return deny(`AccessRequest reviews must be CREATE or UPDATE, got ${admission.operation}`, 400);
+  }
+
+  const problem = checkSpec(admission.namespace, accessRequest, context.config.maxValidForMs);
+  if (problem) return problem;
+
+  const { username } = admission.userInfo;
+  const requestedFor = accessRequest.spec.userInfo.username;
+  if (!isSameUser(requestedFor, username, context.config.usernamePrefix) && !isAlwaysAllowed(admission.userInfo, context.config)) {
+    return deny(
+      `you can only request access for yourself (requested for "${requestedFor}", authenticated as "${username}"); set spec.userInfo.username to "${username}"`,
+    );
+  }
+
+  const validation = await lookup.validateAccessRequest({ request: admission, accessRequest });
+  if (validation.status !== 'valid') {
+    return deny(`the AccessRequest was rejected by the validation webhook: ${validation.message || 'no reason given'}`);
+  }
+  return allow('', { audit: [{ type: 'audit-created', data: { request: admission, accessRequest } }] });
+};
+
+function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForMs: number): Decision | undefined {
+  const { spec } = accessRequest;
+  const target = spec.forObject;
+  if (target.resource.resource !== 'pods' || target.resource.group || (target.resource.version && target.resource.version !== 'v1')) {
+    return deny(`spec.forObject.resource: only core/v1 pods can be requested, got "${[target.resource.group, target.resource.version, target.resource.resource].join('/')}"`, 400);
+  }
+  const rule = targetRules[target.subResource];
+  if (!rule) {
+    return deny(`spec.forObject.subResource: "${target.subResource}" cannot be requested; use one of ${Object.keys(targetRules).join(', ')}`, 400);
+  }
+  if (target.namespace !== namespace) {
+    return deny(`spec.forObject.namespace: must be the AccessRequest's own namespace "${namespace}", got "${target.namespace}"; create the request in namespace ${target.namespace} instead`, 400);
+  }
+  const ruleProblem = rule(spec);
+  if (ruleProblem) return deny(ruleProblem, 403);
+  if (spec.validFor) {
+    const ms = parseDuration(spec.validFor);
+    if (ms === undefined || ms <= 0) {
+      return deny(`spec.validFor: "${spec.validFor}" is not a positive duration; use a value like 30m or 2h, or leave it empty for a single use`, 400);
+    }
+    if (ms > maxValidForMs) {
+      return deny(`spec.validFor: at most ${formatDuration(maxValidForMs)} is allowed, requested ${spec.validFor}; ask for a shorter window`, 400);
+    }
+  }
+  return undefined;
+}

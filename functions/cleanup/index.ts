@@ -1,0 +1,101 @@
+// What is due for deletion at `now`: expired time-bound requests, one-shot (or never granted,
+// or denied) requests older than `deleteAfterMs`, and grants whose request is gone. Pure: the
+// Kubernetes adapter deletes what this returns (with uid preconditions) and audits each one.
+import type { AccessGrant, AccessRequest } from '../schemas.ts';
+import { evaluateGrant } from '../reconcile/grant-state.ts';
+
+export type CleanupReason = 'expired' | 'unused' | 'denied' | 'orphaned';
+
+export type CleanupEvent =
+  | { kind: 'AccessRequest'; namespace: string; name: string; uid: string; reason: CleanupReason; message: string; object: AccessRequest }
+  | { kind: 'AccessGrant'; namespace: string; name: string; uid: string; reason: CleanupReason; message: string; object: AccessGrant };
+
+export interface CleanupPlan {
+  /** Requests first, then grants: deleting in this order never leaves a granted request without its grant visible. */
+  deletions: CleanupEvent[];
+  /** When the next object becomes due; undefined when none will without new objects. */
+  nextDueAt?: Date;
+}
+
+export function dueForCleanup(input: {
+  requests: readonly AccessRequest[];
+  grants: readonly AccessGrant[];
+  now: Date;
+  /** Unused one-shot, pending and denied requests are deleted this long after creation. */
+  deleteAfterMs: number;
+  /** A grant whose request is not (yet) seen is kept this long: informers of two kinds lag apart. */
+  orphanGraceMs?: number;
+}): CleanupPlan {
+  const { now, deleteAfterMs } = input;
+  const orphanGraceMs = input.orphanGraceMs ?? 60_000;
+  const deletions: CleanupEvent[] = [];
+  let nextDueAt: Date | undefined;
+  const later = (at: Date) => {
+    if (at > now && (!nextDueAt || at < nextDueAt)) nextDueAt = at;
+  };
+
+  const grantsByRequest = new Map<string, AccessGrant[]>();
+  for (const grant of input.grants) {
+    const key = `${grant.metadata.namespace}/${grant.spec.grantFor}`;
+    grantsByRequest.set(key, [...(grantsByRequest.get(key) ?? []), grant]);
+  }
+
+  const remaining = new Map<string, AccessRequest>();
+  for (const request of input.requests) {
+    const { namespace = '', name = '', uid = '' } = request.metadata;
+    const key = `${namespace}/${name}`;
+    const verdict = evaluateGrant(request, grantsByRequest.get(key) ?? [], now);
+    const created = timestamp(request.metadata.creationTimestamp);
+    const staleAt = created === undefined ? undefined : new Date(created + deleteAfterMs);
+    const base = { kind: 'AccessRequest' as const, namespace, name, uid, object: request };
+    if (verdict.state === 'expired') {
+      const at = verdict.expiresAt ? ` at ${verdict.expiresAt.toISOString()}` : '';
+      deletions.push({ ...base, reason: 'expired', message: `access window of ${request.spec.validFor} ended${at}` });
+      continue;
+    }
+    if (verdict.state === 'granted' && verdict.expiresAt) {
+      later(verdict.expiresAt);
+      remaining.set(key, request);
+      continue;
+    }
+    if (staleAt && staleAt <= now) {
+      const reason: CleanupReason = verdict.state === 'denied' ? 'denied' : 'unused';
+      const what = verdict.state === 'denied' ? 'denied' : verdict.state === 'granted' ? 'granted but unused' : 'never granted';
+      deletions.push({ ...base, reason, message: `${what} for longer than ${Math.round(deleteAfterMs / 1000)}s` });
+      continue;
+    }
+    if (staleAt) later(staleAt);
+    remaining.set(key, request);
+  }
+
+  for (const grant of input.grants) {
+    const { namespace = '', name = '', uid = '' } = grant.metadata;
+    const request = remaining.get(`${namespace}/${grant.spec.grantFor}`);
+    const base = { kind: 'AccessGrant' as const, namespace, name, uid, object: grant };
+    if (request && (!grant.spec.grantForUID || grant.spec.grantForUID === request.metadata.uid)) continue;
+    const deletedNow = deletions.some(
+      (d) => d.kind === 'AccessRequest' && d.namespace === namespace && d.name === grant.spec.grantFor,
+    );
+    if (deletedNow) {
+      deletions.push({ ...base, reason: 'orphaned', message: `its AccessRequest ${grant.spec.grantFor} is being deleted` });
+      continue;
+    }
+    const created = timestamp(grant.metadata.creationTimestamp);
+    const orphanAt = new Date((created ?? now.getTime()) + orphanGraceMs);
+    if (orphanAt <= now) {
+      const message = request
+        ? `AccessRequest ${grant.spec.grantFor} was re-created (uid ${request.metadata.uid}, grant is for ${grant.spec.grantForUID})`
+        : `AccessRequest ${grant.spec.grantFor} no longer exists`;
+      deletions.push({ ...base, reason: 'orphaned', message });
+    } else {
+      later(orphanAt);
+    }
+  }
+  return nextDueAt ? { deletions, nextDueAt } : { deletions };
+}
+
+function timestamp(text: string | null | undefined): number | undefined {
+  if (!text) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -1,0 +1,200 @@
+// The Hono app: AdmissionReview in, AdmissionReview out. Parses at the boundary, routes to the
+// pure concern, carries out effects (never on dry run), audits every decision, echoes the uid.
+// It runs unchanged on Node (adapters/node) and on edge runtimes (adapters/edge).
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import * as v from 'valibot';
+import { concernFor, routeKey } from '../../functions/index.ts';
+import { AdmissionReview, describeIssues, type AdmissionRequest } from '../../functions/schemas.ts';
+import { deny, type AuditEvent, type Config, type Decision, type Lookup } from '../../functions/types.ts';
+import { silentLogger } from '../log.ts';
+import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
+import { Metrics } from './metrics.ts';
+
+export interface AppOptions {
+  lookup: Lookup;
+  effects: EffectExecutor;
+  /** Every audit event goes to every sink; any failure denies. */
+  audit: readonly AuditSink[];
+  config: Config;
+  clock?: () => Date;
+  logger?: Logger;
+  /** Largest accepted body in bytes (default 3 MiB: an ephemeral-container review carries two Pods). */
+  maxBodyBytes?: number;
+  /** Readiness for /readyz, e.g. informer caches synced (default: always ready). */
+  isReady?: () => boolean;
+  metrics?: Metrics;
+}
+
+/** An error whose message is safe to show to the user (the rest stays in the logs). */
+export class PublicError extends Error {
+  constructor(public readonly publicMessage: string, options?: { cause?: unknown }) {
+    super(publicMessage, options);
+    this.name = 'PublicError';
+  }
+}
+
+export interface AdmissionResponseReview {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    status?: { code: number; message: string; status: 'Success' | 'Failure'; reason?: string };
+    warnings?: string[];
+  };
+}
+
+export function createApp(options: AppOptions): Hono {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? (() => new Date());
+  const metrics = options.metrics ?? new Metrics();
+  const maxBytes = options.maxBodyBytes ?? 3 * 1024 * 1024;
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.text('ok'));
+  app.get('/readyz', (c) =>
+    (options.isReady?.() ?? true) ? c.text('ok') : c.text('not ready: caches are still syncing', 503),
+  );
+  app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }));
+
+  app.post(
+    '/',
+    bodyLimit({
+      maxSize: maxBytes,
+      onError: (c) => c.text(`request body is larger than ${maxBytes} bytes`, 413),
+    }),
+    async (c) => {
+      const started = performance.now();
+      const contentType = c.req.header('content-type') ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        return c.text(`Content-Type must be application/json, got "${contentType || 'none'}"`, 415);
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        return c.text('request body is not valid JSON; send an admission.k8s.io/v1 AdmissionReview', 400);
+      }
+      const apiVersion = (body as { apiVersion?: unknown } | null)?.apiVersion;
+      if (apiVersion !== 'admission.k8s.io/v1') {
+        return c.text(
+          `unsupported AdmissionReview version ${JSON.stringify(apiVersion ?? null)}; configure admissionReviewVersions: [v1]`,
+          400,
+        );
+      }
+      const parsed = v.safeParse(AdmissionReview, body);
+      if (!parsed.success) {
+        const uid = (body as { request?: { uid?: unknown } }).request?.uid;
+        const message = `malformed AdmissionReview: ${describeIssues(parsed.issues)}`;
+        // With a uid the apiserver can show our message to the user; without one only HTTP 400 fits.
+        if (typeof uid === 'string' && uid) {
+          metrics.observe('unknown', 'denied', (performance.now() - started) / 1000);
+          return c.json(respond(uid, deny(message, 400)));
+        }
+        return c.text(message, 400);
+      }
+      const request = parsed.output.request;
+      const decision = await review(request);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observe(routeKey(request), decision.code >= 500 ? 'error' : decision.allowed ? 'allowed' : 'denied', seconds);
+      logger.info('review', {
+        uid: request.uid,
+        user: request.userInfo.username,
+        operation: request.operation,
+        resource: routeKey(request),
+        namespace: request.namespace,
+        name: request.name,
+        dryRun: request.dryRun,
+        allowed: decision.allowed,
+        code: decision.code,
+        message: decision.message,
+        ms: Math.round(seconds * 10_000) / 10,
+      });
+      return c.json(respond(request.uid, decision));
+    },
+  );
+
+  async function review(request: AdmissionRequest): Promise<Decision> {
+    const concern = concernFor(request);
+    if (!concern) {
+      return deny(
+        `kube-request-access does not review ${routeKey(request)}; check the rules of the ValidatingWebhookConfiguration`,
+        400,
+      );
+    }
+    let decision: Decision;
+    try {
+      decision = await concern(request, options.lookup, { now: clock(), config: options.config });
+    } catch (error) {
+      logger.error('review failed', { uid: request.uid, error });
+      const message =
+        error instanceof PublicError
+          ? error.publicMessage
+          : `kube-request-access could not decide (internal error, review ${request.uid}); nothing is allowed until it can: try again, or ask an admin to check its logs`;
+      return deny(message, 500);
+    }
+    if (decision.allowed && !request.dryRun) {
+      decision = await runEffects(request, decision);
+    }
+    return audit(request, decision);
+  }
+
+  async function runEffects(request: AdmissionRequest, decision: Decision): Promise<Decision> {
+    for (const effect of decision.effects) {
+      try {
+        await options.effects.run(effect);
+      } catch (error) {
+        logger.warn('effect failed', { uid: request.uid, effect, error });
+        const message =
+          error instanceof EffectConflict
+            ? `AccessRequest ${effect.name} was used by another exec at the same moment: a one-shot request allows exactly one; request again with kubectl request exec`
+            : `could not use up AccessRequest ${effect.name}, so this exec is refused; try again`;
+        return withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500));
+      }
+    }
+    return decision;
+  }
+
+  async function audit(request: AdmissionRequest, decision: Decision): Promise<Decision> {
+    if (decision.audit.length === 0) return decision;
+    try {
+      await Promise.all(decision.audit.flatMap((event) => options.audit.map((sink) => sink.record(event))));
+      return decision;
+    } catch (error) {
+      logger.error('audit failed', { uid: request.uid, error });
+      return withVerdict(
+        decision,
+        deny('the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook', 500),
+      );
+    }
+  }
+
+  return app;
+}
+
+/** `decision` turned into `denial`, with exec audit events saying so. */
+function withVerdict(decision: Decision, denial: Decision): Decision {
+  const audit = decision.audit.map((event): AuditEvent =>
+    event.type === 'audit-exec' ? { ...event, data: { ...event.data, isAllowed: false } } : event,
+  );
+  return { ...denial, audit };
+}
+
+export function respond(uid: string, decision: Decision): AdmissionResponseReview {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: {
+      uid,
+      allowed: decision.allowed,
+      status: {
+        code: decision.code,
+        message: decision.message,
+        status: decision.allowed ? 'Success' : 'Failure',
+        ...(decision.allowed ? {} : { reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden' }),
+      },
+      ...(decision.warnings?.length ? { warnings: decision.warnings } : {}),
+    },
+  };
+}

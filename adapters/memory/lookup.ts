@@ -1,0 +1,67 @@
+// An in-memory cluster: Lookup and EffectExecutor over a list of AccessRequests and AccessGrants.
+// For tests, benchmarks and running the server without a cluster (`serve --objects FILE`).
+import * as v from 'valibot';
+import { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
+import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { EffectConflict, type EffectExecutor } from '../ports.ts';
+
+export class MemoryCluster implements ClusterLookup, EffectExecutor {
+  private readonly requests = new Map<string, AccessRequest>();
+  private readonly byPod = new Map<string, Set<string>>();
+  private readonly grants = new Map<string, AccessGrant[]>();
+  private version = 1;
+
+  constructor(objects: Iterable<unknown> = []) {
+    for (const object of objects) this.add(object);
+  }
+
+  /** Adds an AccessRequest or AccessGrant (by `kind`), filling uid and resourceVersion when absent. */
+  add(object: unknown): void {
+    const kind = (object as { kind?: unknown } | null)?.kind;
+    if (kind === 'AccessRequest') {
+      const request = v.parse(AccessRequest, object);
+      const { namespace, name } = request.metadata;
+      request.metadata.uid ||= `uid-${namespace}-${name}-${this.version}`;
+      request.metadata.resourceVersion ||= String(this.version++);
+      this.requests.set(`${namespace}/${name}`, request);
+      const podKey = `${namespace}/${request.spec.forObject.name}/${request.spec.userInfo.username}`;
+      if (!this.byPod.has(podKey)) this.byPod.set(podKey, new Set());
+      this.byPod.get(podKey)!.add(`${namespace}/${name}`);
+    } else if (kind === 'AccessGrant') {
+      const grant = v.parse(AccessGrant, object);
+      const key = `${grant.metadata.namespace}/${grant.spec.grantFor}`;
+      this.grants.set(key, [...(this.grants.get(key) ?? []), grant]);
+    } else {
+      throw new Error(`MemoryCluster holds AccessRequests and AccessGrants, not ${String(kind)}`);
+    }
+  }
+
+  async accessRequestsFor(query: { namespace: string; pod: string; usernames: readonly string[] }) {
+    const found: AccessRequest[] = [];
+    for (const username of query.usernames) {
+      for (const key of this.byPod.get(`${query.namespace}/${query.pod}/${username}`) ?? []) {
+        const request = this.requests.get(key);
+        if (request) found.push(request);
+      }
+    }
+    return found;
+  }
+
+  async accessRequest(namespace: string, name: string) {
+    return this.requests.get(`${namespace}/${name}`);
+  }
+
+  async grantsFor(namespace: string, requestName: string) {
+    return this.grants.get(`${namespace}/${requestName}`) ?? [];
+  }
+
+  /** Deletes with uid and resourceVersion preconditions, like the apiserver does. */
+  async run(effect: Effect): Promise<void> {
+    const key = `${effect.namespace}/${effect.name}`;
+    const current = this.requests.get(key);
+    if (!current || current.metadata.uid !== effect.uid || current.metadata.resourceVersion !== effect.resourceVersion) {
+      throw new EffectConflict(`AccessRequest ${key} was already used or changed`);
+    }
+    this.requests.delete(key);
+  }
+}

@@ -2,7 +2,7 @@
 // or denied) requests older than `deleteAfterMs`, and grants whose request is gone. Pure: the
 // Kubernetes adapter deletes what this returns (with uid preconditions) and audits each one.
 import type { AccessGrant, AccessRequest } from '../schemas.ts';
-import { evaluateGrant } from '../reconcile/grant-state.ts';
+import { evaluateGrant, grantBelongsTo } from '../access.ts';
 
 export type CleanupReason = 'expired' | 'unused' | 'denied' | 'orphaned';
 
@@ -25,9 +25,11 @@ export function dueForCleanup(input: {
   deleteAfterMs: number;
   /** A grant whose request is not (yet) seen is kept this long: informers of two kinds lag apart. */
   orphanGraceMs?: number;
+  usernamePrefix?: string;
 }): CleanupPlan {
   const { now, deleteAfterMs } = input;
   const orphanGraceMs = input.orphanGraceMs ?? 60_000;
+  const prefix = input.usernamePrefix ?? '';
   const deletions: CleanupEvent[] = [];
   let nextDueAt: Date | undefined;
   const later = (at: Date) => {
@@ -44,7 +46,7 @@ export function dueForCleanup(input: {
   for (const request of input.requests) {
     const { namespace = '', name = '', uid = '' } = request.metadata;
     const key = `${namespace}/${name}`;
-    const verdict = evaluateGrant(request, grantsByRequest.get(key) ?? [], now);
+    const verdict = evaluateGrant(request, grantsByRequest.get(key) ?? [], now, prefix);
     const created = timestamp(request.metadata.creationTimestamp);
     const staleAt = created === undefined ? undefined : new Date(created + deleteAfterMs);
     const base = { kind: 'AccessRequest' as const, namespace, name, uid, object: request };
@@ -60,7 +62,11 @@ export function dueForCleanup(input: {
     }
     if (staleAt && staleAt <= now) {
       const reason: CleanupReason = verdict.state === 'denied' ? 'denied' : 'unused';
-      const what = verdict.state === 'denied' ? 'denied' : verdict.state === 'granted' ? 'granted but unused' : 'never granted';
+      const what =
+        verdict.state === 'denied' ? 'denied'
+        : verdict.state === 'granted' ? 'granted but unused'
+        : verdict.state === 'invalid' ? `invalid (${verdict.reason})`
+        : 'never granted';
       deletions.push({ ...base, reason, message: `${what} for longer than ${Math.round(deleteAfterMs / 1000)}s` });
       continue;
     }
@@ -72,7 +78,7 @@ export function dueForCleanup(input: {
     const { namespace = '', name = '', uid = '' } = grant.metadata;
     const request = remaining.get(`${namespace}/${grant.spec.grantFor}`);
     const base = { kind: 'AccessGrant' as const, namespace, name, uid, object: grant };
-    if (request && (!grant.spec.grantForUID || grant.spec.grantForUID === request.metadata.uid)) continue;
+    if (request && grantBelongsTo(grant, request, prefix)) continue;
     const deletedNow = deletions.some(
       (d) => d.kind === 'AccessRequest' && d.namespace === namespace && d.name === grant.spec.grantFor,
     );
@@ -84,7 +90,7 @@ export function dueForCleanup(input: {
     const orphanAt = new Date((created ?? now.getTime()) + orphanGraceMs);
     if (orphanAt <= now) {
       const message = request
-        ? `AccessRequest ${grant.spec.grantFor} was re-created (uid ${request.metadata.uid}, grant is for ${grant.spec.grantForUID})`
+        ? `it does not belong to the current AccessRequest ${grant.spec.grantFor} (re-created, or a self-grant)`
         : `AccessRequest ${grant.spec.grantFor} no longer exists`;
       deletions.push({ ...base, reason: 'orphaned', message });
     } else {

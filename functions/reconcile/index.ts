@@ -3,7 +3,7 @@
 // carries out the plan. Level-triggered: the same inputs always give the same answer, so a
 // deleted binding is re-created and an expired one removed on the next pass.
 import { API_VERSION, type AccessGrant, type AccessRequest } from '../schemas.ts';
-import { evaluateGrant } from './grant-state.ts';
+import { canonicalUsername, evaluateGrant } from '../access.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'kube-request-access';
@@ -63,9 +63,7 @@ export interface DesiredState {
 }
 
 /** The name the apiserver authenticates: the request's user name with the prefix added if omitted. */
-export function authenticatedName(username: string, prefix: string): string {
-  return prefix && !username.startsWith(prefix) ? `${prefix}${username}` : username;
-}
+export const authenticatedName = canonicalUsername;
 
 /** A deterministic, valid RoleBinding name for a request (≤ 253 characters). */
 export function roleBindingName(requestName: string): string {
@@ -99,12 +97,10 @@ export function desiredRoleBindings(input: {
     // A request about another namespace never earns a binding here.
     if (request.spec.forObject.namespace !== namespace) continue;
     const requester = authenticatedName(request.spec.userInfo.username, config.usernamePrefix);
-    // Grants that bypassed admission (webhook removed as break-glass) must not self-approve.
-    const grants = (grantsByRequest.get(`${namespace}/${name}`) ?? []).filter(
-      (g) => authenticatedName(g.spec.grantedBy.username, config.usernamePrefix) !== requester,
-    );
-    const verdict = evaluateGrant(request, grants, now);
-    if (verdict.state !== 'granted' || verdict.grant?.status !== 'granted') continue;
+    // evaluateGrant also voids self-grants that bypassed admission (webhook removed as break-glass).
+    const grants = grantsByRequest.get(`${namespace}/${name}`) ?? [];
+    const verdict = evaluateGrant(request, grants, now, config.usernamePrefix);
+    if (verdict.state !== 'granted' || verdict.grant.status !== 'granted') continue;
     if (verdict.expiresAt && (!nextChangeAt || verdict.expiresAt < nextChangeAt)) {
       nextChangeAt = verdict.expiresAt;
     }

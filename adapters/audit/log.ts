@@ -1,0 +1,101 @@
+// The always-on audit log: one JSON object per line (stdout by default), separate from the
+// diagnostic logger on stderr. The first fields answer who did what where and with which verdict;
+// `data` carries the whole event (the same body the audit webhook receives), so nothing is lost.
+import type { AuditEvent } from '../../functions/types.ts';
+import type { AuditSink } from '../ports.ts';
+
+export interface AuditSummary {
+  type: AuditEvent['type'];
+  /** exec: allowed | denied; created: created; granted: granted | denied (the grant's status). */
+  verdict: string;
+  /** The authenticated user who made the call. */
+  user: string;
+  uid: string;
+  namespace: string;
+  /** exec: the pod; created: the AccessRequest; granted: the AccessGrant. */
+  name: string;
+  dryRun: boolean;
+  [field: string]: unknown;
+}
+
+export type AuditLine = { time: string; log: 'audit' } & AuditSummary & { data: AuditEvent['data'] };
+
+/** The readable head of an audit line; also used by the example audit webhook for summaries. */
+export function auditSummary(event: AuditEvent): AuditSummary {
+  const request = event.data.request;
+  const who = { user: request.userInfo.username, namespace: request.namespace };
+  const tail = { uid: request.uid, dryRun: request.dryRun };
+  switch (event.type) {
+    case 'audit-exec': {
+      const { execOptions, isAllowed, isAdmin } = event.data;
+      return {
+        type: event.type,
+        verdict: isAllowed ? 'allowed' : 'denied',
+        ...who,
+        name: request.name,
+        subResource: request.subResource,
+        container: execOptions.container,
+        command: execOptions.command,
+        stdin: execOptions.stdin,
+        tty: execOptions.tty,
+        admin: isAdmin,
+        ...tail,
+      };
+    }
+    case 'audit-created': {
+      const spec = event.data.accessRequest.spec;
+      return {
+        type: event.type,
+        verdict: 'created',
+        ...who,
+        name: event.data.accessRequest.metadata.name || request.name,
+        requester: spec.userInfo.username,
+        pod: spec.forObject.name,
+        container: spec.execOptions?.container ?? '',
+        command: spec.execOptions?.command ?? [],
+        validFor: spec.validFor || 'once',
+        ...(spec.customKeys ? { customKeys: spec.customKeys } : {}),
+        ...tail,
+      };
+    }
+    case 'audit-granted': {
+      const { accessRequest, accessGrant } = event.data;
+      return {
+        type: event.type,
+        verdict: accessGrant.status,
+        ...who,
+        name: accessGrant.metadata.name || request.name,
+        grantFor: accessGrant.spec.grantFor,
+        grantedBy: accessGrant.spec.grantedBy.username,
+        requester: accessRequest.spec.userInfo.username,
+        pod: accessRequest.spec.forObject.name,
+        container: accessRequest.spec.execOptions?.container ?? '',
+        command: accessRequest.spec.execOptions?.command ?? [],
+        validFor: accessRequest.spec.validFor || 'once',
+        ...(accessGrant.spec.reason ? { reason: accessGrant.spec.reason } : {}),
+        ...tail,
+      };
+    }
+  }
+}
+
+export function logAuditSink(
+  write: (line: string) => void = (line) => {
+    process.stdout.write(line);
+  },
+  options: { clock?: () => Date } = {},
+): AuditSink {
+  const clock = options.clock ?? (() => new Date());
+  return {
+    name: 'audit log',
+    async record(event) {
+      const line: AuditLine = {
+        time: clock().toISOString(),
+        log: 'audit',
+        ...auditSummary(event),
+        data: event.data,
+      };
+      write(`${JSON.stringify(line)}\n`);
+    },
+  };
+}

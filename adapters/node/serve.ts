@@ -1,0 +1,197 @@
+// `kube-request-access serve`: wires configuration, the cluster backend, audit sinks and the
+// validator to the Hono app, and runs it over HTTPS until SIGTERM.
+import { defineCommand } from 'citty';
+import { readFileSync } from 'node:fs';
+import * as v from 'valibot';
+import { parseDuration } from '../../functions/duration.ts';
+import { DEFAULT_CONFIG, type ClusterLookup, type Config, type Lookup } from '../../functions/types.ts';
+import { readCaBundle } from '../audit/https.ts';
+import { logAuditSink } from '../audit/log.ts';
+import { auditWebhookSink } from '../audit/webhook.ts';
+import { createApp, PublicError } from '../http/app.ts';
+import { jsonLogger } from '../log.ts';
+import { MemoryCluster } from '../memory/lookup.ts';
+import type { AuditSink, EffectExecutor, Logger, Validator } from '../ports.ts';
+import { validatorWebhook } from '../validator/webhook.ts';
+import { startHttpsServer, UsageError, type RunningServer } from './server.ts';
+
+export const serveArgs = {
+  address: { type: 'string', alias: 'a', default: 'localhost:8443', description: 'Address to listen on (host:port; 0.0.0.0:8443 in a pod)' },
+  'cert-file': { type: 'string', alias: 'c', default: 'dev/localhost.crt', description: 'HTTPS certificate (PEM); re-read when it changes' },
+  'key-file': { type: 'string', alias: 'k', default: 'dev/localhost.key', description: 'HTTPS private key (PEM)' },
+  kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
+  context: { type: 'string', description: 'kubeconfig context to use' },
+  objects: { type: 'string', description: 'Run without a cluster: a JSON or YAML file of AccessRequests and AccessGrants to serve from memory' },
+  namespaces: { type: 'string', description: 'Comma-separated namespaces to watch (default: all)' },
+  'granted-role-name': { type: 'string', description: 'Role bound to a user while their grant lasts (omit when developers hold standing exec rights)' },
+  'granted-role-kind': { type: 'string', default: 'ClusterRole', description: 'Kind of --granted-role-name: ClusterRole or Role' },
+  'always-allowed-group-name': { type: 'string', description: 'Comma-separated groups whose members exec without a request (audited as admin)' },
+  'always-allowed-user-name': { type: 'string', description: 'Comma-separated users who exec without a request (audited as admin)' },
+  'username-prefix': { type: 'string', default: '', description: 'Prefix the apiserver puts before user names (e.g. oidc:); requests may omit it' },
+  'audit-webhook-url': { type: 'string', description: 'https URL of the audit webhook (receives audit-exec, audit-created, audit-granted)' },
+  'audit-webhook-ca-bundle': { type: 'string', description: 'PEM file with the CA that signs the audit webhook certificate' },
+  'extended-validation-webhook-url': { type: 'string', description: 'https URL of the extended validation webhook' },
+  'extended-validation-webhook-ca-bundle': { type: 'string', description: 'PEM file with the CA that signs the validation webhook certificate' },
+  'webhook-timeout': { type: 'string', default: '3s', description: 'Deadline for each audit or validation webhook call' },
+  'cleanup-interval': { type: 'string', default: '1m', description: 'How often expired and stale AccessRequests are deleted' },
+  'delete-after': { type: 'string', default: '24h', description: 'Unused one-shot AccessRequests older than this are deleted' },
+  'max-valid-for': { type: 'string', default: '12h', description: 'Longest validFor an AccessRequest may ask for' },
+  v: { type: 'string', default: '0', description: 'Log verbosity: 0 info, 2 and up debug' },
+} as const;
+
+export type ServeFlags = { [K in keyof typeof serveArgs]?: string };
+
+function duration(flags: ServeFlags, name: keyof typeof serveArgs): number {
+  const text = flags[name] ?? (serveArgs[name] as { default?: string }).default ?? '';
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} "${text}" is not a positive duration (examples: 30s, 5m, 12h)`);
+  return ms;
+}
+
+const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+export function configFrom(flags: ServeFlags): Config {
+  return {
+    ...DEFAULT_CONFIG,
+    alwaysAllowedGroups: list(flags['always-allowed-group-name']),
+    alwaysAllowedUsers: list(flags['always-allowed-user-name']),
+    usernamePrefix: flags['username-prefix'] ?? '',
+    maxValidForMs: duration(flags, 'max-valid-for'),
+  };
+}
+
+function webhookOptions(flags: ServeFlags, url: 'audit-webhook-url' | 'extended-validation-webhook-url', ca: 'audit-webhook-ca-bundle' | 'extended-validation-webhook-ca-bundle') {
+  const file = flags[ca];
+  if (!file) throw new UsageError(`--${url} needs --${ca} (the PEM CA that signs that webhook's certificate)`);
+  try {
+    return { url: flags[url]!, caBundle: readCaBundle(file), timeoutMs: duration(flags, 'webhook-timeout') };
+  } catch (error) {
+    throw new UsageError(`--${ca}: ${(error as Error).message}`);
+  }
+}
+
+interface Backend {
+  lookup: ClusterLookup;
+  effects: EffectExecutor;
+  isReady(): boolean;
+  stop(): Promise<void>;
+}
+
+async function startBackend(flags: ServeFlags, config: Config, logger: Logger, audit: AuditSink): Promise<Backend> {
+  if (flags.objects) {
+    const memory = new MemoryCluster(readObjects(flags.objects));
+    return { lookup: memory, effects: memory, isReady: () => true, stop: async () => {} };
+  }
+  // Loaded lazily so `--help` and the memory mode never load the Kubernetes client.
+  const { startKubernetesBackend } = await import('../kubernetes/index.ts');
+  return startKubernetesBackend({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+    ...(flags.namespaces ? { namespaces: list(flags.namespaces) } : {}),
+    ...(flags['granted-role-name'] ? { grantedRoleName: flags['granted-role-name'] } : {}),
+    grantedRoleKind: flags['granted-role-kind'] === 'Role' ? 'Role' : 'ClusterRole',
+    usernamePrefix: config.usernamePrefix,
+    cleanupIntervalMs: duration(flags, 'cleanup-interval'),
+    deleteAfterMs: duration(flags, 'delete-after'),
+    logger,
+    onCleanup: (event: unknown) => audit.record(event as never),
+  });
+}
+
+function readObjects(file: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --objects ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const data = JSON.parse(text) as unknown;
+    return Array.isArray(data) ? data : v.parse(v.object({ items: v.array(v.unknown()) }), data).items;
+  } catch {
+    throw new UsageError(`--objects ${file} must be JSON: an array of AccessRequests and AccessGrants, or a List with items`);
+  }
+}
+
+export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void> }> {
+  const config = configFrom(flags);
+  const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
+  const auditLog = logAuditSink();
+  const sinks: AuditSink[] = [auditLog];
+  if (flags['audit-webhook-url']) sinks.push(auditWebhookSink(webhookOptions(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle')));
+  const validator: Validator | undefined = flags['extended-validation-webhook-url']
+    ? validatorWebhook(webhookOptions(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle'))
+    : undefined;
+
+  const backend = await startBackend(flags, config, logger, auditLog);
+  const lookup: Lookup = {
+    accessRequestsFor: (query) => backend.lookup.accessRequestsFor(query),
+    accessRequest: (namespace, name) => backend.lookup.accessRequest(namespace, name),
+    grantsFor: (namespace, name) => backend.lookup.grantsFor(namespace, name),
+    async validateAccessRequest(data) {
+      if (!validator) return { status: 'valid' };
+      try {
+        return await validator(data);
+      } catch (error) {
+        throw new PublicError('the extended validation webhook could not be asked, so the AccessRequest is refused (fail closed); try again, or ask an admin to check it', { cause: error });
+      }
+    },
+  };
+  let shuttingDown = false;
+  const app = createApp({
+    lookup,
+    effects: backend.effects,
+    audit: sinks,
+    config,
+    logger,
+    isReady: () => !shuttingDown && backend.isReady(),
+  });
+  let server: RunningServer;
+  try {
+    server = await startHttpsServer({ app, address: flags.address ?? 'localhost:8443', tls, logger });
+  } catch (error) {
+    await backend.stop();
+    throw error;
+  }
+  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(flags['audit-webhook-url']), validator: Boolean(validator) });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  return {
+    ...server,
+    stopped,
+    async close(graceMs) {
+      shuttingDown = true;
+      await server.close(graceMs);
+      await backend.stop();
+      resolveStopped();
+    },
+  };
+}
+
+export default defineCommand({
+  meta: {
+    name: 'serve',
+    description: 'Run the validating admission webhook over HTTPS',
+  },
+  args: serveArgs,
+  async run({ args }) {
+    const logger = jsonLogger({ level: Number(args.v ?? 0) >= 2 ? 'debug' : 'info' });
+    let running: Awaited<ReturnType<typeof startServe>>;
+    try {
+      running = await startServe(args as ServeFlags, logger);
+    } catch (error) {
+      // Start-up problems (bad flags, unreadable files, no cluster) are one line saying what to fix.
+      const verbose = Number(args.v ?? 0) >= 2;
+      process.stderr.write(`kube-request-access: ${verbose ? ((error as Error).stack ?? error) : (error as Error).message}\n`);
+      process.exit(1);
+    }
+    const shutdown = (signal: string) => {
+      logger.info('shutting down', { signal });
+      void running.close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    await running.stopped;
+  },
+});

@@ -1,0 +1,381 @@
+// The Kubernetes backend of the webhook server: informer caches behind ClusterLookup, the effect
+// executor, the RoleBinding reconciler and the cleanup loop. Only I/O lives here; what to bind
+// and what to delete is decided by functions/reconcile and functions/cleanup.
+import {
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import * as v from 'valibot';
+import { specNamesFor } from '../../functions/access.ts';
+import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  desiredRoleBindings,
+  planRoleBindings,
+  type ReconcileConfig,
+} from '../../functions/reconcile/index.ts';
+import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
+import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
+import { loadKubeConfig } from './config.ts';
+import { reflect, statusOf, type Reflector } from './informer.ts';
+import { serialLoop, type Loop } from './loop.ts';
+import { IndexedStore } from './store.ts';
+
+export type { CleanupEvent } from '../../functions/cleanup/index.ts';
+export { loadKubeConfig } from './config.ts';
+
+export interface KubernetesBackendOptions {
+  kubeconfig?: string;
+  context?: string;
+  /** A KubeConfig built by the caller (tests); wins over `kubeconfig`/`context`. */
+  kubeConfig?: KubeConfig;
+  /** Watch only these namespaces; all namespaces when empty or undefined. */
+  namespaces?: string[];
+  /** Bind this role to requesters while their grant lasts; no RoleBindings when undefined. */
+  grantedRoleName?: string;
+  grantedRoleKind?: 'Role' | 'ClusterRole';
+  usernamePrefix: string;
+  cleanupIntervalMs: number;
+  deleteAfterMs: number;
+  logger: Logger;
+  /** Audits each cleanup deletion; a failure is logged, the deletion stands. */
+  onCleanup?: (event: CleanupEvent) => Promise<void> | void;
+  clock?: () => Date;
+  /** Safety-net resync of RoleBindings even without events (default 5 minutes). */
+  resyncIntervalMs?: number;
+  /** Grace before deleting a grant whose request is not seen (default 60s). */
+  orphanGraceMs?: number;
+}
+
+export interface KubernetesBackend {
+  lookup: ClusterLookup;
+  effects: EffectExecutor;
+  /** True once every informer has applied its initial list. */
+  isReady(): boolean;
+  /** Resolves once ready (rejects if stopped first). */
+  synced(): Promise<void>;
+  /** One reconcile pass now (tests, operators). */
+  reconcileNow(): Promise<void>;
+  /** One cleanup pass now (tests, operators). */
+  cleanupNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const REQUESTS = 'accessrequests';
+const GRANTS = 'accessgrants';
+
+export async function startKubernetesBackend(options: KubernetesBackendOptions): Promise<KubernetesBackend> {
+  const { logger } = options;
+  const clock = options.clock ?? (() => new Date());
+  const kc = options.kubeConfig ?? loadKubeConfig(options);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const namespaces = options.namespaces?.filter(Boolean) ?? [];
+  const scopes: (string | undefined)[] = namespaces.length ? namespaces : [undefined];
+  const reconcileConfig: ReconcileConfig = {
+    grantedRoleName: options.grantedRoleName || undefined,
+    grantedRoleKind: options.grantedRoleKind ?? 'ClusterRole',
+    usernamePrefix: options.usernamePrefix,
+  };
+
+  const requests = new IndexedStore<AccessRequest, 'podUser'>({
+    podUser: (r) => [podUserKey(r.metadata.namespace, r.spec.forObject.name, r.spec.userInfo.username)],
+  });
+  const grants = new IndexedStore<AccessGrant, 'grantFor'>({
+    grantFor: (g) => [IndexedStore.key(g.metadata.namespace, g.spec.grantFor)],
+  });
+  const roleBindings = new IndexedStore<V1RoleBinding & { metadata: { namespace?: string; name?: string } }, never>({});
+
+  let reconciler: Loop | undefined;
+  const onChange = () => reconciler?.trigger();
+
+  const reflectors: Reflector[] = [];
+  for (const namespace of scopes) {
+    const where = namespace ? ` in ${namespace}` : '';
+    reflectors.push(
+      reflect<KubernetesObject>({
+        name: `${REQUESTS}${where}`,
+        kubeConfig: kc,
+        path: customPath(REQUESTS, namespace),
+        list: () => listCustom(custom, REQUESTS, namespace),
+        onUpsert: (obj) => upsertParsed(requests, AccessRequest, obj, 'AccessRequest', logger),
+        onDelete: (obj) => requests.remove(obj.metadata?.namespace, obj.metadata?.name),
+        onChange,
+        logger,
+      }),
+      reflect<KubernetesObject>({
+        name: `${GRANTS}${where}`,
+        kubeConfig: kc,
+        path: customPath(GRANTS, namespace),
+        list: () => listCustom(custom, GRANTS, namespace),
+        onUpsert: (obj) => upsertParsed(grants, AccessGrant, obj, 'AccessGrant', logger),
+        onDelete: (obj) => grants.remove(obj.metadata?.namespace, obj.metadata?.name),
+        onChange,
+        logger,
+      }),
+    );
+    if (reconcileConfig.grantedRoleName) {
+      const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+      reflectors.push(
+        reflect<V1RoleBinding>({
+          name: `rolebindings${where}`,
+          kubeConfig: kc,
+          path: namespace
+            ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`
+            : '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+          list: () =>
+            (namespace
+              ? rbac.listNamespacedRoleBinding({ namespace, labelSelector })
+              : rbac.listRoleBindingForAllNamespaces({ labelSelector })) as Promise<KubernetesListObject<V1RoleBinding>>,
+          labelSelector,
+          onUpsert: (obj) => roleBindings.upsert(obj as V1RoleBinding & { metadata: object }),
+          onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
+          onChange,
+          logger,
+        }),
+      );
+    }
+  }
+  const isReady = () => reflectors.every((r) => r.isSynced());
+  const synced = Promise.all(reflectors.map((r) => r.synced())).then(() => undefined);
+  synced.catch(() => {});
+
+  const requireSynced = () => {
+    if (!isReady()) throw new Error('the AccessRequest/AccessGrant caches are not synced yet; try again in a moment');
+  };
+
+  const lookup: ClusterLookup = {
+    async accessRequestsFor({ namespace, pod, usernames }) {
+      requireSynced();
+      const seen = new Set<string>();
+      const found: AccessRequest[] = [];
+      for (const username of usernames) {
+        for (const request of requests.byIndex('podUser', podUserKey(namespace, pod, username))) {
+          const key = IndexedStore.key(request.metadata.namespace, request.metadata.name);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          found.push(request);
+        }
+      }
+      return found;
+    },
+    async accessRequest(namespace, name) {
+      requireSynced();
+      return requests.get(namespace, name);
+    },
+    async grantsFor(namespace, requestName) {
+      requireSynced();
+      return grants.byIndex('grantFor', IndexedStore.key(namespace, requestName));
+    },
+  };
+
+  const effects: EffectExecutor = {
+    async run(effect: Effect) {
+      switch (effect.type) {
+        case 'consume-request': {
+          const { namespace, name, uid, resourceVersion } = effect;
+          try {
+            await custom.deleteNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace,
+              plural: REQUESTS,
+              name,
+              body: { preconditions: { uid, resourceVersion } },
+            });
+          } catch (err) {
+            const status = statusOf(err);
+            if (status === 404 || status === 409) {
+              throw new EffectConflict(
+                `AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`,
+              );
+            }
+            throw err;
+          }
+          // Forget it now: a second exec on this replica must not wait for the watch event.
+          requests.remove(namespace, name, uid);
+          logger.info('consumed one-shot AccessRequest', { namespace, name, uid });
+          return;
+        }
+        default: {
+          const unknown: never = effect.type;
+          throw new Error(`unknown effect ${String(unknown)}`);
+        }
+      }
+    },
+  };
+
+  if (reconcileConfig.grantedRoleName) {
+    reconciler = serialLoop({
+      name: 'rolebinding reconcile',
+      clock,
+      logger,
+      maxIntervalMs: options.resyncIntervalMs ?? 300_000,
+      task: async () => {
+        if (!isReady()) return undefined;
+        const now = clock();
+        const desired = desiredRoleBindings({ requests: requests.values(), grants: grants.values(), now, config: reconcileConfig });
+        const plan = planRoleBindings(desired.bindings, roleBindings.values());
+        let failures = 0;
+        for (const { namespace, name } of plan.delete) {
+          try {
+            await rbac.deleteNamespacedRoleBinding({ namespace, name });
+            roleBindings.remove(namespace, name);
+            logger.info('deleted RoleBinding', { namespace, name });
+          } catch (err) {
+            if (statusOf(err) === 404) continue;
+            failures++;
+            logger.error('deleting RoleBinding failed', { namespace, name, error: err });
+          }
+        }
+        for (const binding of plan.create) {
+          const { namespace, name } = binding.metadata;
+          try {
+            await rbac.createNamespacedRoleBinding({ namespace, body: binding });
+            logger.info('created RoleBinding', {
+              namespace,
+              name,
+              user: binding.subjects[0]?.name,
+              role: `${binding.roleRef.kind}/${binding.roleRef.name}`,
+              accessRequest: binding.metadata.ownerReferences[0]?.name,
+            });
+          } catch (err) {
+            if (statusOf(err) === 409) continue; // another replica made it; the watch brings it
+            failures++;
+            logger.error('creating RoleBinding failed', { namespace, name, error: err });
+          }
+        }
+        for (const binding of plan.update) {
+          const { namespace, name } = binding.metadata;
+          try {
+            await rbac.replaceNamespacedRoleBinding({ namespace, name, body: binding });
+            logger.warn('restored edited RoleBinding', { namespace, name });
+          } catch (err) {
+            if (statusOf(err) === 409 || statusOf(err) === 404) continue;
+            failures++;
+            logger.error('updating RoleBinding failed', { namespace, name, error: err });
+          }
+        }
+        if (failures) throw new Error(`${failures} RoleBinding change(s) failed`);
+        return desired.nextChangeAt;
+      },
+    });
+    void synced.then(() => reconciler?.trigger(), () => {});
+  }
+
+  const cleaner = serialLoop({
+    name: 'cleanup',
+    clock,
+    logger,
+    maxIntervalMs: options.cleanupIntervalMs,
+    // Runs on its interval only: expiry does not need to be immediate, the webhook already denies.
+    task: async () => {
+      if (!isReady()) return undefined;
+      const plan = dueForCleanup({
+        requests: requests.values(),
+        grants: grants.values(),
+        now: clock(),
+        deleteAfterMs: options.deleteAfterMs,
+        orphanGraceMs: options.orphanGraceMs ?? 60_000,
+        usernamePrefix: options.usernamePrefix,
+      });
+      for (const event of plan.deletions) {
+        const plural = event.kind === 'AccessRequest' ? REQUESTS : GRANTS;
+        try {
+          await custom.deleteNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: event.namespace,
+            plural,
+            name: event.name,
+            body: { preconditions: { uid: event.uid } },
+          });
+        } catch (err) {
+          const status = statusOf(err);
+          if (status === 404 || status === 409) continue; // gone already (another replica, a consume)
+          logger.error(`cleanup: deleting ${event.kind} failed`, { namespace: event.namespace, name: event.name, error: err });
+          continue;
+        }
+        (event.kind === 'AccessRequest' ? requests : grants).remove(event.namespace, event.name, event.uid);
+        logger.info(`cleanup: deleted ${event.kind}`, {
+          namespace: event.namespace,
+          name: event.name,
+          reason: event.reason,
+          detail: event.message,
+        });
+        try {
+          await options.onCleanup?.(event);
+        } catch (err) {
+          logger.error('cleanup: audit failed', { namespace: event.namespace, name: event.name, error: err });
+        }
+      }
+      reconciler?.trigger();
+      return undefined;
+    },
+  });
+  void synced.then(() => cleaner.trigger(), () => {});
+
+  return {
+    lookup,
+    effects,
+    isReady,
+    synced: () => synced,
+    reconcileNow: async () => {
+      await reconciler?.runNow();
+    },
+    cleanupNow: () => cleaner.runNow(),
+    async stop() {
+      reconciler?.stop();
+      cleaner.stop();
+      await Promise.all(reflectors.map((r) => r.stop()));
+    },
+  };
+}
+
+function podUserKey(namespace: string | undefined, pod: string, username: string): string {
+  return JSON.stringify([namespace ?? '', pod, username]);
+}
+
+function customPath(plural: string, namespace: string | undefined): string {
+  return namespace
+    ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
+    : `/apis/${GROUP}/${VERSION}/${plural}`;
+}
+
+async function listCustom(
+  api: CustomObjectsApi,
+  plural: string,
+  namespace: string | undefined,
+): Promise<KubernetesListObject<KubernetesObject>> {
+  const list = namespace
+    ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
+    : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural });
+  return list as KubernetesListObject<KubernetesObject>;
+}
+
+function upsertParsed<T extends AccessRequest | AccessGrant>(
+  store: IndexedStore<T, string>,
+  schema: v.GenericSchema<unknown, T>,
+  obj: KubernetesObject,
+  kind: string,
+  logger: Logger,
+): void {
+  const parsed = v.safeParse(schema, obj);
+  if (!parsed.success) {
+    // A malformed object (schema bypassed or an older CRD) is ignored, and never matches.
+    store.remove(obj.metadata?.namespace, obj.metadata?.name);
+    logger.warn(`ignoring malformed ${kind}`, {
+      namespace: obj.metadata?.namespace,
+      name: obj.metadata?.name,
+      issues: describeIssues(parsed.issues),
+    });
+    return;
+  }
+  store.upsert(parsed.output);
+}

@@ -1,0 +1,130 @@
+// List + watch with @kubernetes/client-node's informer, made robust: the library relists on
+// 410 Gone and resumes a watch the server closed, but after any other error it stops and only
+// reports. We restart it with backoff; a restart resumes from the last resourceVersion (no event
+// lost) and relists when that version is too old. Ready once the first list has been applied.
+import {
+  makeInformer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from '../ports.ts';
+
+export interface Reflector {
+  readonly name: string;
+  isSynced(): boolean;
+  /** Resolves once the initial list is in (or rejects when `stop` comes first). */
+  synced(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function reflect<T extends KubernetesObject>(options: {
+  name: string;
+  kubeConfig: KubeConfig;
+  /** The collection path, e.g. `/apis/kube-request-access.io/v1/accessrequests`. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  onUpsert: (obj: T) => void;
+  onDelete: (obj: T) => void;
+  /** Called after every batch of events settles (coalesced), e.g. to trigger a reconcile. */
+  onChange?: () => void;
+  logger: Logger;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}): Reflector {
+  const { name, logger } = options;
+  const minBackoff = options.minBackoffMs ?? 250;
+  const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const informer = makeInformer<T>(options.kubeConfig, options.path, options.list, options.labelSelector);
+  let backoff = minBackoff;
+  let stopped = false;
+  let synced = false;
+  let failedSinceStart = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let resolveSynced!: () => void;
+  let rejectSynced!: (err: Error) => void;
+  const syncedPromise = new Promise<void>((resolve, reject) => {
+    resolveSynced = resolve;
+    rejectSynced = reject;
+  });
+  syncedPromise.catch(() => {});
+
+  const changed = () => options.onChange?.();
+  const guard = (fn: (obj: T) => void) => (obj: T) => {
+    try {
+      fn(obj);
+    } catch (err) {
+      logger.error('informer handler failed', { informer: name, error: err });
+    }
+    changed();
+  };
+  informer.on('add', guard(options.onUpsert));
+  informer.on('update', guard(options.onUpsert));
+  informer.on('delete', guard(options.onDelete));
+  informer.on('error', (err: unknown) => {
+    failedSinceStart = true;
+    if (stopped) return;
+    logger.warn('watch failed; restarting', { informer: name, error: describe(err), retryInMs: backoff });
+    scheduleRestart();
+  });
+
+  function scheduleRestart(): void {
+    if (restartTimer || stopped) return;
+    const delay = backoff;
+    backoff = Math.min(backoff * 2, maxBackoff);
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      void run();
+    }, delay);
+    restartTimer.unref?.();
+  }
+
+  async function run(): Promise<void> {
+    if (stopped) return;
+    failedSinceStart = false;
+    try {
+      await informer.start();
+    } catch (err) {
+      failedSinceStart = true;
+      logger.warn('watch start failed; restarting', { informer: name, error: describe(err) });
+      scheduleRestart();
+      return;
+    }
+    if (failedSinceStart || stopped) return;
+    backoff = minBackoff;
+    if (!synced) {
+      synced = true;
+      logger.info('cache synced', { informer: name });
+      resolveSynced();
+    }
+  }
+  void run();
+
+  return {
+    name,
+    isSynced: () => synced,
+    synced: () => syncedPromise,
+    async stop() {
+      stopped = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      rejectSynced(new Error(`informer ${name} stopped`));
+      await informer.stop();
+    },
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
+  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+/** The HTTP status of a client-node ApiException (`code`) or a watch error (`statusCode`). */
+export function statusOf(err: unknown): number | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IndexedStore } from '../../../adapters/kubernetes/store.ts';
+
+interface Obj {
+  metadata: { namespace: string; name: string; uid: string };
+  pod: string;
+  user: string;
+}
+const obj = (name: string, pod: string, user: string, uid = `u-${name}`): Obj => ({ metadata: { namespace: 'ns', name, uid }, pod, user });
+const store = () => new IndexedStore<Obj, 'podUser'>({ podUser: (o) => [`${o.metadata.namespace}/${o.pod}/${o.user}`] });
+
+describe('IndexedStore', () => {
+  it('finds objects by index value', () => {
+    const s = store();
+    s.upsert(obj('a', 'web', 'alice'));
+    s.upsert(obj('b', 'web', 'bob'));
+    s.upsert(obj('c', 'db', 'alice'));
+    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice').map((o) => o.metadata.name), ['a']);
+    assert.deepEqual(s.byIndex('podUser', 'ns/nothing/alice'), []);
+    assert.equal(s.get('ns', 'c')?.pod, 'db');
+  });
+
+  it('moves an object between index values on update', () => {
+    const s = store();
+    s.upsert(obj('a', 'web', 'alice'));
+    s.upsert(obj('a', 'db', 'alice'));
+    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice'), []);
+    assert.equal(s.byIndex('podUser', 'ns/db/alice').length, 1);
+    assert.equal(s.size, 1);
+  });
+
+  it('removes from every index, and only the given uid when one is passed', () => {
+    const s = store();
+    s.upsert(obj('a', 'web', 'alice', 'one'));
+    assert.equal(s.remove('ns', 'a', 'other'), false);
+    assert.equal(s.byIndex('podUser', 'ns/web/alice').length, 1);
+    assert.equal(s.remove('ns', 'a', 'one'), true);
+    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice'), []);
+    assert.equal(s.get('ns', 'a'), undefined);
+  });
+});

@@ -1,0 +1,196 @@
+// The Hono shell, driven through app.request with reviews shaped as the kube-apiserver sends them.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { createApp, type AdmissionResponseReview } from '../../adapters/http/app.ts';
+import { MemoryCluster } from '../../adapters/memory/lookup.ts';
+import { EffectConflict, type AuditSink, type EffectExecutor } from '../../adapters/ports.ts';
+import { DEFAULT_CONFIG, type AuditEvent, type Lookup } from '../../functions/types.ts';
+import { accessGrant, accessRequest, execReview, NOW } from '../support/builders.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
+function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Partial<Lookup>; validate?: Lookup['validateAccessRequest']; effects?: EffectExecutor } = {}) {
+  const cluster = new MemoryCluster(options.objects ?? [accessRequest(), accessGrant()]);
+  const events: AuditEvent[] = [];
+  const recorder: AuditSink = { name: 'recorder', record: async (event) => void events.push(event) };
+  const lookup: Lookup = {
+    accessRequestsFor: (q) => cluster.accessRequestsFor(q),
+    accessRequest: (n, name) => cluster.accessRequest(n, name),
+    grantsFor: (n, name) => cluster.grantsFor(n, name),
+    validateAccessRequest: options.validate ?? (async () => ({ status: 'valid' })),
+    ...options.lookup,
+  };
+  const app = createApp({
+    lookup,
+    effects: options.effects ?? cluster,
+    audit: [recorder, ...(options.audit ?? [])],
+    config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'] },
+    clock: () => NOW,
+    maxBodyBytes: 64 * 1024,
+  });
+  const post = (body: string | object, contentType = 'application/json') =>
+    app.request('/', { method: 'POST', headers: { 'Content-Type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const review = async (request: object) => {
+    const res = await post({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as AdmissionResponseReview).response;
+  };
+  return { app, cluster, events, post, review };
+}
+
+describe('admission endpoint', () => {
+  it('answers a recorded kube-apiserver exec review with an admission.k8s.io/v1 AdmissionReview echoing the uid', async () => {
+    const { post } = setup({ objects: JSON.parse(fixture('objects.json')) });
+    const res = await post(fixture('exec-review.json'));
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as AdmissionResponseReview;
+    assert.equal(body.apiVersion, 'admission.k8s.io/v1');
+    assert.equal(body.kind, 'AdmissionReview');
+    assert.equal(body.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+    assert.equal(body.response.allowed, true);
+  });
+
+  it('consumes a one-shot request: the replay is denied', async () => {
+    const { review, cluster } = setup();
+    assert.equal((await review(execReview())).allowed, true);
+    assert.equal(await cluster.accessRequest('team-a', 'alice-web-0'), undefined);
+    const replay = await review(execReview());
+    assert.equal(replay.allowed, false);
+    assert.equal(replay.status?.code, 403);
+  });
+
+  it('allows exactly one of two concurrent execs on a one-shot request', async () => {
+    const { review } = setup();
+    const results = await Promise.all([review(execReview({ uid: 'a' })), review(execReview({ uid: 'b' }))]);
+    assert.deepEqual(results.map((r) => r.allowed).sort(), [false, true]);
+  });
+
+  it('turns an allowed exec into a denial when the one-shot was consumed elsewhere meanwhile', async () => {
+    const raced: EffectExecutor = { run: async () => { throw new EffectConflict('deleted by another replica'); } };
+    const { review, events } = setup({ effects: raced });
+    const response = await review(execReview());
+    assert.equal(response.allowed, false);
+    assert.match(response.status!.message, /used by another exec at the same moment/);
+    assert.equal(events[0]?.type === 'audit-exec' && events[0].data.isAllowed, false, 'audited as denied');
+  });
+
+  it('consumes nothing on a dry run', async () => {
+    const { review, cluster } = setup();
+    assert.equal((await review(execReview({ dryRun: true }))).allowed, true);
+    assert.ok(await cluster.accessRequest('team-a', 'alice-web-0'), 'the request is still there');
+    assert.equal((await review(execReview())).allowed, true);
+  });
+
+  it('audits every decision, allowed or denied', async () => {
+    const { review, events } = setup();
+    await review(execReview());
+    await review(execReview({ command: ['id'] }));
+    assert.deepEqual(events.map((e) => e.type === 'audit-exec' && e.data.isAllowed), [true, false]);
+  });
+
+  it('denies when an audit sink fails, so nothing unaudited gets through', async () => {
+    const failing: AuditSink = { name: 'down', record: async () => { throw new Error('connect ECONNREFUSED'); } };
+    const { review } = setup({ audit: [failing] });
+    const response = await review(execReview());
+    assert.equal(response.allowed, false);
+    assert.equal(response.status?.code, 500);
+    assert.match(response.status!.message, /audit webhook did not accept/);
+  });
+
+  it('denies with a safe message when the lookup throws', async () => {
+    const { review } = setup({ lookup: { accessRequestsFor: async () => { throw new Error('secret internal detail'); } } });
+    const response = await review(execReview());
+    assert.equal(response.allowed, false);
+    assert.equal(response.status?.code, 500);
+    assert.doesNotMatch(response.status!.message, /secret internal detail/);
+    assert.match(response.status!.message, /internal error/);
+  });
+
+  it('denies an AccessRequest when the validator throws (fail closed)', async () => {
+    const { review } = setup({ validate: async () => { throw new Error('timeout'); } });
+    const object = accessRequest({ name: 'new' });
+    const response = await review({
+      uid: 'u-1', kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' },
+      resource: { group: 'kube-request-access.io', version: 'v1', resource: 'accessrequests' },
+      namespace: 'team-a', name: 'new', operation: 'CREATE', userInfo: { username: 'alice' }, object,
+    });
+    assert.equal(response.allowed, false);
+    assert.equal(response.status?.code, 500);
+  });
+
+  it('serves /healthz, /readyz and /metrics', async () => {
+    const { app, review } = setup();
+    await review(execReview());
+    assert.equal((await app.request('/healthz')).status, 200);
+    assert.equal((await app.request('/readyz')).status, 200);
+    const metrics = await (await app.request('/metrics')).text();
+    assert.match(metrics, /kube_request_access_reviews_total\{concern="\/pods\/exec",verdict="allowed"\} 1/);
+  });
+
+  it('reports not ready until the caches have synced', async () => {
+    let ready = false;
+    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => {} }, audit: [], config: DEFAULT_CONFIG, isReady: () => ready });
+    assert.equal((await app.request('/readyz')).status, 503);
+    ready = true;
+    assert.equal((await app.request('/readyz')).status, 200);
+  });
+});
+
+describe('bad input is never allowed and always explained', () => {
+  const valid = () => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() });
+  const withRequest = (patch: Record<string, unknown>) => {
+    const body = valid();
+    return { ...body, request: { ...body.request, ...patch } };
+  };
+  const http400: Array<[string, string | object, string?, RegExp?]> = [
+    ['an empty body', '', undefined, /not valid JSON/],
+    ['a body that is not JSON', '{"apiVersion":', undefined, /not valid JSON/],
+    ['admission.k8s.io/v1beta1', { ...valid(), apiVersion: 'admission.k8s.io/v1beta1' }, undefined, /admissionReviewVersions: \[v1\]/],
+    ['no request at all', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, undefined, /request/],
+    ['a missing uid', (() => { const b = valid(); const { uid: _uid, ...rest } = b.request; return { ...b, request: rest }; })(), undefined, /uid/],
+    ['JSON null', 'null', undefined, /unsupported AdmissionReview version/],
+  ];
+  for (const [name, body, contentType, message] of http400) {
+    it(`answers HTTP 400 to ${name}`, async () => {
+      const { post } = setup();
+      const res = await post(body, contentType);
+      assert.equal(res.status, 400);
+      if (message) assert.match(await res.text(), message);
+    });
+  }
+
+  it('answers 415 to a wrong content type', async () => {
+    const { post } = setup();
+    const res = await post(valid(), 'text/plain');
+    assert.equal(res.status, 415);
+    assert.match(await res.text(), /Content-Type must be application\/json/);
+  });
+
+  it('answers 413 to a body over the cap', async () => {
+    const { post } = setup();
+    const big = withRequest({ object: { command: ['x'.repeat(100 * 1024)] } });
+    const res = await post(big);
+    assert.equal(res.status, 413);
+  });
+
+  const denials: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['missing userInfo', { userInfo: undefined }, /userInfo/],
+    ['a userInfo without username', { userInfo: { groups: ['x'] } }, /userInfo.username/],
+    ['missing object', { object: null }, /PodExecOptions/],
+    ['an unknown subresource', { subResource: 'proxy' }, /does not review \/pods\/proxy/],
+    ['an unknown resource', { resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: '' }, /does not review apps\/deployments/],
+    ['an unknown operation', { operation: 'PATCH' }, /operation/],
+  ];
+  for (const [name, patch, message] of denials) {
+    it(`denies ${name} with the uid echoed`, async () => {
+      const { post } = setup();
+      const res = await post(withRequest(patch));
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as AdmissionResponseReview;
+      assert.equal(body.response.uid, 'e1b2c3d4-0000-4000-8000-000000000001');
+      assert.equal(body.response.allowed, false);
+      assert.match(body.response.status!.message, message);
+    });
+  }
+});

@@ -1,0 +1,108 @@
+// Invariants 2 and 4 for AccessRequests: only for yourself (admins on behalf of others), bounded,
+// consistent, non-interactive, validated by the extension, never changed after creation.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { request } from '../../functions/request/index.ts';
+import type { ValidationResult } from '../../functions/types.ts';
+import { accessRequest, context, lookupOf, objectReview, users } from '../support/builders.ts';
+
+const valid = async (): Promise<ValidationResult> => ({ status: 'valid' });
+
+const cases: Array<{
+  name: string;
+  object: ReturnType<typeof accessRequest> | Record<string, unknown>;
+  user?: typeof users.alice;
+  namespace?: string;
+  config?: Parameters<typeof context>[0];
+  allowed: boolean;
+  message?: RegExp;
+  code?: number;
+}> = [
+  { name: 'allows a one-shot request for yourself', object: accessRequest(), allowed: true },
+  { name: 'allows a time-bound request within the limit', object: accessRequest({ validFor: '1h30m' }), allowed: true },
+  { name: 'refuses a request for someone else', object: accessRequest({ user: 'bob' }), allowed: false, message: /only request access for yourself \(requested for "bob", authenticated as "alice"\)/ },
+  { name: 'lets an always-allowed admin request on behalf of someone else', object: accessRequest({ user: 'bob' }), user: users.admin, allowed: true },
+  { name: 'refuses a validFor that is not a duration', object: accessRequest({ validFor: 'soon' }), allowed: false, code: 400, message: /spec.validFor: "soon" is not a positive duration/ },
+  { name: 'refuses a zero validFor', object: accessRequest({ validFor: '0s' }), allowed: false, code: 400 },
+  { name: 'refuses a validFor over the default limit and states it', object: accessRequest({ validFor: '13h' }), allowed: false, message: /at most 12h is allowed, requested 13h/ },
+  { name: 'states the configured limit', object: accessRequest({ validFor: '3h' }), config: { maxValidForMs: 2 * 3_600_000 }, allowed: false, message: /at most 2h is allowed/ },
+  { name: 'refuses stdin', object: accessRequest({ stdin: true }), allowed: false, message: /stdin/ },
+  { name: 'refuses a tty', object: accessRequest({ tty: true }), allowed: false, message: /tty/ },
+  { name: 'refuses a target in another namespace', object: accessRequest({ targetNamespace: 'team-b' }), allowed: false, code: 400, message: /spec.forObject.namespace: must be the AccessRequest's own namespace "team-a"/ },
+  { name: 'refuses an unknown subresource', object: accessRequest({ subResource: 'proxy' }), allowed: false, code: 400, message: /"proxy" cannot be requested/ },
+  { name: 'refuses a non-pod resource', object: { ...accessRequest(), spec: { ...accessRequest().spec, forObject: { ...accessRequest().spec.forObject, resource: { group: 'apps', version: 'v1', resource: 'deployments' } } } }, allowed: false, code: 400 },
+  { name: 'refuses a malformed object with field paths', object: { kind: 'AccessRequest', metadata: { name: 'x', namespace: 'team-a' }, spec: { forObject: {} } }, allowed: false, code: 400, message: /spec\.userInfo/ },
+  { name: 'matches the user across the username prefix', object: accessRequest({ user: 'alice' }), user: { username: 'oidc:alice', groups: [] }, config: { usernamePrefix: 'oidc:' }, allowed: true },
+];
+
+describe('request', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const review = objectReview(c.object, { ...(c.user ? { user: c.user } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) });
+      const decision = await request(review, lookupOf([], valid), context(c.config));
+      assert.equal(decision.allowed, c.allowed, decision.message);
+      if (c.message) assert.match(decision.message, c.message);
+      if (c.code) assert.equal(decision.code, c.code);
+      assert.equal(decision.audit.length, c.allowed ? 1 : 0);
+      if (c.allowed) assert.equal(decision.audit[0]!.type, 'audit-created');
+    });
+  }
+
+  it('asks the extended validator with the admission request and the AccessRequest', async () => {
+    const seen: unknown[] = [];
+    const object = accessRequest({ customKeys: { ticket: 'OPS-1' } });
+    const decision = await request(
+      objectReview(object),
+      lookupOf([], async (data) => {
+        seen.push(data);
+        return { status: 'valid' };
+      }),
+      context(),
+    );
+    assert.equal(decision.allowed, true);
+    assert.equal(seen.length, 1);
+    assert.deepEqual((seen[0] as { accessRequest: unknown }).accessRequest, object);
+  });
+
+  it("refuses with the validator's message when it answers invalid", async () => {
+    const decision = await request(
+      objectReview(accessRequest()),
+      lookupOf([], async () => ({ status: 'invalid', message: 'add -k ticket=OPS-123' })),
+      context(),
+    );
+    assert.equal(decision.allowed, false);
+    assert.match(decision.message, /rejected by the validation webhook: add -k ticket=OPS-123/);
+  });
+
+  it('lets a validator failure propagate so the shell fails closed', async () => {
+    await assert.rejects(
+      request(objectReview(accessRequest()), lookupOf([], async () => { throw new Error('unreachable'); }), context()),
+      /unreachable/,
+    );
+  });
+
+  it('refuses an UPDATE that changes the spec', async () => {
+    const old = accessRequest();
+    const changed = accessRequest({ command: ['sh', '-c', 'anything'] });
+    const decision = await request(objectReview(changed, { operation: 'UPDATE', oldObject: old }), lookupOf([]), context());
+    assert.equal(decision.allowed, false);
+    assert.match(decision.message, /cannot be changed after creation/);
+  });
+
+  it('refuses an UPDATE that extends the window', async () => {
+    const decision = await request(
+      objectReview(accessRequest({ validFor: '12h' }), { operation: 'UPDATE', oldObject: accessRequest({ validFor: '1h' }) }),
+      lookupOf([]),
+      context(),
+    );
+    assert.equal(decision.allowed, false);
+  });
+
+  it('allows an UPDATE that only touches metadata, without auditing it as a new request', async () => {
+    const old = accessRequest();
+    const relabelled = { ...old, metadata: { ...old.metadata, labels: { team: 'a' } } };
+    const decision = await request(objectReview(relabelled, { operation: 'UPDATE', oldObject: old }), lookupOf([]), context());
+    assert.equal(decision.allowed, true);
+    assert.deepEqual(decision.audit, []);
+  });
+});

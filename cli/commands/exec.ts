@@ -1,0 +1,74 @@
+import type { ArgsDef } from 'citty';
+import { defineCommand } from 'citty';
+import {
+  listFlag,
+  parseCommandLine,
+  parseCustomKeys,
+  parseTarget,
+  parseValidFor,
+  parseWait,
+  stringFlag,
+} from '../lib/args.ts';
+import { usageError } from '../lib/errors.ts';
+import type { ExecOptions } from '../lib/exec.ts';
+import { connectionArgs, connectionOptions, type CommandHelp } from './_shared.ts';
+import { withCluster } from './_run.ts';
+
+export const args = {
+  target: { type: 'positional', description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job', required: false },
+  container: { type: 'string', alias: ['c'], description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)', valueHint: 'name' },
+  'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)', valueHint: 'duration' },
+  key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
+  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only)', valueHint: 'user' },
+  wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait=10m sets the timeout (default 15m)' },
+  ...connectionArgs,
+} satisfies ArgsDef;
+
+export const help: CommandHelp = {
+  usage: 'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait[=TIMEOUT]] -- COMMAND [ARGS...]',
+  examples: [
+    '# Ask to run one command once in a pod',
+    "kubectl request exec nginx-7fb96c846b-pcnxl -- cat '/my/app/config/*'",
+    '# Any running pod of a deployment, a chosen container, for an hour, with a ticket number',
+    'kubectl request exec deployment/web -c app --valid-for 1h -k ticket=OPS-123 -n shop -- sh -c "ls /data"',
+    '# Wait up to 10 minutes for an approver, then run the printed kubectl exec',
+    'kubectl request exec web-0 --wait=10m -- ls /tmp',
+  ],
+  notes: [
+    'Without a command after "--" the request is for ANY command in the container.',
+    'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
+  ],
+};
+
+/** The command line as exec options; exported for unit tests. */
+export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
+  const parsed = parseCommandLine(rawArgs, args, { multiple: ['key'], optionalValue: ['wait'], allowRest: true });
+  const [target, ...extra] = parsed.positionals;
+  if (!target) throw usageError('name a pod or TYPE/NAME to exec into, e.g. kubectl request exec web-0 -- ls');
+  if (extra.length > 0) {
+    throw usageError(`unexpected "${extra.join(' ')}": put the command after "--", e.g. kubectl request exec ${target} -- ${extra.join(' ')}`);
+  }
+  const options: ExecOptions = {
+    connection: connectionOptions(parsed),
+    target: parseTarget(target),
+    command: parsed.rest ?? [],
+    validFor: parseValidFor(stringFlag(parsed, 'valid-for')),
+    customKeys: parseCustomKeys(listFlag(parsed, 'key')),
+  };
+  const container = stringFlag(parsed, 'container');
+  if (container) options.container = container;
+  const onBehalfOf = stringFlag(parsed, 'on-behalf-of');
+  if (onBehalfOf) options.onBehalfOf = onBehalfOf;
+  const waitMs = parseWait(stringFlag(parsed, 'wait'));
+  if (waitMs !== undefined) options.waitMs = waitMs;
+  return options;
+}
+
+export default defineCommand({
+  meta: { name: 'exec', description: 'Ask for access to run a command in a pod (kubectl exec)' },
+  args,
+  async run({ rawArgs }) {
+    const options = parseExecArgs(rawArgs);
+    return withCluster(options.connection, async (deps) => (await import('../lib/exec.ts')).requestExec(deps, options));
+  },
+});

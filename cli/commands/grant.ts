@@ -1,0 +1,50 @@
+import type { ArgsDef } from 'citty';
+import { defineCommand } from 'citty';
+import { booleanFlag, parseCommandLine, stringFlag } from '../lib/args.ts';
+import { usageError } from '../lib/errors.ts';
+import type { DecideOptions } from '../lib/manage.ts';
+import { connectionArgs, connectionOptions, requestNameArg, yesArg, type CommandHelp } from './_shared.ts';
+import { withCluster } from './_run.ts';
+
+export const args = {
+  ...requestNameArg,
+  ...yesArg,
+  reason: { type: 'string', description: 'A note stored with the grant', valueHint: 'text' },
+  ...connectionArgs,
+} satisfies ArgsDef;
+
+export const help: CommandHelp = {
+  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [-n NAMESPACE]',
+  examples: [
+    '# Review a request, then confirm',
+    'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
+    '# Without a prompt (scripts, chat bots)',
+    'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --yes',
+  ],
+  notes: [
+    'Shows who asks for what first, then asks y/N. Without a terminal it refuses unless --yes is given.',
+    'Exit codes: 0 granted, 1 error (not found, already decided, not confirmed), 2 usage, 3 not allowed.',
+  ],
+};
+
+/** The command line as grant/deny options; exported for unit tests. */
+export function parseDecideArgs(rawArgs: readonly string[], status: DecideOptions['status']): DecideOptions {
+  const parsed = parseCommandLine(rawArgs, args);
+  const [name, ...extra] = parsed.positionals;
+  const verb = status === 'granted' ? 'grant' : 'deny';
+  if (!name) throw usageError(`name the request to ${verb}; see kubectl request list`);
+  if (extra.length > 0) throw usageError(`${verb} takes one request name, got also "${extra.join(' ')}"`);
+  const options: DecideOptions = { name, status, yes: booleanFlag(parsed, 'yes'), connection: connectionOptions(parsed) };
+  const reason = stringFlag(parsed, 'reason');
+  if (reason) options.reason = reason;
+  return options;
+}
+
+export default defineCommand({
+  meta: { name: 'grant', description: 'Grant an access request (after a summary and a y/N prompt)' },
+  args,
+  async run({ rawArgs }) {
+    const options = parseDecideArgs(rawArgs, 'granted');
+    return withCluster(options.connection, async (deps) => (await import('../lib/manage.ts')).decide(deps, options));
+  },
+});

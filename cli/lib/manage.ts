@@ -1,0 +1,165 @@
+// grant, deny, list, describe, cancel: reading requests and deciding on them.
+import type { AccessGrant, AccessRequest, GrantStatus } from '../../functions/schemas.ts';
+import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
+import type { CommandDeps } from './exec.ts';
+import { whoAmI } from './exec.ts';
+import { confirm } from './prompt.ts';
+import { buildGrant, grantName, kubectlExecCommand, requestState, type GrantState } from './requests.ts';
+import { ageOf, describeRequest, listTable, summarizeRequest } from './summary.ts';
+import type { ConnectionOptions } from './cluster.ts';
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 404;
+}
+
+async function getRequest(deps: CommandDeps, name: string): Promise<AccessRequest> {
+  const { cluster } = deps;
+  try {
+    return await cluster.getAccessRequest(cluster.namespace, name);
+  } catch (error) {
+    throw explainError(error, {
+      action: `read access request ${name}`,
+      requestName: name,
+      namespace: cluster.namespace,
+      server: cluster.server,
+    });
+  }
+}
+
+async function listGrants(deps: CommandDeps, namespace: string | undefined): Promise<AccessGrant[]> {
+  try {
+    return await deps.cluster.listAccessGrants(namespace);
+  } catch (error) {
+    throw explainError(error, { action: 'list access grants', server: deps.cluster.server });
+  }
+}
+
+/** "already granted by carol 5m ago" for a request that has been decided. */
+export function decidedText(state: GrantState, now: Date): string | undefined {
+  if (!('grant' in state)) return undefined;
+  const verb = state.grant.status === 'denied' ? 'denied' : 'granted';
+  const expired = state.state === 'expired' ? ' (and has expired)' : '';
+  return `${verb} by ${state.grant.spec.grantedBy.username} ${ageOf(state.grant, now)} ago${expired}`;
+}
+
+export interface DecideOptions {
+  name: string;
+  status: GrantStatus;
+  reason?: string;
+  yes: boolean;
+  connection: ConnectionOptions;
+}
+
+export async function decide(deps: CommandDeps, options: DecideOptions): Promise<number> {
+  const { cluster, io } = deps;
+  const verb = options.status === 'granted' ? 'grant' : 'deny';
+  const me = await whoAmI(cluster);
+  const request = await getRequest(deps, options.name);
+  const state = requestState(request, await listGrants(deps, cluster.namespace), deps.now());
+  const decided = decidedText(state, deps.now());
+  if (decided) throw new CliError(`${options.name} is already ${decided}; nothing to do`);
+  if (request.spec.userInfo.username === me) {
+    throw new CliError(`you cannot ${verb} your own request ${options.name}; another approver has to`, ExitCode.DENIED);
+  }
+
+  io.stdout(summarizeRequest(request, deps.now()));
+  await confirm(io, `${verb === 'grant' ? 'Grant' : 'Deny'} this request?`, {
+    yes: options.yes,
+    what: `${verb} ${options.name}`,
+  });
+  const body = buildGrant({ request, granter: me, status: options.status, ...(options.reason ? { reason: options.reason } : {}) });
+  try {
+    await cluster.createAccessGrant(cluster.namespace, body);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 409) {
+      const again = requestState(request, await listGrants(deps, cluster.namespace), deps.now());
+      throw new CliError(
+        `${options.name} is already ${decidedText(again, deps.now()) ?? `decided (accessgrant ${grantName(options.name)} exists)`}; nothing to do`,
+      );
+    }
+    throw explainError(error, {
+      action: `${verb} ${options.name}`,
+      requestName: options.name,
+      namespace: cluster.namespace,
+      server: cluster.server,
+    });
+  }
+  if (options.status === 'granted') {
+    const access = request.spec.validFor ? `for ${request.spec.validFor}` : 'once';
+    io.stdout(`granted ${options.name}: ${request.spec.userInfo.username} may now run (${access}):`);
+    io.stdout(`  ${kubectlExecCommand(request)}`);
+  } else {
+    io.stdout(`denied ${options.name}${options.reason ? ` (reason: ${options.reason})` : ''}`);
+  }
+  return ExitCode.OK;
+}
+
+export interface ListOptions {
+  all: boolean;
+  allNamespaces: boolean;
+  output?: 'wide' | 'yaml' | 'json';
+}
+
+export async function list(deps: CommandDeps, options: ListOptions): Promise<number> {
+  const { cluster, io } = deps;
+  const namespace = options.allNamespaces ? undefined : cluster.namespace;
+  let requests: AccessRequest[];
+  try {
+    requests = await cluster.listAccessRequests(namespace);
+  } catch (error) {
+    throw explainError(error, { action: 'list access requests', server: cluster.server });
+  }
+  const grants = await listGrants(deps, namespace);
+  const now = deps.now();
+  const rows = requests
+    .map((request) => ({ request, state: requestState(request, grants, now) }))
+    .filter((row) => options.all || row.state.state === 'pending')
+    .sort(
+      (a, b) =>
+        a.request.metadata.namespace.localeCompare(b.request.metadata.namespace) ||
+        Date.parse(a.request.metadata.creationTimestamp ?? '') - Date.parse(b.request.metadata.creationTimestamp ?? ''),
+    );
+  if (options.output === 'json' || options.output === 'yaml') {
+    const document = { apiVersion: 'v1', kind: 'List', items: rows.map((row) => row.request) };
+    if (options.output === 'json') io.stdout(JSON.stringify(document, null, 2));
+    else io.stdout((await import('@kubernetes/client-node')).dumpYaml(document).trimEnd());
+    return ExitCode.OK;
+  }
+  if (rows.length === 0) {
+    const where = namespace ? `in namespace ${namespace}` : 'in any namespace';
+    io.stderr(`No ${options.all ? '' : 'pending '}access requests ${where}.${options.all ? '' : ' (--all shows decided ones too)'}`);
+    return ExitCode.OK;
+  }
+  io.stdout(listTable(rows, { wide: options.output === 'wide', allNamespaces: options.allNamespaces }, now));
+  return ExitCode.OK;
+}
+
+export async function describe(deps: CommandDeps, name: string, connection: ConnectionOptions): Promise<number> {
+  const request = await getRequest(deps, name);
+  const state = requestState(request, await listGrants(deps, deps.cluster.namespace), deps.now());
+  deps.io.stdout(describeRequest(request, state, deps.now()));
+  if (state.state === 'granted') deps.io.stdout(`  run:         ${kubectlExecCommand(request, connection)}`);
+  return ExitCode.OK;
+}
+
+export async function cancel(deps: CommandDeps, name: string): Promise<number> {
+  const { cluster, io } = deps;
+  const me = await whoAmI(cluster);
+  const request = await getRequest(deps, name);
+  const owner = request.spec.userInfo.username;
+  if (owner !== me) {
+    throw new CliError(
+      `${name} was requested by ${owner}, not by you (${me}); only the requester cancels a request ` +
+        `(an admin can run: kubectl delete accessrequest ${name} -n ${cluster.namespace})`,
+      ExitCode.DENIED,
+    );
+  }
+  try {
+    await cluster.deleteAccessRequest(cluster.namespace, name, request.metadata.uid || undefined);
+  } catch (error) {
+    if (isNotFound(error)) throw requestNotFound(name, cluster.namespace);
+    throw explainError(error, { action: `cancel ${name}`, requestName: name, namespace: cluster.namespace, server: cluster.server });
+  }
+  io.stdout(`accessrequest/${name} cancelled`);
+  return ExitCode.OK;
+}

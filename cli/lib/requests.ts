@@ -1,0 +1,136 @@
+// Building AccessRequests and AccessGrants, and reading their state. Plain data in, plain data out.
+import { evaluateGrant, shellQuote, type GrantState } from '../../functions/access.ts';
+import { API_VERSION, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
+import type { AccessGrantBody, AccessRequestBody, ConnectionOptions } from './cluster.ts';
+
+export const ACCESS_REQUEST_KIND = 'AccessRequest';
+export const ACCESS_GRANT_KIND = 'AccessGrant';
+
+/** Lowercase DNS-label characters only, collapsed and trimmed, at most `max` long. */
+export function slug(text: string, max: number): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, max)
+    .replace(/^-+|-+$/g, '');
+}
+
+/** `alice-web-7fb96c846b-pcnxl-` : the apiserver appends five random characters. */
+export function requestGenerateName(username: string, pod: string): string {
+  const user = slug(username, 20) || 'user';
+  const podPart = slug(pod, 57 - user.length - 2) || 'pod';
+  return `${user}-${podPart}-`;
+}
+
+export interface RequestInput {
+  username: string;
+  namespace: string;
+  pod: string;
+  /** exec today; attach, portforward, ephemeralcontainers later (issue 6). */
+  subResource: string;
+  /** Go duration, '' for one use. */
+  validFor: string;
+  customKeys: Record<string, string>;
+  /** Fields for the subresource, e.g. `{ execOptions: {...} }`. */
+  options: Record<string, unknown>;
+}
+
+export function buildAccessRequest(input: RequestInput): AccessRequestBody {
+  return {
+    apiVersion: API_VERSION,
+    kind: ACCESS_REQUEST_KIND,
+    metadata: { generateName: requestGenerateName(input.username, input.pod), namespace: input.namespace },
+    spec: {
+      userInfo: { username: input.username },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: input.subResource,
+        name: input.pod,
+        namespace: input.namespace,
+      },
+      validFor: input.validFor,
+      ...input.options,
+      ...(Object.keys(input.customKeys).length > 0 ? { customKeys: input.customKeys } : {}),
+    },
+  };
+}
+
+/** The AccessRequest for `kubectl request exec`. An empty command asks for any command. */
+export function buildExecRequest(input: {
+  username: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  command: readonly string[];
+  validFor: string;
+  customKeys: Record<string, string>;
+}): AccessRequestBody {
+  return buildAccessRequest({
+    ...input,
+    subResource: 'exec',
+    options: {
+      execOptions: { container: input.container, command: [...input.command], stdout: true, stderr: true },
+    },
+  });
+}
+
+/** One grant or denial per request: a fixed name, so a second decision conflicts. */
+export function grantName(requestName: string): string {
+  return `${requestName}-grant`;
+}
+
+export function buildGrant(input: {
+  request: AccessRequest;
+  granter: string;
+  status: GrantStatus;
+  reason?: string;
+}): AccessGrantBody {
+  const { request } = input;
+  return {
+    apiVersion: API_VERSION,
+    kind: ACCESS_GRANT_KIND,
+    metadata: { name: grantName(request.metadata.name), namespace: request.metadata.namespace },
+    spec: {
+      grantFor: request.metadata.name,
+      ...(request.metadata.uid ? { grantForUID: request.metadata.uid } : {}),
+      grantedBy: { username: input.granter },
+      ...(input.reason ? { reason: input.reason } : {}),
+    },
+    status: input.status,
+  };
+}
+
+export type { GrantState };
+
+/** The state of a request given the grants (of any request) the caller has. */
+export function requestState(request: AccessRequest, grants: readonly AccessGrant[], now: Date): GrantState {
+  return evaluateGrant(request, grants, now);
+}
+
+/** The flags that point kubectl at the same cluster the user pointed us at. */
+export function connectionFlags(connection: ConnectionOptions): string[] {
+  return [
+    ...(connection.kubeconfig ? ['--kubeconfig', connection.kubeconfig] : []),
+    ...(connection.context ? ['--context', connection.context] : []),
+  ];
+}
+
+/** The exact `kubectl exec` that the request allows, ready to copy. */
+export function kubectlExecCommand(request: AccessRequest, connection: ConnectionOptions = {}): string {
+  const exec = request.spec.execOptions;
+  const command = exec?.command ?? [];
+  return shellQuote([
+    'kubectl',
+    ...connectionFlags(connection),
+    'exec',
+    '-n',
+    request.spec.forObject.namespace,
+    request.spec.forObject.name,
+    ...(exec?.container ? ['-c', exec.container] : []),
+    '--',
+    ...(command.length > 0 ? command : ['COMMAND']),
+  ]);
+}
+
+export { shellQuote };

@@ -1,0 +1,153 @@
+// Human text: the summary an approver reads before saying yes, `describe`, and `list` tables.
+import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
+import { shellQuote } from './requests.ts';
+import type { GrantState } from './requests.ts';
+
+/** kubectl-style age: 45s, 12m, 5h, 3d. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+export function ageOf(object: { metadata: { creationTimestamp?: string | null } }, now: Date): string {
+  const created = object.metadata.creationTimestamp ? Date.parse(object.metadata.creationTimestamp) : Number.NaN;
+  return Number.isNaN(created) ? '<unknown>' : formatAge(now.getTime() - created);
+}
+
+export function commandText(request: AccessRequest): string {
+  const command = request.spec.execOptions?.command ?? [];
+  return command.length > 0 ? shellQuote(command) : 'ANY command';
+}
+
+export function accessText(request: AccessRequest): string {
+  return request.spec.validFor ? `for ${request.spec.validFor} from the grant` : 'once (a single exec)';
+}
+
+export function customKeysText(request: AccessRequest): string {
+  const entries = Object.entries(request.spec.customKeys ?? {});
+  return entries.length > 0 ? entries.map(([k, v]) => `${k}=${v}`).join(', ') : '(none)';
+}
+
+export function stateText(state: GrantState, now: Date): string {
+  switch (state.state) {
+    case 'pending':
+      return 'Pending';
+    case 'denied':
+      return 'Denied';
+    case 'granted':
+      return state.expiresAt ? `Granted (${formatAge(state.expiresAt.getTime() - now.getTime())} left)` : 'Granted';
+    case 'expired':
+      return 'Expired';
+    case 'invalid':
+      return 'Invalid';
+  }
+}
+
+/**
+ * What an approver reads before granting or denying: who, where, what, for how long.
+ *
+ *     alice asks to exec in pod shop/web-7fb96c846b-pcnxl
+ *       request:     alice-web-7fb96c846b-pcnxl-x2kqp
+ *       container:   app
+ *       command:     cat '/my/app/config/*'
+ *       access:      once (a single exec)
+ *       custom keys: ticket=OPS-1
+ *       age:         5m
+ */
+export function summarizeRequest(request: AccessRequest, now: Date): string {
+  const { forObject } = request.spec;
+  const what = forObject.subResource || 'exec';
+  return [
+    `${request.spec.userInfo.username} asks to ${what} in pod ${forObject.namespace}/${forObject.name}`,
+    `  request:     ${request.metadata.name}`,
+    `  container:   ${request.spec.execOptions?.container || '(default)'}`,
+    `  command:     ${commandText(request)}`,
+    `  access:      ${accessText(request)}`,
+    `  custom keys: ${customKeysText(request)}`,
+    `  age:         ${ageOf(request, now)}`,
+  ].join('\n');
+}
+
+/** `describe`: the summary plus the decision. */
+export function describeRequest(request: AccessRequest, state: GrantState, now: Date): string {
+  const lines = [summarizeRequest(request, now), `  status:      ${stateText(state, now)}`];
+  if ('grant' in state) lines.push(...decisionLines(state.grant, now));
+  if (state.state === 'invalid') lines.push(`  problem:     ${state.reason}`);
+  if (state.state === 'granted' || state.state === 'expired') {
+    if (state.expiresAt) {
+      const verb = state.state === 'granted' ? 'expires' : 'expired';
+      lines.push(`  ${verb}:${' '.repeat(12 - verb.length)}${state.expiresAt.toISOString()}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function decisionLines(grant: AccessGrant, now: Date): string[] {
+  const lines = [`  decided by:  ${grant.spec.grantedBy.username}, ${ageOf(grant, now)} ago`];
+  if (grant.spec.reason) lines.push(`  reason:      ${grant.spec.reason}`);
+  return lines;
+}
+
+/** Left-aligned columns separated by three spaces, as kubectl prints them. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('   ').trimEnd())
+    .join('\n');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export interface ListRow {
+  request: AccessRequest;
+  state: GrantState;
+}
+
+export function listTable(
+  rows: readonly ListRow[],
+  options: { wide: boolean; allNamespaces: boolean },
+  now: Date,
+): string {
+  const header = [
+    ...(options.allNamespaces ? ['NAMESPACE'] : []),
+    'NAME',
+    'USER',
+    'POD',
+    ...(options.wide ? ['CONTAINER'] : []),
+    'COMMAND',
+    'VALID-FOR',
+    'STATUS',
+    'AGE',
+    ...(options.wide ? ['DECIDED-BY', 'CUSTOM-KEYS', 'REASON'] : []),
+  ];
+  const body = rows.map(({ request, state }) => {
+    const grant = 'grant' in state ? state.grant : undefined;
+    return [
+      ...(options.allNamespaces ? [request.metadata.namespace] : []),
+      request.metadata.name,
+      request.spec.userInfo.username,
+      request.spec.forObject.name,
+      ...(options.wide ? [request.spec.execOptions?.container || '-'] : []),
+      options.wide ? commandText(request) : truncate(commandText(request), 40),
+      request.spec.validFor || 'once',
+      stateText(state, now),
+      ageOf(request, now),
+      ...(options.wide
+        ? [
+            grant?.spec.grantedBy.username ?? '-',
+            Object.keys(request.spec.customKeys ?? {}).length > 0 ? customKeysText(request) : '-',
+            grant?.spec.reason ?? '-',
+          ]
+        : []),
+    ];
+  });
+  return formatTable([header, ...body]);
+}

@@ -1,0 +1,179 @@
+// kubectl-request: the root command, a lazy subcommand map, and the runner that turns results and
+// errors into output and exit codes. Nothing here loads the Kubernetes client.
+import { defineCommand, runCommand, type ArgDef, type CommandDef, type Resolvable } from 'citty';
+import type { CommandHelp } from './commands/_shared.ts';
+import { CliError, ExitCode, explainError } from './lib/errors.ts';
+import { runtime, withRuntime, type Runtime } from './lib/runtime.ts';
+
+interface CommandModule {
+  default: CommandDef<any>;
+  help: CommandHelp;
+}
+
+/** One module per subcommand, imported only when it runs or its help is shown. */
+const modules: Record<string, () => Promise<CommandModule>> = {
+  exec: () => import('./commands/exec.ts'),
+  grant: () => import('./commands/grant.ts'),
+  deny: () => import('./commands/deny.ts'),
+  list: () => import('./commands/list.ts'),
+  describe: () => import('./commands/describe.ts'),
+  cancel: () => import('./commands/cancel.ts'),
+};
+
+const aliases: Record<string, string> = { ls: 'list' };
+
+/** Listed in the root help without importing every command. */
+const summaries: Record<string, string> = {
+  exec: 'Ask for access to run a command in a pod (kubectl exec)',
+  grant: 'Grant an access request (after a summary and a y/N prompt)',
+  deny: 'Deny an access request, with a reason',
+  list: 'List access requests (pending ones by default)',
+  describe: 'Show one access request, its decision and the kubectl exec it allows',
+  cancel: 'Withdraw your own access request',
+};
+
+export const main = defineCommand({
+  meta: {
+    name: 'kubectl request',
+    description: 'Ask for, grant and deny audited access to kubectl exec',
+  },
+  subCommands: Object.fromEntries(
+    Object.entries(modules).map(([name, load]) => [name, () => load().then((m) => m.default)]),
+  ),
+});
+
+const EXIT_CODES = [
+  'Exit codes: 0 ok, 1 error, 2 usage error, 3 denied (by an approver, the webhook or RBAC), 4 --wait timed out.',
+];
+
+const ANSI = /\u001B\[[0-9;]*m/g;
+
+export function rootHelp(): string {
+  const width = Math.max(...Object.keys(summaries).map((n) => n.length));
+  return [
+    'Ask for, grant and deny audited access to kubectl exec.',
+    '',
+    'USAGE kubectl request COMMAND [OPTIONS]',
+    '',
+    'COMMANDS',
+    '',
+    ...Object.entries(summaries).map(([name, text]) => `  ${name.padEnd(width)}  ${text}`),
+    '',
+    'CONNECTION (every command)',
+    '',
+    '  --kubeconfig=<path>  Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)',
+    '  --context=<name>     The kubeconfig context to use',
+    "  -n, --namespace=<ns> Namespace (default: the context's namespace, else default)",
+    '',
+    'EXAMPLES',
+    '',
+    '  # A developer asks, waits, and runs the command once it is granted',
+    "  kubectl request exec deployment/web -n shop --wait -- cat '/etc/app/config.yaml'",
+    '  # An approver reviews the queue and decides',
+    '  kubectl request list -n shop',
+    '  kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
+    '  kubectl request deny alice-web-7fb96c846b-pcnxl-x2kqp -n shop --reason "not during the freeze"',
+    '',
+    ...EXIT_CODES,
+    'Use "kubectl request COMMAND --help" for more about a command.',
+  ].join('\n');
+}
+
+function flagLabel(name: string, def: ArgDef): string {
+  const aliases = 'alias' in def && def.alias ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
+  const flags = [...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`].join(', ');
+  if (def.type === 'boolean') return flags;
+  if (def.type === 'enum') return `${flags}=${(def.options ?? []).join('|')}`;
+  return `${flags}=${(def.valueHint ?? name).toUpperCase()}`;
+}
+
+function columns(rows: readonly [string, string][]): string[] {
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return rows.map(([left, right]) => `  ${left.padEnd(width)}  ${right}`.trimEnd());
+}
+
+/** A subcommand's help: description, usage, arguments, options, examples, notes. */
+export async function commandHelp(name: string): Promise<string> {
+  const module = await modules[name]!();
+  const meta = (await resolve(module.default.meta)) ?? {};
+  const args = Object.entries((await resolve(module.default.args)) ?? {}) as [string, ArgDef][];
+  const positionals = args.filter(([, def]) => def.type === 'positional');
+  const flags = args.filter(([, def]) => def.type !== 'positional');
+  const { usage, examples, notes = [] } = module.help;
+  return [
+    `${meta.description ?? ''}.`,
+    '',
+    `USAGE ${usage}`,
+    ...(positionals.length > 0
+      ? ['', 'ARGUMENTS', '', ...columns(positionals.map(([n, def]) => [n.toUpperCase(), def.description ?? '']))]
+      : []),
+    ...(flags.length > 0 ? ['', 'OPTIONS', '', ...columns(flags.map(([n, def]) => [flagLabel(n, def), def.description ?? '']))] : []),
+    '',
+    'EXAMPLES',
+    '',
+    ...examples.map((line) => `  ${line}`),
+    ...(notes.length > 0 ? ['', ...notes] : []),
+  ].join('\n');
+}
+
+async function resolve<T>(value: Resolvable<T> | undefined): Promise<T | undefined> {
+  return typeof value === 'function' ? await (value as () => T | Promise<T>)() : await value;
+}
+
+function commandName(word: string | undefined): string | undefined {
+  if (!word) return undefined;
+  const name = aliases[word] ?? word;
+  return name in modules ? name : undefined;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const io = runtime().io;
+  const dashdash = argv.indexOf('--');
+  const flagsPart = dashdash < 0 ? argv : argv.slice(0, dashdash);
+  const first = argv.find((word) => !word.startsWith('-'));
+  const sub = commandName(first);
+
+  // Help flags count only before `--`: after it they belong to the remote command.
+  const wantsHelp = flagsPart.includes('--help') || flagsPart.includes('-h') || first === 'help';
+  if (argv.length === 0 || wantsHelp) {
+    const topic = first === 'help' ? commandName(argv[argv.indexOf('help') + 1]) : sub;
+    io.stdout(topic ? await commandHelp(topic) : rootHelp());
+    return ExitCode.OK;
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === 'version')) {
+    io.stdout(await version());
+    return ExitCode.OK;
+  }
+  if (!sub) {
+    const word = first ?? argv[0]!;
+    io.stderr(`error: unknown command "${word}"; run "kubectl request --help" for the commands`);
+    return ExitCode.USAGE;
+  }
+  try {
+    const { result } = await runCommand(main, { rawArgs: [...argv] });
+    return typeof result === 'number' ? result : ExitCode.OK;
+  } catch (error) {
+    let failure: CliError;
+    if (error instanceof CliError) failure = error;
+    else if ((error as { name?: unknown }).name === 'CLIError') {
+      failure = new CliError((error as Error).message.replace(ANSI, ''), ExitCode.USAGE);
+    } else failure = explainError(error, { action: `run ${sub}` });
+    const hint = failure.exitCode === ExitCode.USAGE ? ` (see kubectl request ${sub} --help)` : '';
+    io.stderr(`error: ${failure.message}${hint}`);
+    return failure.exitCode;
+  }
+}
+
+/**
+ * Runs the CLI on `argv` (the words after `kubectl request`) and returns the exit code.
+ * Tests pass a Runtime with their own I/O and cluster; the binary passes none.
+ */
+export function runCli(argv: readonly string[], rt?: Runtime): Promise<number> {
+  return rt ? withRuntime(rt, () => run(argv)) : run(argv);
+}

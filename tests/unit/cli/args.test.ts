@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseExecArgs } from '../../../cli/commands/exec.ts';
+import { parseDecideArgs } from '../../../cli/commands/grant.ts';
+import { parseListArgs } from '../../../cli/commands/list.ts';
+import { DEFAULT_WAIT_MS, parseCustomKeys, parseTarget, parseWait } from '../../../cli/lib/args.ts';
+import { CliError, ExitCode } from '../../../cli/lib/errors.ts';
+
+function usageFailure(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof CliError, `expected a CliError, got ${String(error)}`);
+    assert.equal(error.exitCode, ExitCode.USAGE);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+describe('exec arguments', () => {
+  it('splits at "--": everything after it is the command, flags included', () => {
+    const options = parseExecArgs(['web-0', '-c', 'app', '--', 'ls', '-la', '--help', '-c', 'x']);
+    assert.deepEqual(options.command, ['ls', '-la', '--help', '-c', 'x']);
+    assert.equal(options.container, 'app');
+    assert.deepEqual(options.target, { kind: 'pod', name: 'web-0' });
+  });
+
+  it('reads a missing "--" as a request for any command', () => {
+    assert.deepEqual(parseExecArgs(['web-0']).command, []);
+    assert.deepEqual(parseExecArgs(['web-0', '--']).command, []);
+  });
+
+  it('collects repeated -k flags in order, values may contain "="', () => {
+    const options = parseExecArgs(['web-0', '-k', 'ticket=OPS-1', '--key=reason=a=b', '-kteam=core', '--', 'id']);
+    assert.deepEqual(options.customKeys, { ticket: 'OPS-1', reason: 'a=b', team: 'core' });
+  });
+
+  it('rejects a -k without key=value', () => {
+    usageFailure(() => parseExecArgs(['web-0', '-k', 'novalue', '--', 'id']), /key=value/);
+    usageFailure(() => parseExecArgs(['web-0', '-k', '=x', '--', 'id']), /key=value/);
+  });
+
+  it('takes --wait alone as the default timeout and --wait=TIMEOUT as given', () => {
+    assert.equal(parseExecArgs(['web-0', '--', 'id']).waitMs, undefined);
+    assert.equal(parseExecArgs(['web-0', '--wait', '--', 'id']).waitMs, DEFAULT_WAIT_MS);
+    assert.equal(parseExecArgs(['web-0', '--wait=90s', '--', 'id']).waitMs, 90_000);
+  });
+
+  it('does not let a bare --wait swallow the pod name', () => {
+    const options = parseExecArgs(['--wait', 'web-0', '--', 'id']);
+    assert.deepEqual(options.target, { kind: 'pod', name: 'web-0' });
+    assert.equal(options.waitMs, DEFAULT_WAIT_MS);
+  });
+
+  it('rejects a --wait timeout that is not a duration', () => {
+    usageFailure(() => parseExecArgs(['web-0', '--wait=soon', '--', 'id']), /--wait=10m/);
+    assert.throws(() => parseWait('0'), CliError);
+  });
+
+  it('parses TYPE/NAME targets and kubectl short names', () => {
+    assert.deepEqual(parseExecArgs(['deployment/web', '--', 'id']).target, { kind: 'deployment', name: 'web' });
+    assert.deepEqual(parseTarget('deploy/web'), { kind: 'deployment', name: 'web' });
+    assert.deepEqual(parseTarget('deployment.apps/web'), { kind: 'deployment', name: 'web' });
+    assert.deepEqual(parseTarget('sts/db'), { kind: 'statefulset', name: 'db' });
+    assert.deepEqual(parseTarget('ds/agent'), { kind: 'daemonset', name: 'agent' });
+    assert.deepEqual(parseTarget('rs/web-7fb9'), { kind: 'replicaset', name: 'web-7fb9' });
+    assert.deepEqual(parseTarget('job.batch/migrate'), { kind: 'job', name: 'migrate' });
+    assert.deepEqual(parseTarget('pod/web-0'), { kind: 'pod', name: 'web-0' });
+  });
+
+  it('refuses kinds that have no pods to resolve', () => {
+    usageFailure(() => parseTarget('service/web'), /cannot resolve "service"/);
+    usageFailure(() => parseTarget('deployment.batch/web'), /cannot resolve/);
+    usageFailure(() => parseTarget('deployment/'), /not TYPE\/NAME/);
+  });
+
+  it('reads connection, validity and on-behalf-of flags', () => {
+    const options = parseExecArgs([
+      '-n', 'shop', '--context=alice', '--kubeconfig', '/tmp/kc', '--valid-for', '1h30m', '--on-behalf-of', 'bob', 'web-0', '--', 'id',
+    ]);
+    assert.deepEqual(options.connection, { namespace: 'shop', context: 'alice', kubeconfig: '/tmp/kc' });
+    assert.equal(options.validFor, '1h30m');
+    assert.equal(options.onBehalfOf, 'bob');
+    assert.deepEqual(parseExecArgs(['-nshop', 'web-0']).connection, { namespace: 'shop' });
+  });
+
+  it('explains the usual mistakes', () => {
+    usageFailure(() => parseExecArgs(['--', 'ls']), /name a pod/);
+    usageFailure(() => parseExecArgs(['web-0', 'ls', '-la']), /unknown flag -l; put the command and its flags after "--"/);
+    usageFailure(() => parseExecArgs(['web-0', 'ls', '/tmp']), /put the command after "--", e.g. kubectl request exec web-0 -- ls \/tmp/);
+    usageFailure(() => parseExecArgs(['web-0', '--valid-for', 'forever', '--', 'id']), /--valid-for needs a duration/);
+    usageFailure(() => parseExecArgs(['web-0', '--bogus', '--', 'id']), /unknown flag --bogus/);
+    usageFailure(() => parseExecArgs(['web-0', '-c']), /-c needs a value/);
+  });
+
+  it('parses custom keys on their own', () => {
+    assert.deepEqual(parseCustomKeys([]), {});
+    assert.deepEqual(parseCustomKeys(['a=', 'b=2']), { a: '', b: '2' });
+  });
+});
+
+describe('grant, deny and list arguments', () => {
+  it('reads NAME, --yes and --reason', () => {
+    assert.deepEqual(parseDecideArgs(['req-1', '--yes', '-n', 'shop'], 'granted'), {
+      name: 'req-1',
+      status: 'granted',
+      yes: true,
+      connection: { namespace: 'shop' },
+    });
+    assert.deepEqual(parseDecideArgs(['req-1', '--reason', 'not now'], 'denied'), {
+      name: 'req-1',
+      status: 'denied',
+      yes: false,
+      reason: 'not now',
+      connection: {},
+    });
+  });
+
+  it('needs exactly one name', () => {
+    usageFailure(() => parseDecideArgs([], 'granted'), /name the request to grant/);
+    usageFailure(() => parseDecideArgs(['a', 'b'], 'denied'), /one request name/);
+  });
+
+  it('reads list flags and checks -o', () => {
+    assert.deepEqual(parseListArgs(['--all', '-A', '-o', 'wide']), {
+      all: true,
+      allNamespaces: true,
+      output: 'wide',
+      connection: {},
+    });
+    assert.deepEqual(parseListArgs(['-ojson']).output, 'json');
+    usageFailure(() => parseListArgs(['-o', 'table']), /-o must be one of wide, yaml, json/);
+  });
+});

@@ -18,7 +18,7 @@ export const serveArgs = {
   'cert-file': { type: 'string', alias: 'c', default: 'tls.crt', description: 'HTTPS certificate (PEM), re-read when it changes' },
   'key-file': { type: 'string', alias: 'k', default: 'tls.key', description: 'HTTPS private key (PEM)' },
   file: { type: 'string', alias: 'f', default: 'audit.jsonl', description: 'The hash-chained JSON-lines audit file to append to' },
-  'chat-webhook-url': { type: 'string', description: 'Slack-compatible incoming webhook URL: one {text} post per event (optional)' },
+  'chat-webhook-url': { type: 'string', description: 'Slack-compatible incoming webhook URL: one {text} post per event (optional; default $CHAT_WEBHOOK_URL, which keeps the secret out of the process list)' },
   'chat-events': { type: 'string', default: 'audit-created', description: 'Comma-separated events posted to chat: audit-created, audit-granted, audit-exec' },
 } as const;
 
@@ -36,8 +36,8 @@ export async function startAuditWebhook(flags: ServeFlags, log: Log = jsonLog): 
     if (!parsed.success) throw new Error(`--chat-events: unknown event "${event}" (audit-created, audit-granted, audit-exec)`);
     return parsed.output;
   });
-  const chatUrl = flags['chat-webhook-url'];
-  if (chatUrl && !/^https?:\/\//.test(chatUrl)) throw new Error(`--chat-webhook-url "${chatUrl}" is not an http(s) URL`);
+  const chatUrl = flags['chat-webhook-url'] || process.env.CHAT_WEBHOOK_URL || undefined;
+  if (chatUrl && !/^https?:\/\//.test(chatUrl)) throw new Error("--chat-webhook-url (or $CHAT_WEBHOOK_URL) is not an http(s) URL");
   const chain = await ChainFile.open(flags.file ?? 'audit.jsonl');
   const app = createAuditApp({ chain, notifyOn, log, ...(chatUrl ? { notify: chatNotifier(chatUrl) } : {}) });
   try {

@@ -1,0 +1,278 @@
+// Shared pieces of the kube-request-access end-to-end tests: objects as users would write them,
+// real kubectl runs and raw exec probes classified by what the apiserver answered, extra webhook
+// server processes (the real `serve` command) and a TCP round-robin in front of them (what a
+// Service with two endpoints does).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT, freePort, type ControlPlane, type KubectlResult, type User } from '../controlplane/cluster.ts';
+
+export const API_VERSION = 'kube-request-access.io/v1';
+
+export function pod(name: string, namespace: string, containers = ['app', 'sidecar']) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: { containers: containers.map((c) => ({ name: c, image: 'busybox' })) },
+  };
+}
+
+export function accessRequest(options: {
+  name: string;
+  namespace: string;
+  user: string;
+  pod: string;
+  container?: string;
+  command?: string[];
+  validFor?: string;
+  stdin?: boolean;
+  tty?: boolean;
+}) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AccessRequest',
+    metadata: { name: options.name, namespace: options.namespace },
+    spec: {
+      userInfo: { username: options.user },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: options.pod,
+        namespace: options.namespace,
+      },
+      ...(options.validFor ? { validFor: options.validFor } : {}),
+      execOptions: {
+        stdout: true,
+        stderr: true,
+        ...(options.stdin ? { stdin: true } : {}),
+        ...(options.tty ? { tty: true } : {}),
+        container: options.container ?? 'app',
+        command: options.command ?? ['ls'],
+      },
+    },
+  };
+}
+
+export function accessGrant(options: { name: string; namespace: string; grantFor: string; by: string; status?: 'granted' | 'denied' }) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AccessGrant',
+    metadata: { name: options.name, namespace: options.namespace },
+    spec: { grantFor: options.grantFor, grantedBy: { username: options.by } },
+    status: options.status ?? 'granted',
+  };
+}
+
+/** `kubectl create -f -` as `user`. */
+export function create(cp: ControlPlane, user: User, obj: object, extra: string[] = []): Promise<KubectlResult> {
+  return cp.kubectl(user, ['create', '-f', '-', ...extra], { input: JSON.stringify(obj) });
+}
+
+export async function mustCreate(cp: ControlPlane, user: User, obj: object): Promise<void> {
+  const result = await create(cp, user, obj);
+  if (result.code !== 0) throw new Error(`kubectl create as ${user} failed: ${result.stderr}`);
+}
+
+export type Outcome = 'allowed' | 'denied' | 'forbidden' | 'webhook-unreachable' | 'other';
+
+/**
+ * What the apiserver did with an exec: `allowed` = admission passed and the pod has no node
+ * (400 "does not have a host assigned"); `denied` = our webhook refused (403 with our message);
+ * `forbidden` = RBAC refused before admission; `webhook-unreachable` = failurePolicy Fail.
+ */
+export function outcome(text: string): Outcome {
+  if (/does not have a host assigned/.test(text)) return 'allowed';
+  if (/admission webhook "[^"]+" denied the request/.test(text)) return 'denied';
+  if (/failed calling webhook/.test(text)) return 'webhook-unreachable';
+  if (/cannot (create|get) resource "pods\/exec"/.test(text)) return 'forbidden';
+  return 'other';
+}
+
+/**
+ * Real `kubectl exec` as `user`. kubectl ≥ 1.30 tries WebSocket first and, when the upgrade is
+ * refused (our pods have no node, so every allowed exec ends in 400), retries over SPDY: one
+ * kubectl exec then reaches the webhook twice. `spdy: true` makes it one call, as a real
+ * cluster with a kubelet does.
+ */
+export async function kubectlExec(
+  cp: ControlPlane,
+  user: User,
+  options: { namespace: string; pod: string; container?: string; command?: string[]; flags?: string[]; spdy?: boolean },
+): Promise<{ outcome: Outcome; stderr: string }> {
+  const args = ['exec', '-n', options.namespace, options.pod, ...(options.container ? ['-c', options.container] : []), ...(options.flags ?? []), '--', ...(options.command ?? ['ls'])];
+  const previous = process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS;
+  if (options.spdy) process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS = 'false';
+  try {
+    const result = await cp.kubectl(user, args, { timeoutMs: 30_000 });
+    return { outcome: result.code === 0 ? 'other' : outcome(result.stderr), stderr: result.stderr };
+  } finally {
+    if (options.spdy) {
+      if (previous === undefined) delete process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS;
+      else process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS = previous;
+    }
+  }
+}
+
+/**
+ * One exec as a single API call (POST …/pods/P/exec, what SPDY kubectl sends), with the user's
+ * bearer token: exactly one admission review per call, for counting.
+ */
+export function execProbe(
+  cp: ControlPlane,
+  user: User,
+  options: { namespace: string; pod: string; container?: string; command?: string[]; dryRun?: boolean },
+): Promise<{ status: number; body: string; outcome: Outcome }> {
+  const query = new URLSearchParams();
+  for (const arg of options.command ?? ['ls']) query.append('command', arg);
+  query.set('stdout', 'true');
+  query.set('stderr', 'true');
+  if (options.container) query.set('container', options.container);
+  if (options.dryRun) query.set('dryRun', 'All');
+  const url = `${cp.server}/api/v1/namespaces/${options.namespace}/pods/${options.pod}/exec?${query}`;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, outcome: outcome(body) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('exec probe timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function getJson<T = { items: unknown[] }>(cp: ControlPlane, args: string[]): Promise<T> {
+  const result = await cp.kubectl('admin', ['get', ...args, '-o', 'json']);
+  if (result.code !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+export async function roleBindings(cp: ControlPlane, namespace: string): Promise<{ metadata: { name: string }; subjects: { name: string }[]; roleRef: { name: string } }[]> {
+  const list = await getJson<{ items: never[] }>(cp, ['rolebindings', '-n', namespace, '-l', 'app.kubernetes.io/managed-by=kube-request-access']);
+  return list.items;
+}
+
+export async function exists(cp: ControlPlane, kind: string, namespace: string, name: string): Promise<boolean> {
+  const result = await cp.kubectl('admin', ['get', kind, '-n', namespace, name, '-o', 'name']);
+  if (result.code === 0) return true;
+  if (/NotFound|not found/.test(result.stderr)) return false;
+  throw new Error(`kubectl get ${kind} ${namespace}/${name}: ${result.stderr}`);
+}
+
+/** A webhook server process (the real `serve` command) on its own port. */
+export interface ServeProcess {
+  port: number;
+  log: string;
+  stop(): Promise<void>;
+}
+
+export async function startServe(cp: ControlPlane, name: string, args: readonly string[], port?: number): Promise<ServeProcess> {
+  const listen = port ?? (await freePort());
+  const log = path.join(cp.dir, 'logs', `${name}.log`);
+  const fd = openSync(log, 'a');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import', 'tsx',
+      '--import', path.join(ROOT, 'tests/controlplane/parent-watchdog.ts'),
+      path.join(ROOT, 'adapters/node/main.ts'),
+      'serve',
+      '--kubeconfig', cp.kubeconfig,
+      '--context', 'admin',
+      '--address', `127.0.0.1:${listen}`,
+      '--cert-file', cp.webhookCert,
+      '--key-file', cp.webhookKey,
+      ...args,
+    ],
+    { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, KRA_PARENT_PID: String(process.pid) } },
+  );
+  closeSync(fd);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  process.once('exit', () => child.kill('SIGKILL'));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serve ${name} exited early:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    const ready = await new Promise<boolean>((resolve) => {
+      const req = request(`https://127.0.0.1:${listen}/readyz`, { ca: cp.caPem, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+    if (ready) return { port: listen, log, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`serve ${name} not ready within 60 s:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** Round-robin TCP forwarding (TLS passes through): two webhook replicas behind one address. */
+export async function roundRobin(port: number, backends: readonly number[]): Promise<{ close(): Promise<void>; connections: number[] }> {
+  const connections = backends.map(() => 0);
+  let next = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const index = next++ % backends.length;
+    connections[index]!++;
+    const upstream = createConnection({ host: '127.0.0.1', port: backends[index]! });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return {
+    connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Review log lines of a webhook server log (JSON lines with msg "review"). */
+export function reviews(log: string): { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string }[] {
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('"msg":"review"'))
+    .map((line) => JSON.parse(line) as { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string });
+}

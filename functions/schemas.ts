@@ -95,12 +95,63 @@ export const ForObject = v.looseObject({
 });
 export type ForObject = v.InferOutput<typeof ForObject>;
 
+/** core/v1 PodAttachOptions (what `kubectl attach` sends, and what a request for attach names). */
+export const PodAttachOptions = v.looseObject({
+  kind: v.optional(v.string()),
+  apiVersion: v.optional(v.string()),
+  stdin: v.optional(v.boolean(), false),
+  stdout: v.optional(v.boolean(), false),
+  stderr: v.optional(v.boolean(), false),
+  tty: v.optional(v.boolean(), false),
+  container: v.optional(v.string(), ''),
+});
+export type PodAttachOptions = v.InferOutput<typeof PodAttachOptions>;
+
+/**
+ * core/v1 PodPortForwardOptions. `ports` is there only when the client put `?ports=` in the URL;
+ * kubectl (SPDY, and SPDY tunnelled over WebSocket) names its ports per stream, never here.
+ */
+export const PodPortForwardOptions = v.looseObject({
+  kind: v.optional(v.string()),
+  apiVersion: v.optional(v.string()),
+  ports: v.optional(v.array(v.number()), []),
+});
+export type PodPortForwardOptions = v.InferOutput<typeof PodPortForwardOptions>;
+
+/** The ephemeral container a request for `ephemeralcontainers` (kubectl debug) asks for. */
+export const DebugOptions = v.looseObject({
+  image: v.optional(v.string(), ''),
+  /** targetContainerName (kubectl debug --target); empty = no target. */
+  target: v.optional(v.string(), ''),
+  /** The ephemeral container's name (kubectl debug -c); empty = any name. */
+  container: v.optional(v.string(), ''),
+  /** Exact command (kubectl debug -- CMD...); empty = the image's entrypoint with no command. */
+  command: v.optional(v.array(v.string()), []),
+  /** Exact args (kubectl debug --arguments-only -- ARGS...). */
+  args: v.optional(v.array(v.string()), []),
+  /** kubectl debug --profile; decides which securityContext the container may have. */
+  profile: v.optional(v.string(), ''),
+});
+export type DebugOptions = v.InferOutput<typeof DebugOptions>;
+
+/** kubectl cp into a pod: an exec of `tar -xmf - -C <path>` with stdin. Only direction `in`. */
+export const CopyOptions = v.looseObject({
+  direction: v.optional(v.string(), ''),
+  /** The directory written into (absolute, clean). */
+  path: v.optional(v.string(), ''),
+});
+export type CopyOptions = v.InferOutput<typeof CopyOptions>;
+
 export const AccessRequestSpec = v.looseObject({
   userInfo: v.looseObject({ username: NonEmpty }),
   forObject: ForObject,
   /** Go duration ("30m", "1h"); empty or absent = one exec, consumed on use. */
   validFor: v.optional(v.string(), ''),
   execOptions: v.optional(PodExecOptions),
+  attachOptions: v.optional(PodAttachOptions),
+  portForwardOptions: v.optional(PodPortForwardOptions),
+  debugOptions: v.optional(DebugOptions),
+  copyOptions: v.optional(CopyOptions),
   customKeys: v.optional(v.record(v.string(), v.string())),
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
@@ -112,6 +163,29 @@ export const AccessRequest = v.looseObject({
   spec: AccessRequestSpec,
 });
 export type AccessRequest = v.InferOutput<typeof AccessRequest>;
+
+/** core/v1 EphemeralContainer, the fields the debug concern reads; the rest passes through. */
+export const EphemeralContainer = v.looseObject({
+  name: v.string(),
+  image: v.optional(v.string(), ''),
+  targetContainerName: v.optional(v.string(), ''),
+  command: v.optional(v.array(v.string()), []),
+  args: v.optional(v.array(v.string()), []),
+  stdin: v.optional(v.boolean(), false),
+  tty: v.optional(v.boolean(), false),
+});
+export type EphemeralContainer = v.InferOutput<typeof EphemeralContainer>;
+
+/** core/v1 Pod as an ephemeralcontainers review carries it (object and oldObject). */
+export const Pod = v.looseObject({
+  apiVersion: v.optional(v.string()),
+  kind: v.optional(v.string()),
+  metadata: ObjectMeta,
+  spec: v.looseObject({
+    ephemeralContainers: v.optional(v.array(EphemeralContainer), []),
+  }),
+});
+export type Pod = v.InferOutput<typeof Pod>;
 
 export const GrantStatus = v.picklist(['granted', 'denied']);
 export type GrantStatus = v.InferOutput<typeof GrantStatus>;

@@ -1,0 +1,124 @@
+// Shared by every pod concern (exec and its friends): which AccessRequests speak of this review,
+// and the verdict from the best of them. Each concern adds only its own option matching.
+import { evaluateGrant, isSameUser, specNamesFor, type GrantState } from './access.ts';
+import { formatDuration } from './duration.ts';
+import type { AccessRequest, AdmissionRequest } from './schemas.ts';
+import { allow, deny, type Context, type Decision, type Lookup } from './types.ts';
+
+/**
+ * True when `candidate` is a live request of the reviewed user for this very pod and subresource.
+ * A request for one subresource never matches another.
+ */
+export function targetsPod(
+  candidate: AccessRequest,
+  review: Pick<AdmissionRequest, 'namespace' | 'name' | 'userInfo'>,
+  subResource: string,
+  prefix: string,
+): boolean {
+  const { spec, metadata } = candidate;
+  return (
+    metadata.namespace === review.namespace &&
+    spec.forObject.namespace === review.namespace &&
+    spec.forObject.name === review.name &&
+    spec.forObject.subResource === subResource &&
+    spec.forObject.resource.resource === 'pods' &&
+    !spec.forObject.resource.group &&
+    !metadata.deletionTimestamp &&
+    isSameUser(spec.userInfo.username, review.userInfo.username, prefix)
+  );
+}
+
+export function sameArgv(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((arg, i) => arg === b[i]);
+}
+
+const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, expired: 2, pending: 3, invalid: 4 };
+
+export interface GrantSearch {
+  review: AdmissionRequest;
+  lookup: Lookup;
+  context: Context;
+  /** The concern's own test, on top of the caller's pod and user (`targetsPod` is the usual start). */
+  matches: (candidate: AccessRequest) => boolean;
+  /** What is being done, for messages: `exec of "ls" in pod ns/p container c`. */
+  what: string;
+  /** The `kubectl request ...` command that would ask for exactly this. */
+  again: string;
+  /** The noun in "it is used up by this exec". */
+  usedBy: string;
+  /** Whether a one-shot request is used up by this review (default true). */
+  consume?: boolean;
+}
+
+export interface Evaluated {
+  candidate: AccessRequest;
+  state: GrantState;
+}
+
+/** Matching requests with their grant state, best first: granted, then denied, expired, pending. */
+export async function evaluateCandidates(search: Omit<GrantSearch, 'what' | 'again' | 'usedBy'>): Promise<Evaluated[]> {
+  const { review, lookup, context } = search;
+  const prefix = context.config.usernamePrefix;
+  const candidates = (
+    await lookup.accessRequestsFor({
+      namespace: review.namespace,
+      pod: review.name,
+      usernames: specNamesFor(review.userInfo.username, prefix),
+    })
+  ).filter(search.matches);
+  const evaluated = await Promise.all(
+    candidates.map(async (candidate) => ({
+      candidate,
+      state: evaluateGrant(candidate, await lookup.grantsFor(review.namespace, candidate.metadata.name), context.now, prefix),
+    })),
+  );
+  // Prefer a time-bound grant over consuming a one-shot one.
+  return evaluated.sort(
+    (a, b) =>
+      PREFERENCE[a.state.state] - PREFERENCE[b.state.state] ||
+      Number(!a.candidate.spec.validFor) - Number(!b.candidate.spec.validFor),
+  );
+}
+
+/**
+ * Picks the request that lets this review through. Without one, explains the most useful reason
+ * (denied > expired > pending > none) and what to run next.
+ */
+export async function findGrantedRequest(search: GrantSearch): Promise<Decision> {
+  const best = (await evaluateCandidates(search))[0];
+  return verdictFor(best, search);
+}
+
+export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch, 'review' | 'context' | 'what' | 'again' | 'usedBy' | 'consume'>): Decision {
+  const { review, context, what, again, usedBy } = search;
+  if (!best) {
+    return deny(`no AccessRequest of yours matches this ${what}; request it with: ${again}`);
+  }
+  const name = best.candidate.metadata.name;
+  switch (best.state.state) {
+    case 'granted': {
+      const { expiresAt } = best.state;
+      if (expiresAt) {
+        return allow(`granted by AccessRequest ${name} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`);
+      }
+      if (search.consume === false) {
+        return allow(`granted by AccessRequest ${name}; this ${usedBy} does not use it up`);
+      }
+      const { uid, resourceVersion, namespace } = best.candidate.metadata;
+      return allow(`granted once by AccessRequest ${name}; it is used up by this ${usedBy}`, {
+        effects: [{ type: 'consume-request', namespace, name, uid, resourceVersion }],
+      });
+    }
+    case 'denied': {
+      const { grant } = best.state;
+      const reason = grant.spec.reason ? `: ${grant.spec.reason}` : '';
+      return deny(`AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again}`);
+    }
+    case 'expired':
+      return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);
+    case 'pending':
+      return deny(`AccessRequest ${name} is not granted yet; ask an approver to run: kubectl request grant -n ${review.namespace} ${name}`);
+    case 'invalid':
+      return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);
+  }
+}

@@ -1,0 +1,275 @@
+// The Kubernetes side of the edge worker, over plain `fetch` and a bearer token: no informer cache,
+// so every review reads the API server (a quorum read: the freshest state, one round trip per
+// lookup). Lists are narrowed to one namespace and, where the CRD declares selectableFields, to one
+// pod or one request name by a field selector; the result is always filtered here as well.
+import * as v from 'valibot';
+import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
+import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
+import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
+import type { FieldSelectorMode } from './settings.ts';
+
+export const REQUESTS = 'accessrequests';
+export const GRANTS = 'accessgrants';
+type Plural = typeof REQUESTS | typeof GRANTS;
+
+export interface KubernetesClientOptions {
+  /** API server base URL (a path prefix, as behind some proxies, is kept). */
+  server: URL | string;
+  token: string;
+  /** The runtime's fetch, already trusting the API server's CA where the runtime can (Deno, Bun). */
+  fetch: typeof fetch;
+  timeoutMs?: number;
+}
+
+/** A non-2xx answer of the API server, with its Status reason and message. */
+export class KubernetesApiError extends Error {
+  override name = 'KubernetesApiError';
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface KubernetesClient {
+  get(path: string, query?: Record<string, string>): Promise<unknown>;
+  delete(path: string, body: unknown): Promise<unknown>;
+}
+
+export function kubernetesClient(options: KubernetesClientOptions): KubernetesClient {
+  const base = new URL(options.server);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const fetchFn = options.fetch;
+
+  async function call(method: 'GET' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+    const target = new URL(base);
+    target.pathname = `${prefix}${path}`;
+    for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
+    const signal = AbortSignal.timeout(timeoutMs);
+    let response: Response;
+    try {
+      response = await fetchFn(target.toString(), {
+        method,
+        headers: {
+          Authorization: `Bearer ${options.token}`,
+          Accept: 'application/json',
+          'User-Agent': 'kube-request-access-edge',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal,
+        redirect: 'manual',
+      });
+    } catch (error) {
+      const why = signal.aborted ? `no answer within ${timeoutMs}ms` : error instanceof Error ? error.message : String(error);
+      throw new Error(`Kubernetes API ${method} ${path}: ${why}`, { cause: error });
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!response.ok) {
+      const status = json as { reason?: string; message?: string } | undefined;
+      const message = status?.message ?? text.slice(0, 200);
+      const hint =
+        response.status === 401 ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
+        : response.status === 403 ? ' (give the token get, list and delete on accessrequests and accessgrants)'
+        : '';
+      throw new KubernetesApiError(
+        response.status,
+        status?.reason ?? '',
+        `Kubernetes API ${method} ${path}: HTTP ${response.status}${hint}: ${message}`,
+      );
+    }
+    return json;
+  }
+
+  return {
+    get: (path, query) => call('GET', path, query),
+    delete: (path, body) => call('DELETE', path, undefined, body),
+  };
+}
+
+export function objectsPath(plural: Plural, namespace?: string, name?: string): string {
+  const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `/apis/${GROUP}/${VERSION}${scope}/${plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+/** Escapes a field selector value (`\`, `,` and `=` are special). */
+function selectorValue(value: string): string {
+  return value.replace(/[\\,=]/g, (c) => `\\${c}`);
+}
+
+function isUnsupportedSelector(error: unknown): boolean {
+  return error instanceof KubernetesApiError && error.status === 400 && /field label/i.test(error.message);
+}
+
+/** Parses list items, dropping malformed objects (they never match, as in the informer backend). */
+function parseItems<T>(schema: v.GenericSchema<unknown, T>, list: unknown, logger: Logger, kind: string): T[] {
+  const items = (list as { items?: unknown } | undefined)?.items;
+  if (!Array.isArray(items)) throw new Error(`Kubernetes API: a ${kind} list without items`);
+  const parsed: T[] = [];
+  for (const item of items) {
+    const result = v.safeParse(schema, item);
+    if (result.success) parsed.push(result.output);
+    else {
+      const meta = (item as { metadata?: { namespace?: string; name?: string } }).metadata;
+      logger.warn(`ignoring malformed ${kind}`, { namespace: meta?.namespace, name: meta?.name });
+    }
+  }
+  return parsed;
+}
+
+export interface FetchLookupOptions {
+  client: KubernetesClient;
+  fieldSelectors?: FieldSelectorMode;
+  logger: Logger;
+}
+
+/** ClusterLookup over the REST API: one GET per call, nothing cached but whether field selectors work. */
+export function fetchLookup(options: FetchLookupOptions): ClusterLookup & { fieldSelectorsWork(): boolean | undefined } {
+  const { client, logger } = options;
+  const mode = options.fieldSelectors ?? 'auto';
+  // Learned per isolate in `auto` mode: undefined until the first list answers.
+  let selectable: boolean | undefined = mode === 'on' ? true : mode === 'off' ? false : undefined;
+
+  async function list<T>(plural: Plural, schema: v.GenericSchema<unknown, T>, kind: string, namespace: string, fieldSelector: string): Promise<T[]> {
+    if (selectable !== false) {
+      try {
+        const result = parseItems(schema, await client.get(objectsPath(plural, namespace), { fieldSelector }), logger, kind);
+        selectable = true;
+        return result;
+      } catch (error) {
+        if (mode !== 'auto' || !isUnsupportedSelector(error)) throw error;
+        selectable = false;
+        logger.info('the CRDs declare no selectableFields: lists cover the whole namespace', { plural });
+      }
+    }
+    return parseItems(schema, await client.get(objectsPath(plural, namespace)), logger, kind);
+  }
+
+  return {
+    fieldSelectorsWork: () => selectable,
+    async accessRequestsFor({ namespace, pod, usernames }) {
+      const items = await list(REQUESTS, AccessRequest, 'AccessRequest', namespace, `spec.forObject.name=${selectorValue(pod)}`);
+      const wanted = new Set(usernames);
+      return items.filter(
+        (r) => r.metadata.namespace === namespace && r.spec.forObject.name === pod && wanted.has(r.spec.userInfo.username),
+      );
+    },
+    async accessRequest(namespace, name) {
+      try {
+        const object = await client.get(objectsPath(REQUESTS, namespace, name));
+        const parsed = v.safeParse(AccessRequest, object);
+        if (!parsed.success) {
+          logger.warn('ignoring malformed AccessRequest', { namespace, name });
+          return undefined;
+        }
+        return parsed.output;
+      } catch (error) {
+        if (error instanceof KubernetesApiError && error.status === 404) return undefined;
+        throw error;
+      }
+    },
+    async grantsFor(namespace, requestName) {
+      const items = await list(GRANTS, AccessGrant, 'AccessGrant', namespace, `spec.grantFor=${selectorValue(requestName)}`);
+      return items.filter((g) => g.metadata.namespace === namespace && g.spec.grantFor === requestName);
+    },
+  };
+}
+
+/** Carries out effects over the REST API: a one-shot consume is a DELETE with uid and resourceVersion preconditions. */
+export function fetchEffects(options: { client: KubernetesClient; logger: Logger }): EffectExecutor {
+  return {
+    async run(effect: Effect) {
+      switch (effect.type) {
+        case 'consume-request': {
+          const { namespace, name, uid, resourceVersion } = effect;
+          try {
+            await options.client.delete(objectsPath(REQUESTS, namespace, name), {
+              apiVersion: 'v1',
+              kind: 'DeleteOptions',
+              preconditions: { uid, resourceVersion },
+            });
+          } catch (error) {
+            if (error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) {
+              throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
+            }
+            throw error;
+          }
+          options.logger.info('consumed one-shot AccessRequest', { namespace, name, uid });
+          return;
+        }
+        default: {
+          const unknown: never = effect.type;
+          throw new Error(`unknown effect ${String(unknown)}`);
+        }
+      }
+    },
+  };
+}
+
+export interface CleanupResult {
+  deleted: CleanupEvent[];
+  failed: number;
+  nextDueAt?: Date;
+}
+
+/**
+ * One cleanup pass (the `scheduled` handler): lists requests and grants in `namespaces` (all when
+ * empty), asks functions/cleanup what is due, deletes each with a uid precondition.
+ */
+export async function cleanupOnce(options: {
+  client: KubernetesClient;
+  namespaces: readonly string[];
+  now: Date;
+  deleteAfterMs: number;
+  usernamePrefix: string;
+  logger: Logger;
+  orphanGraceMs?: number;
+}): Promise<CleanupResult> {
+  const { client, logger } = options;
+  const scopes: (string | undefined)[] = options.namespaces.length ? [...options.namespaces] : [undefined];
+  const requests: AccessRequest[] = [];
+  const grants: AccessGrant[] = [];
+  for (const namespace of scopes) {
+    // Grants first: a grant made between the two lists finds its request; the reverse would look orphaned.
+    grants.push(...parseItems(AccessGrant, await client.get(objectsPath(GRANTS, namespace)), logger, 'AccessGrant'));
+    requests.push(...parseItems(AccessRequest, await client.get(objectsPath(REQUESTS, namespace)), logger, 'AccessRequest'));
+  }
+  const plan = dueForCleanup({
+    requests,
+    grants,
+    now: options.now,
+    deleteAfterMs: options.deleteAfterMs,
+    usernamePrefix: options.usernamePrefix,
+    ...(options.orphanGraceMs !== undefined ? { orphanGraceMs: options.orphanGraceMs } : {}),
+  });
+  const deleted: CleanupEvent[] = [];
+  let failed = 0;
+  for (const event of plan.deletions) {
+    const plural = event.kind === 'AccessRequest' ? REQUESTS : GRANTS;
+    try {
+      await client.delete(objectsPath(plural, event.namespace, event.name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: event.uid },
+      });
+    } catch (error) {
+      if (error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) continue;
+      failed++;
+      logger.error(`cleanup: deleting ${event.kind} failed`, { namespace: event.namespace, name: event.name, error });
+      continue;
+    }
+    deleted.push(event);
+    logger.info(`cleanup: deleted ${event.kind}`, { namespace: event.namespace, name: event.name, reason: event.reason, detail: event.message });
+  }
+  return { deleted, failed, ...(plan.nextDueAt ? { nextDueAt: plan.nextDueAt } : {}) };
+}

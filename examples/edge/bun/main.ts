@@ -1,0 +1,53 @@
+// Bun entry: `bun run examples/edge/bun/main.ts` (or the bundle from `tsx examples/edge/build.ts`).
+// Bindings are environment variables. The API server's CA is pinned per request with Bun's
+// `fetch(url, {tls: {ca}})`: KUBERNETES_CA (PEM text) or KUBERNETES_CA_FILE. It serves plain HTTP
+// on HOST:PORT for a TLS proxy on the same host, or HTTPS itself when TLS_CERT_FILE and
+// TLS_KEY_FILE are set. Cleanup runs every CLEANUP_INTERVAL (1m).
+import { parseDuration } from '../../../functions/duration.ts';
+import { createEdgeWorker, type EdgeEnv } from '../../../adapters/edge/index.ts';
+
+interface BunFile {
+  text(): Promise<string>;
+}
+declare const Bun: {
+  env: Record<string, string | undefined>;
+  file(path: string): BunFile;
+  serve(options: {
+    hostname: string;
+    port: number;
+    tls?: { cert: BunFile; key: BunFile };
+    fetch: (request: Request) => Response | Promise<Response>;
+  }): { hostname: string; port: number; url: URL };
+};
+
+const env: EdgeEnv = { ...Bun.env };
+const caFile = env['KUBERNETES_CA_FILE'];
+if (typeof caFile === 'string' && caFile && !env['KUBERNETES_CA']) env['KUBERNETES_CA'] = await Bun.file(caFile).text();
+
+const worker = createEdgeWorker({
+  kubernetesFetch: (settings) => {
+    if (!settings.caBundle) return fetch;
+    // `ca` replaces the default roots for this request: only the cluster CA is trusted.
+    const tls = { ca: settings.caBundle, rejectUnauthorized: true };
+    return (input, init) => fetch(input, { ...init, tls } as RequestInit);
+  },
+});
+
+const certFile = env['TLS_CERT_FILE'];
+const keyFile = env['TLS_KEY_FILE'];
+const server = Bun.serve({
+  hostname: String(env['HOST'] ?? '127.0.0.1'),
+  port: Number(env['PORT'] ?? 8080),
+  ...(typeof certFile === 'string' && certFile && typeof keyFile === 'string' && keyFile
+    ? { tls: { cert: Bun.file(certFile), key: Bun.file(keyFile) } }
+    : {}),
+  fetch: (request) => worker.fetch(request, env),
+});
+console.log(`listening on ${server.url.origin}`);
+
+const intervalMs = parseDuration(String(env['CLEANUP_INTERVAL'] ?? '1m')) ?? 60_000;
+if (intervalMs > 0) {
+  setInterval(() => {
+    worker.scheduled(undefined, env).catch((error: unknown) => console.error('cleanup failed', error));
+  }, intervalMs);
+}

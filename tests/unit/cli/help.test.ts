@@ -1,0 +1,76 @@
+// Help must be instant: it never loads the Kubernetes client. Checked in a child process whose
+// module loader refuses @kubernetes/client-node; a command that does connect shows the check bites.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../../../cli/main.ts';
+import { FakeCluster, fakeRuntime } from './fake.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'bin/kubectl-request.mjs');
+const blocker = fileURLToPath(new URL('./fixtures/block-client-node.mjs', import.meta.url));
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', blocker, bin, ...args],
+      { env: { ...process.env, ...env, NO_COLOR: '1' }, cwd: root },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('help', () => {
+  for (const args of [['--help'], [], ['exec', '--help'], ['grant', '-h'], ['help', 'list'], ['deny', '--help'], ['describe', '--help'], ['cancel', '--help']]) {
+    it(`"kubectl request ${args.join(' ')}" prints help without loading the Kubernetes client`, async () => {
+      const result = await run(args);
+      assert.equal(result.stderr, '');
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /USAGE kubectl request/);
+      assert.match(result.stdout, /kubectl request (exec|grant|list|deny|describe|cancel|COMMAND)/);
+    });
+  }
+
+  it('the blocker does bite when a command connects', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'krq-'));
+    const kubeconfig = join(dir, 'config');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    const result = await run(['list', '--kubeconfig', kubeconfig]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /BLOCKED: @kubernetes\/client-node/);
+  });
+
+  it('every subcommand help has usage, options and examples', async () => {
+    for (const name of ['exec', 'grant', 'deny', 'list', 'describe', 'cancel']) {
+      const rt = fakeRuntime(new FakeCluster());
+      assert.equal(await runCli([name, '--help'], rt), 0);
+      const text = rt.out.stdout.join('\n');
+      assert.match(text, new RegExp(`^USAGE kubectl request ${name}`, 'm'), name);
+      assert.match(text, /^OPTIONS$/m, name);
+      assert.match(text, /--kubeconfig=PATH/, name);
+      assert.match(text, /^EXAMPLES\n\n[\s\S]*^ {2}kubectl request /m, name);
+      assert.deepEqual(rt.connections, [], `${name} --help connects to nothing`);
+    }
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const rt = fakeRuntime(new FakeCluster());
+    assert.equal(await runCli(['frobnicate'], rt), 2);
+    assert.deepEqual(rt.out.stderr, ['error: unknown command "frobnicate"; run "kubectl request --help" for the commands']);
+  });
+});

@@ -77,7 +77,7 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-async function startBackend(flags: ServeFlags, config: Config, logger: Logger, audit: AuditSink): Promise<Backend> {
+async function startBackend(flags: ServeFlags, config: Config, logger: Logger): Promise<Backend> {
   if (flags.objects) {
     const memory = new MemoryCluster(readObjects(flags.objects));
     return { lookup: memory, effects: memory, isReady: () => true, stop: async () => {} };
@@ -94,7 +94,12 @@ async function startBackend(flags: ServeFlags, config: Config, logger: Logger, a
     cleanupIntervalMs: duration(flags, 'cleanup-interval'),
     deleteAfterMs: duration(flags, 'delete-after'),
     logger,
-    onCleanup: (event: unknown) => audit.record(event as never),
+    // Deletions are not admission decisions: they go to the audit log only, never to the audit
+    // webhook, whose protocol (shared with the seed) knows three event types.
+    onCleanup: (event) => {
+      const { object: _object, ...summary } = event;
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), log: 'audit', type: 'cleanup', ...summary })}\n`);
+    },
   });
 }
 
@@ -123,7 +128,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     ? validatorWebhook(webhookOptions(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle'))
     : undefined;
 
-  const backend = await startBackend(flags, config, logger, auditLog);
+  const backend = await startBackend(flags, config, logger);
   const lookup: Lookup = {
     accessRequestsFor: (query) => backend.lookup.accessRequestsFor(query),
     accessRequest: (namespace, name) => backend.lookup.accessRequest(namespace, name),

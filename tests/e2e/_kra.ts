@@ -86,7 +86,8 @@ export type Outcome = 'allowed' | 'denied' | 'forbidden' | 'webhook-unreachable'
  */
 export function outcome(text: string): Outcome {
   if (/does not have a host assigned/.test(text)) return 'allowed';
-  if (/admission webhook "[^"]+" denied the request/.test(text)) return 'denied';
+  // (kubectl prints the message; a raw API answer is JSON with escaped quotes)
+  if (/admission webhook \\?"[^"\\]+\\?" denied the request/.test(text)) return 'denied';
   if (/failed calling webhook/.test(text)) return 'webhook-unreachable';
   if (/cannot (create|get) resource "pods\/exec"/.test(text)) return 'forbidden';
   return 'other';
@@ -124,14 +125,15 @@ export async function kubectlExec(
 export function execProbe(
   cp: ControlPlane,
   user: User,
-  options: { namespace: string; pod: string; container?: string; command?: string[]; dryRun?: boolean },
+  options: { namespace: string; pod: string; container?: string; command?: string[]; stdin?: boolean; tty?: boolean },
 ): Promise<{ status: number; body: string; outcome: Outcome }> {
   const query = new URLSearchParams();
   for (const arg of options.command ?? ['ls']) query.append('command', arg);
   query.set('stdout', 'true');
-  query.set('stderr', 'true');
+  if (!options.tty) query.set('stderr', 'true'); // kubectl -t sends no stderr
   if (options.container) query.set('container', options.container);
-  if (options.dryRun) query.set('dryRun', 'All');
+  if (options.stdin) query.set('stdin', 'true');
+  if (options.tty) query.set('tty', 'true');
   const url = `${cp.server}/api/v1/namespaces/${options.namespace}/pods/${options.pod}/exec?${query}`;
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 }, (res) => {

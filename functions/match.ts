@@ -122,3 +122,22 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
       return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);
   }
 }
+
+/** The AccessRequest spec fields that belong to each subresource. */
+export const OPTION_FIELDS: Record<string, readonly string[]> = {
+  exec: ['execOptions', 'copyOptions'],
+  attach: ['attachOptions'],
+  portforward: ['portForwardOptions'],
+  ephemeralcontainers: ['debugOptions'],
+};
+
+/** Request-time check: a request carries only the options of its own subresource. */
+export function foreignOptions(spec: AccessRequest['spec'], subResource: string): string | undefined {
+  const own = OPTION_FIELDS[subResource] ?? [];
+  const other = Object.values(OPTION_FIELDS)
+    .flat()
+    .find((field) => !own.includes(field) && (spec as Record<string, unknown>)[field] !== undefined);
+  return other
+    ? `spec.${other}: does not fit subResource "${subResource}" (a request for one subresource never allows another); make one request per subresource`
+    : undefined;
+}

@@ -1,0 +1,104 @@
+// CONNECT pods/portforward: a port-forward to a pod a granted request names.
+//
+// What the apiserver tells us: PodPortForwardOptions carries `ports` only when the client puts
+// `?ports=` in the URL. kubectl never does: over SPDY (and SPDY tunnelled through WebSocket, the
+// default since 1.31) every forwarded connection opens streams that name their port in a header,
+// after admission, and the kubelet does not check those headers against the query. So:
+//   - ports named in the review must all be in the request's `portForwardOptions.ports`;
+//   - a review without ports (kubectl) matches only a request for any port (no `ports`): a
+//     port-restricted grant that cannot be checked is not used (fail closed);
+//   - approvers should read any port-forward grant as reaching every port the pod listens on: a
+//     client that names 8080 in the query can still open streams to other ports.
+import * as v from 'valibot';
+import { isAlwaysAllowed, shellQuote } from '../access.ts';
+import { evaluateCandidates, targetsPod, verdictFor } from '../match.ts';
+import { describeIssues, PodPortForwardOptions, type AccessRequest, type AdmissionRequest, type PodExecOptions } from '../schemas.ts';
+import { allow, deny, type AuditEvent, type Concern } from '../types.ts';
+
+export const portforward: Concern = async (request, lookup, context) => {
+  if (request.operation !== 'CONNECT') {
+    return deny(`pods/portforward reviews must be CONNECT, got ${request.operation}`, 400);
+  }
+  const parsed = v.safeParse(PodPortForwardOptions, request.object ?? {});
+  if (!parsed.success) {
+    return deny(`malformed PodPortForwardOptions: ${describeIssues(parsed.issues)}`, 400);
+  }
+  const options = parsed.output;
+  const ports = options.ports;
+  const audit = (isAllowed: boolean, isAdmin: boolean): AuditEvent => ({
+    type: 'audit-exec',
+    data: { request, isAllowed, execOptions: portForwardAsExecOptions(options), isAdmin },
+  });
+
+  if (isAlwaysAllowed(request.userInfo, context.config)) {
+    return allow('always-allowed identity', { audit: [audit(true, true)] });
+  }
+  const bad = ports.find((port) => !isPort(port));
+  if (bad !== undefined) {
+    return deny(`malformed PodPortForwardOptions: ports: ${bad} is not a port number (1-65535)`, 400, { audit: [audit(false, false)] });
+  }
+
+  const prefix = context.config.usernamePrefix;
+  const search = {
+    review: request,
+    lookup,
+    context,
+    what: `port-forward to ${ports.length ? `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : 'unnamed ports'} of pod ${request.namespace}/${request.name}`,
+    again: requestPortForwardCommand(request, ports),
+    usedBy: 'port-forward',
+  };
+  const evaluated = await evaluateCandidates({ ...search, matches: (candidate) => matchesPortForward(candidate, request, ports, prefix) });
+  let verdict = verdictFor(evaluated[0], search);
+  if (!evaluated[0] && ports.length === 0) {
+    // Say why a port-restricted request of this user for this pod does not count.
+    const restricted = (await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) }))[0];
+    if (restricted) {
+      verdict = deny(
+        `AccessRequest ${restricted.candidate.metadata.name} allows only port${wantedPorts(restricted.candidate).length > 1 ? 's' : ''} ${wantedPorts(restricted.candidate).join(', ')}, ` +
+          'but kubectl port-forward does not tell the apiserver which ports it will forward, so that cannot be checked; ' +
+          `request a port-forward to any port of the pod: ${requestPortForwardCommand(request, [])}`,
+      );
+    }
+  }
+  return verdict.allowed
+    ? allow(verdict.message, { effects: verdict.effects, audit: [audit(true, false)] })
+    : { ...verdict, audit: [audit(false, false)] };
+};
+
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+function wantedPorts(candidate: AccessRequest): readonly number[] {
+  return candidate.spec.portForwardOptions?.ports ?? [];
+}
+
+/** Every port of the review is requested; a review without ports needs a request for any port. */
+export function matchesPortForward(candidate: AccessRequest, review: AdmissionRequest, ports: readonly number[], prefix: string): boolean {
+  const wanted = wantedPorts(candidate);
+  return (
+    targetsPod(candidate, review, 'portforward', prefix) &&
+    (wanted.length === 0 || (ports.length > 0 && ports.every((port) => wanted.includes(port))))
+  );
+}
+
+/** Audit events keep the seed's `execOptions` field: no command, no streams, plus the ports. */
+export function portForwardAsExecOptions(options: PodPortForwardOptions): PodExecOptions {
+  return { stdin: false, stdout: false, stderr: false, tty: false, container: '', command: [], ...options, ports: options.ports };
+}
+
+export function requestPortForwardCommand(request: Pick<AdmissionRequest, 'namespace' | 'name'>, ports: readonly number[]): string {
+  const parts = ['kubectl request port-forward', `-n ${shellQuote([request.namespace])}`, shellQuote([request.name])];
+  parts.push('--valid-for 1h');
+  if (ports.length) parts.push(ports.join(' '));
+  return parts.join(' ');
+}
+
+/** Request-time rule (functions/request targetRules): what a port-forward request may ask. */
+export function portForwardRule(spec: AccessRequest['spec']): string | undefined {
+  const ports = spec.portForwardOptions?.ports ?? [];
+  const bad = ports.find((port) => !isPort(port));
+  if (bad !== undefined) return `spec.portForwardOptions.ports: ${bad} is not a port number (1-65535)`;
+  if (new Set(ports).size !== ports.length) return 'spec.portForwardOptions.ports: a port is listed twice';
+  return undefined;
+}

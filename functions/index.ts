@@ -1,12 +1,20 @@
 // Which concern reviews which AdmissionRequest: keyed by group/resource/subResource.
+import { attach } from './attach/index.ts';
+import { withCopyIn } from './copy/index.ts';
+import { debug } from './debug/index.ts';
 import { exec } from './exec/index.ts';
 import { grant } from './grant/index.ts';
+import { portforward } from './portforward/index.ts';
 import { request } from './request/index.ts';
 import { GROUP, type AdmissionRequest } from './schemas.ts';
 import type { Concern } from './types.ts';
 
 export const concerns: Record<string, Concern> = {
-  '/pods/exec': exec,
+  // kubectl cp into a pod is an exec with stdin: exec decides first, functions/copy may then allow.
+  '/pods/exec': withCopyIn(exec),
+  '/pods/attach': attach,
+  '/pods/portforward': portforward,
+  '/pods/ephemeralcontainers': debug,
   [`${GROUP}/accessrequests/`]: request,
   [`${GROUP}/accessgrants/`]: grant,
 };
@@ -20,5 +28,5 @@ export function concernFor(request: Pick<AdmissionRequest, 'resource' | 'subReso
   return Object.hasOwn(concerns, routeKey(request)) ? concerns[routeKey(request)] : undefined;
 }
 
-export { exec, grant, request };
+export { attach, debug, exec, grant, portforward, request };
 export * from './types.ts';

@@ -6,15 +6,25 @@ import { formatDuration, parseDuration } from '../duration.ts';
 import { AccessRequest, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern, type Decision } from '../types.ts';
 import { isDeepStrictEqual } from '../equal.ts';
+import { attachRule } from '../attach/index.ts';
+import { copyRule } from '../copy/index.ts';
+import { debugRule } from '../debug/index.ts';
+import { foreignOptions } from '../match.ts';
+import { portForwardRule } from '../portforward/index.ts';
 
 /** Per-subResource rules for what an AccessRequest may ask; the friends of exec add theirs here. */
 export type TargetRule = (spec: AccessRequest['spec']) => string | undefined;
 
 export const targetRules: Record<string, TargetRule> = {
   exec: (spec) =>
-    spec.execOptions?.stdin || spec.execOptions?.tty
+    (spec.execOptions?.stdin || spec.execOptions?.tty
       ? 'spec.execOptions: stdin (-i, --stdin) and tty (-t, --tty) are not allowed, only single non-interactive commands'
-      : undefined,
+      : undefined) ??
+    copyRule(spec) ??
+    foreignOptions(spec, 'exec'),
+  attach: (spec) => attachRule(spec) ?? foreignOptions(spec, 'attach'),
+  portforward: (spec) => portForwardRule(spec) ?? foreignOptions(spec, 'portforward'),
+  ephemeralcontainers: (spec) => debugRule(spec) ?? foreignOptions(spec, 'ephemeralcontainers'),
 };
 
 export const request: Concern = async (admission, lookup, context) => {

@@ -14,8 +14,13 @@ import { Metrics } from './metrics.ts';
 export interface AppOptions {
   lookup: Lookup;
   effects: EffectExecutor;
-  /** Every audit event goes to every sink; any failure denies. */
+  /** Every audit event goes to every sink (the audit webhook); any failure denies. */
   audit: readonly AuditSink[];
+  /**
+   * The audit log: records each event after the sinks above settled, with the final verdict, so it
+   * never says "allowed" for an exec that a failed audit webhook turned into a denial.
+   */
+  auditLog?: AuditSink;
   config: Config;
   clock?: () => Date;
   logger?: Logger;
@@ -158,15 +163,23 @@ export function createApp(options: AppOptions): Hono {
 
   async function audit(request: AdmissionRequest, decision: Decision): Promise<Decision> {
     if (decision.audit.length === 0) return decision;
+    let final = decision;
     try {
       await Promise.all(decision.audit.flatMap((event) => options.audit.map((sink) => sink.record(event))));
-      return decision;
     } catch (error) {
       logger.error('audit failed', { uid: request.uid, error });
-      return withVerdict(
+      final = withVerdict(
         decision,
         deny('the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook', 500),
       );
+    }
+    if (!options.auditLog) return final;
+    try {
+      await Promise.all(final.audit.map((event) => options.auditLog!.record(event)));
+      return final;
+    } catch (error) {
+      logger.error('audit log failed', { uid: request.uid, error });
+      return withVerdict(final, deny('the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access', 500));
     }
   }
 

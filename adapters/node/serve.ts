@@ -122,7 +122,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
   const config = configFrom(flags);
   const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
   const auditLog = logAuditSink();
-  const sinks: AuditSink[] = [auditLog];
+  const sinks: AuditSink[] = [];
   if (flags['audit-webhook-url']) sinks.push(auditWebhookSink(webhookOptions(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle')));
   const validator: Validator | undefined = flags['extended-validation-webhook-url']
     ? validatorWebhook(webhookOptions(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle'))
@@ -147,6 +147,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     lookup,
     effects: backend.effects,
     audit: sinks,
+    auditLog,
     config,
     logger,
     isReady: () => !shuttingDown && backend.isReady(),

@@ -98,6 +98,24 @@ describe('admission endpoint', () => {
     assert.match(response.status!.message, /audit webhook did not accept/);
   });
 
+  it('writes the final verdict to the audit log after a failed audit webhook', async () => {
+    const failing: AuditSink = { name: 'down', record: async () => { throw new Error('HTTP 500'); } };
+    const logged: AuditEvent[] = [];
+    const cluster = new MemoryCluster([accessRequest({ validFor: '1h' }), accessGrant()]);
+    const app = createApp({
+      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), validateAccessRequest: async () => ({ status: 'valid' }) },
+      effects: cluster,
+      audit: [failing],
+      auditLog: { name: 'log', record: async (event) => void logged.push(event) },
+      config: DEFAULT_CONFIG,
+      clock: () => NOW,
+    });
+    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) });
+    assert.equal(((await res.json()) as AdmissionResponseReview).response.allowed, false);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0]!.type === 'audit-exec' && logged[0]!.data.isAllowed, false);
+  });
+
   it('denies with a safe message when the lookup throws', async () => {
     const { review } = setup({ lookup: { accessRequestsFor: async () => { throw new Error('secret internal detail'); } } });
     const response = await review(execReview());

@@ -132,8 +132,28 @@ async function version(): Promise<string> {
   return pkg.version;
 }
 
-async function run(argv: readonly string[]): Promise<number> {
+const LEADING_VALUE_FLAGS = new Set(['--kubeconfig', '--context', '--namespace', '-n']);
+
+/**
+ * `kubectl request -n shop list` → `list -n shop`: connection flags may come before the command,
+ * as they do for kubectl itself.
+ */
+export function hoistCommand(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--' || !word.startsWith('-')) {
+      return i === 0 || word === '--' ? [...argv] : [word, ...leading, ...argv.slice(i + 1)];
+    }
+    leading.push(word);
+    if (LEADING_VALUE_FLAGS.has(word) && i + 1 < argv.length) leading.push(argv[++i]!);
+  }
+  return [...argv];
+}
+
+async function run(original: readonly string[]): Promise<number> {
   const io = runtime().io;
+  const argv = hoistCommand(original);
   const dashdash = argv.indexOf('--');
   const flagsPart = dashdash < 0 ? argv : argv.slice(0, dashdash);
   const first = argv.find((word) => !word.startsWith('-'));

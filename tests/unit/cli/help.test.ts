@@ -74,3 +74,15 @@ describe('help', () => {
     assert.deepEqual(rt.out.stderr, ['error: unknown command "frobnicate"; run "kubectl request --help" for the commands']);
   });
 });
+
+describe('connection flags before the command', () => {
+  it('moves them after the command name, as kubectl accepts them', async () => {
+    const { hoistCommand } = await import('../../../cli/main.ts');
+    assert.deepEqual(hoistCommand(['-n', 'shop', '--context=alice', 'list', '--all']), ['list', '-n', 'shop', '--context=alice', '--all']);
+    assert.deepEqual(hoistCommand(['--kubeconfig', '/k', 'exec', 'p', '--', 'ls']), ['exec', '--kubeconfig', '/k', 'p', '--', 'ls']);
+    assert.deepEqual(hoistCommand(['exec', '-n', 'x']), ['exec', '-n', 'x']);
+    const rt = fakeRuntime(new FakeCluster());
+    assert.equal(await runCli(['-n', 'shop', 'list'], rt), 0);
+    assert.deepEqual(rt.connections, [{ namespace: 'shop' }]);
+  });
+});

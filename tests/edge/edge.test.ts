@@ -1,0 +1,230 @@
+// The edge worker in real workerd (miniflare), Deno and Bun, against a real kube-apiserver: every
+// fixture review gets exactly the answer the Node app (informer backend) gives, a one-shot is used
+// once, the scheduled cleanup deletes what is due, and the bundles carry no Node built-in.
+// Prints bundle sizes, cold starts and per-review latencies (docs/edge.md quotes them).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as esbuild from 'esbuild';
+import { bundleEdge, ENTRIES, noNodeBuiltins, type EdgeBundle, type EdgeTarget } from '../../examples/edge/build.ts';
+import { startKubernetesBackend, loadKubeConfig, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
+import { createApp } from '../../adapters/http/app.ts';
+import { silentLogger } from '../../adapters/log.ts';
+import { DEFAULT_CONFIG } from '../../functions/types.ts';
+import { ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
+import { startBun, startDeno, startWorkerd, type RunningWorker } from './runtimes.ts';
+import { accessGrant, accessRequest, CASES, execReview, NS, OBJECTS } from './scenario.ts';
+
+const TARGETS = Object.keys(ENTRIES) as EdgeTarget[];
+const ADMISSION_TOKEN = randomBytes(16).toString('hex');
+
+let dir: string;
+let bundles: Record<EdgeTarget, EdgeBundle>;
+let cp: ControlPlane;
+let backend: KubernetesBackend;
+let nodeApp: ReturnType<typeof createApp>;
+const workers: RunningWorker[] = [];
+const figures: Record<string, unknown> = {};
+
+type ReviewResponse = { response: { uid: string; allowed: boolean; status?: { code: number; message: string } } };
+
+async function postTo(target: RunningWorker | 'node', review: unknown): Promise<ReviewResponse> {
+  const init = {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMISSION_TOKEN}` },
+    body: JSON.stringify(review),
+  };
+  const res = target === 'node' ? await nodeApp.request('/', init) : await target.fetch('/', init);
+  const text = await res.text();
+  assert.equal(res.status, 200, `${target === 'node' ? 'node' : target.name}: HTTP ${res.status}: ${text}`);
+  return JSON.parse(text) as ReviewResponse;
+}
+
+async function kubectlJson(args: string[]): Promise<{ code: number; json?: { metadata?: { uid?: string } } }> {
+  const result = await cp.kubectl('admin', [...args, '-o', 'json']);
+  return { code: result.code, ...(result.code === 0 ? { json: JSON.parse(result.stdout) } : {}) };
+}
+
+async function exists(kind: string, name: string): Promise<boolean> {
+  const result = await cp.kubectl('admin', ['get', kind, name, '-n', NS, '--ignore-not-found', '-o', 'name']);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout.trim() !== '';
+}
+
+/** Deletes and re-creates a granted one-shot request; waits until the Node informers hold the new one. */
+async function freshOneShot(name: string, pod: string): Promise<void> {
+  await cp.kubectl('admin', ['delete', 'accessrequest,accessgrant', name, '-n', NS, '--ignore-not-found', '--wait=true']);
+  await cp.apply([accessRequest(name, 'alice', pod, { command: ['date'] }), accessGrant(name, 'carol', 'granted')]);
+  const uid = (await kubectlJson(['get', 'accessrequest', name, '-n', NS])).json?.metadata?.uid;
+  const grantUid = (await kubectlJson(['get', 'accessgrant', name, '-n', NS])).json?.metadata?.uid;
+  const deadline = Date.now() + 10_000;
+  while (
+    (await backend.lookup.accessRequest(NS, name))?.metadata.uid !== uid ||
+    (await backend.lookup.grantsFor(NS, name))[0]?.metadata.uid !== grantUid
+  ) {
+    assert.ok(Date.now() < deadline, 'the Node informers did not see the new one-shot within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function stats(samples: number[]): { median: number; p95: number; n: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 100) / 100;
+  return { median: at(0.5), p95: at(0.95), n: sorted.length };
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kra-edge-'));
+  const built = await Promise.all(TARGETS.map((target) => bundleEdge(target, path.join(dir, 'dist'))));
+  bundles = Object.fromEntries(built.map((b) => [b.target, b])) as Record<EdgeTarget, EdgeBundle>;
+  figures.bundles = Object.fromEntries(built.map((b) => [b.target, { bytes: b.bytes, gzipBytes: b.gzipBytes }]));
+
+  cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
+  await cp.apply(OBJECTS);
+
+  backend = await startKubernetesBackend({
+    kubeConfig: loadKubeConfig({ kubeconfig: cp.kubeconfig, context: 'admin' }),
+    usernamePrefix: '',
+    cleanupIntervalMs: 3_600_000,
+    deleteAfterMs: 86_400_000,
+    logger: silentLogger,
+  });
+  await backend.synced();
+  const config = { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['system:masters'] };
+  nodeApp = createApp({
+    lookup: { ...backend.lookup, validateAccessRequest: async () => ({ status: 'valid' }) },
+    effects: backend.effects,
+    audit: [],
+    config,
+  });
+
+  const env = {
+    KUBERNETES_API_URL: cp.server,
+    KUBERNETES_TOKEN: cp.tokens.admin,
+    KUBERNETES_CA: cp.caPem,
+    ALWAYS_ALLOWED_GROUPS: 'system:masters',
+    ADMISSION_TOKEN,
+    LOG_LEVEL: 'warn',
+  };
+  // One after the other: cold starts are measured, and the machine is small.
+  workers.push(await startWorkerd(bundles.workerd.file, env, cp.caPem));
+  workers.push(await startDeno(bundles.deno.file, env));
+  workers.push(await startBun(bundles.bun.file, env));
+  figures.coldStartMs = Object.fromEntries(workers.map((w) => [w.name, Math.round(w.coldStartMs)]));
+});
+
+after(async () => {
+  await Promise.allSettled(workers.map((w) => w.stop()));
+  await backend?.stop();
+  await cp?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  if (Object.keys(figures).length) {
+    console.log(`# edge figures ${JSON.stringify(figures)}`);
+    if (process.env.EDGE_FIGURES) await writeFile(process.env.EDGE_FIGURES, `${JSON.stringify(figures, null, 2)}\n`);
+  }
+});
+
+describe('edge bundles', () => {
+  it('bundle every entry for a browser target with no Node built-in', () => {
+    for (const target of TARGETS) assert.ok(bundles[target].bytes > 10_000, `${target} bundle is suspiciously small`);
+  });
+
+  it('fail the build when a Node built-in is on the path', async () => {
+    await assert.rejects(
+      esbuild.build({
+        stdin: { contents: "export * from './adapters/audit/webhook.ts';", resolveDir: ROOT, loader: 'ts' },
+        bundle: true,
+        write: false,
+        platform: 'browser',
+        format: 'esm',
+        logLevel: 'silent',
+        plugins: [noNodeBuiltins],
+      }),
+      /Node built-in "node:(fs|https|tls)"/,
+    );
+  });
+});
+
+describe('edge worker against the real control plane', () => {
+  for (const testCase of CASES) {
+    it(`${testCase.name}: same answer in workerd, Deno and Bun as in Node`, async () => {
+      const expected = await postTo('node', testCase.review);
+      assert.equal(expected.response.allowed, testCase.allowed, `node: ${expected.response.status?.message}`);
+      for (const worker of workers) {
+        assert.deepEqual(await postTo(worker, testCase.review), expected, `${worker.name} differs from node`);
+      }
+    });
+  }
+
+  it('left the dry-run one-shot in place', async () => {
+    assert.equal(await exists('accessrequest', 'alice-dry'), true);
+  });
+
+  it('uses a one-shot exactly once, in every runtime as in Node', async () => {
+    const first = execReview('u-30', 'alice', 'web-4', ['date']);
+    const second = execReview('u-31', 'alice', 'web-4', ['date']);
+    let expected: ReviewResponse[] | undefined;
+    for (const target of ['node' as const, ...workers]) {
+      const name = target === 'node' ? 'node' : target.name;
+      await freshOneShot('alice-once', 'web-4');
+      const answers = [await postTo(target, first), await postTo(target, second)];
+      assert.equal(answers[0]!.response.allowed, true, `${name}: ${answers[0]!.response.status?.message}`);
+      assert.equal(answers[1]!.response.allowed, false, `${name}: the one-shot was used twice`);
+      assert.equal(await exists('accessrequest', 'alice-once'), false, `${name}: the one-shot still exists`);
+      if (expected) assert.deepEqual(answers, expected, `${name} differs from node`);
+      else expected = answers;
+    }
+  });
+
+  it('lets exactly one of concurrent execs across runtimes use a one-shot', async () => {
+    await freshOneShot('alice-race', 'web-6');
+    const review = execReview('u-40', 'alice', 'web-6', ['date']);
+    const answers = await Promise.all(workers.map((worker) => postTo(worker, review)));
+    const allowed = answers.filter((a) => a.response.allowed);
+    assert.equal(allowed.length, 1, JSON.stringify(answers.map((a) => a.response.status?.message)));
+  });
+
+  it('refuses reviews without the admission token, but answers /healthz', async () => {
+    for (const worker of workers) {
+      const res = await worker.fetch('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(CASES[0]!.review) });
+      assert.equal(res.status, 401, worker.name);
+      await res.text();
+      const health = await worker.fetch('/healthz');
+      assert.equal(health.status, 200, worker.name);
+      await health.text();
+    }
+  });
+
+  it('deletes an expired request and its grant from the scheduled handler (workerd cron)', async () => {
+    await cp.apply([accessRequest('alice-expiring', 'alice', 'web-7', { validFor: '1s' }), accessGrant('alice-expiring', 'carol', 'granted')]);
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    const workerd = workers.find((w) => w.name === 'workerd')!;
+    await workerd.scheduled!();
+    assert.equal(await exists('accessrequest', 'alice-expiring'), false, workerd.output().slice(-2000));
+    assert.equal(await exists('accessgrant', 'alice-expiring'), false);
+    assert.equal(await exists('accessrequest', 'alice-web-1'), true, 'cleanup deleted a live request');
+  });
+
+  it('measures per-review latency with the fetch lookup against the real API server', async () => {
+    const allowed = CASES[0]!.review;
+    const denied = CASES[5]!.review;
+    const latency: Record<string, unknown> = {};
+    for (const target of ['node' as const, ...workers]) {
+      const name = target === 'node' ? 'node (informer cache, in-process)' : target.name;
+      const samples: Record<string, number[]> = { allowed: [], denied: [] };
+      for (let i = 0; i < 30; i++) {
+        for (const [kind, review] of [['allowed', allowed], ['denied', denied]] as const) {
+          const started = performance.now();
+          await postTo(target, review);
+          samples[kind]!.push(performance.now() - started);
+        }
+      }
+      latency[name] = { allowedMs: stats(samples.allowed!), deniedMs: stats(samples.denied!) };
+    }
+    figures.reviewLatency = latency;
+    assert.ok(latency);
+  });
+});

@@ -1,0 +1,102 @@
+// Fills the real kube-apiserver with AccessRequests and AccessGrants: plain POSTs over a few
+// HTTP/2 connections with many streams in flight (what client-go would do), as the admin user.
+// 429 and 5xx answers are retried with a short backoff; 409 (already there) counts as done.
+import http2 from 'node:http2';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ApiTarget {
+  server: string;
+  caPem: string;
+  token: string;
+}
+
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/** A small HTTP/2 client for the apiserver with a fixed pool of sessions. */
+export class ApiClient {
+  readonly #sessions: http2.ClientHttp2Session[] = [];
+  #next = 0;
+
+  constructor(private readonly target: ApiTarget, sessions = 4) {
+    for (let i = 0; i < sessions; i++) {
+      const session = http2.connect(target.server, { ca: target.caPem });
+      session.on('error', () => {});
+      this.#sessions.push(session);
+    }
+  }
+
+  request(method: string, path: string, body?: string): Promise<Answer> {
+    const session = this.#sessions[this.#next++ % this.#sessions.length]!;
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': method,
+        ':path': path,
+        authorization: `Bearer ${this.target.token}`,
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      });
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString('utf8') }));
+      stream.on('error', reject);
+      stream.setTimeout(120_000, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      stream.end(body);
+    });
+  }
+
+  close(): void {
+    for (const session of this.#sessions) session.close();
+  }
+}
+
+export function collectionPath(plural: 'accessrequests' | 'accessgrants', namespace: string): string {
+  return `/apis/kube-request-access.io/v1/namespaces/${namespace}/${plural}`;
+}
+
+/**
+ * Creates `make(i)` for every i in [from, to) with `concurrency` requests in flight. Resolves with
+ * the number created (or already present); throws after the first object that keeps failing.
+ */
+export async function createMany(
+  client: ApiClient,
+  path: string,
+  from: number,
+  to: number,
+  make: (i: number) => object,
+  options: { concurrency?: number; onProgress?: (done: number) => void } = {},
+): Promise<number> {
+  const concurrency = options.concurrency ?? 64;
+  let next = from;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < to) {
+      const i = next++;
+      const body = JSON.stringify(make(i));
+      for (let attempt = 0; ; attempt++) {
+        let answer: Answer;
+        try {
+          answer = await client.request('POST', path, body);
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await sleep(200 * (attempt + 1));
+          continue;
+        }
+        if (answer.status === 201 || answer.status === 200 || answer.status === 409) break;
+        if ((answer.status === 429 || answer.status >= 500) && attempt < 8) {
+          await sleep(100 * (attempt + 1));
+          continue;
+        }
+        throw new Error(`POST ${path} (object ${i}) answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+      }
+      done++;
+      if (done % 5000 === 0) options.onProgress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, to - from)) }, worker));
+  return done;
+}

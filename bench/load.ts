@@ -1,0 +1,134 @@
+// Drives a server from a separate load-generator process pinned to its own core: h2load (Debian's
+// nghttp2-client, native) when installed, else bench/node-load.ts (clearly labelled in the output).
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { latencySummary, parseH2load, parseH2loadLog } from './stats.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export type Generator = 'h2load' | 'node';
+
+export function hasCommand(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function h2loadVersion(): string | undefined {
+  const result = spawnSync('h2load', ['--version'], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim().split('\n')[0] : undefined;
+}
+
+export const INSTALL_H2LOAD = 'h2load is not installed; install it with: sudo apt-get update && sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS). Falling back to the Node load generator (bench/node-load.ts), which costs more CPU per request.';
+
+/** `taskset -c CORE` before the command when taskset exists and pinning is on. */
+export function pinned(core: number | undefined, command: string, args: string[]): [string, string[]] {
+  if (core === undefined || !hasCommand('taskset')) return [command, args];
+  return ['taskset', ['-c', String(core), command, ...args]];
+}
+
+export interface LoadOptions {
+  url: string;
+  /** The request body (POSTed as application/json). */
+  body: string;
+  proto: 'h1' | 'h2';
+  /** Connections. */
+  clients: number;
+  /** Requests in flight per connection (HTTP/2 streams; 1 for HTTP/1.1). */
+  streams: number;
+  durationS: number;
+  warmupS: number;
+  /** Requests per second per connection (open-ish loop); omitted = as fast as answers come. */
+  rpsPerClient?: number;
+  /** Exact number of requests instead of a duration (used for the end-to-end execs). */
+  requests?: number;
+  headers?: Record<string, string>;
+  core?: number;
+  generator: Generator;
+  workDir: string;
+}
+
+export interface LoadResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  count: number;
+  /** Status code → count, over the measured requests. */
+  statuses: Record<number, number>;
+  /** Failed or errored requests (no HTTP answer). */
+  failures: number;
+}
+
+let runs = 0;
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const id = `${process.pid}-${runs++}`;
+  const bodyFile = path.join(options.workDir, `body-${id}.json`);
+  const logFile = path.join(options.workDir, `log-${id}.tsv`);
+  writeFileSync(bodyFile, options.body);
+  try {
+    return options.generator === 'h2load' ? await h2load(options, bodyFile, logFile) : await nodeLoad(options, bodyFile);
+  } finally {
+    rmSync(bodyFile, { force: true });
+    rmSync(logFile, { force: true });
+  }
+}
+
+function collect(command: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function h2load(options: LoadOptions, bodyFile: string, logFile: string): Promise<LoadResult> {
+  const args = [
+    ...(options.proto === 'h1' ? ['--h1'] : []),
+    '-c', String(options.clients),
+    '-m', String(options.streams),
+    '-t', '1',
+    '-d', bodyFile,
+    '-H', 'content-type: application/json',
+    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    '--log-file', logFile,
+    ...(options.requests !== undefined
+      ? ['-n', String(options.requests)]
+      : ['-D', String(options.durationS), '--warm-up-time', String(options.warmupS)]),
+    ...(options.rpsPerClient ? ['--rps', String(options.rpsPerClient)] : []),
+    options.url,
+  ];
+  const [command, argv] = pinned(options.core, 'h2load', args);
+  const result = await collect(command, argv);
+  if (result.code !== 0) throw new Error(`h2load failed (exit ${result.code}): ${result.stderr || result.stdout}`.slice(0, 2000));
+  const summary = parseH2load(result.stdout);
+  const log = parseH2loadLog(readFileSync(logFile, 'utf8'));
+  const statuses: Record<number, number> = {};
+  for (const entry of log) statuses[entry.status] = (statuses[entry.status] ?? 0) + 1;
+  const latency = latencySummary(log.map((entry) => entry.micros));
+  return { rps: summary.rps, ...latency, statuses, failures: summary.failed + summary.errored };
+}
+
+async function nodeLoad(options: LoadOptions, bodyFile: string): Promise<LoadResult> {
+  const args = [
+    '--import', 'tsx', path.join(HERE, 'node-load.ts'),
+    '--url', options.url,
+    '--body-file', bodyFile,
+    '--proto', options.proto,
+    '--clients', String(options.clients),
+    '--streams', String(options.streams),
+    '--duration', String(options.durationS),
+    '--warmup', String(options.warmupS),
+    ...(options.rpsPerClient ? ['--rps', String(options.rpsPerClient)] : []),
+    ...(options.requests !== undefined ? ['--requests', String(options.requests)] : []),
+    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['--header', `${k}: ${v}`]),
+  ];
+  const [command, argv] = pinned(options.core, process.execPath, args);
+  const result = await collect(command, argv);
+  if (result.code !== 0) throw new Error(`node-load failed (exit ${result.code}): ${result.stderr}`.slice(0, 2000));
+  return JSON.parse(result.stdout) as LoadResult;
+}

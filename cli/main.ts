@@ -128,8 +128,16 @@ function commandName(word: string | undefined): string | undefined {
 
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // cli/main.ts in a checkout, cli/dist/main.mjs in a package: package.json is one or two levels up.
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL(candidate, import.meta.url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'kube-request-access') return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
 }
 
 const LEADING_VALUE_FLAGS = new Set(['--kubeconfig', '--context', '--namespace', '-n']);

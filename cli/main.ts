@@ -18,9 +18,13 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   list: () => import('./commands/list.ts'),
   describe: () => import('./commands/describe.ts'),
   cancel: () => import('./commands/cancel.ts'),
+  attach: () => import('./commands/attach.ts'),
+  'port-forward': () => import('./commands/port-forward.ts'),
+  debug: () => import('./commands/debug.ts'),
+  cp: () => import('./commands/cp.ts'),
 };
 
-const aliases: Record<string, string> = { ls: 'list' };
+const aliases: Record<string, string> = { ls: 'list', portforward: 'port-forward' };
 
 /** Listed in the root help without importing every command. */
 const summaries: Record<string, string> = {
@@ -30,6 +34,10 @@ const summaries: Record<string, string> = {
   list: 'List access requests (pending ones by default)',
   describe: 'Show one access request, its decision and the kubectl exec it allows',
   cancel: 'Withdraw your own access request',
+  attach: 'Ask for access to read the output of a container (kubectl attach, output only)',
+  'port-forward': 'Ask for access to forward local ports to a pod (kubectl port-forward)',
+  debug: 'Ask for access to add a debug container to a pod (kubectl debug)',
+  cp: 'Ask for access to copy files out of or into a container (kubectl cp)',
 };
 
 export const main = defineCommand({

@@ -147,7 +147,7 @@ describe('a granted request covers only what it names', () => {
     ['another namespace', { namespace: 'team-b' }],
     ['stdin', { stdin: true }],
     ['a tty', { tty: true }],
-  ] as const) {
+  ] as [string, Partial<Parameters<typeof execProbe>[2]>][]) {
     it(`denies ${what}`, async () => {
       const result = await execProbe(cp, 'alice', { ...execA, ...change });
       assert.equal(result.outcome, 'denied', `${result.status} ${result.body}`);

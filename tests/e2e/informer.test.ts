@@ -1,0 +1,127 @@
+// adapters/kubernetes against a real kube-apiserver, in process: readiness waits for the initial
+// lists, lookups come from indexed caches, a cut connection loses no event (the watch resumes or
+// relists), and the one-shot consume is a delete with uid and resourceVersion preconditions.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startKubernetesBackend, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
+import { silentLogger } from '../../adapters/log.ts';
+import { EffectConflict } from '../../adapters/ports.ts';
+import { freePort, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
+import { accessGrant, accessRequest, getJson, mustCreate, waitFor } from './_kra.ts';
+
+/** A TCP forwarder that can be cut: the backend's connections to the apiserver die at once. */
+async function cuttableProxy(target: number) {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: '127.0.0.1', port: target });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => {}).on('close', () => {
+            sockets.delete(s);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+      server = undefined;
+    });
+  await listen();
+  return { port, cut, restore: listen };
+}
+
+let cp: ControlPlane;
+let dir: string;
+let backend: KubernetesBackend;
+let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'kra-informer-'));
+  cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
+  await mustCreate(cp, 'admin', accessRequest({ name: 'before-start', namespace: 'team-a', user: 'alice', pod: 'web' }));
+  proxy = await cuttableProxy(Number(new URL(cp.server).port));
+  const kubeconfig = path.join(dir, 'proxied-kubeconfig');
+  await writeFile(kubeconfig, (await readFile(cp.kubeconfig, 'utf8')).replace(cp.server, `https://127.0.0.1:${proxy.port}`));
+  backend = await startKubernetesBackend({
+    kubeconfig,
+    context: 'admin',
+    usernamePrefix: '',
+    cleanupIntervalMs: 3_600_000,
+    deleteAfterMs: 24 * 3_600_000,
+    logger: silentLogger,
+  });
+});
+
+after(async () => {
+  await backend?.stop();
+  await proxy?.cut();
+  await cp?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('Kubernetes backend', () => {
+  it('is ready only after the initial lists, and refuses lookups before', async () => {
+    assert.equal(backend.isReady(), false);
+    await assert.rejects(backend.lookup.accessRequest('team-a', 'before-start'), /not synced/);
+    await backend.synced();
+    assert.equal(backend.isReady(), true);
+    assert.equal((await backend.lookup.accessRequest('team-a', 'before-start'))?.spec.userInfo.username, 'alice');
+  });
+
+  it('finds requests by namespace, pod and user, and grants by request', async () => {
+    await mustCreate(cp, 'admin', accessRequest({ name: 'r-bob', namespace: 'team-a', user: 'bob', pod: 'web' }));
+    await mustCreate(cp, 'admin', accessRequest({ name: 'r-other-pod', namespace: 'team-a', user: 'alice', pod: 'db' }));
+    await mustCreate(cp, 'admin', accessGrant({ name: 'g', namespace: 'team-a', grantFor: 'before-start', by: 'carol' }));
+    await waitFor('the grant in the cache', async () => (await backend.lookup.grantsFor('team-a', 'before-start')).length === 1);
+    const alice = await backend.lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice'] });
+    assert.deepEqual(alice.map((r) => r.metadata.name), ['before-start']);
+    const both = await backend.lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice', 'bob'] });
+    assert.deepEqual(both.map((r) => r.metadata.name).sort(), ['before-start', 'r-bob']);
+    assert.deepEqual(await backend.lookup.accessRequestsFor({ namespace: 'team-b', pod: 'web', usernames: ['alice'] }), []);
+    assert.deepEqual(await backend.lookup.grantsFor('team-a', 'r-bob'), []);
+  });
+
+  it('loses no event while its connection to the apiserver is cut', async () => {
+    await proxy.cut();
+    await mustCreate(cp, 'admin', accessRequest({ name: 'during-outage', namespace: 'team-b', user: 'alice', pod: 'web' }));
+    const deleted = await cp.kubectl('admin', ['delete', 'accessrequest', '-n', 'team-a', 'r-bob']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await sleep(1_500); // the watch fails and retries with backoff meanwhile
+    await proxy.restore();
+    await waitFor('the outage events', async () => {
+      const created = await backend.lookup.accessRequest('team-b', 'during-outage');
+      const gone = !(await backend.lookup.accessRequest('team-a', 'r-bob'));
+      return created && gone;
+    }, 20_000, 100);
+    assert.equal(backend.isReady(), true);
+  });
+
+  it('consumes a one-shot request only with matching uid and resourceVersion, once', async () => {
+    const live = await getJson<{ metadata: { uid: string; resourceVersion: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod']);
+    const effect = { type: 'consume-request' as const, namespace: 'team-a', name: 'r-other-pod', uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion };
+    await assert.rejects(backend.effects.run({ ...effect, resourceVersion: '1' }), EffectConflict);
+    await assert.rejects(backend.effects.run({ ...effect, uid: 'another-uid' }), EffectConflict);
+    const results = await Promise.allSettled([backend.effects.run(effect), backend.effects.run(effect)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.ok(rejected.reason instanceof EffectConflict);
+    assert.equal(await backend.lookup.accessRequest('team-a', 'r-other-pod'), undefined);
+  });
+});

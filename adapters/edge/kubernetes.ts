@@ -29,6 +29,7 @@ export class KubernetesApiError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -46,6 +47,18 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
   const fetchFn = options.fetch;
 
   async function call(method: 'GET' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+    try {
+      return await callOnce(method, path, query, body);
+    } catch (error) {
+      // 429: the API server did not take the call (priority and fairness, or a CRD's storage
+      // re-initialising after an update); one short retry stays well inside the webhook timeout.
+      if (!(error instanceof KubernetesApiError && error.status === 429)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(error.retryAfterMs ?? 250, 250)));
+      return callOnce(method, path, query, body);
+    }
+  }
+
+  async function callOnce(method: 'GET' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
     const target = new URL(base);
     target.pathname = `${prefix}${path}`;
     for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
@@ -82,10 +95,12 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
         response.status === 401 ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
         : response.status === 403 ? ' (give the token get, list and delete on accessrequests and accessgrants)'
         : '';
+      const retryAfter = Number(response.headers.get('retry-after'));
       throw new KubernetesApiError(
         response.status,
         status?.reason ?? '',
         `Kubernetes API ${method} ${path}: HTTP ${response.status}${hint}: ${message}`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
       );
     }
     return json;

@@ -17,7 +17,7 @@ import { DEFAULT_CONFIG } from '../../functions/types.ts';
 import { ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
 import { fetchLookup, kubernetesClient } from '../../adapters/edge/kubernetes.ts';
 import { pinnedFetch } from './pinned-fetch.ts';
-import { startBun, startDeno, startWorkerd, type RunningWorker } from './runtimes.ts';
+import { startBun, startDeno, startWorkerd, startWorkerdServe, type RunningWorker } from './runtimes.ts';
 import { accessGrant, accessRequest, CASES, execReview, NS, OBJECTS } from './scenario.ts';
 
 const TARGETS = Object.keys(ENTRIES) as EdgeTarget[];
@@ -152,6 +152,7 @@ before(async () => {
   };
   // One after the other: cold starts are measured, and the machine is small.
   workers.push(await startWorkerd(bundles.workerd.file, env, cp.caPem));
+  workers.push(await startWorkerdServe(bundles.workerd.file, env, cp.caPem));
   workers.push(await startDeno(bundles.deno.file, env));
   workers.push(await startBun(bundles.bun.file, env));
   figures.coldStartMs = Object.fromEntries(workers.map((w) => [w.name, Math.round(w.coldStartMs)]));
@@ -191,7 +192,7 @@ describe('edge bundles', () => {
 
 describe('edge worker against the real control plane', () => {
   for (const testCase of CASES) {
-    it(`${testCase.name}: same answer in workerd, Deno and Bun as in Node`, async () => {
+    it(`${testCase.name}: same answer in workerd (miniflare and serve), Deno and Bun as in Node`, async () => {
       const expected = await postTo('node', testCase.review);
       assert.equal(expected.response.allowed, testCase.allowed, `node: ${expected.response.status?.message}`);
       for (const worker of workers) {
@@ -268,13 +269,13 @@ describe('edge worker against the real control plane', () => {
     for (;;) {
       try {
         assert.deepEqual((await on.accessRequestsFor(query)).map((r) => r.metadata.name), ['alice-web-1']);
+        assert.deepEqual((await on.grantsFor(NS, 'alice-web-1')).map((g) => g.metadata.name), ['alice-web-1']);
         break;
       } catch (error) {
         if (Date.now() > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
-    assert.deepEqual((await on.grantsFor(NS, 'alice-web-1')).map((g) => g.metadata.name), ['alice-web-1']);
     // The server did the narrowing: only web-1's requests (alice's and bob's) come back.
     const listed = (await client.get(`/apis/kube-request-access.io/v1/namespaces/${NS}/accessrequests`, { fieldSelector: 'spec.forObject.name=web-1' })) as { items: { metadata: { name: string } }[] };
     assert.deepEqual(listed.items.map((i) => i.metadata.name).sort(), ['alice-web-1', 'bob-web-1']);
@@ -282,7 +283,13 @@ describe('edge worker against the real control plane', () => {
     // Fresh isolates learn that selectors work: same verdicts, and the latency with them.
     for (const [i, worker] of workers.entries()) {
       await worker.stop();
-      workers[i] = await (worker.name === 'workerd' ? startWorkerd(bundles.workerd.file, env, cp.caPem) : worker.name === 'deno' ? startDeno(bundles.deno.file, env) : startBun(bundles.bun.file, env));
+      const restart = {
+        workerd: () => startWorkerd(bundles.workerd.file, env, cp.caPem),
+        'workerd serve': () => startWorkerdServe(bundles.workerd.file, env, cp.caPem),
+        deno: () => startDeno(bundles.deno.file, env),
+        bun: () => startBun(bundles.bun.file, env),
+      }[worker.name]!;
+      workers[i] = await restart();
     }
     for (const testCase of CASES.filter((c) => !JSON.stringify(c.review).includes('"dryRun":true'))) {
       const expected = await postTo('node', testCase.review);

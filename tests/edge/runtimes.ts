@@ -2,6 +2,7 @@
 // from npm. Each answers plain HTTP on loopback (the TLS proxy's side) and pins the API server's
 // CA its own way: workerd in its outbound network config, Deno and Bun from KUBERNETES_CA.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -80,8 +81,8 @@ export async function startWorkerd(bundle: string, env: Record<string, string>, 
   };
 }
 
-async function startProcess(name: string, command: string, args: string[], env: Record<string, string>): Promise<RunningWorker> {
-  const port = await freePort();
+async function startProcess(name: string, command: string, args: string[], env: Record<string, string>, fixedPort?: number): Promise<RunningWorker> {
+  const port = fixedPort ?? (await freePort());
   let output = '';
   const started = performance.now();
   const child: ChildProcess = spawn(command, args, {
@@ -114,6 +115,15 @@ async function startProcess(name: string, command: string, args: string[], env: 
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** workerd itself (no miniflare) with examples/edge/workerd/config.capnp, the self-hosted setup. */
+export async function startWorkerdServe(bundle: string, env: Record<string, string>, caPem: string): Promise<RunningWorker> {
+  const dir = path.dirname(bundle);
+  await copyFile(path.join(ROOT, 'examples/edge/workerd/config.capnp'), path.join(dir, 'config.capnp'));
+  await writeFile(path.join(dir, 'ca.pem'), caPem);
+  const port = await freePort();
+  return startProcess('workerd serve', path.join(BIN, 'workerd'), ['serve', path.join(dir, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], env, port);
 }
 
 export function startDeno(bundle: string, env: Record<string, string>): Promise<RunningWorker> {

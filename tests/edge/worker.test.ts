@@ -176,3 +176,16 @@ describe('fetch lookup and effects', () => {
     await assert.rejects(effects.run(effect), (error) => !(error instanceof EffectConflict));
   });
 });
+
+describe('kubernetes client', () => {
+  it('retries once when the API server answers 429', async () => {
+    let calls = 0;
+    let always429 = false;
+    const api = fakeFetch(() => (always429 || ++calls === 1 ? { status: 429, body: { kind: 'Status', reason: 'TooManyRequests', message: 'storage is (re)initializing' } } : { status: 200, body: { items: [] } }));
+    const client = kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn });
+    assert.deepEqual(await client.get('/apis/x'), { items: [] });
+    assert.equal(api.calls.length, 2);
+    always429 = true;
+    await assert.rejects(client.get('/apis/x'), /HTTP 429/);
+  });
+});

@@ -27,7 +27,7 @@ if (typeof caFile === 'string' && caFile && !env['KUBERNETES_CA']) env['KUBERNET
 const worker = createEdgeWorker({
   kubernetesFetch: (settings) => {
     if (!settings.caBundle) return fetch;
-    // `ca` replaces the default roots for this request: only the cluster CA is trusted.
+    // The cluster CA verifies the API server, as certificate-authority-data does for client-go.
     const tls = { ca: settings.caBundle, rejectUnauthorized: true };
     return (input, init) => fetch(input, { ...init, tls } as RequestInit);
   },

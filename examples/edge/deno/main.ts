@@ -26,7 +26,8 @@ if (typeof caFile === 'string' && caFile && !env['KUBERNETES_CA']) env['KUBERNET
 const worker = createEdgeWorker({
   kubernetesFetch: (settings) => {
     if (!settings.caBundle) return fetch;
-    // Only this CA is trusted for the API server, as client-go does with certificate-authority-data.
+    // The cluster CA verifies the API server, as certificate-authority-data does for client-go
+    // (Deno adds it to its root store; the apiserver's certificate is issued by it alone).
     const client = Deno.createHttpClient({ caCerts: [settings.caBundle] });
     return (input, init) => fetch(input, { ...init, client } as RequestInit);
   },

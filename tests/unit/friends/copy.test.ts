@@ -37,6 +37,7 @@ const cases: Array<{
   { name: 'a copy-in request does not allow the same tar without stdin as a plain exec', objects: granted, change: (r) => { r.object.stdin = false; }, allowed: false },
   { name: 'an exec request for any command does not allow copying in (stdin stays denied)', objects: [friendRequest('exec', { execOptions: { container: 'app' } }), accessGrant()], allowed: false },
   { name: 'an exec request for the exact tar does not allow copying in', objects: [execRequest(['tar', '-xmf', '-', '-C', '/tmp/upload']), accessGrant()], allowed: false },
+  { name: 'a stored copy request in another direction does not allow copying in', objects: [friendRequest('exec', { execOptions: { container: 'app' }, copyOptions: { direction: 'out', path: '/tmp/upload' } }), accessGrant()], allowed: false },
   { name: 'an attach request does not allow copying in', objects: [attachRequest(), accessGrant()], allowed: false },
   { name: 'allows kubectl cp\'s directory check of the directory without consuming', objects: granted, change: probe('/tmp/upload'), allowed: true, consumes: false, message: /does not use it up/ },
   { name: 'allows the directory check of a file inside the directory', objects: granted, change: probe('/tmp/upload/report.csv'), allowed: true, consumes: false },

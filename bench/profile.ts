@@ -55,7 +55,29 @@ export interface ProfileSummary {
   functions: { name: string; where: string; area: string; ms: number; share: number }[];
 }
 
-export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
+/**
+ * Maps frames in an esbuild bundle back to their source file: esbuild starts every module with a
+ * `// path/to/file.ts` comment, so the last such comment above a line names its module.
+ */
+export function bundleResolver(bundleFile: string): (frame: CallFrame) => CallFrame {
+  const starts: { line: number; module: string }[] = [];
+  readFileSync(bundleFile, 'utf8').split('\n').forEach((text, i) => {
+    const match = /^\/\/ ((?:\.\.\/)*[\w@./-]+\.(?:ts|mjs|js))$/.exec(text);
+    if (match) starts.push({ line: i, module: match[1]!.replace(/^(\.\.\/)+/, '') });
+  });
+  return (frame) => {
+    if (!frame.url.endsWith(bundleFile.split('/').pop()!)) return frame;
+    let module = '';
+    for (const start of starts) {
+      if (start.line > frame.lineNumber) break;
+      module = start.module;
+    }
+    return module ? { ...frame, url: `file:///${module.startsWith('node_modules/') ? module : `src/${module}`}` } : frame;
+  };
+}
+
+export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFrame) => CallFrame = (f) => f): ProfileSummary {
+  for (const node of profile.nodes) node.callFrame = resolve(node.callFrame);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
@@ -77,7 +99,7 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
     if (!node || node.callFrame.functionName === '(idle)') continue;
     const a = area(node.callFrame);
     areas.set(a, (areas.get(a) ?? 0) + ms);
-    const where = node.callFrame.url ? `${node.callFrame.url.replace(/^.*\/(node_modules\/)/, '$1').replace(/^file:\/\/.*?\/(functions|adapters|bench)\//, '$1/')}:${node.callFrame.lineNumber + 1}` : '';
+    const where = node.callFrame.url ? `${node.callFrame.url.replace(/^.*\/(node_modules\/)/, '$1').replace(/^file:\/\/.*?\/(functions|adapters|bench)\//, '$1/').replace(/^file:\/\/\/src\//, '')}:${node.callFrame.lineNumber + 1}` : '';
     const key = `${node.callFrame.functionName}@${where}`;
     const entry = functions.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, area: a, ms: 0 };
     entry.ms += ms;
@@ -91,8 +113,8 @@ export function summarise(profile: CpuProfile, top = 25): ProfileSummary {
   };
 }
 
-export function summariseFile(file: string, top = 25): ProfileSummary {
-  return summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top);
+export function summariseFile(file: string, top = 25, bundleFile?: string): ProfileSummary {
+  return summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, bundleFile ? bundleResolver(bundleFile) : undefined);
 }
 
 export function profileMarkdown(summary: ProfileSummary): string {

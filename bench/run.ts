@@ -106,6 +106,32 @@ function rssMb(pid: number): { rss: number; hwm: number } {
   }
 }
 
+/**
+ * The script bundled like the production image does (Dockerfile: esbuild, ESM, packages external),
+ * so the server runs as plain `node bundle.mjs` without a TypeScript loader in the process.
+ */
+function bundle(script: string): string {
+  const out = path.join(ROOT, 'bench', '.build', `${path.basename(script, '.ts')}.mjs`);
+  if (built.has(out)) return out;
+  const esbuild = path.join(ROOT, 'node_modules', '.bin', 'esbuild');
+  const result = spawnSync(esbuild, [path.join(ROOT, script), '--bundle', '--platform=node', `--target=node${process.versions.node.split('.')[0]}`, '--format=esm', '--packages=external', `--outfile=${out}`, '--log-level=warning'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`esbuild ${script} failed: ${result.stderr}`);
+  built.add(out);
+  return out;
+}
+const built = new Set<string>();
+
+/** user + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 interface Proc {
   pid: number;
   url: string;
@@ -134,8 +160,7 @@ async function spawnPinned(script: string, scriptArgs: string[], port: number, c
   const errorFile = path.join(work, `error-${port}-${Date.now()}.txt`);
   const nodeArgs = [
     ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
-    '--import', 'tsx',
-    path.join(ROOT, script),
+    bundle(script),
     ...scriptArgs,
     ...(script.endsWith('server.ts') ? ['--error-file', errorFile] : []),
   ];
@@ -226,7 +251,9 @@ async function checkVerdict(url: string, ca: string, scenario: Scenario): Promis
 async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, proto: 'h1' | 'h2', lookup: Row['lookup']): Promise<Row> {
   const common = { url: `${proc.url}/`, body, proto, durationS: DURATION, warmupS: WARMUP, core: canPin ? LOAD_CORE : undefined, generator, workDir: work };
   const shape = lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
+  const cpu0 = cpuSeconds(proc.pid);
   const max = await runLoad({ ...common, ...shape });
+  const cpu = cpuSeconds(proc.pid) - cpu0;
   const rss = rssMb(proc.pid);
   // Half of the saturated rate, paced per connection: the latency a webhook sees with headroom.
   const target = max.rps / 2;
@@ -242,9 +269,10 @@ async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, 
     p99_ms: half.p99_ms,
     p99_max_ms: max.p99_ms,
     rss_mb: rss.rss,
+    cpu_us: (cpu * 1e6) / Math.max(1, max.rps * (DURATION + WARMUP)),
     errors: errorsOf(max) + errorsOf(half),
   };
-  progress(`${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors` : ''}`);
+  progress(`${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, ${row.cpu_us.toFixed(0)} µs CPU/review, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors` : ''}`);
   if (args.json) process.stdout.write(`${jsonRow(row)}\n`);
   return row;
 }
@@ -341,6 +369,7 @@ try {
           rows.push(await measure(server, n, scenario, review(scenario).body, proto, 'informer'));
         }
       }
+      if (!h2Supported.server) await measureH2Wrapper(n);
       const mem = memory[memory.length - 1]!;
       mem.peakRss = rssMb(server.pid).hwm;
 
@@ -401,6 +430,27 @@ function execPath(): string {
   return `/api/v1/namespaces/${NAMESPACE}/pods/${TARGET_POD}/exec?command=cat&command=%2Fetc%2Fhostname&container=app&stdout=true&stderr=true`;
 }
 
+/** HTTP/2 rows from bench/server.ts --mode informer-h2 while adapters/node/server.ts speaks HTTP/1.1 only. */
+async function measureH2Wrapper(n: number): Promise<void> {
+  const port = await freePort();
+  const h2 = await spawnPinned(
+    'bench/server.ts',
+    ['--mode', 'informer-h2', '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+    port,
+    cp.caPem,
+    { readyPath: '/readyz', timeoutMs: 600_000 },
+  );
+  try {
+    if (!(await speaksH2(h2.url))) throw new Error('bench/server.ts --mode informer-h2 did not negotiate h2');
+    for (const scenario of quick ? (['exec allowed'] as Scenario[]) : SCENARIOS) {
+      await checkVerdict(h2.url, cp.caPem, scenario);
+      rows.push(await measure(h2, n, scenario, review(scenario).body, 'h2', 'informer'));
+    }
+  } finally {
+    await h2.stop();
+  }
+}
+
 async function endToEnd(server: Proc): Promise<typeof e2e> {
   progress(`end to end: ${E2E_EXECS} execs through the kube-apiserver, with and without the ValidatingWebhookConfiguration`);
   void server;
@@ -413,7 +463,7 @@ async function endToEnd(server: Proc): Promise<typeof e2e> {
     const result = await runLoad({ ...base, requests: E2E_EXECS });
     const wrong = errorsOf(result, expected);
     out.push({ label, p50: result.p50_ms, p99: result.p99_ms, count: result.count, statuses: result.statuses });
-    progress(`  ${label}: p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms over ${result.count} execs${wrong ? ` (${wrong} answered other than ${expected})` : ''}`);
+    progress(`  ${label}: p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms over ${result.count} execs${wrong ? ` (${wrong} answered other than ${expected}: ${JSON.stringify(result.statuses)})` : ''}`);
   };
   try {
     await cp.registerWebhook();
@@ -454,13 +504,13 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
   const kept = path.join(ROOT, 'bench', 'last.cpuprofile');
   writeFileSync(kept, readFileSync(path.join(dir, file)));
   progress(`  profile kept at ${path.relative(process.cwd(), kept)} (open it in Chrome DevTools or speedscope)`);
-  return summariseFile(kept);
+  return summariseFile(kept, 25, bundle('bench/server.ts'));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
-if (!h2Supported.server) notes.push('The webhook server did not negotiate HTTP/2 (ALPN), so it has no h2 rows: adapters/node/server.ts serves HTTP/1.1 only.');
+if (!h2Supported.server) notes.push('adapters/node/server.ts serves HTTP/1.1 only (no ALPN h2), so the kube-apiserver talks HTTP/1.1 to it. The h2 rows of the webhook come from bench/server.ts --mode informer-h2: the same wiring (Kubernetes backend, audit log, Hono app) served by http2.createSecureServer({ allowHTTP1: true }).');
 if (generator === 'node') notes.push('h2load was not installed: the figures come from the Node fallback load generator (bench/node-load.ts), which can itself be the bottleneck.');
 
 const find = (n: Row['n'], scenario: string, proto: 'h1' | 'h2', lookup: Row['lookup']) =>
@@ -568,7 +618,7 @@ about ${minutes} minutes here) or \`npm run bench -- --quick\` (about a minute).
 | Node | ${machine.node} |
 | kube-apiserver | ${apiVersion} (built from Go modules, embedded etcd: tests/controlplane) |
 | load generator | ${machine.generator}${machine.pinned ? ', pinned to core 1 (`taskset -c 1`)' : ', not pinned'} |
-| webhook server | ${machine.pinned ? 'pinned to core 0 (`taskset -c 0`)' : 'not pinned'}, started with \`node --import tsx\` |
+| webhook server | ${machine.pinned ? 'pinned to core 0 (`taskset -c 0`)' : 'not pinned'}; bundled with esbuild like the production image (bench/.build/server.mjs) and run with plain \`node\` |
 | load average | ${machine.loadBefore} before, ${loadAverage()} after |
 | whole machine busy | ${(machineBusy * 100).toFixed(0)} % of all cores on average over the run (ours included) |
 

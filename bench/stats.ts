@@ -16,6 +16,8 @@ export interface Row {
   /** p99 while saturated (closed loop at `rps`), for context. */
   p99_max_ms: number;
   rss_mb: number;
+  /** Server CPU time (user + system) per review while saturated, in microseconds: robust on a busy machine. */
+  cpu_us: number;
   /** Requests that did not answer 200 with the expected verdict. */
   errors: number;
 }
@@ -91,7 +93,7 @@ export function formatN(n: Row['n']): string {
   return n === 'baseline' ? 'baseline' : groupDigits(n);
 }
 
-export const TABLE_HEADER = ['N', 'scenario', 'proto', 'lookup', 'reviews/s', 'p50 ms', 'p99 ms', 'p99@max ms', 'RSS MB', 'errors'] as const;
+export const TABLE_HEADER = ['N', 'scenario', 'proto', 'lookup', 'reviews/s', 'p50 ms', 'p99 ms', 'p99@max ms', 'CPU µs/review', 'RSS MB', 'errors'] as const;
 
 export function tableCells(row: Row): string[] {
   return [
@@ -103,6 +105,7 @@ export function tableCells(row: Row): string[] {
     fixed(row.p50_ms, 2),
     fixed(row.p99_ms, 2),
     fixed(row.p99_max_ms, 2),
+    fixed(row.cpu_us, 0),
     fixed(row.rss_mb, 0),
     String(row.errors),
   ];
@@ -138,6 +141,7 @@ export function jsonRow(row: Row): string {
     proto: row.proto,
     lookup: row.lookup,
     p99_max_ms: round(row.p99_max_ms, 3),
+    cpu_us: round(row.cpu_us, 0),
     errors: row.errors,
   });
 }

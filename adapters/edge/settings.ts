@@ -31,6 +31,8 @@ export interface EdgeSettings {
   /** `AUDIT_WEBHOOK_URL`, `EXTENDED_VALIDATION_WEBHOOK_URL` (https:), `WEBHOOK_TIMEOUT` (default 3s). */
   auditWebhookUrl?: string;
   validationWebhookUrl?: string;
+  /** `WEBHOOK_CA`: PEM the extension webhooks' certificates must chain to (Deno, Bun; workerd: its config). */
+  webhookCaBundle?: string;
   webhookTimeoutMs: number;
   /** `NAMESPACES`: where the scheduled cleanup looks (default: all namespaces). */
   namespaces: string[];
@@ -66,6 +68,14 @@ function duration(env: EdgeEnv, name: string, fallback: string): number {
   return ms;
 }
 
+function pem(env: EdgeEnv, name: string): string | undefined {
+  const value = text(env, name);
+  if (value !== undefined && !value.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new EdgeConfigError(`binding ${name} contains no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return value;
+}
+
 function isLoopback(url: URL): boolean {
   return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
@@ -93,10 +103,8 @@ export function edgeSettings(env: EdgeEnv): EdgeSettings {
   if (!apiServer) throw new EdgeConfigError('binding KUBERNETES_API_URL is missing: the https URL of the API server or of the TLS proxy in front of it');
   const token = text(env, 'KUBERNETES_TOKEN');
   if (!token) throw new EdgeConfigError('binding KUBERNETES_TOKEN is missing: a service account token allowed to get, list and delete accessrequests and accessgrants');
-  const caBundle = text(env, 'KUBERNETES_CA');
-  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new EdgeConfigError('binding KUBERNETES_CA contains no PEM certificate (-----BEGIN CERTIFICATE-----)');
-  }
+  const caBundle = pem(env, 'KUBERNETES_CA');
+  const webhookCaBundle = pem(env, 'WEBHOOK_CA');
   const fieldSelectors = (text(env, 'FIELD_SELECTORS') ?? 'auto') as FieldSelectorMode;
   if (!['auto', 'on', 'off'].includes(fieldSelectors)) {
     throw new EdgeConfigError(`binding FIELD_SELECTORS must be auto, on or off, got "${fieldSelectors}"`);
@@ -121,6 +129,7 @@ export function edgeSettings(env: EdgeEnv): EdgeSettings {
       maxValidForMs: duration(env, 'MAX_VALID_FOR', '12h'),
     },
     ...(auditWebhookUrl ? { auditWebhookUrl } : {}),
+    ...(webhookCaBundle ? { webhookCaBundle } : {}),
     ...(validationWebhookUrl ? { validationWebhookUrl } : {}),
     webhookTimeoutMs: duration(env, 'WEBHOOK_TIMEOUT', '3s'),
     namespaces: list(env, 'NAMESPACES'),

@@ -20,8 +20,11 @@ export interface EdgeRuntime {
    * Bun one that adds `tls: {ca}`; workerd uses the global fetch and pins the CA in its config.
    */
   kubernetesFetch?: (settings: EdgeSettings) => typeof fetch;
-  /** The fetch for the audit and validation webhooks (default: the global fetch). */
-  webhookFetch?: typeof fetch;
+  /**
+   * The fetch for the audit and validation webhooks (default: the global fetch). Deno and Bun pin
+   * `WEBHOOK_CA` here, as the Node server pins `--audit-webhook-ca-bundle`.
+   */
+  webhookFetch?: (settings: EdgeSettings) => typeof fetch;
   /** Where log and audit lines go (default: console.log, which every edge runtime collects). */
   write?: (line: string) => void;
   clock?: () => Date;
@@ -65,7 +68,7 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
     const apiFetch = runtime.kubernetesFetch?.(settings) ?? ((input, init) => fetch(input, init));
     const client = kubernetesClient({ server: settings.apiServer, token: settings.token, fetch: apiFetch, timeoutMs: settings.kubernetesTimeoutMs });
     const cluster = fetchLookup({ client, fieldSelectors: settings.fieldSelectors, logger });
-    const webhookFetch = runtime.webhookFetch ?? ((input, init) => fetch(input, init));
+    const webhookFetch = runtime.webhookFetch?.(settings) ?? ((input, init) => fetch(input, init));
     const transport = fetchTransport(webhookFetch, { timeoutMs: settings.webhookTimeoutMs });
     const sinks: AuditSink[] = [logAuditSink(write, { clock })];
     if (settings.auditWebhookUrl) sinks.push(auditSinkOver(settings.auditWebhookUrl, transport));

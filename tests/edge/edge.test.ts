@@ -4,7 +4,9 @@
 // Prints bundle sizes, cold starts and per-review latencies (docs/edge.md quotes them).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +17,7 @@ import { createApp } from '../../adapters/http/app.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { DEFAULT_CONFIG } from '../../functions/types.ts';
 import { ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
+import { createCA } from '../support/pki.ts';
 import { fetchLookup, kubernetesClient } from '../../adapters/edge/kubernetes.ts';
 import { pinnedFetch } from './pinned-fetch.ts';
 import { startBun, startDeno, startWorkerd, startWorkerdServe, type RunningWorker } from './runtimes.ts';
@@ -237,6 +240,60 @@ describe('edge worker against the real control plane', () => {
       const health = await worker.fetch('/healthz');
       assert.equal(health.status, 200, worker.name);
       await health.text();
+    }
+  });
+
+  it('audits to an HTTPS webhook whose CA is pinned, and denies when it fails or presents another CA', async () => {
+    const events: { type: string | null; body: { isAdmin?: boolean; request?: { uid?: string } } }[] = [];
+    let status = 200;
+    const own = { cert: await readFile(cp.webhookCert, 'utf8'), key: await readFile(cp.webhookKey, 'utf8') };
+    const server = createHttpsServer(own, (req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        events.push({ type: new URL(req.url ?? '/', 'https://audit').searchParams.get('type'), body: JSON.parse(body) });
+        // A new TLS handshake per call, so swapping the certificate below takes effect at once.
+        res.writeHead(status, { Connection: 'close' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const auditEnv = { ...env, AUDIT_WEBHOOK_URL: `https://127.0.0.1:${(server.address() as AddressInfo).port}/audit`, WEBHOOK_CA: cp.caPem };
+    const audited: RunningWorker[] = [];
+    try {
+      audited.push(
+        await startWorkerd(bundles.workerd.file, auditEnv, cp.caPem),
+        await startWorkerdServe(bundles.workerd.file, auditEnv, cp.caPem),
+        await startDeno(bundles.deno.file, auditEnv),
+        await startBun(bundles.bun.file, auditEnv),
+      );
+      const foreignCa = await createCA('not the cluster CA');
+      const foreign = await foreignCa.issue({ commonName: 'impostor', hosts: ['127.0.0.1', 'localhost'] });
+      for (const worker of audited) {
+        status = 200;
+        server.setSecureContext(own);
+        events.length = 0;
+        const ok = await postTo(worker, execReview('u-50', 'admin', 'web-9', ['sh']));
+        assert.equal(ok.response.allowed, true, `${worker.name}: ${ok.response.status?.message}\n${worker.output().slice(-1500)}`);
+        assert.deepEqual(events.map((e) => e.type), ['audit-exec'], worker.name);
+        assert.equal(events[0]!.body.isAdmin, true);
+        assert.equal(events[0]!.body.request?.uid, 'u-50');
+
+        status = 500;
+        const refused = await postTo(worker, execReview('u-51', 'admin', 'web-9', ['sh']));
+        assert.equal(refused.response.allowed, false, worker.name);
+        assert.match(refused.response.status?.message ?? '', /audit webhook did not accept/);
+
+        status = 200;
+        server.setSecureContext(foreign);
+        events.length = 0;
+        const impostor = await postTo(worker, execReview('u-52', 'admin', 'web-9', ['sh']));
+        assert.equal(impostor.response.allowed, false, `${worker.name} trusted a certificate of another CA`);
+        assert.equal(events.length, 0, `${worker.name} sent the audit event to an unverified peer`);
+      }
+    } finally {
+      await Promise.allSettled(audited.map((w) => w.stop()));
+      server.closeAllConnections();
+      server.close();
     }
   });
 

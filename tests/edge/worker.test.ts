@@ -77,7 +77,7 @@ describe('edge worker', () => {
   it('sends audit events over fetch and denies when the audit webhook fails', async () => {
     let status = 200;
     const audit = fakeFetch(() => ({ status }));
-    const worker = createEdgeWorker({ webhookFetch: audit.fn, write: () => {} });
+    const worker = createEdgeWorker({ webhookFetch: () => audit.fn, write: () => {} });
     const env = { ...ENV, AUDIT_WEBHOOK_URL: 'https://audit.example.com/events' };
     const allowed = (await (await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), env)).json()) as { response: { allowed: boolean } };
     assert.equal(allowed.response.allowed, true);
@@ -90,7 +90,7 @@ describe('edge worker', () => {
   });
 
   it('denies an AccessRequest when the validation webhook cannot be asked', async () => {
-    const worker = createEdgeWorker({ webhookFetch: fakeFetch(() => ({ status: 500 })).fn, write: () => {} });
+    const worker = createEdgeWorker({ webhookFetch: () => fakeFetch(() => ({ status: 500 })).fn, write: () => {} });
     const env = { ...ENV, EXTENDED_VALIDATION_WEBHOOK_URL: 'https://validate.example.com/' };
     const review = {
       apiVersion: 'admission.k8s.io/v1',

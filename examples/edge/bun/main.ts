@@ -1,8 +1,9 @@
 // Bun entry: `bun run examples/edge/bun/main.ts` (or the bundle from `tsx examples/edge/build.ts`).
 // Bindings are environment variables. The API server's CA is pinned per request with Bun's
-// `fetch(url, {tls: {ca}})`: KUBERNETES_CA (PEM text) or KUBERNETES_CA_FILE. It serves plain HTTP
-// on HOST:PORT for a TLS proxy on the same host, or HTTPS itself when TLS_CERT_FILE and
-// TLS_KEY_FILE are set. Cleanup runs every CLEANUP_INTERVAL (1m).
+// `fetch(url, {tls: {ca}})` from KUBERNETES_CA (PEM text) or KUBERNETES_CA_FILE; the
+// audit/validation webhooks' CA likewise from WEBHOOK_CA(_FILE). It serves plain HTTP on HOST:PORT
+// for a TLS proxy on the same host, or HTTPS itself when TLS_CERT_FILE and TLS_KEY_FILE are set.
+// Cleanup runs every CLEANUP_INTERVAL (1m; 0 turns it off).
 import { parseDuration } from '../../../functions/duration.ts';
 import { createEdgeWorker, type EdgeEnv } from '../../../adapters/edge/index.ts';
 
@@ -21,16 +22,21 @@ declare const Bun: {
 };
 
 const env: EdgeEnv = { ...Bun.env };
-const caFile = env['KUBERNETES_CA_FILE'];
-if (typeof caFile === 'string' && caFile && !env['KUBERNETES_CA']) env['KUBERNETES_CA'] = await Bun.file(caFile).text();
+for (const name of ['KUBERNETES_CA', 'WEBHOOK_CA']) {
+  const file = env[`${name}_FILE`];
+  if (typeof file === 'string' && file && !env[name]) env[name] = await Bun.file(file).text();
+}
+
+/** fetch verifying peers with `ca`, as certificate-authority-data does for client-go. */
+function fetchTrusting(ca: string | undefined): typeof fetch {
+  if (!ca) return fetch;
+  const tls = { ca, rejectUnauthorized: true };
+  return ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
+}
 
 const worker = createEdgeWorker({
-  kubernetesFetch: (settings) => {
-    if (!settings.caBundle) return fetch;
-    // The cluster CA verifies the API server, as certificate-authority-data does for client-go.
-    const tls = { ca: settings.caBundle, rejectUnauthorized: true };
-    return (input, init) => fetch(input, { ...init, tls } as RequestInit);
-  },
+  kubernetesFetch: (settings) => fetchTrusting(settings.caBundle),
+  webhookFetch: (settings) => fetchTrusting(settings.webhookCaBundle),
 });
 
 const certFile = env['TLS_CERT_FILE'];

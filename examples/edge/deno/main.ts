@@ -1,8 +1,9 @@
-// Deno entry: `deno run --allow-net --allow-env --allow-read=<ca file> examples/edge/deno/main.ts`
-// (or the bundle from `tsx examples/edge/build.ts`). Bindings are environment variables. The API
-// server's CA is pinned with Deno.createHttpClient({caCerts}): KUBERNETES_CA (PEM text) or
-// KUBERNETES_CA_FILE. It serves plain HTTP on HOST:PORT for a TLS proxy on the same host, or HTTPS
-// itself when TLS_CERT_FILE and TLS_KEY_FILE are set. Cleanup runs every CLEANUP_INTERVAL (1m).
+// Deno entry: `deno run --allow-net --allow-env --allow-read examples/edge/deno/main.ts` (or the
+// bundle from `tsx examples/edge/build.ts`). Bindings are environment variables. The API server's
+// CA is pinned with Deno.createHttpClient({caCerts}) from KUBERNETES_CA (PEM text) or
+// KUBERNETES_CA_FILE; the audit/validation webhooks' CA likewise from WEBHOOK_CA(_FILE). It serves
+// plain HTTP on HOST:PORT for a TLS proxy on the same host, or HTTPS itself when TLS_CERT_FILE and
+// TLS_KEY_FILE are set. Cleanup runs every CLEANUP_INTERVAL (1m; 0 turns it off).
 import { parseDuration } from '../../../functions/duration.ts';
 import { createEdgeWorker, type EdgeEnv } from '../../../adapters/edge/index.ts';
 
@@ -20,17 +21,21 @@ declare const Deno: {
 };
 
 const env: EdgeEnv = Deno.env.toObject();
-const caFile = env['KUBERNETES_CA_FILE'];
-if (typeof caFile === 'string' && caFile && !env['KUBERNETES_CA']) env['KUBERNETES_CA'] = Deno.readTextFileSync(caFile);
+for (const name of ['KUBERNETES_CA', 'WEBHOOK_CA']) {
+  const file = env[`${name}_FILE`];
+  if (typeof file === 'string' && file && !env[name]) env[name] = Deno.readTextFileSync(file);
+}
+
+/** fetch verifying peers with `ca` (added to Deno's root store), as certificate-authority-data does for client-go. */
+function fetchTrusting(ca: string | undefined): typeof fetch {
+  if (!ca) return fetch;
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  return (input, init) => fetch(input, { ...init, client } as RequestInit);
+}
 
 const worker = createEdgeWorker({
-  kubernetesFetch: (settings) => {
-    if (!settings.caBundle) return fetch;
-    // The cluster CA verifies the API server, as certificate-authority-data does for client-go
-    // (Deno adds it to its root store; the apiserver's certificate is issued by it alone).
-    const client = Deno.createHttpClient({ caCerts: [settings.caBundle] });
-    return (input, init) => fetch(input, { ...init, client } as RequestInit);
-  },
+  kubernetesFetch: (settings) => fetchTrusting(settings.caBundle),
+  webhookFetch: (settings) => fetchTrusting(settings.webhookCaBundle),
 });
 
 const certFile = env['TLS_CERT_FILE'];

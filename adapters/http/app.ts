@@ -158,7 +158,7 @@ export function createApp(options: AppOptions): Hono {
         logger.warn('effect failed', { uid: request.uid, effect, error });
         const message =
           error instanceof EffectConflict
-            ? `AccessRequest ${effect.name} was used by another exec at the same moment: a one-shot request allows exactly one; request again with kubectl request exec`
+            ? `AccessRequest ${effect.name} was used by another connection at the same moment: a one-shot request allows exactly one use; ask again with kubectl request`
             : `could not use up AccessRequest ${effect.name}, so this exec is refused; try again`;
         return withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500));
       }

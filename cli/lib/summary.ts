@@ -2,6 +2,7 @@
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import { shellQuote } from './requests.ts';
 import type { GrantState } from './requests.ts';
+import { requestedAccess } from '../../functions/match.ts';
 
 /** kubectl-style age: 45s, 12m, 5h, 3d. */
 export function formatAge(ms: number): string {
@@ -20,6 +21,12 @@ export function ageOf(object: { metadata: { creationTimestamp?: string | null } 
 }
 
 export function commandText(request: AccessRequest): string {
+  const { subResource } = request.spec.forObject;
+  if (subResource && subResource !== 'exec') {
+    // attach, port-forward and debug: say what is asked in the list's COMMAND column too.
+    return `${subResource}: ${requestedAccess(request.spec).map(([key, value]) => `${key} ${value}`).join(', ')}`;
+  }
+  if (request.spec.copyOptions) return `copy into ${request.spec.copyOptions.path}`;
   const command = request.spec.execOptions?.command ?? [];
   return command.length > 0 ? shellQuote(command) : 'ANY command';
 }
@@ -65,8 +72,8 @@ export function summarizeRequest(request: AccessRequest, now: Date): string {
   return [
     `${request.spec.userInfo.username} asks to ${what} in pod ${forObject.namespace}/${forObject.name}`,
     `  request:     ${request.metadata.name}`,
-    `  container:   ${request.spec.execOptions?.container || '(default)'}`,
-    `  command:     ${commandText(request)}`,
+    // Each kind of access names its own facts (command, ports, image, copy destination …).
+    ...requestedAccess(request.spec).map(([key, value]) => `  ${`${key}:`.padEnd(13)}${value}`),
     `  access:      ${accessText(request)}`,
     `  custom keys: ${customKeysText(request)}`,
     `  age:         ${ageOf(request, now)}`,

@@ -71,7 +71,7 @@ describe('admission endpoint', () => {
     const { review, events } = setup({ effects: raced });
     const response = await review(execReview());
     assert.equal(response.allowed, false);
-    assert.match(response.status!.message, /used by another exec at the same moment/);
+    assert.match(response.status!.message, /used by another connection at the same moment/);
     assert.equal(events[0]?.type === 'audit-exec' && events[0].data.isAllowed, false, 'audited as denied');
   });
 

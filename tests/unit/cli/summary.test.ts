@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AccessGrant, AccessRequest } from '../../../functions/schemas.ts';
+import * as v from 'valibot';
+import { AccessRequest, type AccessGrant } from '../../../functions/schemas.ts';
 import { requestState } from '../../../cli/lib/requests.ts';
 import { describeRequest, formatAge, listTable, summarizeRequest } from '../../../cli/lib/summary.ts';
 
@@ -96,5 +97,33 @@ describe('summaries', () => {
     const [header, row] = table.split('\n');
     assert.match(header!, /^NAMESPACE\s+NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+VALID-FOR\s+STATUS\s+AGE\s+DECIDED-BY\s+CUSTOM-KEYS\s+REASON$/);
     assert.match(row!, /^shop\s+alice-web-0-x2kqp\s+alice\s+web-0\s+app\s+.*Denied\s+5m\s+carol\s+ticket=OPS-1, why=debug\s+no$/);
+  });
+});
+
+describe('summaries of the friends of exec', () => {
+  const base = {
+    apiVersion: 'kube-request-access.io/v1', kind: 'AccessRequest',
+    metadata: { name: 'alice-web-0-abc', namespace: 'shop', uid: 'u', resourceVersion: '1', creationTimestamp: '2026-11-28T09:55:00Z' },
+  };
+  const target = (subResource: string) => ({ resource: { group: '', version: 'v1', resource: 'pods' }, subResource, name: 'web-0', namespace: 'shop' });
+  const now = new Date('2026-11-28T10:00:00Z');
+
+  it('shows the ports an approver grants for port-forward', () => {
+    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('portforward'), portForwardOptions: { ports: [] } } }), now);
+    assert.match(text, /alice asks to portforward in pod shop\/web-0/);
+    assert.match(text, /ports: +ANY port of the pod/);
+    assert.doesNotMatch(text, /command:/);
+  });
+
+  it('shows the image and target of a debug container', () => {
+    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('ephemeralcontainers'), debugOptions: { image: 'busybox:1.36', target: 'app' } } }), now);
+    assert.match(text, /image: +busybox:1.36/);
+    assert.match(text, /target: +app/);
+  });
+
+  it('shows a copy-in destination instead of "ANY command"', () => {
+    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('exec'), execOptions: { container: 'app' }, copyOptions: { direction: 'in', path: '/tmp/in' } } }), now);
+    assert.match(text, /copy in: +kubectl cp into \/tmp\/in/);
+    assert.doesNotMatch(text, /ANY command/);
   });
 });

@@ -307,6 +307,24 @@ describe('edge worker against the real control plane', () => {
     assert.equal(await exists('accessrequest', 'alice-web-1'), true, 'cleanup deleted a live request');
   });
 
+  it('runs the cleanup on an interval in the Deno and Bun entries', async () => {
+    for (const start of [startDeno, startBun]) {
+      const name = `alice-expiring-${start === startDeno ? 'deno' : 'bun'}`;
+      await cp.apply([accessRequest(name, 'alice', 'web-8', { validFor: '1s' }), accessGrant(name, 'carol', 'granted')]);
+      const worker = await start(start === startDeno ? bundles.deno.file : bundles.bun.file, { ...env, CLEANUP_INTERVAL: '500ms' });
+      try {
+        const deadline = Date.now() + 15_000;
+        while (await exists('accessrequest', name)) {
+          assert.ok(Date.now() < deadline, `${worker.name} did not clean up ${name}:\n${worker.output().slice(-1500)}`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        assert.equal(await exists('accessrequest', 'alice-web-1'), true, 'cleanup deleted a live request');
+      } finally {
+        await worker.stop();
+      }
+    }
+  });
+
   it('measures per-review latency with the fetch lookup against the real API server', async () => {
     figures.reviewLatency = await measureLatency(['node', ...workers]);
   });

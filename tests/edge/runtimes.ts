@@ -88,7 +88,8 @@ async function startProcess(name: string, command: string, args: string[], env: 
   const child: ChildProcess = spawn(command, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, HOST: '127.0.0.1', PORT: String(port), CLEANUP_INTERVAL: '0' },
+    // No cleanup timer unless a test asks for one (CLEANUP_INTERVAL in env).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLEANUP_INTERVAL: '0', ...env, HOST: '127.0.0.1', PORT: String(port) },
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -190,7 +190,7 @@ describe('the manifests on a real kube-apiserver', () => {
     await mustCreate(cp, 'admin', accessGrant({ name: 'valid', namespace: 'team-a', grantFor: 'valid', by: 'carol' }));
     const requests = await cp.kubectl('admin', ['get', 'acr', '-n', 'team-a']);
     assert.match(requests.stdout.split('\n')[0]!, /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+AGE/);
-    assert.match(requests.stdout, /valid\s+alice\s+web\s+app\s+\["ls"\]\s+1h30m/);
+    assert.match(requests.stdout, /valid\s+alice\s+web\s+exec\s+app\s+\["ls"\]\s+1h30m/);
     const grants = await cp.kubectl('admin', ['get', 'acg', '-n', 'team-a']);
     assert.match(grants.stdout.split('\n')[0]!, /NAME\s+REQUEST\s+GRANTEDBY\s+STATUS\s+AGE/);
     assert.match(grants.stdout, /valid\s+valid\s+carol\s+granted/);

@@ -21,7 +21,7 @@ export const serveArgs = {
   'key-file': { type: 'string', alias: 'k', default: 'dev/localhost.key', description: 'HTTPS private key (PEM)' },
   kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
   context: { type: 'string', description: 'kubeconfig context to use' },
-  objects: { type: 'string', description: 'Run without a cluster: a JSON or YAML file of AccessRequests and AccessGrants to serve from memory' },
+  objects: { type: 'string', description: 'Run without a cluster: a JSON file (array or List) of AccessRequests and AccessGrants, served from memory' },
   namespaces: { type: 'string', description: 'Comma-separated namespaces to watch (default: all)' },
   'granted-role-name': { type: 'string', description: 'Role bound to a user while their grant lasts (omit when developers hold standing exec rights)' },
   'granted-role-kind': { type: 'string', default: 'ClusterRole', description: 'Kind of --granted-role-name: ClusterRole or Role' },

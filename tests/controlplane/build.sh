@@ -54,7 +54,11 @@ fi
 start=$(date +%s)
 elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
-say "building kube-apiserver $k8s_version from Go modules (first time takes several minutes)…"
+if [[ -x $out ]]; then
+  say "inputs changed: rebuilding kube-apiserver $k8s_version (incremental, usually under a minute)…"
+else
+  say "building kube-apiserver $k8s_version from Go modules (first time takes several minutes)…"
+fi
 cd "$here"
 say "downloading Go modules…"
 go mod download

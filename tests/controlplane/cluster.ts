@@ -369,7 +369,11 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 
   const kubectl = (user: User, args: readonly string[], kubectlOptions: KubectlOptions = {}): Promise<KubectlResult> =>
-    run('kubectl', ['--kubeconfig', kubeconfig, '--context', user, ...args], { timeoutMs: 60_000, ...kubectlOptions });
+    // A discovery cache per cluster keeps ~/.kube/cache free of one directory per random port.
+    run('kubectl', ['--kubeconfig', kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args], {
+      timeoutMs: 60_000,
+      ...kubectlOptions,
+    });
 
   const apply = async (manifest: string | object | readonly object[], user: User = 'admin'): Promise<void> => {
     const result = await kubectl(user, ['apply', '-f', '-'], { input: toManifest(manifest) });

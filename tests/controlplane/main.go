@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,6 +40,14 @@ func run() int {
 		return 2
 	}
 	apiserverArgs := own.Args()
+	for _, arg := range apiserverArgs {
+		if arg == "--version" || arg == "--help" || arg == "-h" || strings.HasPrefix(arg, "--version=") {
+			// Informational: kube-apiserver answers and exits, no etcd needed.
+			cmd := app.NewAPIServerCommand()
+			cmd.SetArgs(apiserverArgs)
+			return cli.Run(cmd)
+		}
+	}
 
 	dir := *etcdDir
 	if dir == "" {
@@ -59,7 +69,10 @@ func run() int {
 	fmt.Fprintf(os.Stderr, "controlplane: etcd ready on 127.0.0.1:%d\n", *etcdPort)
 
 	if *parentPID > 0 {
-		go watchParent(*parentPID)
+		// kube-apiserver exits hard on a second signal; remember the first so the watchdog adds none.
+		signalled := make(chan os.Signal, 1)
+		signal.Notify(signalled, syscall.SIGINT, syscall.SIGTERM)
+		go watchParent(*parentPID, signalled)
 	}
 	go func() {
 		// etcd failing underneath the API server leaves nothing worth keeping alive.
@@ -72,7 +85,7 @@ func run() int {
 	cmd := app.NewAPIServerCommand()
 	cmd.SetArgs(append([]string{fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", *etcdPort)}, apiserverArgs...))
 	code := cli.Run(cmd)
-	fmt.Fprintf(os.Stderr, "controlplane: kube-apiserver exited (%d), stopping etcd\n", code)
+	fmt.Fprintf(os.Stderr, "controlplane: kube-apiserver exited (%d), stopping etcd (its \"server closed\" errors below are expected)\n", code)
 	return code
 }
 
@@ -105,22 +118,33 @@ func startEtcd(dir string, clientPort, peerPort int) (*embed.Etcd, error) {
 }
 
 // watchParent turns the parent's death into SIGTERM for ourselves (the API server then shuts down
-// gracefully and etcd closes after it); a second grace period later it exits hard.
-func watchParent(pid int) {
+// gracefully and etcd closes after it), unless a signal already started that; a grace period later
+// it exits hard.
+func watchParent(pid int, signalled <-chan os.Signal) {
 	// A direct child sees its parent's death as a changed parent pid (re-parented to init or a
 	// subreaper), which is immune to pid reuse; otherwise probe the pid.
 	direct := os.Getppid() == pid
+	stopping := false
 	for {
-		time.Sleep(500 * time.Millisecond)
-		if direct && os.Getppid() != pid {
-			break
+		select {
+		case <-signalled:
+			stopping = true
+		case <-time.After(500 * time.Millisecond):
 		}
-		if !direct && syscall.Kill(pid, 0) != nil {
+		if direct && os.Getppid() != pid || !direct && syscall.Kill(pid, 0) != nil {
 			break
 		}
 	}
 	fmt.Fprintf(os.Stderr, "controlplane: parent %d is gone, shutting down\n", pid)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
-	time.Sleep(15 * time.Second)
+	select {
+	case <-signalled:
+		stopping = true
+	default:
+	}
+	if !stopping {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}
+	time.Sleep(20 * time.Second)
+	fmt.Fprintln(os.Stderr, "controlplane: still running 20s after the parent died, exiting")
 	os.Exit(1)
 }

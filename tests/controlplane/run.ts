@@ -32,15 +32,17 @@ const webhookAvailable = existsSync(webhookEntry);
 const startWebhook = !values['no-webhook'] && webhookAvailable;
 
 let plane: ControlPlane | undefined;
-let stopping = false;
+let stopping: Promise<void> | undefined;
 
+// Idempotent: Ctrl-C reaches us both from the terminal and relayed by tsx; every caller waits for
+// the one orderly stop instead of exiting underneath it.
 async function shutdown(reason: string, code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+  stopping ??= (async () => {
     console.error(`\n[controlplane] ${reason}: stopping…`);
     await plane?.stop().catch((error: unknown) => console.error('[controlplane] stop failed:', error));
     console.error('[controlplane] stopped');
-  }
+  })();
+  await stopping;
   process.exit(code);
 }
 
@@ -132,6 +134,7 @@ function printWalkthrough(cp: ControlPlane): void {
          name: nginx-1
          namespace: team-a
        execOptions:
+         container: nginx
          command: [ls, /]
      EOF
    (with the kubectl plugin on PATH: kubectl request exec nginx-1 -- ls /)
@@ -154,14 +157,17 @@ function printWalkthrough(cp: ControlPlane): void {
      kubectl get rolebindings -n team-a
 
 4. alice runs exactly that command:
-     kubectl --context alice exec nginx-1 -- ls /
+     KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl --context alice exec nginx-1 -- ls /
    → "pod nginx-1 does not have a host assigned" (HTTP 400). That is success here: RBAC and the
      webhook let the exec through, and only the missing kubelet (this cluster runs none) stops it.
      A refusal by the webhook is a 403 "admission webhook ... denied the request: ...".
+   (The variable keeps kubectl on SPDY. By default kubectl tries WebSocket first and, when that
+   upgrade fails as it must without a kubelet, retries over SPDY: a second exec, which a one-shot
+   request no longer allows, so you would see the retry's 403.)
 
 5. Again, or any other command, container, pod or namespace, or with -it:
-     kubectl --context alice exec nginx-1 -- ls /
-     kubectl --context alice exec nginx-1 -- sh
+     KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl --context alice exec nginx-1 -- ls /
+     kubectl --context alice exec -it nginx-1 -- sh
    → denied: the request allowed one exec (no spec.validFor) and it is used up.
      With spec.validFor: 30m in the request, repeated execs work until it expires.
 `);

@@ -69,13 +69,21 @@ describe('local control plane', () => {
   });
 
   it('gives nobody but admin standing pods/exec', async () => {
-    assert.equal(await canI('admin', 'create', 'pods/exec', '-n', 'team-a'), true);
+    // `can-i create pods/exec` would ask about a pod named "exec": subresources need --subresource.
+    const exec = ['pods', '--subresource=exec', '-n', 'team-a'];
+    assert.equal(await canI('admin', 'create', ...exec), true);
+    assert.equal(await canI('admin', 'get', ...exec), true);
     for (const user of ['alice', 'bob', 'carol', 'dave'] as const) {
-      assert.equal(await canI(user, 'create', 'pods/exec', '-n', 'team-a'), false, `${user} create pods/exec`);
-      assert.equal(await canI(user, 'get', 'pods/exec', '-n', 'team-a'), false, `${user} get pods/exec`);
-      assert.equal(await canI(user, 'create', 'pods/attach', '-n', 'team-a'), false, `${user} create pods/attach`);
-      assert.equal(await canI(user, 'create', 'pods/portforward', '-n', 'team-a'), false, `${user} create pods/portforward`);
-      assert.equal(await canI(user, 'patch', 'pods/ephemeralcontainers', '-n', 'team-a'), false, `${user} patch pods/ephemeralcontainers`);
+      for (const [verb, subresource] of [
+        ['create', 'exec'],
+        ['get', 'exec'],
+        ['create', 'attach'],
+        ['create', 'portforward'],
+        ['patch', 'ephemeralcontainers'],
+        ['update', 'ephemeralcontainers'],
+      ] as const) {
+        assert.equal(await canI(user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-a'), false, `${user} ${verb} pods/${subresource}`);
+      }
     }
   });
 

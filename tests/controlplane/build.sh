@@ -95,7 +95,7 @@ while IFS= read -r line; do
     say "compiled $count/$total packages ($(elapsed))…"
     last=$now
   fi
-done < <(go build -p "${CONTROLPLANE_BUILD_JOBS:-2}" -trimpath -v -ldflags "$ldflags" -o "$tmp" . 2>&1; echo "__exit $?")
+done < <(go build -p "${CONTROLPLANE_BUILD_JOBS:-2}" -trimpath -buildvcs=false -v -ldflags "$ldflags" -o "$tmp" . 2>&1; echo "__exit $?")
 if [[ $status != 0 ]]; then
   say "go build failed (exit $status) after $(elapsed)"
   exit 1

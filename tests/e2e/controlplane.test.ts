@@ -15,18 +15,12 @@ const haveCrds = existsSync(crdsDir) && readdirSync(crdsDir).some((name) => /\.(
 let cp: ControlPlane;
 let dir: string;
 
-before(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'kra-controlplane-'));
-  cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
-});
-
-after(async () => {
-  await cp?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
 async function canI(user: User, ...args: string[]): Promise<boolean> {
-  const result = await cp.kubectl(user, ['auth', 'can-i', ...args]);
+  return canIOn(cp, user, ...args);
+}
+
+async function canIOn(plane: ControlPlane, user: User, ...args: string[]): Promise<boolean> {
+  const result = await plane.kubectl(user, ['auth', 'can-i', ...args]);
   const answer = result.stdout.trim();
   assert.ok(answer === 'yes' || answer === 'no', `unexpected can-i answer for ${user}: ${JSON.stringify(result)}`);
   return answer === 'yes';
@@ -37,6 +31,16 @@ function pod(name: string, namespace: string) {
 }
 
 describe('local control plane', () => {
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'kra-controlplane-'));
+    cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
+  });
+
+  after(async () => {
+    await cp?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
   it('serves the local kubectl with a kube-apiserver stamped v1.34', async () => {
     const result = await cp.kubectl('admin', ['version', '-o', 'json']);
     assert.equal(result.code, 0, result.stderr);
@@ -147,5 +151,39 @@ describe('local control plane', () => {
     const excluded = await cp.kubectl('admin', ['exec', '-n', 'kube-system', 'p', '--', 'ls']);
     assert.notEqual(excluded.code, 0);
     assert.match(excluded.stderr, /does not have a host assigned/);
+  });
+});
+
+describe('local control plane with developersCanExec', () => {
+  let plane: ControlPlane;
+  let planeDir: string;
+
+  before(async () => {
+    planeDir = await mkdtemp(path.join(tmpdir(), 'kra-controlplane-'));
+    plane = await startControlPlane({ dir: planeDir, developersCanExec: true, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
+  });
+
+  after(async () => {
+    await plane?.stop();
+    if (planeDir) await rm(planeDir, { recursive: true, force: true });
+  });
+
+  it('gives developers standing exec and its friends, so the webhook alone gates', async () => {
+    for (const user of ['alice', 'bob'] as const) {
+      for (const [verb, subresource] of [
+        ['create', 'exec'],
+        ['get', 'exec'],
+        ['create', 'attach'],
+        ['get', 'attach'],
+        ['create', 'portforward'],
+        ['patch', 'ephemeralcontainers'],
+        ['update', 'ephemeralcontainers'],
+      ] as const) {
+        assert.equal(await canIOn(plane, user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-b'), true, `${user} ${verb} pods/${subresource}`);
+      }
+    }
+    for (const user of ['carol', 'dave'] as const) {
+      assert.equal(await canIOn(plane, user, 'create', 'pods', '--subresource=exec', '-n', 'team-a'), false, `${user} create pods/exec`);
+    }
   });
 });

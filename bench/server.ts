@@ -1,18 +1,28 @@
-// The webhook server process the benchmark measures (run pinned to one core by bench/run.ts).
-//   informer: the production wiring, `startServe` from adapters/node/serve.ts with a kubeconfig:
-//             informer-backed lookup, audit log on stdout, review log on stderr, HTTPS server.
-//   list:     the same Hono app and HTTPS server, with the seed's list-per-review lookup instead.
-//   informer-h2: what `startServe` wires (Kubernetes backend, audit log, app), served by
-//             http2.createSecureServer({ allowHTTP1: true }) instead of adapters/node/server.ts,
-//             which speaks HTTP/1.1 only: the HTTP/2 figures the kube-apiserver would see.
+// The webhook server processes the benchmark measures (each pinned to one core by bench/run.ts).
+//   informer       the production wiring: `startServe` from adapters/node/serve.ts with a kubeconfig
+//                  (informer-backed lookup, audit log on stdout, review log on stderr, HTTPS server).
+//   informer-h2    the same pieces served by http2.createSecureServer({ allowHTTP1: true }) instead of
+//                  adapters/node/server.ts, which speaks HTTP/1.1 only: what HTTP/2 would give.
+//   informer-nolog the same as informer without the audit log and the review log (decomposition only:
+//                  production always audits).
+//   hono-minimal   adapters/node/server.ts around a Hono app that only parses the AdmissionReview
+//                  with valibot and answers a fixed verdict: the framework's share (decomposition).
+//   list           the Hono app and HTTPS server with the seed's list-per-review lookup.
 // Start-up errors go to --error-file (stdout and stderr are /dev/null during the measurement).
-import { writeFileSync } from 'node:fs';
+import { createAdaptorServer } from '@hono/node-server';
+import { Hono } from 'hono';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
+import * as v from 'valibot';
 import { logAuditSink } from '../adapters/audit/log.ts';
 import { createApp } from '../adapters/http/app.ts';
-import { jsonLogger } from '../adapters/log.ts';
+import { jsonLogger, silentLogger } from '../adapters/log.ts';
 import { configFrom, startServe, type ServeFlags } from '../adapters/node/serve.ts';
 import { startHttpsServer, type RunningServer } from '../adapters/node/server.ts';
+import { AdmissionReview } from '../functions/schemas.ts';
+import type { ClusterLookup } from '../functions/types.ts';
+import type { EffectExecutor } from '../adapters/ports.ts';
 import { listPerReviewLookup } from './list-lookup.ts';
 
 const { values } = parseArgs({
@@ -37,56 +47,100 @@ const flags: ServeFlags = {
   kubeconfig: values.kubeconfig!,
   'always-allowed-group-name': 'system:masters',
 };
+const tls = { certFile: flags['cert-file']!, keyFile: flags['key-file']! };
 
-async function start(): Promise<RunningServer> {
-  if (values.mode === 'informer') return startServe(flags);
-  if (values.mode === 'informer-h2') return startH2();
-  if (values.mode !== 'list') throw new Error(`--mode must be informer or list, not ${values.mode}`);
-  const { readFileSync } = await import('node:fs');
-  const cluster = listPerReviewLookup({ server: values.server!, caPem: readFileSync(values['ca-file']!, 'utf8'), token: values.token! });
-  const logger = jsonLogger();
-  const app = createApp({
-    lookup: { ...cluster, validateAccessRequest: async () => ({ status: 'valid' }) },
-    effects: { run: () => Promise.reject(new Error('the list-per-review benchmark consumes nothing')) },
-    audit: [logAuditSink()],
-    config: configFrom(flags),
-    logger,
-  });
-  return startHttpsServer({ app, address: flags.address!, tls: { certFile: flags['cert-file']!, keyFile: flags['key-file']! }, logger });
+interface Backend {
+  lookup: ClusterLookup;
+  effects: EffectExecutor;
+  isReady(): boolean;
+  stop(): Promise<void>;
 }
 
-/** The serve wiring (adapters/node/serve.ts) over node:http2 with HTTP/1.1 allowed. */
-async function startH2(): Promise<RunningServer> {
-  const { createAdaptorServer } = await import('@hono/node-server');
-  const http2 = await import('node:http2');
-  const { readFileSync } = await import('node:fs');
+async function kubernetesBackend(logger: ReturnType<typeof jsonLogger>): Promise<Backend> {
   const { startKubernetesBackend } = await import('../adapters/kubernetes/index.ts');
-  const config = configFrom(flags);
-  const logger = jsonLogger();
-  const backend = await startKubernetesBackend({ kubeconfig: flags.kubeconfig!, usernamePrefix: '', cleanupIntervalMs: 60_000, deleteAfterMs: 86_400_000, logger });
-  const app = createApp({
+  // The defaults of `serve` (adapters/node/serve.ts): cleanup every minute, one-shots kept 24h.
+  return startKubernetesBackend({ kubeconfig: flags.kubeconfig!, usernamePrefix: '', cleanupIntervalMs: 60_000, deleteAfterMs: 86_400_000, logger });
+}
+
+function listBackend(): Backend {
+  const lookup = listPerReviewLookup({ server: values.server!, caPem: readFileSync(values['ca-file']!, 'utf8'), token: values.token! });
+  return {
+    lookup,
+    effects: { run: () => Promise.reject(new Error('the list-per-review benchmark consumes nothing')) },
+    isReady: () => true,
+    stop: async () => lookup.close(),
+  };
+}
+
+function appOn(backend: Backend, logs: boolean): Hono {
+  const logger = logs ? jsonLogger() : silentLogger;
+  return createApp({
     lookup: { ...backend.lookup, validateAccessRequest: async () => ({ status: 'valid' }) },
     effects: backend.effects,
-    audit: [logAuditSink()],
-    config,
+    audit: logs ? [logAuditSink()] : [],
+    config: configFrom(flags),
     logger,
     isReady: backend.isReady,
   });
+}
+
+async function https1(app: Hono, backend?: Backend): Promise<RunningServer> {
+  const running = await startHttpsServer({ app, address: flags.address!, tls, logger: silentLogger });
+  return { ...running, close: async (grace) => (await running.close(grace), await backend?.stop()) };
+}
+
+/** node:http2 with HTTP/1.1 allowed, the change adapters/node/server.ts would need for HTTP/2. */
+async function https2(app: Hono, backend: Backend): Promise<RunningServer> {
   const server = createAdaptorServer({
     fetch: app.fetch,
     createServer: http2.createSecureServer,
-    serverOptions: { cert: readFileSync(flags['cert-file']!), key: readFileSync(flags['key-file']!), minVersion: 'TLSv1.2', allowHTTP1: true },
+    serverOptions: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2', allowHTTP1: true },
   });
-  const [host, port] = flags.address!.split(':');
-  await new Promise<void>((resolve) => server.listen(Number(port), host, resolve));
+  const at = flags.address!.lastIndexOf(':');
+  const port = Number(flags.address!.slice(at + 1));
+  await new Promise<void>((resolve) => server.listen(port, flags.address!.slice(0, at), resolve));
   return {
     url: `https://${flags.address}`,
-    port: Number(port),
+    port,
     close: async () => {
       server.close();
       await backend.stop();
     },
   };
+}
+
+function honoMinimal(): Hono {
+  const app = new Hono();
+  app.get('/readyz', (c) => c.text('ok'));
+  app.post('/', async (c) => {
+    const parsed = v.safeParse(AdmissionReview, JSON.parse(await c.req.text()));
+    if (!parsed.success) return c.text('malformed', 400);
+    return c.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: parsed.output.request.uid, allowed: true } });
+  });
+  return app;
+}
+
+async function start(): Promise<RunningServer> {
+  switch (values.mode) {
+    case 'informer':
+      return startServe(flags);
+    case 'informer-h2': {
+      const backend = await kubernetesBackend(jsonLogger());
+      return https2(appOn(backend, true), backend);
+    }
+    case 'informer-nolog': {
+      const backend = await kubernetesBackend(jsonLogger());
+      return https1(appOn(backend, false), backend);
+    }
+    case 'hono-minimal':
+      return https1(honoMinimal());
+    case 'list': {
+      const backend = listBackend();
+      return https1(appOn(backend, true), backend);
+    }
+    default:
+      throw new Error(`--mode must be informer, informer-h2, informer-nolog, hono-minimal or list, not ${values.mode}`);
+  }
 }
 
 try {

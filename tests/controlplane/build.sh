@@ -60,8 +60,7 @@ else
   say "building kube-apiserver $k8s_version from Go modules (first time takes several minutes)…"
 fi
 cd "$here"
-say "downloading Go modules…"
-go mod download
+say "resolving Go modules (a cold machine downloads about 500 MB from the module proxy)…"
 total=$(go list -deps . | wc -l)
 say "compiling up to $total packages with -p ${CONTROLPLANE_BUILD_JOBS:-2} ($(elapsed) so far)…"
 

@@ -3,6 +3,7 @@
 //
 //   tsx tests/controlplane/run.ts [--demo] [--developers-can-exec] [--no-webhook] [--dir DIR]
 import { existsSync } from 'node:fs';
+import { mkdir, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, USERS, startControlPlane, type ControlPlane } from './cluster.ts';
@@ -64,23 +65,37 @@ if (!webhookAvailable && !values['no-webhook']) {
   console.error('[controlplane] warning: adapters/node/main.ts does not exist yet, so no webhook server runs: exec and AccessRequests fail closed');
 }
 if (values.demo) await createDemo(plane);
+const pluginDir = await linkPlugin(plane);
 
 const rel = (file: string): string => path.relative(process.cwd(), file) || file;
 console.log(`
 kube-apiserver ${plane.server} is up${startWebhook ? `, webhook ${plane.webhookUrl}` : ''}.
 
-  export KUBECONFIG=${plane.kubeconfig}
+  export KUBECONFIG=${plane.kubeconfig}${pluginDir ? `
+  export PATH=${pluginDir}:$PATH     # the kubectl request plugin from this checkout` : ''}
   kubectl config get-contexts        # ${USERS.join(', ')} (current: admin; namespace team-a)
   kubectl --context alice auth can-i --list
 
 Users: admin (system:masters), alice and bob (developers), carol (approvers), dave (no role).
 Logs: ${rel(plane.logs.controlplane)}, ${rel(plane.logs.webhook)}
 `);
-if (values.demo) printWalkthrough(plane);
+if (values.demo) printWalkthrough(plane, pluginDir);
 console.log('Press Ctrl-C to stop.');
 
 const how = await plane.exited;
 await shutdown(`kube-apiserver stopped unexpectedly (${how}); see ${plane.logs.controlplane}`, 1);
+
+/** <dir>/plugins/kubectl-request → bin/kubectl-request.mjs, so `kubectl request` works from this checkout. */
+async function linkPlugin(cp: ControlPlane): Promise<string | undefined> {
+  const target = path.join(ROOT, 'bin/kubectl-request.mjs');
+  if (!existsSync(target)) return undefined;
+  const dir = path.join(cp.dir, 'plugins');
+  await mkdir(dir, { recursive: true });
+  const link = path.join(dir, 'kubectl-request');
+  await rm(link, { force: true });
+  await symlink(target, link);
+  return dir;
+}
 
 async function createDemo(cp: ControlPlane): Promise<void> {
   const pod = (name: string, namespace: string, app: string, image: string) => ({
@@ -106,69 +121,89 @@ async function createDemo(cp: ControlPlane): Promise<void> {
     pod('nginx-2', 'team-a', 'nginx', 'nginx:1.27'),
     pod('api-1', 'team-b', 'api', 'busybox:1.36'),
   ]);
+  // What a kubelet would report, so `kubectl request exec deployment/nginx` finds running pods. The
+  // pods still have no node: an allowed exec ends at the apiserver ("does not have a host assigned").
+  const running = JSON.stringify({ status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+  for (const [namespace, name] of [['team-a', 'nginx-1'], ['team-a', 'nginx-2'], ['team-b', 'api-1']] as const) {
+    const result = await cp.kubectl('admin', ['patch', 'pod', name, '-n', namespace, '--subresource=status', '--type=merge', '-p', running]);
+    if (result.code !== 0) throw new Error(`marking ${namespace}/${name} running failed: ${result.stderr.trim()}`);
+  }
   console.error('[controlplane] demo: Deployment team-a/nginx, pods team-a/nginx-1, team-a/nginx-2, team-b/api-1');
 }
 
-function printWalkthrough(cp: ControlPlane): void {
-  console.log(`Walk-through (as alice, a developer, and carol, an approver):
+function printWalkthrough(cp: ControlPlane, pluginDir: string | undefined): void {
+  const plugin = pluginDir
+    ? `2. alice asks for ten minutes of one command (plugin flags go after the subcommand):
+     kubectl request exec --context alice deployment/nginx --valid-for 10m -- ls /
 
-  export KUBECONFIG=${cp.kubeconfig}
+3. carol reviews and grants it (alice may not grant her own request: try it):
+     kubectl request list --context carol
+     kubectl request grant --context carol NAME
+   The webhook binds ClusterRole kube-request-access-granted-exec to alice in team-a:
+     kubectl get rolebindings
 
-1. alice may look at pods but not exec into them:
+4. alice runs the kubectl exec line the plugin printed, e.g.
+     kubectl --context alice exec -n team-a nginx-1 -c nginx -- ls /
+   → Error from server (BadRequest): pod nginx-1 does not have a host assigned
+     That is success here: RBAC and the webhook let the exec through; only the missing kubelet
+     (this cluster runs none) stops it. A refusal is a 403, from RBAC or from the webhook
+     ("admission webhook ... denied the request: ..."):
+     kubectl --context alice exec nginx-1 -- ls /etc          # another command
+     kubectl --context alice exec -it nginx-1 -- ls /         # a tty
+     kubectl --context bob exec nginx-1 -- ls /               # someone else
+
+`
+    : '';
+  const first = pluginDir ? 5 : 2;
+  console.log(`Walk-through: alice (developer) asks, carol (approver) decides.
+
+  export KUBECONFIG=${cp.kubeconfig}${pluginDir ? `\n  export PATH=${pluginDir}:$PATH` : ''}
+
+1. alice can see pods but not exec into them:
      kubectl --context alice get pods
      kubectl --context alice exec nginx-1 -- ls /
-   → Forbidden: User "alice" cannot create resource "pods/exec" (RBAC; nobody but admin holds it)
+   → Forbidden: User "alice" cannot create resource "pods/exec" (RBAC: only admin holds it)
 
-2. alice asks for one command in one pod:
+${plugin}${first}. A one-shot request, in plain YAML (what the plugin creates for you):
      kubectl --context alice create -f - <<'EOF'
      apiVersion: kube-request-access.io/v1
      kind: AccessRequest
      metadata:
-       name: alice-ls
+       name: alice-hostname
      spec:
        userInfo:
-         username: alice
+         username: alice           # anyone else's name is refused by the webhook
        forObject:
          resource: {group: "", version: v1, resource: pods}
          subResource: exec
-         name: nginx-1
+         name: nginx-2
          namespace: team-a
        execOptions:
          container: nginx
-         command: [ls, /]
+         command: [cat, /etc/hostname]
      EOF
-   (with the kubectl plugin on PATH: kubectl request exec nginx-1 -- ls /)
-   An AccessRequest naming someone else (spec.userInfo.username: bob) is refused by the webhook.
 
-3. carol grants it (alice cannot grant her own request):
-     kubectl --context carol get accessrequests
+${first + 1}. carol grants it:
      kubectl --context carol create -f - <<'EOF'
      apiVersion: kube-request-access.io/v1
      kind: AccessGrant
      metadata:
-       name: alice-ls
+       name: alice-hostname
      spec:
-       grantFor: alice-ls
+       grantFor: alice-hostname
        grantedBy:
-         username: carol
+         username: carol           # must be the user who creates the grant
      status: granted
      EOF
-   The webhook binds ClusterRole kube-request-access-granted-exec to alice in team-a:
-     kubectl get rolebindings -n team-a
 
-4. alice runs exactly that command:
-     KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl --context alice exec nginx-1 -- ls /
-   → "pod nginx-1 does not have a host assigned" (HTTP 400). That is success here: RBAC and the
-     webhook let the exec through, and only the missing kubelet (this cluster runs none) stops it.
-     A refusal by the webhook is a 403 "admission webhook ... denied the request: ...".
-   (The variable keeps kubectl on SPDY. By default kubectl tries WebSocket first and, when that
-   upgrade fails as it must without a kubelet, retries over SPDY: a second exec, which a one-shot
-   request no longer allows, so you would see the retry's 403.)
+${first + 2}. alice gets exactly one exec:
+     export KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false
+     kubectl --context alice exec nginx-2 -- cat /etc/hostname    # 400 "no host assigned": allowed
+     kubectl --context alice exec nginx-2 -- cat /etc/hostname    # 403: the request is used up
+   Why the variable: kubectl first tries WebSocket and, when the upgrade fails (as it must without a
+   kubelet), retries over SPDY. That retry is a second exec, which a one-shot request no longer
+   allows, so without the variable you would see the retry's 403 instead of the 400.
 
-5. Again, or any other command, container, pod or namespace, or with -it:
-     KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kubectl --context alice exec nginx-1 -- ls /
-     kubectl --context alice exec -it nginx-1 -- sh
-   → denied: the request allowed one exec (no spec.validFor) and it is used up.
-     With spec.validFor: 30m in the request, repeated execs work until it expires.
+dave is authenticated but has no role at all: kubectl --context dave get pods is forbidden.
 `);
 }

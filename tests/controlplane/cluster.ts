@@ -59,6 +59,25 @@ export interface KubectlResult {
 export interface KubectlOptions {
   input?: string;
   timeoutMs?: number;
+  /** Extra environment, e.g. `{ KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }` for a single SPDY attempt. */
+  env?: Record<string, string>;
+}
+
+export interface ExecProbe {
+  namespace: string;
+  pod: string;
+  command?: readonly string[];
+  container?: string;
+  stdin?: boolean;
+  tty?: boolean;
+  /** Which subresource to probe (default exec). */
+  subresource?: 'exec' | 'attach';
+}
+
+export interface ProbeResult {
+  /** 400 "does not have a host assigned" = allowed (no kubelet here); 403 = denied; 500 = webhook unreachable. */
+  status: number;
+  message: string;
 }
 
 export interface ControlPlane {
@@ -77,6 +96,12 @@ export interface ControlPlane {
   exited: Promise<string>;
   /** Runs the real `kubectl --kubeconfig … --context USER ARGS…`; never throws on a non-zero exit. */
   kubectl(user: User, args: readonly string[], options?: KubectlOptions): Promise<KubectlResult>;
+  /**
+   * One exec admission, without kubectl: `POST /api/v1/namespaces/NS/pods/P/exec?…` with the user's
+   * token. Unlike `kubectl exec` it never retries over a second transport, so it reaches the webhook
+   * exactly once.
+   */
+  execProbe(user: User, probe: ExecProbe): Promise<ProbeResult>;
   /** `kubectl apply` as admin (or `user`) of YAML/JSON text, an object, or a list of objects. Throws on failure. */
   apply(manifest: string | object | readonly object[], user?: User): Promise<void>;
   /** Creates or updates the ValidatingWebhookConfiguration pointing at the local webhook. */
@@ -147,9 +172,9 @@ interface HttpsResult {
   body: string;
 }
 
-function httpsGet(url: string, ca: string, token?: string, timeoutMs = 3000): Promise<HttpsResult> {
+function httpsGet(url: string, ca: string, token?: string, timeoutMs = 3000, method = 'GET'): Promise<HttpsResult> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method, ca, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -170,9 +195,16 @@ function tail(file: string, lines = 30): string {
   }
 }
 
-function run(command: string, args: readonly string[], options: { input?: string; timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<KubectlResult> {
+interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  onLine?: (line: string) => void;
+}
+
+function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
     track(child);
     let stdout = '';
     let stderr = '';
@@ -380,6 +412,25 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (result.code !== 0) throw new Error(`kubectl apply failed (exit ${result.code}): ${result.stderr.trim()}`);
   };
 
+  const execProbe = async (user: User, probe: ExecProbe): Promise<ProbeResult> => {
+    const query = new URLSearchParams();
+    for (const word of probe.command ?? []) query.append('command', word);
+    if (probe.container) query.set('container', probe.container);
+    query.set('stdout', 'true');
+    query.set('stderr', probe.tty ? 'false' : 'true');
+    if (probe.stdin) query.set('stdin', 'true');
+    if (probe.tty) query.set('tty', 'true');
+    const url = `${server}/api/v1/namespaces/${encodeURIComponent(probe.namespace)}/pods/${encodeURIComponent(probe.pod)}/${probe.subresource ?? 'exec'}?${query}`;
+    const res = await httpsGet(url, ca.cert, tokens[user], 15_000, 'POST');
+    let message = res.body;
+    try {
+      message = (JSON.parse(res.body) as { message?: string }).message ?? res.body;
+    } catch {
+      // not a Status object: keep the raw body
+    }
+    return { status: res.status, message };
+  };
+
   const mustKubectl = async (args: readonly string[]): Promise<string> => {
     const result = await kubectl('admin', args);
     if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim()}`);
@@ -461,6 +512,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     logs,
     exited: controlplaneExited,
     kubectl,
+    execProbe,
     apply,
     registerWebhook,
     startWebhook,

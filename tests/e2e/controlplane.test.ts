@@ -151,6 +151,16 @@ describe('local control plane', () => {
     const excluded = await cp.kubectl('admin', ['exec', '-n', 'kube-system', 'p', '--', 'ls']);
     assert.notEqual(excluded.code, 0);
     assert.match(excluded.stderr, /does not have a host assigned/);
+
+    // The same, through one bare exec request each.
+    const probed = await cp.execProbe('admin', { namespace: 'team-a', pod: 'p', command: ['ls', '-l'] });
+    assert.equal(probed.status, 500, probed.message);
+    assert.match(probed.message, /failed calling webhook "exec\.kube-request-access\.io"/);
+    const probedExcluded = await cp.execProbe('admin', { namespace: 'kube-system', pod: 'p', command: ['ls'] });
+    assert.deepEqual(probedExcluded, { status: 400, message: 'pod p does not have a host assigned' });
+    const refused = await cp.execProbe('alice', { namespace: 'team-a', pod: 'p', command: ['ls'] });
+    assert.equal(refused.status, 403);
+    assert.match(refused.message, /User "alice" cannot create resource "pods\/exec"/);
   });
 });
 

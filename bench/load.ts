@@ -106,15 +106,18 @@ async function h2load(options: LoadOptions, bodyFile: string, logFile: string): 
   const result = await collect(command, argv);
   if (result.code !== 0) throw new Error(`h2load failed (exit ${result.code}): ${result.stderr || result.stdout}`.slice(0, 2000));
   const summary = parseH2load(result.stdout);
-  const log = parseH2loadLog(readFileSync(logFile, 'utf8'));
+  const all = parseH2loadLog(readFileSync(logFile, 'utf8'));
+  // Requests still in flight when a timed run stops are logged without a status (h2load resets
+  // those HTTP/2 streams): at most one per stream, not failures of the server.
+  const answered = all.filter((entry) => entry.status > 0);
+  const unanswered = all.length - answered.length;
   const statuses: Record<number, number> = {};
-  for (const entry of log) statuses[entry.status] = (statuses[entry.status] ?? 0) + 1;
-  const latency = latencySummary(log.map((entry) => entry.micros));
+  for (const entry of answered) statuses[entry.status] = (statuses[entry.status] ?? 0) + 1;
+  const latency = latencySummary(answered.map((entry) => entry.micros));
   // h2load counts 4xx/5xx answers as `failed`; the statuses say which. Only requests without an
-  // answer fail here, less the HTTP/2 streams still in flight when a timed run ends (h2load resets
-  // those and counts them as errored).
-  const inFlightAtEnd = options.requests === undefined && options.proto === 'h2' ? options.clients * options.streams : 0;
-  return { rps: summary.rps, ...latency, statuses, failures: Math.max(0, summary.errored - inFlightAtEnd) };
+  // answer fail here.
+  const inFlightAtEnd = options.requests === undefined ? options.clients * options.streams : 0;
+  return { rps: summary.rps, ...latency, statuses, failures: Math.max(0, summary.errored + unanswered - inFlightAtEnd) };
 }
 
 async function nodeLoad(options: LoadOptions, bodyFile: string): Promise<LoadResult> {

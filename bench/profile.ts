@@ -76,13 +76,20 @@ export function bundleResolver(bundleFile: string): (frame: CallFrame) => CallFr
   };
 }
 
-export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFrame) => CallFrame = (f) => f): ProfileSummary {
+/**
+ * Self time per function and area. `skipMs` leaves out the first milliseconds of the profile
+ * (start-up and the informers' initial list), so that only the measured load is summarised.
+ */
+export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFrame) => CallFrame = (f) => f, skipMs = 0): ProfileSummary {
   for (const node of profile.nodes) node.callFrame = resolve(node.callFrame);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
   if (profile.samples && profile.timeDeltas) {
+    let at = 0;
     for (let i = 0; i < profile.samples.length; i++) {
       const id = profile.samples[i]!;
+      at += (profile.timeDeltas[i] ?? 0) / 1000;
+      if (at < skipMs) continue;
       selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
     }
   } else {
@@ -113,8 +120,8 @@ export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFr
   };
 }
 
-export function summariseFile(file: string, top = 25, bundleFile?: string): ProfileSummary {
-  return summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, bundleFile ? bundleResolver(bundleFile) : undefined);
+export function summariseFile(file: string, top = 25, bundleFile?: string, skipMs = 0): ProfileSummary {
+  return summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, bundleFile ? bundleResolver(bundleFile) : undefined, skipMs);
 }
 
 export function profileMarkdown(summary: ProfileSummary): string {

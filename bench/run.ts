@@ -50,6 +50,7 @@ const DURATION = Number(args.duration ?? (quick ? 2 : 6));
 const WARMUP = quick ? 1 : 2;
 const E2E_EXECS = Number(args['e2e-execs'] ?? 1000);
 const WRITE = args.write ?? (!quick && !args.ns);
+const SATURATED_TRIES = quick ? 1 : 2;
 const SERVER_CORE = 0;
 const LOAD_CORE = 1;
 
@@ -251,9 +252,16 @@ async function checkVerdict(url: string, ca: string, scenario: Scenario): Promis
 async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, proto: 'h1' | 'h2', lookup: Row['lookup']): Promise<Row> {
   const common = { url: `${proc.url}/`, body, proto, durationS: DURATION, warmupS: WARMUP, core: canPin ? LOAD_CORE : undefined, generator, workDir: work };
   const shape = lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
-  const cpu0 = cpuSeconds(proc.pid);
-  const max = await runLoad({ ...common, ...shape });
-  const cpu = cpuSeconds(proc.pid) - cpu0;
+  // Saturated: the better of SATURATED_TRIES runs, since other work on a shared machine only ever slows a run down.
+  let max: LoadResult | undefined;
+  let cpu = Number.NaN;
+  for (let i = 0; i < SATURATED_TRIES; i++) {
+    const cpu0 = cpuSeconds(proc.pid);
+    const run = await runLoad({ ...common, ...shape });
+    const used = cpuSeconds(proc.pid) - cpu0;
+    if (!max || run.rps > max.rps) [max, cpu] = [run, used];
+  }
+  if (!max) throw new Error('no saturated run');
   const rss = rssMb(proc.pid);
   // Half of the saturated rate, paced per connection: the latency a webhook sees with headroom.
   const target = max.rps / 2;
@@ -272,7 +280,7 @@ async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, 
     cpu_us: (cpu * 1e6) / Math.max(1, max.rps * (DURATION + WARMUP)),
     errors: errorsOf(max) + errorsOf(half),
   };
-  progress(`${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, ${row.cpu_us.toFixed(0)} µs CPU/review, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors` : ''}`);
+  progress(`${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, ${row.cpu_us.toFixed(0)} µs CPU/review, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors (${JSON.stringify(max.statuses)} ${JSON.stringify(half.statuses)}, ${max.failures + half.failures} unanswered)` : ''}`);
   if (args.json) process.stdout.write(`${jsonRow(row)}\n`);
   return row;
 }
@@ -510,6 +518,7 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
   mkdirSync(dir, { recursive: true });
   progress(`profiling: node --cpu-prof, exec allowed over HTTP/1.1 at saturation, N = ${n}`);
   const port = await freePort();
+  const spawnedAt = performance.now();
   const server = await spawnPinned(
     'bench/server.ts',
     ['--mode', 'informer', '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
@@ -517,6 +526,9 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
     cp.caPem,
     { readyPath: '/readyz', timeoutMs: 600_000, cpuProfDir: dir },
   );
+  await sleep(1_000);
+  // Start-up and the initial list are left out of the summary (the .cpuprofile keeps them).
+  const loadStartsAfterMs = performance.now() - spawnedAt;
   await runLoad({ url: `${server.url}/`, body: review('exec allowed').body, proto: 'h1', ...SATURATE.h1, durationS: Math.max(DURATION, 5), warmupS: 0, core: canPin ? LOAD_CORE : undefined, generator, workDir: work });
   await server.stop();
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
@@ -527,7 +539,7 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
   const kept = path.join(ROOT, 'bench', 'last.cpuprofile');
   writeFileSync(kept, readFileSync(path.join(dir, file)));
   progress(`  profile kept at ${path.relative(process.cwd(), kept)} (open it in Chrome DevTools or speedscope)`);
-  return summariseFile(kept, 25, bundle('bench/server.ts'));
+  return summariseFile(kept, 25, bundle('bench/server.ts'), loadStartsAfterMs);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,7 +665,7 @@ ${machineBusy > 0.6 ? '**The machine was not idle**: other work shared the two c
 
 ${formatMarkdownTable(rows)}
 
-- **reviews/s**: saturated throughput, closed loop: HTTP/1.1 with ${SATURATE.h1.clients} keep-alive TLS connections, one
+- **reviews/s**: saturated throughput (the better of ${SATURATED_TRIES} runs), closed loop: HTTP/1.1 with ${SATURATE.h1.clients} keep-alive TLS connections, one
   request in flight each; HTTP/2 with ${SATURATE.h2.clients} connections × ${SATURATE.h2.streams} streams.
   ${DURATION} s measured after ${WARMUP} s of warm-up.
 - **p50 / p99**: latency seen by the load generator (TLS, HTTP and the review) at **half** of that
@@ -698,7 +710,7 @@ has no node, so an allowed exec ends with 400 "does not have a host assigned", a
 | --- | ---: | ---: | ---: |
 ${e2e.map((e) => `| ${e.label} | ${e.p50.toFixed(2)} ms | ${e.p99.toFixed(2)} ms | ${e.count} |`).join('\n')}
 ${e2eWith && e2eWithout ? `\nThe webhook adds **${(e2eWith.p50 - e2eWithout.p50).toFixed(2)} ms at p50** and **${(e2eWith.p99 - e2eWithout.p99).toFixed(2)} ms at p99** to an exec.\n` : ''}
-${profile ? `## Where the time goes (node --cpu-prof, exec allowed, HTTP/1.1, saturated)\n\n${profileMarkdown(profile)}\n` : ''}
+${profile ? `## Where the time goes (node --cpu-prof, exec allowed, HTTP/1.1, saturated, largest N; start-up and initial list left out)\n\n${profileMarkdown(profile)}\n` : ''}
 ${analysis()}
 ${notes.length ? `## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }

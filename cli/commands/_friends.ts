@@ -81,9 +81,11 @@ export async function createAndMaybeWait(
   const name = created.metadata.name;
   const line = planned.next(created, options.connection);
   const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
+  // The approver has their own kubeconfig and context: hand them only the namespace.
+  const approverFlags = shellQuote(['-n', namespace]);
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.waitMs === undefined) {
-    io.stdout(`An approver grants it with: kubectl request grant ${name} ${nsFlag}`);
+    io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
     io.stdout(`Once it is granted, run:\n  ${line}`);
     for (const text of planned.after ?? []) io.stdout(text);
     return ExitCode.OK;

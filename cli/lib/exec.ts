@@ -62,9 +62,11 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
   const name = created.metadata.name;
   const execLine = kubectlExecCommand(created, options.connection);
   const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
+  // The approver has their own kubeconfig and context: hand them only the namespace.
+  const approverFlags = shellQuote(['-n', namespace]);
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.waitMs === undefined) {
-    io.stdout(`An approver grants it with: kubectl request grant ${name} ${nsFlag}`);
+    io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
     io.stdout(`Once it is granted, run:\n  ${execLine}`);
     return ExitCode.OK;
   }

@@ -56,7 +56,7 @@ describe('kubectl request exec', () => {
     });
     assert.deepEqual(rt.out.stdout, [
       'accessrequest/alice-web-0-abcd0 created in namespace shop',
-      'An approver grants it with: kubectl request grant alice-web-0-abcd0 -n shop --context alice',
+      'An approver grants it with: kubectl request grant alice-web-0-abcd0 -n shop',
       "Once it is granted, run:\n  kubectl --context alice exec -n shop web-0 -c app -- cat '/etc/app config'",
     ]);
   });

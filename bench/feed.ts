@@ -21,15 +21,20 @@ export class ApiClient {
   #next = 0;
 
   constructor(private readonly target: ApiTarget, sessions = 4) {
-    for (let i = 0; i < sessions; i++) {
-      const session = http2.connect(target.server, { ca: target.caPem });
-      session.on('error', () => {});
-      this.#sessions.push(session);
-    }
+    for (let i = 0; i < sessions; i++) this.#sessions.push(this.#connect());
+  }
+
+  #connect(): http2.ClientHttp2Session {
+    const session = http2.connect(this.target.server, { ca: this.target.caPem });
+    session.on('error', () => {});
+    return session;
   }
 
   request(method: string, path: string, body?: string): Promise<Answer> {
-    const session = this.#sessions[this.#next++ % this.#sessions.length]!;
+    const slot = this.#next++ % this.#sessions.length;
+    let session = this.#sessions[slot]!;
+    // The apiserver closes idle connections (GOAWAY); open a new one then.
+    if (session.closed || session.destroyed) this.#sessions[slot] = session = this.#connect();
     return new Promise((resolve, reject) => {
       const stream = session.request({
         ':method': method,

@@ -2,11 +2,12 @@
 // local kubectl, the static users have the RBAC a real cluster would give them, and the
 // ValidatingWebhookConfiguration really intercepts exec and fails closed while nothing listens.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { ROOT, WEBHOOK_CONFIGURATION, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
 
 const crdsDir = path.join(ROOT, 'manifests/crds');
@@ -111,7 +112,12 @@ describe('local control plane', () => {
     const result = await cp.kubectl('admin', ['get', 'clusterrole', 'kube-request-access-granted-exec', '-o', 'json']);
     assert.equal(result.code, 0, result.stderr);
     const role = JSON.parse(result.stdout) as { rules: { resources: string[]; verbs: string[] }[] };
-    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }]);
+    // The same rules as the role shipped in manifests/, so tests exercise what users deploy.
+    const shipped = parseAllDocuments(readFileSync(new URL('../../manifests/base/roles.yaml', import.meta.url), 'utf8'))
+      .map((doc) => doc.toJS() as { kind?: string; metadata?: { name?: string }; rules?: unknown })
+      .find((doc) => doc.kind === 'ClusterRole' && doc.metadata?.name === 'kube-request-access-granted-exec');
+    assert.ok(shipped, 'manifests/base/roles.yaml ships the granted role');
+    assert.deepEqual(role.rules, shipped.rules);
   });
 
   it('lets alice create an AccessRequest once the CRDs are installed', { skip: haveCrds ? false : 'manifests/crds/ has no CRDs yet' }, async () => {

@@ -1,7 +1,7 @@
 // `kubectl request exec`: from the user's words to a created AccessRequest, optionally waiting.
 import type { AccessRequest } from '../../functions/schemas.ts';
 import type { Target } from './args.ts';
-import type { Cluster, ConnectionOptions } from './cluster.ts';
+import type { AccessCheck, AccessRequestBody, Cluster, ConnectionOptions } from './cluster.ts';
 import { CliError, ExitCode, explainError } from './errors.ts';
 import { resolveTarget } from './pods.ts';
 import { buildExecRequest, connectionFlags, kubectlExecCommand, shellQuote } from './requests.ts';
@@ -9,16 +9,20 @@ import type { Io } from './runtime.ts';
 import { formatAge } from './summary.ts';
 import { execChecks, waitForAccess } from './wait.ts';
 
-export interface ExecOptions {
+/** The request-side options every `kubectl request` command that creates a request shares. */
+export interface RequestCommon {
   connection: ConnectionOptions;
-  target: Target;
-  container?: string;
-  command: string[];
   validFor: string;
   customKeys: Record<string, string>;
   onBehalfOf?: string;
   /** Milliseconds to wait for the decision, or undefined to return at once. */
   waitMs?: number;
+}
+
+export interface ExecOptions extends RequestCommon {
+  target: Target;
+  container?: string;
+  command: string[];
 }
 
 export interface CommandDeps {
@@ -37,48 +41,78 @@ export async function whoAmI(cluster: Cluster): Promise<string> {
 }
 
 export async function requestExec(deps: CommandDeps, options: ExecOptions): Promise<number> {
+  return createAndMaybeWait(deps, options, async (username) => {
+    const namespace = deps.cluster.namespace;
+    const resolved = await resolveTarget(deps.cluster, namespace, options.target, options.container);
+    const notes = [...resolved.notes];
+    if (options.command.length === 0) notes.push('no command after "--": asking for ANY command in the container');
+    return {
+      body: buildExecRequest({
+        username,
+        namespace,
+        pod: resolved.pod,
+        container: resolved.container,
+        command: options.command,
+        validFor: options.validFor,
+        customKeys: options.customKeys,
+      }),
+      next: (created, connection) => kubectlExecCommand(created, connection),
+      checks: execChecks(namespace, resolved.pod),
+      notes,
+    };
+  });
+}
+
+export interface Planned {
+  body: AccessRequestBody;
+  /** The kubectl command the request allows, once granted. */
+  next: (request: AccessRequest, connection: ConnectionOptions) => string;
+  /** The RBAC the user needs once granted (checked with --wait). */
+  checks: AccessCheck[];
+  /** Lines for stderr before creating (defaulted container, what cannot be checked, ...). */
+  notes: string[];
+  /** Lines for stdout after the kubectl command (what else to request, ...). */
+  after?: string[];
+}
+
+/** Creates the planned request and, with --wait, waits for the decision and RBAC. */
+export async function createAndMaybeWait(
+  deps: CommandDeps,
+  options: RequestCommon,
+  plan: (me: string) => Promise<Planned>,
+): Promise<number> {
   const { cluster, io } = deps;
   const namespace = cluster.namespace;
   const me = await whoAmI(cluster);
-  const resolved = await resolveTarget(cluster, namespace, options.target, options.container);
-  for (const note of resolved.notes) io.stderr(note);
-  if (options.command.length === 0) io.stderr('no command after "--": asking for ANY command in the container');
-
-  const body = buildExecRequest({
-    username: options.onBehalfOf ?? me,
-    namespace,
-    pod: resolved.pod,
-    container: resolved.container,
-    command: options.command,
-    validFor: options.validFor,
-    customKeys: options.customKeys,
-  });
+  const planned = await plan(options.onBehalfOf ?? me);
+  for (const note of planned.notes) io.stderr(note);
   let created: AccessRequest;
   try {
-    created = await cluster.createAccessRequest(namespace, body);
+    created = await cluster.createAccessRequest(namespace, planned.body);
   } catch (error) {
     throw explainError(error, { action: 'create the access request', namespace, server: cluster.server });
   }
   const name = created.metadata.name;
-  const execLine = kubectlExecCommand(created, options.connection);
+  const line = planned.next(created, options.connection);
   const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
   // The approver has their own kubeconfig and context: hand them only the namespace.
   const approverFlags = shellQuote(['-n', namespace]);
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.waitMs === undefined) {
     io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
-    io.stdout(`Once it is granted, run:\n  ${execLine}`);
+    io.stdout(`Once it is granted, run:\n  ${line}`);
+    for (const text of planned.after ?? []) io.stdout(text);
     return ExitCode.OK;
   }
-
   const result = await waitForAccess(
-    { cluster, now: deps.now, sleep: deps.sleep, progress: (line) => io.stderr(line) },
+    { cluster, now: deps.now, sleep: deps.sleep, progress: (text) => io.stderr(text) },
     created,
-    { timeoutMs: options.waitMs, checks: execChecks(namespace, resolved.pod) },
+    { timeoutMs: options.waitMs, checks: planned.checks },
   );
   switch (result.outcome) {
     case 'granted':
-      io.stdout(`granted by ${result.grant.spec.grantedBy.username}; run now:\n  ${execLine}`);
+      io.stdout(`granted by ${result.grant.spec.grantedBy.username}; run now:\n  ${line}`);
+      for (const text of planned.after ?? []) io.stdout(text);
       return ExitCode.OK;
     case 'denied': {
       const reason = result.grant.spec.reason ? `: ${result.grant.spec.reason}` : ' (no reason given)';
@@ -102,3 +136,4 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
       );
   }
 }
+

@@ -18,6 +18,12 @@ export interface Row {
   rss_mb: number;
   /** Server CPU time (user + system) per review while saturated, in microseconds: robust on a busy machine. */
   cpu_us: number;
+  /**
+   * p99 inside the webhook at half load, from its own /metrics histogram (time from reading the
+   * request to the decision, without TLS and HTTP): the upper bound of the bucket holding the 99th
+   * percentile, in ms. NaN where the server has no such histogram (baseline).
+   */
+  server_p99_le_ms: number;
   /** Requests that did not answer 200 with the expected verdict. */
   errors: number;
 }
@@ -83,6 +89,30 @@ export function parseH2loadLog(text: string): { status: number; micros: number }
   return out;
 }
 
+/** Bucket counts of `kube_request_access_review_duration_seconds` from a /metrics text, by upper bound (s). */
+export function parseHistogram(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const match of text.matchAll(/^kube_request_access_review_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) {
+    out.set(match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2]));
+  }
+  return out;
+}
+
+/**
+ * The upper bound (ms) of the bucket holding the p-th percentile of the reviews observed between
+ * two cumulative histograms; NaN when nothing was observed.
+ */
+export function histogramPercentileBound(before: Map<number, number>, after: Map<number, number>, p: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return Number.NaN;
+  for (const bound of bounds) {
+    const count = (after.get(bound) ?? 0) - (before.get(bound) ?? 0);
+    if (count >= (p / 100) * total) return bound * 1000;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
 function groupDigits(value: number): string {
@@ -93,7 +123,7 @@ export function formatN(n: Row['n']): string {
   return n === 'baseline' ? 'baseline' : groupDigits(n);
 }
 
-export const TABLE_HEADER = ['N', 'scenario', 'proto', 'lookup', 'reviews/s', 'p50 ms', 'p99 ms', 'p99@max ms', 'CPU µs/review', 'RSS MB', 'errors'] as const;
+export const TABLE_HEADER = ['N', 'scenario', 'proto', 'lookup', 'reviews/s', 'p50 ms', 'p99 ms', 'p99@max ms', 'in-webhook p99 ≤ ms', 'CPU µs/review', 'RSS MB', 'errors'] as const;
 
 export function tableCells(row: Row): string[] {
   return [
@@ -105,6 +135,7 @@ export function tableCells(row: Row): string[] {
     fixed(row.p50_ms, 2),
     fixed(row.p99_ms, 2),
     fixed(row.p99_max_ms, 2),
+    Number.isFinite(row.server_p99_le_ms) ? String(row.server_p99_le_ms) : '',
     fixed(row.cpu_us, 0),
     fixed(row.rss_mb, 0),
     String(row.errors),
@@ -142,6 +173,7 @@ export function jsonRow(row: Row): string {
     lookup: row.lookup,
     p99_max_ms: round(row.p99_max_ms, 3),
     cpu_us: round(row.cpu_us, 0),
+    server_p99_le_ms: round(row.server_p99_le_ms, 4),
     errors: row.errors,
   });
 }

@@ -6,10 +6,12 @@ import { area, summarise } from '../../bench/profile.ts';
 import {
   formatMarkdownTable,
   formatTable,
+  histogramPercentileBound,
   jsonRow,
   latencySummary,
   p99Series,
   parseH2load,
+  parseHistogram,
   parseH2loadLog,
   percentile,
   svgChart,
@@ -26,6 +28,7 @@ const row = (overrides: Partial<Row> = {}): Row => ({
   p99_ms: 1.2346,
   p99_max_ms: 3.5,
   cpu_us: 120.4,
+  server_p99_le_ms: 1,
   rss_mb: 143.26,
   errors: 0,
   ...overrides,
@@ -65,6 +68,26 @@ describe('percentile', () => {
   });
 });
 
+describe('the webhook histogram', () => {
+  const metrics = (counts: number[]) =>
+    ['0.0005', '0.001', '0.0025', '+Inf'].map((le, i) => `kube_request_access_review_duration_seconds_bucket{le="${le}"} ${counts[i]}`).join('\n');
+
+  it('reads cumulative buckets by upper bound', () => {
+    const histogram = parseHistogram(`# HELP x\n${metrics([1, 2, 3, 4])}\nkube_request_access_review_duration_seconds_sum 0.1`);
+    assert.deepEqual([...histogram], [[0.0005, 1], [0.001, 2], [0.0025, 3], [Number.POSITIVE_INFINITY, 4]]);
+  });
+
+  it('bounds a percentile of the reviews between two scrapes', () => {
+    const before = parseHistogram(metrics([10, 10, 10, 10]));
+    // 100 new reviews: 90 under 0.5 ms, 9 more under 1 ms, 1 under 2.5 ms
+    const after = parseHistogram(metrics([100, 109, 110, 110]));
+    assert.equal(histogramPercentileBound(before, after, 50), 0.5);
+    assert.equal(histogramPercentileBound(before, after, 99), 1);
+    assert.equal(histogramPercentileBound(before, after, 100), 2.5);
+    assert.ok(Number.isNaN(histogramPercentileBound(after, after, 99)));
+  });
+});
+
 describe('h2load output', () => {
   const output = `finished in 8.00s, 7512.38 req/s, 3.01MB/s
 requests: 60099 total, 60115 started, 60099 done, 60098 succeeded, 1 failed, 0 errored, 0 timeout
@@ -93,7 +116,7 @@ describe('table and JSON', () => {
     const lines = text.split('\n');
     assert.equal(lines.length, 3);
     assert.match(lines[0]!, /^\s*N\s+scenario\s+proto\s+lookup\s+reviews\/s\s+p50 ms\s+p99 ms/);
-    assert.match(lines[1]!, /^\s+1,000\s+exec allowed\s+h1\s+informer\s+7,512\s+0\.41\s+1\.23\s+3\.50\s+120\s+143\s+0$/);
+    assert.match(lines[1]!, /^\s+1,000\s+exec allowed\s+h1\s+informer\s+7,512\s+0\.41\s+1\.23\s+3\.50\s+1\s+120\s+143\s+0$/);
     assert.match(lines[2]!, /^baseline\s+fixed verdict/);
   });
 

@@ -11,7 +11,7 @@ import { AuditType } from 'kube-request-access/webhooks';
 import * as v from 'valibot';
 import { chatNotifier, createAuditApp, jsonLog, type Log } from './app.ts';
 import { ChainFile, verifyChain } from './chain.ts';
-import { parseAddress, serveHttps, type Running } from './https.ts';
+import { parseAddress, serveHttps, type Running } from '../shared/https.ts';
 
 export const serveArgs = {
   address: { type: 'string', alias: 'a', default: '0.0.0.0:9443', description: 'Address to listen on (host:port)' },

@@ -1,3 +1,4 @@
+// Shared by the example audit and validator webhooks: serving a Hono app over HTTPS.
 // Serves a Hono app over HTTPS with @hono/node-server. The certificate files are re-read when they
 // change (cert-manager rotates them in place), so rotation needs no restart.
 import { createAdaptorServer } from '@hono/node-server';

@@ -6,7 +6,7 @@
 import { defineCommand, runMain } from 'citty';
 import { pathToFileURL } from 'node:url';
 import { createValidatorApp, jsonLog, type Log } from './app.ts';
-import { parseAddress, serveHttps, type Running } from './https.ts';
+import { parseAddress, serveHttps, type Running } from '../shared/https.ts';
 import { DEFAULT_TICKET_PATTERN, rulesFrom } from './rules.ts';
 
 export const serveArgs = {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
 import { runVerify, startAuditWebhook, type RunningAuditWebhook } from '../../examples/audit-webhook/main.ts';
 import { startValidatorWebhook } from '../../examples/validator-webhook/main.ts';
-import type { Running } from '../../examples/validator-webhook/https.ts';
+import type { Running } from '../../examples/shared/https.ts';
 
 const quiet = () => {};
 let cp: ControlPlane;

@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     write: { type: 'boolean' },
     'e2e-execs': { type: 'string' },
+    'analysis-only': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -39,8 +40,31 @@ if (args.help) {
   --duration S   seconds per measurement (default 6, quick 2)
   --write        write BENCHMARKS.md and the SVG chart (default: only the full run writes them)
   --e2e-execs K  execs per end-to-end measurement (default 1000, quick 200)
+  --analysis-only  re-insert bench/analysis.md into BENCHMARKS.md, measure nothing
 `);
   process.exit(0);
+}
+
+if (args['analysis-only']) {
+  // Re-insert bench/analysis.md into an existing BENCHMARKS.md without measuring again.
+  const file = path.join(ROOT, 'BENCHMARKS.md');
+  const text = readFileSync(file, 'utf8');
+  const replaced = text.replace(/<!-- analysis:start -->[\s\S]*<!-- analysis:end -->/, () => analysisBlock());
+  if (replaced === text && !text.includes('<!-- analysis:start -->')) throw new Error('BENCHMARKS.md has no analysis markers; run the full benchmark first');
+  writeFileSync(file, replaced);
+  process.stderr.write('[bench] BENCHMARKS.md: analysis section replaced from bench/analysis.md\n');
+  process.exit(0);
+}
+
+/** Hand-written reading of the figures (bench/analysis.md), kept across re-runs. */
+function analysisBlock(): string {
+  let text = '';
+  try {
+    text = readFileSync(path.join(ROOT, 'bench', 'analysis.md'), 'utf8').trim();
+  } catch {
+    // none yet
+  }
+  return `<!-- analysis:start -->\n${text}\n<!-- analysis:end -->`;
 }
 
 const quick = args.quick;
@@ -657,15 +681,6 @@ if (WRITE) {
   progress('wrote BENCHMARKS.md and bench/p99-latency.svg');
 }
 
-/** Hand-written reading of the figures (bench/analysis.md), kept across re-runs. */
-function analysis(): string {
-  try {
-    return `${readFileSync(path.join(ROOT, 'bench', 'analysis.md'), 'utf8').trim()}\n`;
-  } catch {
-    return '';
-  }
-}
-
 function report(): string {
   const minutes = ((finishedAt - startedAt) / 60_000).toFixed(1);
   const e2eWith = e2e.find((e) => e.label.startsWith('exec allowed, webhook registered'));
@@ -746,6 +761,7 @@ has no node, so an allowed exec ends with 400 "does not have a host assigned", a
 ${e2e.map((e) => `| ${e.label} | ${e.p50.toFixed(2)} ms | ${e.p99.toFixed(2)} ms | ${e.count} |`).join('\n')}
 ${e2eWith && e2eWithout ? `\nThe webhook adds **${(e2eWith.p50 - e2eWithout.p50).toFixed(2)} ms at p50** and **${(e2eWith.p99 - e2eWithout.p99).toFixed(2)} ms at p99** to an exec.\n` : ''}
 ${profile ? `## Where the time goes (node --cpu-prof, exec allowed, HTTP/1.1, saturated, largest N; start-up and initial list left out)\n\n${profileMarkdown(profile)}\n` : ''}
-${analysis()}
+${analysisBlock()}
+
 ${notes.length ? `## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }

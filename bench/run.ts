@@ -330,6 +330,15 @@ let e2e: { label: string; p50: number; p99: number; count: number; statuses: Rec
 let profile: ProfileSummary | undefined;
 const h2Supported = { baseline: true, server: false };
 
+/** Share of all cores busy over a few seconds while we run nothing: other people's work. */
+async function backgroundBusy(ms = 5_000): Promise<number> {
+  const a = cpuTicks();
+  await sleep(ms);
+  const b = cpuTicks();
+  return 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total);
+}
+
+const backgroundBefore = await backgroundBusy();
 const startedAt = Date.now();
 const cpuStart = cpuTicks();
 
@@ -459,6 +468,8 @@ try {
 const cpuEnd = cpuTicks();
 const machineBusy = 1 - (cpuEnd.idle - cpuStart.idle) / Math.max(1, cpuEnd.total - cpuStart.total);
 const finishedAt = Date.now();
+const backgroundAfter = await backgroundBusy();
+const quiet = Math.max(backgroundBefore, backgroundAfter) < 0.15;
 
 // ---------------------------------------------------------------------------------------------
 // End to end and profile
@@ -668,7 +679,7 @@ if (!args.json) {
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
 }
-progress(`machine busy ${(machineBusy * 100).toFixed(0)} % of all cores on average during the run (ours included); load average ${loadAverage()}`);
+progress(`machine busy ${(machineBusy * 100).toFixed(0)} % of all cores on average during the run (ours included); other work: ${(backgroundBefore * 100).toFixed(0)} % before, ${(backgroundAfter * 100).toFixed(0)} % after; load average ${loadAverage()}`);
 
 if (WRITE) {
   const svg = svgChart(p99Series(rows.filter((r) => (SCENARIOS as readonly string[]).includes(r.scenario))), {
@@ -703,9 +714,10 @@ about ${minutes} minutes here) or \`npm run bench -- --quick\` (about a minute).
 | load generator | ${machine.generator}${machine.pinned ? ', pinned to core 1 (`taskset -c 1`)' : ', not pinned'} |
 | webhook server | ${machine.pinned ? 'pinned to core 0 (`taskset -c 0`)' : 'not pinned'}; bundled with esbuild like the production image (bench/.build/server.mjs) and run with plain \`node\` |
 | load average | ${machine.loadBefore} before, ${loadAverage()} after |
-| whole machine busy | ${(machineBusy * 100).toFixed(0)} % of all cores on average over the run (ours included) |
+| other work on the machine | ${(backgroundBefore * 100).toFixed(0)} % of both cores busy in the 5 s before the run, ${(backgroundAfter * 100).toFixed(0)} % in the 5 s after it (nothing of ours running) |
+| whole machine busy | ${(machineBusy * 100).toFixed(0)} % of both cores on average over the run, ours included (server and load generator saturate a core each while measuring) |
 
-${machineBusy > 0.6 ? '**The machine was not idle**: other work shared the two cores during this run, so throughput is lower and tails are longer than on a quiet machine; ratios measured in the same run (against `baseline`, across N) are the meaningful figures.' : 'The machine was otherwise quiet during the run.'}
+${quiet ? 'The machine was otherwise quiet before and after the run; other engineers\' work may still have overlapped parts of it (see the load averages).' : '**The machine was not idle**: other work shared the two cores, so throughput is lower and tails are longer than on a quiet machine; ratios measured in the same run (against `baseline`, across N) and the CPU time per review are the meaningful figures.'}
 
 ## Results
 

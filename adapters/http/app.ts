@@ -242,18 +242,29 @@ function readIncoming(incoming: NodeIncoming, max: number): Promise<string | und
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const settle = (value: string | undefined) => {
+      settled = true;
+      resolve(value);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
         incoming.off('data', onData);
-        resolve(undefined);
+        settle(undefined);
         return;
       }
       chunks.push(chunk);
     };
     incoming.on('data', onData);
-    incoming.once('end', () => resolve(size > max ? undefined : Buffer.concat(chunks, size).toString('utf8')));
-    incoming.once('error', reject);
-    incoming.once('close', () => reject(new Error('the request closed before its body was read')));
+    incoming.once('end', () => settle(size > max ? undefined : Buffer.concat(chunks, size).toString('utf8')));
+    incoming.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    // 'close' follows every request; an Error (and its stack trace) only when the body never ended.
+    incoming.once('close', () => {
+      if (!settled) reject(new Error('the request closed before its body was read'));
+    });
   });
 }

@@ -632,13 +632,15 @@ function goals(): Goal[] {
   }
   const execRows = rows.filter((r) => r.lookup === 'informer' && (r.scenario === 'exec allowed' || r.scenario === 'exec denied'));
   if (execRows.length) {
-    const worst = execRows.reduce((a, b) => (b.p99_ms > a.p99_ms ? b : a));
-    const worstH1 = execRows.filter((r) => r.proto === 'h1').reduce((a, b) => (b.p99_ms > a.p99_ms ? b : a), execRows[0]!);
-    const inside = Math.max(...execRows.map((r) => r.server_p99_le_ms).filter(Number.isFinite));
+    const worstOf = (list: Row[], key: 'p99_ms' | 'server_p99_le_ms') => list.filter((r) => Number.isFinite(r[key])).reduce<Row | undefined>((a, b) => (!a || b[key] > a[key] ? b : a), undefined);
+    const describe = (r: Row | undefined, key: 'p99_ms' | 'server_p99_le_ms') => (r ? `${key === 'p99_ms' ? r[key].toFixed(2) : `≤ ${r[key]}`} ms (${r.scenario}, N = ${r.n.toLocaleString('en')})` : 'n/a');
+    const h1 = execRows.filter((r) => r.proto === 'h1');
+    const h2 = execRows.filter((r) => r.proto === 'h2');
+    const insideH1 = worstOf(h1, 'server_p99_le_ms');
     out.push({
-      goal: 'p99 < 2 ms at half of max throughput (exec reviews, every N)',
-      result: `inside the webhook (its /metrics histogram): p99 ≤ ${inside} ms everywhere; seen by the client (TLS + HTTP + review): worst ${worst.p99_ms.toFixed(2)} ms (${worst.scenario}, ${worst.proto}, N = ${worst.n}), worst over HTTP/1.1 ${worstH1.p99_ms.toFixed(2)} ms (${worstH1.scenario}, N = ${worstH1.n})`,
-      met: inside < 2,
+      goal: 'p99 < 2 ms inside the webhook at half of max throughput (exec reviews, every N; judged on HTTP/1.1, what the server speaks)',
+      result: `inside the webhook (its /metrics histogram, bucket bound): worst h1 ${describe(insideH1, 'server_p99_le_ms')}, worst h2 ${describe(worstOf(h2, 'server_p99_le_ms'), 'server_p99_le_ms')}; seen by the load generator (TLS + HTTP + review): worst h1 ${describe(worstOf(h1, 'p99_ms'), 'p99_ms')}, worst h2 ${describe(worstOf(h2, 'p99_ms'), 'p99_ms')}`,
+      met: insideH1 ? insideH1.server_p99_le_ms < 2 : undefined,
     });
   }
   if (largest >= 100_000 || largest > smallest) {
@@ -653,7 +655,7 @@ function goals(): Goal[] {
     const bigRows = rows.filter((r) => r.n === largest && r.lookup === 'informer');
     if (mem && bigRows.length) {
       const rss = Math.max(...bigRows.map((r) => r.rss_mb));
-      out.push({ goal: `server RSS < 250 MB at N = ${largest.toLocaleString('en')}`, result: `${rss.toFixed(0)} MB under load (${mem.idleRss.toFixed(0)} MB idle after sync, ${mem.peakRss.toFixed(0)} MB peak during the initial list)`, met: rss < 250 });
+      out.push({ goal: `server RSS < 250 MB at N = ${largest.toLocaleString('en')}`, result: `${rss.toFixed(0)} MB under load (${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${mem.peakRss.toFixed(0)} MB peak of the production server)`, met: rss < 250 });
     }
   }
   const listN = LIST_NS.includes(1000) ? 1000 : LIST_NS[LIST_NS.length - 1];
@@ -758,7 +760,7 @@ One object is alice's time-bound (12h), granted request for the measured exec; t
 over 100 users and 1,000 pods (90 % time-bound, 10 % one-shot; 10 % of grants denied). All are in
 one namespace, the worst case for list-per-review.
 
-| N | server start + informer sync | RSS idle after sync | peak RSS |
+| N | server start + informer sync | RSS idle after sync | peak RSS (VmHWM: initial list and load) |
 | ---: | ---: | ---: | ---: |
 ${memory.map((m) => `| ${m.n.toLocaleString('en')} | ${m.syncSeconds.toFixed(1)} s | ${m.idleRss.toFixed(0)} MB | ${m.peakRss.toFixed(0)} MB |`).join('\n')}
 

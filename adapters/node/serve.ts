@@ -36,12 +36,14 @@ export const serveArgs = {
   'cleanup-interval': { type: 'string', default: '1m', description: 'How often expired and stale AccessRequests are deleted' },
   'delete-after': { type: 'string', default: '24h', description: 'Unused one-shot AccessRequests older than this are deleted' },
   'max-valid-for': { type: 'string', default: '12h', description: 'Longest validFor an AccessRequest may ask for' },
+  http2: { type: 'boolean', default: true, description: 'Offer HTTP/2 (what the kube-apiserver prefers); --no-http2 serves HTTP/1.1 only, whose several connections a Service spreads over replicas' },
   v: { type: 'string', default: '0', description: 'Log verbosity: 0 info, 2 and up debug' },
 } as const;
 
-export type ServeFlags = { [K in keyof typeof serveArgs]?: string };
+type StringFlag = Exclude<keyof typeof serveArgs, 'http2'>;
+export type ServeFlags = { [K in StringFlag]?: string } & { http2?: boolean };
 
-function duration(flags: ServeFlags, name: keyof typeof serveArgs): number {
+function duration(flags: ServeFlags, name: StringFlag): number {
   const text = flags[name] ?? (serveArgs[name] as { default?: string }).default ?? '';
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) throw new UsageError(`--${name} "${text}" is not a positive duration (examples: 30s, 5m, 12h)`);
@@ -154,7 +156,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
   });
   let server: RunningServer;
   try {
-    server = await startHttpsServer({ app, address: flags.address ?? 'localhost:8443', tls, logger });
+    server = await startHttpsServer({ app, address: flags.address ?? 'localhost:8443', tls, logger, http2: flags.http2 !== false });
   } catch (error) {
     await backend.stop();
     throw error;

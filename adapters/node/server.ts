@@ -2,8 +2,9 @@
 // rotation without restart), graceful shutdown, and one-line errors for bad certificate files.
 import { createAdaptorServer } from '@hono/node-server';
 import { readFileSync, statSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Hono } from 'hono';
 import type { Logger } from '../ports.ts';
@@ -62,15 +63,53 @@ export async function startHttpsServer(options: {
   logger: Logger;
   /** How often the certificate files are checked for changes (default 10s). */
   reloadIntervalMs?: number;
+  /** Offer HTTP/2 beside HTTP/1.1 (default true). */
+  http2?: boolean;
 }): Promise<RunningServer> {
   const { host, port } = parseAddress(options.address);
   const initial = readTls(options.tls);
-  const server = createAdaptorServer({
-    fetch: options.app.fetch,
-    createServer: https.createServer,
-    serverOptions: { ...initial, minVersion: 'TLSv1.2' },
-  }) as https.Server;
-  server.keepAliveTimeout = 65_000;
+  // HTTP/2 (the kube-apiserver negotiates it when offered: one multiplexed connection, cheaper per
+  // review) and HTTP/1.1 for everything else (curl, probes, older clients).
+  // Without it (--http2=false) each apiserver opens several HTTP/1.1 connections, which a Service
+  // spreads over the replicas; with it, one multiplexed connection lands on one replica.
+  const server = (options.http2 ?? true)
+    ? (createAdaptorServer({
+        fetch: options.app.fetch,
+        createServer: http2.createSecureServer,
+        serverOptions: { ...initial, minVersion: 'TLSv1.2', allowHTTP1: true },
+      }) as http2.Http2SecureServer)
+    : (createAdaptorServer({
+        fetch: options.app.fetch,
+        createServer: https.createServer,
+        serverOptions: { ...initial, minVersion: 'TLSv1.2' },
+      }) as unknown as http2.Http2SecureServer);
+  // HTTP/1.1 connections accepted through allowHTTP1 read their keep-alive from the server object.
+  Object.assign(server, { keepAliveTimeout: 65_000 });
+
+  // Http2SecureServer has no closeIdleConnections/closeAllConnections: track what is open.
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const h1Sockets = new Set<Socket>();
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (socket.alpnProtocol === 'h2') return;
+    h1Sockets.add(socket);
+    socket.once('close', () => h1Sockets.delete(socket));
+  });
+  // HTTP/1.1 sockets with a response under way: on shutdown they end once it is written.
+  const busy = new Set<Socket>();
+  let closing = false;
+  server.on('request', (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+    if (request.httpVersionMajor !== 1) return;
+    const socket = request.socket as Socket;
+    busy.add(socket);
+    response.once('finish', () => {
+      busy.delete(socket);
+      if (closing) socket.end();
+    });
+  });
 
   let fingerprint = tlsFingerprint(options.tls);
   const reload = setInterval(() => {
@@ -101,7 +140,8 @@ export async function startHttpsServer(options: {
       clearInterval(reload);
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          server.closeAllConnections();
+          for (const session of sessions) session.destroy();
+          for (const socket of h1Sockets) socket.destroy();
           resolve();
         }, graceMs);
         timer.unref();
@@ -109,7 +149,11 @@ export async function startHttpsServer(options: {
           clearTimeout(timer);
           resolve();
         });
-        server.closeIdleConnections();
+        // GOAWAY lets in-flight HTTP/2 streams finish; idle HTTP/1.1 keep-alive sockets end now,
+        // busy ones once their response is written.
+        closing = true;
+        for (const session of sessions) session.close();
+        for (const socket of h1Sockets) if (!busy.has(socket)) socket.end();
       });
     },
   };

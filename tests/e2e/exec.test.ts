@@ -43,7 +43,9 @@ const carolAlsoDeveloper = {
 };
 
 async function startReplicas(): Promise<void> {
-  const args = ['--always-allowed-group-name', 'system:masters', '--cleanup-interval', '1m'];
+  // HTTP/1.1 only: the apiserver then opens several connections and the round-robin balancer
+  // below spreads them over both replicas (over HTTP/2 one connection would carry every review).
+  const args = ['--always-allowed-group-name', 'system:masters', '--cleanup-interval', '1m', '--no-http2'];
   replicas = await Promise.all([startServe(cp, 'replica-1', args), startServe(cp, 'replica-2', args)]);
   balancer = await roundRobin(cp.webhookPort, replicas.map((r) => r.port));
 }

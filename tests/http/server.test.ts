@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,20 @@ function post(url: string, caPem: string, body: string): Promise<{ status: numbe
   });
 }
 
+function h2post(session: http2.ClientHttp2Session, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    session.once('error', reject);
+    const stream = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/json' });
+    let status = 0;
+    let text = '';
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk) => (text += chunk));
+    stream.on('end', () => resolve({ status, body: text }));
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
 before(async () => {
   ca = await createCA();
   const leaf = await ca.issue({ commonName: 'localhost', hosts: ['localhost', '127.0.0.1'] });
@@ -51,6 +66,57 @@ describe('kube-request-access serve', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('speaks HTTP/2 to clients that offer it, as the kube-apiserver does', async () => {
+    const server = await startServe(
+      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json') },
+      silentLogger,
+    );
+    const session = http2.connect(server.url, { ca: ca.cert });
+    try {
+      const fixture = readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8');
+      const answer = await h2post(session, fixture);
+      assert.equal(session.alpnProtocol, 'h2');
+      assert.equal(answer.status, 200);
+      assert.equal(JSON.parse(answer.body).response.allowed, true);
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+
+  it('serves HTTP/1.1 only with http2 off, even to clients that offer h2', async () => {
+    const server = await startServe(
+      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json'), http2: false },
+      silentLogger,
+    );
+    try {
+      const session = http2.connect(server.url, { ca: ca.cert });
+      await assert.rejects(h2post(session, '{}'));
+      session.destroy();
+      assert.equal((await post(`${server.url}/`, ca.cert, readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8'))).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('lets an in-flight HTTP/2 review finish on shutdown, then closes', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const app = new Hono().post('/', async (c) => {
+      await gate;
+      return c.text('answered');
+    });
+    const server = await startHttpsServer({ app, address: '127.0.0.1:0', tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, logger: silentLogger });
+    const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
+    const inFlight = h2post(session, '{}');
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = server.close(5_000);
+    release();
+    assert.deepEqual(await inFlight, { status: 200, body: 'answered' });
+    await closed;
+    await assert.rejects(h2post(http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' }), '{}'));
   });
 
   it('picks up a rotated certificate without a restart', async () => {

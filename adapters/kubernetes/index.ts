@@ -23,7 +23,7 @@ import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../.
 import type { ClusterLookup, Effect } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
-import { reflect, statusOf, type Reflector } from './informer.ts';
+import { reflect, statusOf, type ListPage, type Reflector } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
 
@@ -51,6 +51,8 @@ export interface KubernetesBackendOptions {
   resyncIntervalMs?: number;
   /** Grace before deleting a grant whose request is not seen (default 60s). */
   orphanGraceMs?: number;
+  /** Items per page of the informers' lists (default 500). */
+  listPageSize?: number;
 }
 
 export interface KubernetesBackend {
@@ -103,21 +105,23 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         name: `${REQUESTS}${where}`,
         kubeConfig: kc,
         path: customPath(REQUESTS, namespace),
-        list: () => listCustom(custom, REQUESTS, namespace),
+        list: (page) => listCustom(custom, REQUESTS, namespace, page),
         onUpsert: (obj) => upsertParsed(requests, AccessRequest, obj, 'AccessRequest', logger),
         onDelete: (obj) => requests.remove(obj.metadata?.namespace, obj.metadata?.name),
         onChange,
         logger,
+        pageSize: options.listPageSize,
       }),
       reflect<KubernetesObject>({
         name: `${GRANTS}${where}`,
         kubeConfig: kc,
         path: customPath(GRANTS, namespace),
-        list: () => listCustom(custom, GRANTS, namespace),
+        list: (page) => listCustom(custom, GRANTS, namespace, page),
         onUpsert: (obj) => upsertParsed(grants, AccessGrant, obj, 'AccessGrant', logger),
         onDelete: (obj) => grants.remove(obj.metadata?.namespace, obj.metadata?.name),
         onChange,
         logger,
+        pageSize: options.listPageSize,
       }),
     );
     if (reconcileConfig.grantedRoleName) {
@@ -129,15 +133,16 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
           path: namespace
             ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`
             : '/apis/rbac.authorization.k8s.io/v1/rolebindings',
-          list: () =>
+          list: ({ limit, continue: _continue }) =>
             (namespace
-              ? rbac.listNamespacedRoleBinding({ namespace, labelSelector })
-              : rbac.listRoleBindingForAllNamespaces({ labelSelector })) as Promise<KubernetesListObject<V1RoleBinding>>,
+              ? rbac.listNamespacedRoleBinding({ namespace, labelSelector, limit, _continue })
+              : rbac.listRoleBindingForAllNamespaces({ labelSelector, limit, _continue })) as Promise<KubernetesListObject<V1RoleBinding>>,
           labelSelector,
           onUpsert: (obj) => roleBindings.upsert(obj as V1RoleBinding & { metadata: object }),
           onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
           onChange,
           logger,
+          pageSize: options.listPageSize,
         }),
       );
     }
@@ -352,10 +357,11 @@ async function listCustom(
   api: CustomObjectsApi,
   plural: string,
   namespace: string | undefined,
+  { limit, continue: _continue }: ListPage,
 ): Promise<KubernetesListObject<KubernetesObject>> {
   const list = namespace
-    ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
-    : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural });
+    ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, limit, _continue })
+    : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, limit, _continue });
   return list as KubernetesListObject<KubernetesObject>;
 }
 

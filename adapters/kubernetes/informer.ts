@@ -18,12 +18,20 @@ export interface Reflector {
   stop(): Promise<void>;
 }
 
+export interface ListPage {
+  limit: number;
+  continue?: string;
+}
+
 export function reflect<T extends KubernetesObject>(options: {
   name: string;
   kubeConfig: KubeConfig;
   /** The collection path, e.g. `/apis/kube-request-access.io/v1/accessrequests`. */
   path: string;
-  list: () => Promise<KubernetesListObject<T>>;
+  /** One page of the collection: at most `limit` items, from `continue` on (absent: the first). */
+  list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+  /** Items per list page (default 500): no single huge response is read and parsed at once. */
+  pageSize?: number;
   labelSelector?: string;
   onUpsert: (obj: T) => void;
   onDelete: (obj: T) => void;
@@ -36,11 +44,22 @@ export function reflect<T extends KubernetesObject>(options: {
   const { name, logger } = options;
   const minBackoff = options.minBackoffMs ?? 250;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
-  // Slimmed before the library caches anything: its cache holds the very objects our handlers get.
-  const list = async () => {
-    const result = await options.list();
-    for (const item of result.items ?? []) slim(item);
-    return result;
+  const pageSize = options.pageSize ?? 500;
+  // Paged, and slimmed before the library caches anything: its cache holds the very objects our
+  // handlers get. The pages of one list are one consistent snapshot; the last one carries its
+  // resourceVersion. An expired continue token fails the list (410), and the restart relists.
+  const list = async (): Promise<KubernetesListObject<T>> => {
+    const items: T[] = [];
+    let page: ListPage = { limit: pageSize };
+    for (;;) {
+      const result = await options.list(page);
+      for (const item of result.items ?? []) items.push(slim(item));
+      // Typed lists (client-node's V1ListMeta) say `_continue`; custom objects come as plain JSON.
+      const meta = result.metadata as { _continue?: string; continue?: string } | undefined;
+      const next = meta?._continue || meta?.continue;
+      if (!next) return { ...result, items };
+      page = { limit: pageSize, continue: next };
+    }
   };
   const informer = makeInformer<T>(options.kubeConfig, options.path, list, options.labelSelector);
   let backoff = minBackoff;

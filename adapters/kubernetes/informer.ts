@@ -1,13 +1,12 @@
-// List + watch with @kubernetes/client-node's informer, made robust: the library relists on
-// 410 Gone and resumes a watch the server closed, but after any other error it stops and only
-// reports. We restart it with backoff; a restart resumes from the last resourceVersion (no event
-// lost) and relists when that version is too old. Ready once the first list has been applied.
-import {
-  makeInformer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+// List + watch, our own reflector on @kubernetes/client-node's `Watch`: the objects live only in
+// the caller's store (through onUpsert/onDelete); the reflector keeps nothing of them but each
+// one's name and resourceVersion (strings the stored objects share), enough to skip unchanged
+// objects and to tell which ones a relist no longer returns. Like client-node's ListWatch it lists
+// (in pages), then watches from the list's resourceVersion, resumes a watch the server closed from
+// the last resourceVersion seen, and relists on 410 Gone; unlike it, after any other error it
+// restarts with backoff (resuming, so no event is lost). Ready once the first list is applied and
+// the watch is open.
+import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../ports.ts';
 
 export interface Reflector {
@@ -33,8 +32,10 @@ export function reflect<T extends KubernetesObject>(options: {
   /** Items per list page (default 500): no single huge response is read and parsed at once. */
   pageSize?: number;
   labelSelector?: string;
+  /** An object added or changed, slimmed (see `slim`); the caller's store is the only copy. */
   onUpsert: (obj: T) => void;
-  onDelete: (obj: T) => void;
+  /** An object deleted; after a relist that no longer returns it, only its namespace and name. */
+  onDelete: (obj: KubernetesObject) => void;
   /** Called after every batch of events settles (coalesced), e.g. to trigger a reconcile. */
   onChange?: () => void;
   logger: Logger;
@@ -45,23 +46,13 @@ export function reflect<T extends KubernetesObject>(options: {
   const minBackoff = options.minBackoffMs ?? 250;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
   const pageSize = options.pageSize ?? 500;
-  // Paged, and slimmed before the library caches anything: its cache holds the very objects our
-  // handlers get. The pages of one list are one consistent snapshot; the last one carries its
-  // resourceVersion. An expired continue token fails the list (410), and the restart relists.
-  const list = async (): Promise<KubernetesListObject<T>> => {
-    const items: T[] = [];
-    let page: ListPage = { limit: pageSize };
-    for (;;) {
-      const result = await options.list(page);
-      for (const item of result.items ?? []) items.push(slim(item));
-      // Typed lists (client-node's V1ListMeta) say `_continue`; custom objects come as plain JSON.
-      const meta = result.metadata as { _continue?: string; continue?: string } | undefined;
-      const next = meta?._continue || meta?.continue;
-      if (!next) return { ...result, items };
-      page = { limit: pageSize, continue: next };
-    }
-  };
-  const informer = makeInformer<T>(options.kubeConfig, options.path, list, options.labelSelector);
+  const watch = new Watch(options.kubeConfig);
+  /** namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
+  const known = new Map<string, Map<string, string>>();
+  let resourceVersion = '';
+  let request: AbortController | undefined;
+  /** Bumped whenever a watch is left behind; its late events and its end are then ignored. */
+  let attempt = 0;
   let backoff = minBackoff;
   let stopped = false;
   let synced = false;
@@ -76,23 +67,91 @@ export function reflect<T extends KubernetesObject>(options: {
   syncedPromise.catch(() => {});
 
   const changed = () => options.onChange?.();
-  const guard = (fn: (obj: T) => void) => (obj: T) => {
+  const call = <A>(fn: (obj: A) => void, obj: A) => {
     try {
-      fn(slim(obj));
+      fn(obj);
     } catch (err) {
       logger.error('informer handler failed', { informer: name, error: err });
     }
     changed();
   };
-  informer.on('add', guard(options.onUpsert));
-  informer.on('update', guard(options.onUpsert));
-  informer.on('delete', guard(options.onDelete));
-  informer.on('error', (err: unknown) => {
+
+  /** Hands a listed or watched object to the caller unless it has that version already. */
+  function upsert(obj: T): void {
+    const meta = obj.metadata ?? {};
+    const namespace = meta.namespace || '';
+    const objName = meta.name || '';
+    let names = known.get(namespace);
+    if (!names) known.set(namespace, (names = new Map()));
+    const version = meta.resourceVersion || '';
+    const had = names.get(objName);
+    if (had !== undefined && version && had === version) return;
+    names.set(objName, version);
+    call(options.onUpsert, slim(obj));
+  }
+
+  function remove(namespace: string, objName: string, obj?: KubernetesObject): void {
+    const names = known.get(namespace);
+    if (!names?.delete(objName)) return;
+    if (names.size === 0) known.delete(namespace);
+    call(options.onDelete, obj ?? { metadata: { namespace: namespace || undefined, name: objName } });
+  }
+
+  /** Lists every page, applying each as it comes; then drops what the list no longer holds. */
+  async function relist(): Promise<void> {
+    const seen = new Map<string, Set<string>>();
+    let page: ListPage = { limit: pageSize };
+    let last: KubernetesListObject<T>;
+    for (;;) {
+      last = await options.list(page);
+      if (stopped) return;
+      for (const item of last.items ?? []) {
+        const namespace = item.metadata?.namespace || '';
+        let names = seen.get(namespace);
+        if (!names) seen.set(namespace, (names = new Set()));
+        names.add(item.metadata?.name || '');
+        upsert(item);
+      }
+      // Typed lists (client-node's V1ListMeta) say `_continue`; custom objects come as plain JSON.
+      const meta = last.metadata as { _continue?: string; continue?: string } | undefined;
+      const next = meta?._continue || meta?.continue;
+      if (!next) break;
+      page = { limit: pageSize, continue: next };
+    }
+    for (const [namespace, names] of [...known]) {
+      const still = seen.get(namespace);
+      for (const objName of [...names.keys()]) if (!still?.has(objName)) remove(namespace, objName);
+    }
+    resourceVersion = last.metadata?.resourceVersion || '';
+  }
+
+  function onEvent(type: string, obj: T & { code?: number; message?: string }): WatchError | undefined {
+    switch (type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        upsert(obj);
+        break;
+      case 'DELETED':
+        remove(obj.metadata?.namespace || '', obj.metadata?.name || '', obj);
+        break;
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        // A Status: 410 when resourceVersion is too old (relist), anything else a failed watch.
+        return Object.assign(new Error(obj.message || `watch error ${obj.code ?? ''}`), { statusCode: obj.code });
+      default:
+        return undefined;
+    }
+    if (obj.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+    return undefined;
+  }
+
+  function failed(err: unknown, what: string): void {
     failedSinceStart = true;
     if (stopped) return;
-    logger.warn('watch failed; restarting', { informer: name, error: describe(err), retryInMs: backoff });
+    logger.warn(`${what}; restarting`, { informer: name, error: describe(err), retryInMs: backoff });
     scheduleRestart();
-  });
+  }
 
   function scheduleRestart(): void {
     if (restartTimer || stopped) return;
@@ -105,15 +164,49 @@ export function reflect<T extends KubernetesObject>(options: {
     restartTimer.unref?.();
   }
 
+  /** Lists if there is no resourceVersion to resume from, then opens the watch. */
   async function run(): Promise<void> {
     if (stopped) return;
+    const mine = ++attempt;
     failedSinceStart = false;
+    let watchError: WatchError | undefined;
+    const ended = (err: unknown) => {
+      if (mine !== attempt) return;
+      attempt++;
+      request = undefined;
+      if (stopped) return;
+      const cause = (err as WatchError | null) ?? watchError;
+      if (cause && statusOf(cause) === 410) {
+        resourceVersion = '';
+        void run();
+      } else if (cause) {
+        failed(cause, 'watch failed');
+      } else {
+        void run(); // the server closed the watch: resume from the last resourceVersion at once
+      }
+    };
     try {
-      await informer.start();
+      if (!resourceVersion) await relist();
+      if (stopped || mine !== attempt) return;
+      const params: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
+      if (options.labelSelector !== undefined) params.labelSelector = options.labelSelector;
+      const controller = await watch.watch(
+        options.path,
+        params,
+        (type: string, obj: T & { code?: number; message?: string }) => {
+          if (mine !== attempt || stopped) return;
+          watchError = onEvent(type, obj) ?? watchError;
+        },
+        ended,
+      );
+      if (mine !== attempt || stopped) {
+        controller.abort(); // ended already, or stopped meanwhile
+      } else {
+        request = controller;
+      }
     } catch (err) {
-      failedSinceStart = true;
-      logger.warn('watch start failed; restarting', { informer: name, error: describe(err) });
-      scheduleRestart();
+      if (mine === attempt) attempt++;
+      failed(err, 'watch start failed');
       return;
     }
     if (failedSinceStart || stopped) return;
@@ -132,12 +225,16 @@ export function reflect<T extends KubernetesObject>(options: {
     synced: () => syncedPromise,
     async stop() {
       stopped = true;
+      attempt++;
       if (restartTimer) clearTimeout(restartTimer);
       rejectSynced(new Error(`informer ${name} stopped`));
-      await informer.stop();
+      request?.abort();
+      request = undefined;
     },
   };
 }
+
+type WatchError = Error & { statusCode?: number };
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 

@@ -1,10 +1,11 @@
 // Heap cost per cached object, the evidence behind the RSS figures of BENCHMARKS.md:
 //   node --expose-gc --import tsx bench/memory.ts [N]
 // Objects shaped as the kube-apiserver lists them (uid, resourceVersion, managedFields of a
-// server-side create), held three ways: as parsed JSON (what @kubernetes/client-node's informer
-// keeps in its own cache), as valibot-parsed copies (what adapters/kubernetes/store.ts indexes),
-// as parsed JSON slimmed like adapters/kubernetes/informer.ts does (no managedFields), and as
-// valibot-parsed copies of slimmed objects with nothing else holding the JSON (one copy only).
+// server-side create), held four ways: as parsed JSON (what @kubernetes/client-node's ListWatch
+// cache held before adapters/kubernetes/informer.ts got its own reflector), as valibot-parsed
+// copies beside it (what adapters/kubernetes/store.ts indexed on top), as parsed JSON slimmed like
+// informer.ts's `slim` (no managedFields), and as valibot-parsed copies of slimmed objects with
+// nothing else holding the JSON: what the server keeps now (one copy per object).
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest } from '../functions/schemas.ts';
 import { slim } from '../adapters/kubernetes/informer.ts';

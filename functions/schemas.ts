@@ -95,16 +95,8 @@ export const ForObject = v.looseObject({
 });
 export type ForObject = v.InferOutput<typeof ForObject>;
 
-/** core/v1 PodAttachOptions (what `kubectl attach` sends, and what a request for attach names). */
-export const PodAttachOptions = v.looseObject({
-  kind: v.optional(v.string()),
-  apiVersion: v.optional(v.string()),
-  stdin: v.optional(v.boolean(), false),
-  stdout: v.optional(v.boolean(), false),
-  stderr: v.optional(v.boolean(), false),
-  tty: v.optional(v.boolean(), false),
-  container: v.optional(v.string(), ''),
-});
+/** core/v1 PodAttachOptions (what `kubectl attach` sends, and what a request for attach names): exec's options without a command. */
+export const PodAttachOptions = v.omit(PodExecOptions, ['command']);
 export type PodAttachOptions = v.InferOutput<typeof PodAttachOptions>;
 
 /**

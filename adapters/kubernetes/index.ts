@@ -98,37 +98,36 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   const onChange = () => reconciler?.trigger();
 
   const reflectors: Reflector[] = [];
+  // One reflector per custom resource and scope, parsing into its indexed store.
+  const where = (namespace: string | undefined) => (namespace ? ` in ${namespace}` : '');
+  const reflectCustom = <T extends AccessRequest | AccessGrant>(
+    plural: string,
+    kind: string,
+    schema: v.GenericSchema<unknown, T>,
+    store: IndexedStore<T, string>,
+    namespace: string | undefined,
+  ) =>
+    reflect<KubernetesObject>({
+      name: `${plural}${where(namespace)}`,
+      kubeConfig: kc,
+      path: customPath(plural, namespace),
+      list: (page) => listCustom(custom, plural, namespace, page),
+      onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger),
+      onDelete: (obj) => store.remove(obj.metadata?.namespace, obj.metadata?.name),
+      onChange,
+      logger,
+      pageSize: options.listPageSize,
+    });
   for (const namespace of scopes) {
-    const where = namespace ? ` in ${namespace}` : '';
     reflectors.push(
-      reflect<KubernetesObject>({
-        name: `${REQUESTS}${where}`,
-        kubeConfig: kc,
-        path: customPath(REQUESTS, namespace),
-        list: (page) => listCustom(custom, REQUESTS, namespace, page),
-        onUpsert: (obj) => upsertParsed(requests, AccessRequest, obj, 'AccessRequest', logger),
-        onDelete: (obj) => requests.remove(obj.metadata?.namespace, obj.metadata?.name),
-        onChange,
-        logger,
-        pageSize: options.listPageSize,
-      }),
-      reflect<KubernetesObject>({
-        name: `${GRANTS}${where}`,
-        kubeConfig: kc,
-        path: customPath(GRANTS, namespace),
-        list: (page) => listCustom(custom, GRANTS, namespace, page),
-        onUpsert: (obj) => upsertParsed(grants, AccessGrant, obj, 'AccessGrant', logger),
-        onDelete: (obj) => grants.remove(obj.metadata?.namespace, obj.metadata?.name),
-        onChange,
-        logger,
-        pageSize: options.listPageSize,
-      }),
+      reflectCustom(REQUESTS, 'AccessRequest', AccessRequest, requests, namespace),
+      reflectCustom(GRANTS, 'AccessGrant', AccessGrant, grants, namespace),
     );
     if (reconcileConfig.grantedRoleName) {
       const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
       reflectors.push(
         reflect<V1RoleBinding>({
-          name: `rolebindings${where}`,
+          name: `rolebindings${where(namespace)}`,
           kubeConfig: kc,
           path: namespace
             ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`

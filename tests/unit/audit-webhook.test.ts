@@ -1,12 +1,10 @@
 // The audit webhook client and the audit log sink, against real local HTTPS servers.
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, chmod } from 'node:fs/promises';
-import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startHttpsServer, type Handler } from '../support/https-server.ts';
 import { createCA, type CertificateAuthority, type Pem } from '../support/pki.ts';
 import { auditWebhookSink } from '../../adapters/audit/webhook.ts';
 import { auditSinkOver } from '../../adapters/audit/webhook-protocol.ts';
@@ -14,25 +12,7 @@ import { readCaBundle } from '../../adapters/audit/https.ts';
 import { logAuditSink } from '../../adapters/audit/log.ts';
 import type { AuditEvent } from '../../functions/types.ts';
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-async function startServer(pem: Pem, handler: Handler) {
-  const server = https.createServer({ cert: pem.cert, key: pem.key }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handler(req, Buffer.concat(chunks).toString('utf8'), res));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `https://127.0.0.1:${port}/audit`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+const startServer = (pem: Pem, handler: Handler) => startHttpsServer(pem, handler, '/audit');
 
 const request = {
   uid: 'b6a1c3e0-0000-4000-8000-000000000001',

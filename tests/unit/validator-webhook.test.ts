@@ -1,33 +1,14 @@
 // The extended-validation webhook client against real local HTTPS servers.
 import assert from 'node:assert/strict';
-import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { before, describe, test } from 'node:test';
+import { startHttpsServer, type Handler } from '../support/https-server.ts';
 import { createCA, type CertificateAuthority, type Pem } from '../support/pki.ts';
 import { validatorWebhook } from '../../adapters/validator/webhook.ts';
 import { validatorOver } from '../../adapters/validator/protocol.ts';
 import type { AccessRequest, AdmissionRequest } from '../../functions/schemas.ts';
 
-type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
-
-async function startServer(pem: Pem, handler: Handler) {
-  const server = https.createServer({ cert: pem.cert, key: pem.key }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handler(req, Buffer.concat(chunks).toString('utf8'), res));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `https://127.0.0.1:${port}/validate`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+const startServer = (pem: Pem, handler: Handler) => startHttpsServer(pem, handler, '/validate');
 
 const json = (res: ServerResponse, status: number, body: unknown) =>
   res.writeHead(status, { 'Content-Type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));

@@ -48,13 +48,23 @@ export interface Config {
   usernamePrefix: string;
   /** Longest `validFor` accepted, in milliseconds (default 12h). */
   maxValidForMs: number;
+  /**
+   * Namespaces the exec webhook does not gate (its namespaceSelector excludes them). Requests for
+   * pods there are refused and no RoleBinding is ever made there: access that nothing checks is
+   * never handed out. Must equal the exclusions of the ValidatingWebhookConfiguration.
+   */
+  ungatedNamespaces: readonly string[];
 }
+
+/** The exec webhook's exclusions as shipped in manifests/base/webhook.yaml (tests keep them equal). */
+export const DEFAULT_UNGATED_NAMESPACES: readonly string[] = ['kube-system', 'kube-request-access'];
 
 export const DEFAULT_CONFIG: Config = {
   alwaysAllowedGroups: [],
   alwaysAllowedUsers: [],
   usernamePrefix: '',
   maxValidForMs: 12 * 3_600_000,
+  ungatedNamespaces: DEFAULT_UNGATED_NAMESPACES,
 };
 
 export interface Context {

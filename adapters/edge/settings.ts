@@ -2,7 +2,7 @@
 // [vars] and secrets on workerd, environment variables on Deno and Bun). Every binding is a string;
 // a missing or malformed one is a one-line error naming the binding.
 import { parseDuration } from '../../functions/duration.ts';
-import { DEFAULT_CONFIG, type Config } from '../../functions/types.ts';
+import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type Config } from '../../functions/types.ts';
 import type { LogLevel } from '../ports.ts';
 
 /** The bindings the edge worker reads. Values other than strings (service bindings, KV) are ignored. */
@@ -26,7 +26,7 @@ export interface EdgeSettings {
   fieldSelectors: FieldSelectorMode;
   /** `ADMISSION_TOKEN`: when set, every call but /healthz must carry `Authorization: Bearer <it>`. */
   admissionToken?: string;
-  /** `ALWAYS_ALLOWED_GROUPS`, `ALWAYS_ALLOWED_USERS`, `USERNAME_PREFIX`, `MAX_VALID_FOR`. */
+  /** `ALWAYS_ALLOWED_GROUPS`, `ALWAYS_ALLOWED_USERS`, `USERNAME_PREFIX`, `MAX_VALID_FOR`, `UNGATED_NAMESPACES`. */
   config: Config;
   /** `AUDIT_WEBHOOK_URL`, `EXTENDED_VALIDATION_WEBHOOK_URL` (https:), `WEBHOOK_TIMEOUT` (default 3s). */
   auditWebhookUrl?: string;
@@ -127,6 +127,7 @@ export function edgeSettings(env: EdgeEnv): EdgeSettings {
       alwaysAllowedUsers: list(env, 'ALWAYS_ALLOWED_USERS'),
       usernamePrefix: text(env, 'USERNAME_PREFIX') ?? '',
       maxValidForMs: duration(env, 'MAX_VALID_FOR', '12h'),
+      ungatedNamespaces: text(env, 'UNGATED_NAMESPACES') === undefined ? DEFAULT_UNGATED_NAMESPACES : list(env, 'UNGATED_NAMESPACES'),
     },
     ...(auditWebhookUrl ? { auditWebhookUrl } : {}),
     ...(webhookCaBundle ? { webhookCaBundle } : {}),

@@ -4,7 +4,7 @@ import { defineCommand } from 'citty';
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { parseDuration } from '../../functions/duration.ts';
-import { DEFAULT_CONFIG, type ClusterLookup, type Config, type Lookup } from '../../functions/types.ts';
+import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Config, type Lookup } from '../../functions/types.ts';
 import { readCaBundle } from '../audit/https.ts';
 import { logAuditSink } from '../audit/log.ts';
 import { auditWebhookSink } from '../audit/webhook.ts';
@@ -36,6 +36,11 @@ export const serveArgs = {
   'cleanup-interval': { type: 'string', default: '1m', description: 'How often expired and stale AccessRequests are deleted' },
   'delete-after': { type: 'string', default: '24h', description: 'Unused one-shot AccessRequests older than this are deleted' },
   'max-valid-for': { type: 'string', default: '12h', description: 'Longest validFor an AccessRequest may ask for' },
+  'ungated-namespaces': {
+    type: 'string',
+    default: DEFAULT_UNGATED_NAMESPACES.join(','),
+    description: 'Comma-separated namespaces the exec webhook excludes (its namespaceSelector): requests there are refused, no RoleBinding is made there',
+  },
   http2: { type: 'boolean', default: true, description: 'Offer HTTP/2 (what the kube-apiserver prefers); --no-http2 serves HTTP/1.1 only, whose several connections a Service spreads over replicas' },
   v: { type: 'string', default: '0', description: 'Log verbosity: 0 info, 2 and up debug' },
 } as const;
@@ -59,6 +64,7 @@ export function configFrom(flags: ServeFlags): Config {
     alwaysAllowedUsers: list(flags['always-allowed-user-name']),
     usernamePrefix: flags['username-prefix'] ?? '',
     maxValidForMs: duration(flags, 'max-valid-for'),
+    ungatedNamespaces: flags['ungated-namespaces'] === undefined ? DEFAULT_UNGATED_NAMESPACES : list(flags['ungated-namespaces']),
   };
 }
 

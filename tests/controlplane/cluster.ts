@@ -30,6 +30,8 @@ export const GROUPS: Record<User, readonly string[]> = {
 };
 
 export const NAMESPACES = ['team-a', 'team-b'] as const;
+/** The namespaces the local exec webhook excludes, passed to the server as --ungated-namespaces. */
+export const UNGATED_NAMESPACES = ['kube-system'] as const;
 export const GRANTED_ROLE = 'kube-request-access-granted-exec';
 export const WEBHOOK_CONFIGURATION = 'kube-request-access';
 /** Webhook names as the apiserver quotes them: `admission webhook "NAME" denied the request: …`. */
@@ -267,7 +269,6 @@ export function webhookConfiguration(url: string, caPem: string): object {
     timeoutSeconds: 5,
     matchPolicy: 'Equivalent',
     // Never an objectSelector: PodExecOptions has no labels, exec would skip the webhook.
-    namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] },
   };
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
@@ -281,12 +282,15 @@ export function webhookConfiguration(url: string, caPem: string): object {
           { operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
         ],
         ...common,
+        // The one source of truth for what exec does not gate: the server gets the same list.
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...UNGATED_NAMESPACES] }] },
       },
       {
         name: WEBHOOK_NAMES.objects,
         rules: [
           {
-            operations: ['CREATE', 'UPDATE'],
+            // Every change of who may do what is reviewed, in every namespace: no namespaceSelector.
+            operations: ['CREATE', 'UPDATE', 'DELETE'],
             apiGroups: ['kube-request-access.io'],
             apiVersions: ['v1'],
             resources: ['accessrequests', 'accessgrants'],
@@ -466,6 +470,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       'system:masters',
       '--granted-role-name',
       GRANTED_ROLE,
+      '--ungated-namespaces',
+      UNGATED_NAMESPACES.join(','),
       ...extraArgs,
     ];
     const fd = openSync(logs.webhook, 'a');

@@ -19,6 +19,10 @@ export const serveArgs = {
   address: { type: 'string', alias: 'a', default: 'localhost:8443', description: 'Address to listen on (host:port; 0.0.0.0:8443 in a pod)' },
   'cert-file': { type: 'string', alias: 'c', default: 'dev/localhost.crt', description: 'HTTPS certificate (PEM); re-read when it changes' },
   'key-file': { type: 'string', alias: 'k', default: 'dev/localhost.key', description: 'HTTPS private key (PEM)' },
+  'client-ca-file': {
+    type: 'string',
+    description: "PEM CA that the kube-apiserver's client certificate must chain to; reviews without one get 401 (probes and /metrics stay open); re-read when it changes",
+  },
   kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
   context: { type: 'string', description: 'kubeconfig context to use' },
   objects: { type: 'string', description: 'Run without a cluster: a JSON file (array or List) of AccessRequests and AccessGrants, served from memory' },
@@ -162,12 +166,19 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
   });
   let server: RunningServer;
   try {
-    server = await startHttpsServer({ app, address: flags.address ?? 'localhost:8443', tls, logger, http2: flags.http2 !== false });
+    server = await startHttpsServer({
+      app,
+      address: flags.address ?? 'localhost:8443',
+      tls,
+      logger,
+      http2: flags.http2 !== false,
+      ...(flags['client-ca-file'] ? { clientCaFile: flags['client-ca-file'] } : {}),
+    });
   } catch (error) {
     await backend.stop();
     throw error;
   }
-  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(flags['audit-webhook-url']), validator: Boolean(validator) });
+  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(flags['audit-webhook-url']), validator: Boolean(validator), clientCertificates: Boolean(flags['client-ca-file']) });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));

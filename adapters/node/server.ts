@@ -1,6 +1,8 @@
 // The HTTPS server around the Hono app: TLS from files re-read when they change (certificate
-// rotation without restart), graceful shutdown, and one-line errors for bad certificate files.
-import { createAdaptorServer } from '@hono/node-server';
+// rotation without restart), the caller authenticated by client certificate, graceful shutdown,
+// and one-line errors for bad certificate files.
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -39,6 +41,66 @@ export function readTls({ certFile, keyFile }: TlsFiles): { cert: Buffer; key: B
   return { cert, key };
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Reads `--client-ca-file`: PEM CA certificates that a caller's client certificate must chain to. */
+export function readClientCa(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new UsageError(`cannot read --client-ca-file ${file}: ${why}`);
+  }
+  const blocks = pem.toString('utf8').match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    throw new UsageError(`--client-ca-file ${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA that signs the kube-apiserver's webhook client certificate`);
+  }
+  for (const block of blocks) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(block);
+    } catch (error) {
+      throw new UsageError(`--client-ca-file ${file} holds a certificate that cannot be parsed: ${(error as Error).message}`);
+    }
+    if (!cert.ca) throw new UsageError(`--client-ca-file ${file}: "${cert.subject.replace(/\n/g, ', ')}" is not a CA certificate; give the CA that signed the client certificate, not the certificate itself`);
+  }
+  return pem;
+}
+
+/** Paths a kubelet probe or a metrics scraper reaches without a client certificate. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export const UNAUTHENTICATED_MESSAGE =
+  'a client certificate signed by the --client-ca-file CA is required: configure the kube-apiserver to present one (AdmissionConfiguration kubeConfigFile, see docs/deploy.md)\n';
+
+type Fetch = (request: Request, env: HttpBindings | Http2Bindings) => unknown;
+
+/**
+ * Wraps the app's fetch: a request whose TLS connection presented no client certificate that
+ * chains to the client CA gets 401 before the app sees it (nothing reviewed, consumed or audited),
+ * except GET/HEAD of the probe and metrics paths. The TLS layer only records the verdict
+ * (`requestCert`, `rejectUnauthorized: false`) so that probes without a certificate still connect.
+ */
+export function requireClientCertificate(fetch: Fetch, logger: Logger): Fetch {
+  return (request, env) => {
+    const incoming = env.incoming;
+    // For HTTP/2, `incoming.socket` forwards property reads to the session's TLS socket.
+    const socket = incoming.socket as tls.TLSSocket;
+    if (socket.authorized === true) return fetch(request, env);
+    const path = (incoming.url ?? '/').split('?', 1)[0]!;
+    if ((incoming.method === 'GET' || incoming.method === 'HEAD') && OPEN_PATHS.has(path)) return fetch(request, env);
+    logger.warn('refused a request without a valid client certificate', {
+      method: incoming.method,
+      path,
+      remote: socket.remoteAddress,
+      reason: socket.authorizationError ? String(socket.authorizationError) : 'no client certificate',
+    });
+    return new Response(UNAUTHENTICATED_MESSAGE, { status: 401, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+  };
+}
+
 /** "host:port", ":port", "[::1]:port" or "port". */
 export function parseAddress(address: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(address);
@@ -65,23 +127,42 @@ export async function startHttpsServer(options: {
   reloadIntervalMs?: number;
   /** Offer HTTP/2 beside HTTP/1.1 (default true). */
   http2?: boolean;
+  /**
+   * PEM CA file (`--client-ca-file`): reviews must come with a client certificate chaining to it
+   * (the kube-apiserver's, see docs/deploy.md). Re-read when it changes, like the certificate.
+   */
+  clientCaFile?: string;
 }): Promise<RunningServer> {
   const { host, port } = parseAddress(options.address);
-  const initial = readTls(options.tls);
+  const clientCaFile = options.clientCaFile;
+  // Everything that goes into the secure context, re-read together on change.
+  const secureContext = () => ({
+    ...readTls(options.tls),
+    ...(clientCaFile ? { ca: readClientCa(clientCaFile) } : {}),
+    minVersion: 'TLSv1.2' as const,
+  });
+  const initial = secureContext();
+  // Ask for a certificate but let the handshake finish without one: probes carry none, and a
+  // 401 with a reason beats a TLS alert. requireClientCertificate decides per request.
+  const clientAuth = clientCaFile ? { requestCert: true, rejectUnauthorized: false } : {};
+  const fetch = clientCaFile ? requireClientCertificate(options.app.fetch, options.logger) : options.app.fetch;
+  if (!clientCaFile) {
+    options.logger.warn('reviews are not authenticated: anyone who reaches this port can send AdmissionReviews; set --client-ca-file to require the kube-apiserver\'s client certificate (docs/deploy.md)');
+  }
   // HTTP/2 (the kube-apiserver negotiates it when offered: one multiplexed connection, cheaper per
   // review) and HTTP/1.1 for everything else (curl, probes, older clients).
   // Without it (--http2=false) each apiserver opens several HTTP/1.1 connections, which a Service
   // spreads over the replicas; with it, one multiplexed connection lands on one replica.
   const server = (options.http2 ?? true)
     ? (createAdaptorServer({
-        fetch: options.app.fetch,
+        fetch,
         createServer: http2.createSecureServer,
-        serverOptions: { ...initial, minVersion: 'TLSv1.2', allowHTTP1: true },
+        serverOptions: { ...initial, ...clientAuth, allowHTTP1: true },
       }) as http2.Http2SecureServer)
     : (createAdaptorServer({
-        fetch: options.app.fetch,
+        fetch,
         createServer: https.createServer,
-        serverOptions: { ...initial, minVersion: 'TLSv1.2' },
+        serverOptions: { ...initial, ...clientAuth },
       }) as unknown as http2.Http2SecureServer);
   // HTTP/1.1 connections accepted through allowHTTP1 read their keep-alive from the server object.
   Object.assign(server, { keepAliveTimeout: 65_000 });
@@ -111,16 +192,18 @@ export async function startHttpsServer(options: {
     });
   });
 
-  let fingerprint = tlsFingerprint(options.tls);
+  // New connections get the new context; open ones keep the certificate check of their handshake.
+  const watched = [options.tls.certFile, options.tls.keyFile, ...(clientCaFile ? [clientCaFile] : [])];
+  let fingerprint = filesFingerprint(watched);
   const reload = setInterval(() => {
-    const now = tlsFingerprint(options.tls);
+    const now = filesFingerprint(watched);
     if (now === fingerprint) return;
     try {
-      server.setSecureContext({ ...readTls(options.tls), minVersion: 'TLSv1.2' });
+      server.setSecureContext(secureContext());
       fingerprint = now;
-      options.logger.info('reloaded serving certificate', { certFile: options.tls.certFile });
+      options.logger.info('reloaded TLS files', { certFile: options.tls.certFile, ...(clientCaFile ? { clientCaFile } : {}) });
     } catch (error) {
-      options.logger.error('serving certificate changed but cannot be loaded; keeping the old one', { error });
+      options.logger.error('TLS files changed but cannot be loaded; keeping the old ones', { error });
     }
   }, options.reloadIntervalMs ?? 10_000);
   reload.unref();
@@ -159,9 +242,9 @@ export async function startHttpsServer(options: {
   };
 }
 
-function tlsFingerprint({ certFile, keyFile }: TlsFiles): string {
+function filesFingerprint(files: readonly string[]): string {
   try {
-    return [certFile, keyFile].map((file) => {
+    return files.map((file) => {
       const s = statSync(file);
       return `${s.ino}:${s.size}:${s.mtimeMs}`;
     }).join('|');

@@ -183,3 +183,167 @@ describe('kube-request-access serve', () => {
   });
 });
 
+
+describe('serve --client-ca-file: only the kube-apiserver may send reviews', () => {
+  const fixture = () => readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8');
+  let clientCa: CertificateAuthority;
+  let apiserver: { cert: string; key: string };
+  let stranger: { cert: string; key: string };
+
+  before(async () => {
+    clientCa = await createCA('webhook client CA');
+    writeFileSync(join(dir, 'client-ca.crt'), clientCa.cert);
+    apiserver = await clientCa.issue({ commonName: 'kube-apiserver', client: true });
+    // Same subject, signed by a CA the server does not trust.
+    stranger = await (await createCA('webhook client CA')).issue({ commonName: 'kube-apiserver', client: true });
+  });
+
+  const serveWithClientCa = (extra: { http2?: boolean } = {}) =>
+    startServe(
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        objects: join(root, 'tests/fixtures/objects.json'),
+        'client-ca-file': join(dir, 'client-ca.crt'),
+        ...extra,
+      },
+      silentLogger,
+    );
+
+  function request(url: string, options: { method?: string; body?: string; client?: { cert: string; key: string } }): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        url,
+        { method: options.method ?? 'POST', ca: ca.cert, agent: false, ...options.client, headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  }
+
+  it('refuses a review without a client certificate with 401 and consumes nothing (HTTP/1.1)', async () => {
+    const server = await serveWithClientCa();
+    try {
+      const anonymous = await request(`${server.url}/`, { body: fixture() });
+      assert.equal(anonymous.status, 401);
+      assert.match(anonymous.body, /client certificate signed by the --client-ca-file CA is required.*kubeConfigFile/);
+      assert.equal(anonymous.body.trim().split('\n').length, 1);
+      const foreign = await request(`${server.url}/`, { body: fixture(), client: stranger });
+      assert.equal(foreign.status, 401);
+      // The one-shot request of the fixture is still there: the apiserver's first review is allowed…
+      const first = await request(`${server.url}/`, { body: fixture(), client: apiserver });
+      assert.equal(first.status, 200);
+      assert.equal(JSON.parse(first.body).response.allowed, true);
+      // …and it is a real review: the one-shot request is now used up.
+      const replay = await request(`${server.url}/`, { body: fixture(), client: apiserver });
+      assert.equal(JSON.parse(replay.body).response.allowed, false);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses without a valid client certificate and reviews with one over HTTP/2', async () => {
+    const server = await serveWithClientCa();
+    const sessions = [
+      http2.connect(server.url, { ca: ca.cert }),
+      http2.connect(server.url, { ca: ca.cert, ...stranger }),
+      http2.connect(server.url, { ca: ca.cert, ...apiserver }),
+    ];
+    const [anonymous, foreign, trusted] = sessions as [http2.ClientHttp2Session, http2.ClientHttp2Session, http2.ClientHttp2Session];
+    try {
+      const refused = await h2post(anonymous, fixture());
+      assert.equal(anonymous.alpnProtocol, 'h2');
+      assert.equal(refused.status, 401);
+      assert.match(refused.body, /client certificate/);
+      assert.equal((await h2post(foreign, fixture())).status, 401);
+      const answer = await h2post(trusted, fixture());
+      assert.equal(answer.status, 200);
+      assert.equal(JSON.parse(answer.body).response.allowed, true);
+    } finally {
+      for (const session of sessions) session.close();
+      await server.close();
+    }
+  });
+
+  it('keeps /healthz, /readyz and /metrics open to callers without a certificate (kubelet probes)', async () => {
+    const server = await serveWithClientCa({ http2: false });
+    try {
+      for (const path of ['/healthz', '/readyz', '/metrics']) {
+        assert.equal((await request(`${server.url}${path}`, { method: 'GET' })).status, 200, path);
+      }
+      // Only reads of those paths: anything else needs the certificate.
+      assert.equal((await request(`${server.url}/healthz`, { method: 'POST', body: '{}' })).status, 401);
+      assert.equal((await request(`${server.url}/?healthz`, { method: 'GET' })).status, 401);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('picks up a replaced client CA without a restart', async () => {
+    const app = new Hono().post('/', (c) => c.text('reviewed'));
+    const caFile = join(dir, 'rotating-client-ca.crt');
+    writeFileSync(caFile, clientCa.cert);
+    const server = await startHttpsServer({
+      app,
+      address: '127.0.0.1:0',
+      tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+      logger: silentLogger,
+      reloadIntervalMs: 50,
+      clientCaFile: caFile,
+    });
+    try {
+      const url = `https://127.0.0.1:${server.port}/`;
+      assert.equal((await request(url, { body: '{}', client: apiserver })).status, 200);
+      const next = await createCA('next webhook client CA');
+      const rotated = await next.issue({ commonName: 'kube-apiserver', client: true });
+      writeFileSync(caFile, next.cert);
+      let accepted = false;
+      for (let i = 0; i < 100 && !accepted; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        accepted = (await request(url, { body: '{}', client: rotated })).status === 200;
+      }
+      assert.ok(accepted, 'a certificate of the new CA is accepted');
+      assert.equal((await request(url, { body: '{}', client: apiserver })).status, 401, 'the old CA is no longer trusted');
+    } finally {
+      await server.close();
+    }
+  });
+
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--objects', 'tests/fixtures/objects.json', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const tlsArgs = () => ['--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key')];
+
+  it('names an unreadable or unusable client CA file in one line', async () => {
+    const missing = cli([...tlsArgs(), '--client-ca-file', '/nonexistent/ca.crt']);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr.trim(), 'kube-request-access: cannot read --client-ca-file /nonexistent/ca.crt: no such file');
+    writeFileSync(join(dir, 'not-pem.crt'), 'hello\n');
+    const garbage = cli([...tlsArgs(), '--client-ca-file', join(dir, 'not-pem.crt')]);
+    assert.equal(garbage.status, 1);
+    assert.match(garbage.stderr, /^kube-request-access: --client-ca-file .*not-pem\.crt contains no PEM certificate/);
+    writeFileSync(join(dir, 'leaf-as-ca.crt'), apiserver.cert);
+    const leaf = cli([...tlsArgs(), '--client-ca-file', join(dir, 'leaf-as-ca.crt')]);
+    assert.equal(leaf.status, 1);
+    assert.match(leaf.stderr, /^kube-request-access: --client-ca-file .* is not a CA certificate/);
+    for (const result of [missing, garbage, leaf]) assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+
+  it('warns once at start when reviews are not authenticated', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', ...tlsArgs(), '--objects', 'tests/fixtures/objects.json'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (chunk) => (log += chunk));
+    for (let i = 0; i < 200 && !log.includes('"serving"'); i++) await new Promise((r) => setTimeout(r, 50));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    const warnings = log.split('\n').filter((line) => line.includes('reviews are not authenticated'));
+    assert.equal(warnings.length, 1, log);
+    assert.match(warnings[0]!, /"level":"warn".*--client-ca-file/);
+  });
+});

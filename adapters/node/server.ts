@@ -95,7 +95,8 @@ export function requireClientCertificate(fetch: Fetch, logger: Logger): Fetch {
       method: incoming.method,
       path,
       remote: socket.remoteAddress,
-      reason: socket.authorizationError ? String(socket.authorizationError) : 'no client certificate',
+      // Without a peer certificate OpenSSL still reports an issuer error: say what happened.
+      reason: Object.keys(socket.getPeerCertificate?.() ?? {}).length === 0 ? 'no client certificate' : String(socket.authorizationError),
     });
     return new Response(UNAUTHENTICATED_MESSAGE, { status: 401, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   };

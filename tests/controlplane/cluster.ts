@@ -93,6 +93,13 @@ export interface ControlPlane {
   webhookUrl: string;
   webhookCert: string;
   webhookKey: string;
+  /**
+   * The CA that signs only the kube-apiserver's webhook client certificate; the webhook runs with
+   * `--client-ca-file` set to it, so reviews from anyone else get 401.
+   */
+  webhookClientCaFile: string;
+  /** The client certificate and key the kube-apiserver presents to the webhook (PEM). */
+  apiserverWebhookClient: { cert: string; key: string };
   logs: { controlplane: string; webhook: string };
   /** Settles when the control plane process exits, with how it ended (for `npm run controlplane`). */
   exited: Promise<string>;
@@ -259,6 +266,43 @@ function kubeconfigYaml(server: string, caPem: string, tokens: Record<User, stri
   ].join('\n');
 }
 
+/**
+ * The kubeconfig the kube-apiserver reads (through its AdmissionConfiguration) to find the client
+ * certificate it presents when calling a webhook: the `users` entry named after the webhook URL's
+ * host:port. No current-context, so calls to any other webhook stay anonymous.
+ */
+export function webhookClientKubeconfigYaml(webhookHostPort: string, client: { cert: string; key: string }): string {
+  const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+  return [
+    '# Written by tests/controlplane/cluster.ts: the client certificate the kube-apiserver presents to the webhook.',
+    'apiVersion: v1',
+    'kind: Config',
+    'users:',
+    `  - name: "${webhookHostPort}"`,
+    '    user:',
+    `      client-certificate-data: ${b64(client.cert)}`,
+    `      client-key-data: ${b64(client.key)}`,
+    '',
+  ].join('\n');
+}
+
+/** `--admission-control-config-file`: the webhook admission plugins read the kubeconfig above. */
+export function admissionConfigurationYaml(kubeConfigFile: string): string {
+  return [
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: AdmissionConfiguration',
+    'plugins:',
+    ...['ValidatingAdmissionWebhook', 'MutatingAdmissionWebhook'].flatMap((name) => [
+      `  - name: ${name}`,
+      '    configuration:',
+      '      apiVersion: apiserver.config.k8s.io/v1',
+      '      kind: WebhookAdmissionConfiguration',
+      `      kubeConfigFile: ${JSON.stringify(kubeConfigFile)}`,
+    ]),
+    '',
+  ].join('\n');
+}
+
 /** The ValidatingWebhookConfiguration of the local setup: every rule the real deployment needs. */
 export function webhookConfiguration(url: string, caPem: string): object {
   const common = {
@@ -328,6 +372,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const ca = await createCA('kube-request-access local CA');
   const apiserverPem = await ca.issue({ commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost', '10.96.0.1', 'kubernetes.default.svc'] });
   const webhookPem = await ca.issue({ commonName: 'kube-request-access webhook', hosts: ['127.0.0.1', 'localhost'] });
+  // A CA of its own for the apiserver's webhook client certificate. The local CA is the apiserver's
+  // --client-ca-file: every user certificate it signs would pass the webhook's check too, and a
+  // leaked webhook client certificate would authenticate to the API. With a dedicated CA only the
+  // apiserver reaches the webhook, and its certificate is worth nothing anywhere else.
+  const webhookClientCa = await createCA('kube-request-access webhook client CA');
+  const apiserverWebhookClient = await webhookClientCa.issue({ commonName: 'kube-apiserver', client: true });
   const serviceAccount = generateKeyPairSync('ec', {
     namedCurve: 'P-256',
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
@@ -340,6 +390,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   await writeFile(file('apiserver.key'), apiserverPem.key, { mode: 0o600 });
   await writeFile(file('webhook.crt'), webhookPem.cert);
   await writeFile(file('webhook.key'), webhookPem.key, { mode: 0o600 });
+  await writeFile(file('webhook-client-ca.crt'), webhookClientCa.cert);
+  const admissionKubeconfig = file('apiserver-webhook-client.kubeconfig');
+  await writeFile(admissionKubeconfig, webhookClientKubeconfigYaml(`127.0.0.1:${webhookPort}`, apiserverWebhookClient), { mode: 0o600 });
+  await writeFile(file('admission-configuration.yaml'), admissionConfigurationYaml(admissionKubeconfig));
   await writeFile(file('sa.key'), serviceAccount.privateKey, { mode: 0o600 });
   await writeFile(file('sa.pub'), serviceAccount.publicKey);
 
@@ -358,6 +412,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     `--tls-private-key-file=${file('apiserver.key')}`,
     `--client-ca-file=${file('ca.crt')}`,
     `--token-auth-file=${tokenFile}`,
+    // The client certificate the apiserver presents to the webhook (its --client-ca-file below).
+    `--admission-control-config-file=${file('admission-configuration.yaml')}`,
     '--authorization-mode=RBAC',
     // No controller-manager creates default service accounts, so pods would never be admitted.
     '--disable-admission-plugins=ServiceAccount',
@@ -466,6 +522,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       file('webhook.crt'),
       '--key-file',
       file('webhook.key'),
+      '--client-ca-file',
+      file('webhook-client-ca.crt'),
       '--always-allowed-group-name',
       'system:masters',
       '--granted-role-name',
@@ -515,6 +573,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     webhookUrl,
     webhookCert: file('webhook.crt'),
     webhookKey: file('webhook.key'),
+    webhookClientCaFile: file('webhook-client-ca.crt'),
+    apiserverWebhookClient,
     logs,
     exited: controlplaneExited,
     kubectl,

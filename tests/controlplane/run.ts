@@ -77,7 +77,9 @@ kube-apiserver ${plane.server} is up${startWebhook ? `, webhook ${plane.webhookU
   kubectl --context alice auth can-i --list
 
 Users: admin (system:masters), alice and bob (developers), carol (approvers), dave (no role).
-Logs: ${rel(plane.logs.controlplane)}, ${rel(plane.logs.webhook)}
+Logs: ${rel(plane.logs.controlplane)}, ${rel(plane.logs.webhook)}${startWebhook ? `
+The webhook reviews only requests with the kube-apiserver's client certificate (--client-ca-file ${rel(plane.webhookClientCaFile)});
+anything else gets 401: curl -sk -X POST ${plane.webhookUrl}` : ''}
 `);
 if (values.demo) printWalkthrough(plane, pluginDir);
 console.log('Press Ctrl-C to stop.');

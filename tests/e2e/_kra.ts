@@ -199,6 +199,8 @@ export async function startServe(cp: ControlPlane, name: string, args: readonly 
       '--address', `127.0.0.1:${listen}`,
       '--cert-file', cp.webhookCert,
       '--key-file', cp.webhookKey,
+      // Like the control plane's own webhook: only the kube-apiserver's client certificate reviews.
+      ...(args.includes('--client-ca-file') ? [] : ['--client-ca-file', cp.webhookClientCaFile]),
       ...args,
     ],
     { cwd: ROOT, stdio: ['ignore', fd, fd], env: { ...process.env, KRA_PARENT_PID: String(process.pid) } },

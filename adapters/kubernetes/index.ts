@@ -23,7 +23,8 @@ import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../.
 import type { ClusterLookup, Effect } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
-import { reflect, statusOf, type ListPage, type Reflector } from './informer.ts';
+import { PublicError } from '../http/app.ts';
+import { reflect, statusOf, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
 
@@ -53,6 +54,8 @@ export interface KubernetesBackendOptions {
   orphanGraceMs?: number;
   /** Items per page of the informers' lists (default 500). */
   listPageSize?: number;
+  /** Backoff, watch timeout, hang guard and staleness bound of the caches (docs/reliability.md). */
+  cacheTimings?: ReflectorTimings;
 }
 
 export interface KubernetesBackend {
@@ -109,6 +112,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   ) =>
     reflect<KubernetesObject>({
       name: `${plural}${where(namespace)}`,
+      label: `the ${kind} cache${where(namespace)}`,
       kubeConfig: kc,
       path: customPath(plural, namespace),
       list: (page) => listCustom(custom, plural, namespace, page),
@@ -117,6 +121,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       onChange,
       logger,
       pageSize: options.listPageSize,
+      ...options.cacheTimings,
     });
   for (const namespace of scopes) {
     reflectors.push(
@@ -128,6 +133,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       reflectors.push(
         reflect<V1RoleBinding>({
           name: `rolebindings${where(namespace)}`,
+          label: `the RoleBinding cache${where(namespace)}`,
           kubeConfig: kc,
           path: namespace
             ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`
@@ -142,16 +148,22 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
           onChange,
           logger,
           pageSize: options.listPageSize,
+          ...options.cacheTimings,
         }),
       );
     }
   }
+  // Not ready while any cache is stale (its watch lost longer than the bound): /readyz answers 503.
   const isReady = () => reflectors.every((r) => r.isSynced());
   const synced = Promise.all(reflectors.map((r) => r.synced())).then(() => undefined);
   synced.catch(() => {});
 
+  // A review that reads a stale cache could allow what was revoked meanwhile: deny, and say why.
   const requireSynced = () => {
-    if (!isReady()) throw new Error('the AccessRequest/AccessGrant caches are not synced yet; try again in a moment');
+    const reasons = reflectors.map((r) => r.staleReason()).filter((reason) => reason !== undefined);
+    if (reasons.length === 0) return;
+    const catchUp = reasons.length === 1 ? 'it catches up' : 'they catch up';
+    throw new PublicError(`${reasons.join('; ')}; nothing is allowed until ${catchUp}: try again in a moment`);
   };
 
   const lookup: ClusterLookup = {

@@ -4,14 +4,26 @@
 // objects and to tell which ones a relist no longer returns. Like client-node's ListWatch it lists
 // (in pages), then watches from the list's resourceVersion, resumes a watch the server closed from
 // the last resourceVersion seen, and relists on 410 Gone; unlike it, after any other error it
-// restarts with backoff (resuming, so no event is lost). Ready once the first list is applied and
-// the watch is open.
+// restarts with a short, jittered backoff (resuming, so no event is lost).
+//
+// It also knows when its cache is stale, because a cache that silently stops following the API
+// server keeps allowing what was revoked meanwhile:
+// - every watch asks the server to end it after `watchTimeoutSeconds`, and a list or watch that
+//   shows no sign of life (no page, no event, no bookmark, no end) for `idleTimeoutMs` is torn
+//   down and started again: a hung connection cannot keep it "synced";
+// - the backoff is reset whenever a watch opens and capped at `maxBackoffMs`, so it reconnects
+//   within about that long once the server answers again;
+// - once the watch has been down for longer than `staleAfterMs` it reports not synced (and says
+//   why) until a watch is open again, after the relist that brings every removal it missed.
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../ports.ts';
 
 export interface Reflector {
   readonly name: string;
+  /** The first list is in, and the watch is open or was lost no longer than `staleAfterMs` ago. */
   isSynced(): boolean;
+  /** Why it is not synced, as the end of a sentence naming the cache; undefined while synced. */
+  staleReason(): string | undefined;
   /** Resolves once the initial list is in (or rejects when `stop` comes first). */
   synced(): Promise<void>;
   stop(): Promise<void>;
@@ -22,42 +34,78 @@ export interface ListPage {
   continue?: string;
 }
 
-export function reflect<T extends KubernetesObject>(options: {
-  name: string;
-  kubeConfig: KubeConfig;
-  /** The collection path, e.g. `/apis/kube-request-access.io/v1/accessrequests`. */
-  path: string;
-  /** One page of the collection: at most `limit` items, from `continue` on (absent: the first). */
-  list: (page: ListPage) => Promise<KubernetesListObject<T>>;
-  /** Items per list page (default 500): no single huge response is read and parsed at once. */
-  pageSize?: number;
-  labelSelector?: string;
-  /** An object added or changed, slimmed (see `slim`); the caller's store is the only copy. */
-  onUpsert: (obj: T) => void;
-  /** An object deleted; after a relist that no longer returns it, only its namespace and name. */
-  onDelete: (obj: KubernetesObject) => void;
-  /** Called after every batch of events settles (coalesced), e.g. to trigger a reconcile. */
-  onChange?: () => void;
-  logger: Logger;
+export interface ReflectorTimings {
+  /** First retry delay after a failure (default 250 ms); doubles per failure, reset when a watch opens. */
   minBackoffMs?: number;
+  /** Cap of the retry delay (default 2 s): how long after the server is back it is asked again, at most. */
   maxBackoffMs?: number;
-}): Reflector {
+  /** Asked of the server (`timeoutSeconds`): it ends each watch after this long (default 10 s). */
+  watchTimeoutSeconds?: number;
+  /**
+   * A list or watch with no sign of life for this long is torn down and restarted (default: the
+   * watch timeout + 5 s; the server sends a bookmark 2 s before a watch's timeout and then ends it,
+   * so a healthy watch is never silent that long).
+   */
+  idleTimeoutMs?: number;
+  /** How long the watch may be down before the cache is stale: not synced, nothing read from it (default 5 s). */
+  staleAfterMs?: number;
+}
+
+export const DEFAULT_TIMINGS = {
+  minBackoffMs: 250,
+  maxBackoffMs: 2_000,
+  watchTimeoutSeconds: 10,
+  staleAfterMs: 5_000,
+} as const;
+
+export function reflect<T extends KubernetesObject>(
+  options: {
+    name: string;
+    /** How messages name it, e.g. "the AccessRequest cache" (default `the ${name} cache`). */
+    label?: string;
+    kubeConfig: KubeConfig;
+    /** The collection path, e.g. `/apis/kube-request-access.io/v1/accessrequests`. */
+    path: string;
+    /** One page of the collection: at most `limit` items, from `continue` on (absent: the first). */
+    list: (page: ListPage) => Promise<KubernetesListObject<T>>;
+    /** Items per list page (default 500): no single huge response is read and parsed at once. */
+    pageSize?: number;
+    labelSelector?: string;
+    /** An object added or changed, slimmed (see `slim`); the caller's store is the only copy. */
+    onUpsert: (obj: T) => void;
+    /** An object deleted; after a relist that no longer returns it, only its namespace and name. */
+    onDelete: (obj: KubernetesObject) => void;
+    /** Called after every batch of events settles (coalesced), e.g. to trigger a reconcile; also when it is synced again after being stale. */
+    onChange?: () => void;
+    logger: Logger;
+  } & ReflectorTimings,
+): Reflector {
   const { name, logger } = options;
-  const minBackoff = options.minBackoffMs ?? 250;
-  const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const label = options.label ?? `the ${name} cache`;
+  const minBackoff = options.minBackoffMs ?? DEFAULT_TIMINGS.minBackoffMs;
+  const maxBackoff = Math.max(minBackoff, options.maxBackoffMs ?? DEFAULT_TIMINGS.maxBackoffMs);
+  const watchTimeoutSeconds = options.watchTimeoutSeconds ?? DEFAULT_TIMINGS.watchTimeoutSeconds;
+  const idleTimeout = options.idleTimeoutMs ?? watchTimeoutSeconds * 1000 + 5_000;
+  const staleAfter = options.staleAfterMs ?? DEFAULT_TIMINGS.staleAfterMs;
   const pageSize = options.pageSize ?? 500;
   const watch = new Watch(options.kubeConfig);
   /** namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
   const known = new Map<string, Map<string, string>>();
   let resourceVersion = '';
   let request: AbortController | undefined;
-  /** Bumped whenever a watch is left behind; its late events and its end are then ignored. */
+  /** Bumped whenever a list or watch is left behind; its late pages, events and end are then ignored. */
   let attempt = 0;
   let backoff = minBackoff;
   let stopped = false;
-  let synced = false;
-  let failedSinceStart = false;
+  /** The first list is applied and a watch was opened once. */
+  let listed = false;
+  /** Since when no watch is open (epoch ms); undefined while one is. */
+  let downSince: number | undefined = Date.now();
+  /** The last time the server showed a sign of life: a list page, a watch opening, an event. */
+  let lastHeard = Date.now();
+  let lastListAt = 0;
   let restartTimer: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   let resolveSynced!: () => void;
   let rejectSynced!: (err: Error) => void;
   const syncedPromise = new Promise<void>((resolve, reject) => {
@@ -75,6 +123,50 @@ export function reflect<T extends KubernetesObject>(options: {
     }
     changed();
   };
+
+  // (No error text here: it ends up in denials users read; the log has the details.)
+  function staleReason(): string | undefined {
+    if (!listed) return `${label} is not synced yet (its first list and watch of the API server have not completed)`;
+    if (downSince === undefined) return undefined;
+    const downFor = Date.now() - downSince;
+    if (downFor <= staleAfter) return undefined;
+    return `${label} lost its watch of the API server ${Math.round(downFor / 1000)} s ago`;
+  }
+
+  /**
+   * The hang guard of one attempt: `alive()` says the server answered (a list page, the watch
+   * opening, an event, a bookmark); with no answer for `idleTimeout` the attempt is torn down.
+   * One timer per attempt that re-arms itself, not one per event.
+   */
+  function guard(mine: number): () => void {
+    let aliveAt = Date.now();
+    if (idleTimer) clearTimeout(idleTimer);
+    const check = () => {
+      idleTimer = undefined;
+      if (mine !== attempt || stopped) return;
+      const idle = Date.now() - aliveAt;
+      if (idle < idleTimeout) {
+        idleTimer = setTimeout(check, idleTimeout - idle);
+        idleTimer.unref?.();
+        return;
+      }
+      // Nothing, not even a bookmark or the end the server owes us: the connection is hung.
+      attempt++;
+      request?.abort();
+      request = undefined;
+      lost(lastHeard);
+      failed(new Error(`no answer from the API server for ${idleTimeout} ms`), 'list or watch hung');
+    };
+    idleTimer = setTimeout(check, idleTimeout);
+    idleTimer.unref?.();
+    return () => {
+      aliveAt = lastHeard = Date.now();
+    };
+  }
+
+  function lost(at = Date.now()): void {
+    if (downSince === undefined) downSince = at;
+  }
 
   /** Hands a listed or watched object to the caller unless it has that version already. */
   function upsert(obj: T): void {
@@ -97,14 +189,18 @@ export function reflect<T extends KubernetesObject>(options: {
     call(options.onDelete, obj ?? { metadata: { namespace: namespace || undefined, name: objName } });
   }
 
-  /** Lists every page, applying each as it comes; then drops what the list no longer holds. */
-  async function relist(): Promise<void> {
+  /**
+   * Lists every page, applying each as it comes; then drops what the list no longer holds: what
+   * was deleted while no watch was open goes here. False when the attempt was left behind meanwhile.
+   */
+  async function relist(mine: number, alive: () => void): Promise<boolean> {
     const seen = new Map<string, Set<string>>();
     let page: ListPage = { limit: pageSize };
     let last: KubernetesListObject<T>;
     for (;;) {
       last = await options.list(page);
-      if (stopped) return;
+      if (stopped || mine !== attempt) return false;
+      alive();
       for (const item of last.items ?? []) {
         const namespace = item.metadata?.namespace || '';
         let names = seen.get(namespace);
@@ -123,6 +219,8 @@ export function reflect<T extends KubernetesObject>(options: {
       for (const objName of [...names.keys()]) if (!still?.has(objName)) remove(namespace, objName);
     }
     resourceVersion = last.metadata?.resourceVersion || '';
+    lastListAt = Date.now();
+    return true;
   }
 
   function onEvent(type: string, obj: T & { code?: number; message?: string }): WatchError | undefined {
@@ -147,7 +245,6 @@ export function reflect<T extends KubernetesObject>(options: {
   }
 
   function failed(err: unknown, what: string): void {
-    failedSinceStart = true;
     if (stopped) return;
     logger.warn(`${what}; restarting`, { informer: name, error: describe(err), retryInMs: backoff });
     scheduleRestart();
@@ -155,7 +252,7 @@ export function reflect<T extends KubernetesObject>(options: {
 
   function scheduleRestart(): void {
     if (restartTimer || stopped) return;
-    const delay = backoff;
+    const delay = retryDelay(backoff);
     backoff = Math.min(backoff * 2, maxBackoff);
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
@@ -168,70 +265,100 @@ export function reflect<T extends KubernetesObject>(options: {
   async function run(): Promise<void> {
     if (stopped) return;
     const mine = ++attempt;
-    failedSinceStart = false;
+    const alive = guard(mine);
     let watchError: WatchError | undefined;
+    let openedAt = 0;
+    let events = 0;
     const ended = (err: unknown) => {
       if (mine !== attempt) return;
       attempt++;
       request = undefined;
+      lost();
       if (stopped) return;
       const cause = (err as WatchError | null) ?? watchError;
       if (cause && statusOf(cause) === 410) {
         resourceVersion = '';
-        void run();
+        // A fresh list's resourceVersion expiring at once would make a busy loop: back off then.
+        if (Date.now() - lastListAt < 1_000) scheduleRestart();
+        else void run();
       } else if (cause) {
         failed(cause, 'watch failed');
+      } else if (openedAt && events === 0 && Date.now() - openedAt < 1_000) {
+        failed(new Error('the server ended the watch at once'), 'watch ended'); // no busy loop either
       } else {
-        void run(); // the server closed the watch: resume from the last resourceVersion at once
+        void run(); // the server closed the watch (its timeout): resume from the last resourceVersion at once
       }
     };
     try {
-      if (!resourceVersion) await relist();
+      if (!resourceVersion && !(await relist(mine, alive))) return;
       if (stopped || mine !== attempt) return;
-      const params: Record<string, string> = { resourceVersion, allowWatchBookmarks: 'true' };
+      const params: Record<string, string> = {
+        resourceVersion,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(watchTimeoutSeconds),
+      };
       if (options.labelSelector !== undefined) params.labelSelector = options.labelSelector;
       const controller = await watch.watch(
         options.path,
         params,
         (type: string, obj: T & { code?: number; message?: string }) => {
           if (mine !== attempt || stopped) return;
+          events++;
+          alive();
           watchError = onEvent(type, obj) ?? watchError;
         },
         ended,
       );
+      // client-node resolves once the response headers are in; on an error it has called `ended`.
       if (mine !== attempt || stopped) {
-        controller.abort(); // ended already, or stopped meanwhile
-      } else {
-        request = controller;
+        controller.abort(); // ended, hung or stopped meanwhile
+        return;
       }
+      request = controller;
     } catch (err) {
-      if (mine === attempt) attempt++;
-      failed(err, 'watch start failed');
+      if (mine !== attempt) return; // left behind (hang guard, stop): whoever did that restarts it
+      attempt++;
+      lost();
+      failed(err, listed ? 'relist failed' : 'list failed');
       return;
     }
-    if (failedSinceStart || stopped) return;
+    // The watch is open: fresh again, whatever happened before.
+    alive();
+    openedAt = Date.now();
+    const wasStale = listed && staleReason() !== undefined;
     backoff = minBackoff;
-    if (!synced) {
-      synced = true;
+    downSince = undefined;
+    if (!listed) {
+      listed = true;
       logger.info('cache synced', { informer: name });
       resolveSynced();
+    } else if (wasStale) {
+      logger.info('cache synced again', { informer: name });
+      changed(); // e.g. the reconciler skipped its passes while stale
     }
   }
   void run();
 
   return {
     name,
-    isSynced: () => synced,
+    isSynced: () => staleReason() === undefined,
+    staleReason,
     synced: () => syncedPromise,
     async stop() {
       stopped = true;
       attempt++;
       if (restartTimer) clearTimeout(restartTimer);
+      if (idleTimer) clearTimeout(idleTimer);
       rejectSynced(new Error(`informer ${name} stopped`));
       request?.abort();
       request = undefined;
     },
   };
+}
+
+/** A delay between half of `backoff` and all of it: replicas that lost the server together do not retry in step. */
+export function retryDelay(backoff: number, random: () => number = Math.random): number {
+  return Math.round(backoff / 2 + (backoff / 2) * random());
 }
 
 type WatchError = Error & { statusCode?: number };

@@ -1,6 +1,8 @@
 // The reflector (adapters/kubernetes/informer.ts) against a small fake API server on 127.0.0.1:
 // lists are answered in pages (limit/continue), watches as newline-delimited JSON events that each
 // test pushes by hand, so every list, watch, relist and retry is a request the test can inspect.
+// The fake can also go down (every connection reset, as when the apiserver is killed) and hang (a
+// watch or list that never answers), for the reflector's backoff, hang guard and staleness.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +10,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { silentLogger } from '../../../adapters/log.ts';
-import { reflect, type Reflector } from '../../../adapters/kubernetes/informer.ts';
+import { reflect, retryDelay, type Reflector, type ReflectorTimings } from '../../../adapters/kubernetes/informer.ts';
 
 const GROUP = 'example.io';
 const VERSION = 'v1';
@@ -19,8 +21,8 @@ interface Obj extends KubernetesObject {
   metadata: { namespace: string; name: string; resourceVersion: string; [k: string]: unknown };
 }
 
-/** What the fake server answers a watch with, when a test queued something other than "stay open". */
-type WatchPlan = { status: number } | undefined;
+/** What the fake server answers a watch with, when a test queued something other than "stay open": a status, or never even the headers. */
+type WatchPlan = { status: number } | 'hang' | undefined;
 
 class FakeApi {
   /** The server's objects, by name; `rv` is the collection's current resourceVersion. */
@@ -28,9 +30,17 @@ class FakeApi {
   rv = 1;
   lists: URLSearchParams[] = [];
   watches: URLSearchParams[] = [];
-  /** Per watch request, in order: an HTTP status to fail with; absent: 200 and held open. */
+  /** When each watch request came in (Date.now()), for the retry delays. */
+  watchTimes: number[] = [];
+  /** Per watch request, in order: an HTTP status to fail with, or 'hang'; absent: 200 and held open. */
   watchPlans: WatchPlan[] = [];
+  /** How many of the next list requests get no answer at all. */
+  listHangs = 0;
   open: ServerResponse[] = [];
+  /** Responses the client closed (a watch it tore down, a hung request it gave up). */
+  closedByClient = new Set<ServerResponse>();
+  /** Down: every connection is reset at once, as when the apiserver process is killed. */
+  down = false;
 
   reset(): void {
     for (const res of this.open) res.destroy();
@@ -38,8 +48,18 @@ class FakeApi {
     this.rv = 1;
     this.lists = [];
     this.watches = [];
+    this.watchTimes = [];
     this.watchPlans = [];
+    this.listHangs = 0;
     this.open = [];
+    this.closedByClient.clear();
+    this.down = false;
+  }
+
+  /** Goes down: the open watches are cut and every new connection is reset. */
+  kill(): void {
+    this.down = true;
+    for (const res of this.open) res.socket?.destroy();
   }
 
   put(name: string): Obj {
@@ -53,6 +73,13 @@ class FakeApi {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.down) {
+      req.socket.destroy();
+      return;
+    }
+    res.on('close', () => {
+      if (!res.writableFinished) this.closedByClient.add(res);
+    });
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== PATH) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
@@ -60,7 +87,12 @@ class FakeApi {
     }
     if (url.searchParams.get('watch') === 'true') {
       this.watches.push(url.searchParams);
+      this.watchTimes.push(Date.now());
       const plan = this.watchPlans.shift();
+      if (plan === 'hang') {
+        this.open.push(res); // (held, but not even the headers are sent)
+        return;
+      }
       if (plan) {
         res.writeHead(plan.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ kind: 'Status', code: plan.status }));
@@ -72,6 +104,11 @@ class FakeApi {
       return;
     }
     this.lists.push(url.searchParams);
+    if (this.listHangs > 0) {
+      this.listHangs--;
+      this.open.push(res);
+      return;
+    }
     const all = [...this.objects.values()];
     const from = Number(url.searchParams.get('continue') || '0');
     const limit = Number(url.searchParams.get('limit') || all.length || 1);
@@ -158,7 +195,10 @@ describe('reflect (list + watch against a fake API server)', () => {
     reflector = undefined;
   });
 
-  function start(pageSize = 2): Reflector {
+  let changes = 0;
+
+  function start(pageSize = 2, timings: ReflectorTimings = {}): Reflector {
+    changes = 0;
     const custom = kc.makeApiClient(CustomObjectsApi);
     reflector = reflect<Obj>({
       name: 'things',
@@ -169,9 +209,11 @@ describe('reflect (list + watch against a fake API server)', () => {
       pageSize,
       onUpsert: (obj) => upserts.push(obj),
       onDelete: (obj) => deletes.push(obj),
+      onChange: () => changes++,
       logger: silentLogger,
       minBackoffMs: 20,
       maxBackoffMs: 50,
+      ...timings,
     });
     return reflector;
   }
@@ -192,6 +234,7 @@ describe('reflect (list + watch against a fake API server)', () => {
     assert.equal(api.watches.length, 1);
     assert.equal(api.watches[0]?.get('resourceVersion'), listRv);
     assert.equal(api.watches[0]?.get('allowWatchBookmarks'), 'true');
+    assert.equal(api.watches[0]?.get('timeoutSeconds'), '10', 'the server is asked to end the watch after 10 s');
     assert.deepEqual(deletes, []);
   });
 
@@ -277,5 +320,117 @@ describe('reflect (list + watch against a fake API server)', () => {
     await waitFor('the ADDED event on the retried watch', () => upserts.length === 3);
     assert.deepEqual(names(upserts), ['a', 'a', 'b']);
     assert.deepEqual(deletes, []);
+  });
+
+  it('tears down a watch that sends nothing, not even a bookmark, for longer than the idle timeout, and resumes it', async () => {
+    api.put('a');
+    const r = start(2, { idleTimeoutMs: 300 });
+    await synced(r);
+    const first = api.current();
+
+    // Bookmarks are signs of life: a watch that sends them is left alone.
+    for (let i = 0; i < 6; i++) {
+      await sleep(100);
+      api.send('BOOKMARK', { kind: 'Thing', metadata: { resourceVersion: String(api.rv) } });
+    }
+    assert.equal(api.watches.length, 1, 'a watch with bookmarks is not torn down');
+
+    // Then silence: torn down after ~300 ms and resumed from the same resourceVersion, no relist.
+    const silentFrom = Date.now();
+    await waitFor('the resumed watch', () => api.watches.length === 2, 3000);
+    const after = Date.now() - silentFrom;
+    assert.ok(after >= 250 && after < 1500, `torn down after ${after} ms`);
+    await waitFor('the hung watch closed by the client', () => api.closedByClient.has(first));
+    assert.equal(api.watches[1]?.get('resourceVersion'), api.watches[0]?.get('resourceVersion'));
+    assert.equal(api.lists.length, 1, 'no relist');
+
+    // The new watch works.
+    const b = api.put('b');
+    api.send('ADDED', b);
+    await waitFor('the ADDED event on the new watch', () => upserts.length === 2);
+    assert.equal(r.isSynced(), true);
+  });
+
+  it('gives up a watch whose response never starts, and a list that never answers', async () => {
+    api.put('a');
+    api.listHangs = 1; // the first list hangs
+    api.watchPlans.push('hang'); // and then the first watch
+    const r = start(2, { idleTimeoutMs: 200 });
+    await synced(r);
+    assert.equal(api.lists.length, 2, 'listed again after the hung list');
+    assert.equal(api.watches.length, 2, 'watched again after the hung watch');
+    assert.deepEqual(names(upserts), ['a']);
+  });
+
+  it('retries with a growing, capped, jittered backoff, and resets it once a watch opens', async () => {
+    api.put('a');
+    for (let i = 0; i < 7; i++) api.watchPlans.push({ status: 500 });
+    const r = start(2, { minBackoffMs: 20, maxBackoffMs: 800 });
+    await waitFor('the watch after 7 failures', () => api.watches.length === 8, 10_000);
+    await synced(r);
+    const gaps = api.watchTimes.slice(1).map((t, i) => t - api.watchTimes[i]!);
+    // 20, 40, … doubling up to the cap of 800 ms, each delay between half and all of it.
+    assert.ok(gaps.at(-1)! >= 390, `the backoff grew: gaps ${gaps.join(', ')} ms`);
+    assert.ok(Math.max(...gaps) < 800 + 250, `the backoff is capped: gaps ${gaps.join(', ')} ms`);
+
+    // The watch is open: the next failure is retried after the minimum again, not after 800 ms.
+    api.send('BOOKMARK', { kind: 'Thing', metadata: { resourceVersion: String(api.rv) } });
+    await sleep(20);
+    api.watchPlans.push({ status: 500 });
+    const before = api.watches.length;
+    api.endWatch(); // resumed at once, refused with 500, retried after the (reset) backoff
+    await waitFor('the retry after the reset', () => api.watches.length === before + 2, 3000);
+    const retry = api.watchTimes.at(-1)! - api.watchTimes.at(-2)!;
+    assert.ok(retry < 200, `retried ${retry} ms after the failure, the backoff was reset (before: ${gaps.at(-1)} ms)`);
+  });
+
+  it('spreads retry delays between half of the backoff and all of it', () => {
+    assert.equal(retryDelay(1000, () => 0), 500);
+    assert.equal(retryDelay(1000, () => 0.5), 750);
+    assert.equal(retryDelay(1000, () => 1), 1000);
+  });
+
+  it('is not synced while its first list fails, and says so', async () => {
+    api.put('a');
+    api.kill();
+    const r = start(2, { minBackoffMs: 20, maxBackoffMs: 50 });
+    await sleep(150);
+    assert.equal(r.isSynced(), false);
+    assert.match(r.staleReason() ?? '', /^the things cache is not synced yet/);
+    api.down = false;
+    await synced(r);
+    assert.equal(r.isSynced(), true);
+    assert.equal(r.staleReason(), undefined);
+  });
+
+  it('turns not synced once its watch has been down longer than the bound, and synced again after a relist that drops what was deleted meanwhile', async () => {
+    api.put('a');
+    api.put('b');
+    const r = start(2, { staleAfterMs: 400, minBackoffMs: 20, maxBackoffMs: 100 });
+    await synced(r);
+    changes = 0;
+
+    const downAt = Date.now();
+    api.kill(); // the apiserver dies: the watch is cut and every retry is refused
+    await sleep(200);
+    assert.equal(r.isSynced(), true, 'still synced within the bound');
+    await waitFor('not synced', () => !r.isSynced(), 2000);
+    const staleAfter = Date.now() - downAt;
+    assert.ok(staleAfter >= 390 && staleAfter < 1000, `stale ${staleAfter} ms after the watch was lost`);
+    assert.match(r.staleReason() ?? '', /^the things cache lost its watch of the API server \d+ s ago$/);
+
+    // Meanwhile b is deleted; the restarted server no longer has our resourceVersion (410): relist.
+    api.objects.delete('b');
+    api.put('c');
+    api.watchPlans.push({ status: 410 });
+    const upAt = Date.now();
+    api.down = false;
+    await waitFor('synced again', () => r.isSynced(), 2000);
+    const recovered = Date.now() - upAt;
+    assert.ok(recovered < 500, `synced ${recovered} ms after the server answered again`);
+    assert.deepEqual(names(deletes), ['b'], 'the relist removed what was deleted during the outage');
+    assert.deepEqual(names(upserts), ['a', 'b', 'c']);
+    assert.equal(r.staleReason(), undefined);
+    assert.ok(changes > 0, 'onChange after the relist');
   });
 });

@@ -2,7 +2,10 @@
 // passes the pitfalls list (../shared/KUBERNETES-FACTS.md), and everything is applied to a real
 // kube-apiserver: the CRD schemas reject malformed objects and spec changes, the TLS script
 // patches the caBundle, the webhook service account's least-privilege RBAC is enough to run the
-// real server, and while no webhook answers exec fails closed outside the excluded namespaces.
+// real server (and to decide DELETE reviews), and while no webhook answers exec fails closed
+// outside the ungated namespaces while requests and grants cannot be created or deleted anywhere.
+// The lint of every rendered manifest (bindings, exclusions, --ungated-namespaces, the reconciler)
+// is tests/unit/manifests-lint.test.ts.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -81,13 +84,19 @@ describe('kubectl kustomize manifests', () => {
       assert.equal(webhook.failurePolicy, 'Fail', where);
       assert.deepEqual(webhook.admissionReviewVersions, ['v1'], where);
       assert.ok(webhook.timeoutSeconds >= 1 && webhook.timeoutSeconds <= 10, `${where}: timeoutSeconds ${webhook.timeoutSeconds}`);
-      const excluded = (webhook.namespaceSelector?.matchExpressions ?? []).find(
-        (e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
-      );
-      assert.ok(excluded, `${where}: no namespaceSelector on kubernetes.io/metadata.name`);
-      assert.ok(excluded.values.includes(ownNamespace), `${where}: its own namespace ${ownNamespace} is not excluded`);
-      assert.ok(excluded.values.includes('kube-system'), `${where}: kube-system is not excluded`);
-      assert.equal(webhook.namespaceSelector.matchLabels, undefined, `${where}: matchLabels would need a forgeable label`);
+      if (webhook.name === 'exec.kube-request-access.io') {
+        // Exec is not gated in the webhook's own namespace and kube-system, so it can be repaired.
+        const excluded = (webhook.namespaceSelector?.matchExpressions ?? []).find(
+          (e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
+        );
+        assert.ok(excluded, `${where}: no namespaceSelector on kubernetes.io/metadata.name`);
+        assert.ok(excluded.values.includes(ownNamespace), `${where}: its own namespace ${ownNamespace} is not excluded`);
+        assert.ok(excluded.values.includes('kube-system'), `${where}: kube-system is not excluded`);
+        assert.equal(webhook.namespaceSelector.matchLabels, undefined, `${where}: matchLabels would need a forgeable label`);
+      } else {
+        // Requests and grants are reviewed everywhere: an excluded namespace would be unreviewed.
+        assert.equal(webhook.namespaceSelector, undefined, `${where}: reviews requests and grants in every namespace`);
+      }
       assert.equal(webhook.clientConfig.service.name, service!.metadata.name, where);
       assert.equal(webhook.clientConfig.service.namespace, ownNamespace, where);
       assert.ok(service!.spec.ports.some((p: any) => p.port === webhook.clientConfig.service.port), `${where}: Service port`);
@@ -102,7 +111,7 @@ describe('kubectl kustomize manifests', () => {
       assert.ok(rules.some((r) => r.op === op && r.group === group && r.resource === resource), `no ${op} rule for ${group}/${resource}`);
     for (const sub of ['pods/exec', 'pods/attach', 'pods/portforward']) has('CONNECT', '', sub);
     has('UPDATE', '', 'pods/ephemeralcontainers');
-    for (const op of ['CREATE', 'UPDATE']) {
+    for (const op of ['CREATE', 'UPDATE', 'DELETE']) {
       has(op, 'kube-request-access.io', 'accessrequests');
       has(op, 'kube-request-access.io', 'accessgrants');
     }
@@ -265,7 +274,7 @@ describe('the manifests on a real kube-apiserver', () => {
     assert.ok(kept.webhooks.every((w) => w.clientConfig.caBundle));
   });
 
-  it('fails closed while no webhook pod answers, except in the excluded namespaces', async () => {
+  it('fails closed while no webhook pod answers: exec except in the ungated namespaces, requests and grants everywhere', async () => {
     // The webhook namespace enforces the restricted Pod Security Standard: a compliant pod.
     const restricted = pod('web', 'kube-request-access', ['app']) as any;
     restricted.spec.securityContext = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
@@ -280,11 +289,19 @@ describe('the manifests on a real kube-apiserver', () => {
     const created = await create(cp, 'alice', accessRequest({ name: 'while-down', namespace: 'team-a', user: 'alice', pod: 'web' }));
     assert.notEqual(created.code, 0);
     assert.match(created.stderr, /failed calling webhook/);
+    // Not even in kube-system: the objects webhook has no exclusions.
+    const ungated = await create(cp, 'admin', accessRequest({ name: 'while-down', namespace: 'kube-system', user: 'alice', pod: 'web' }));
+    assert.notEqual(ungated.code, 0);
+    assert.match(ungated.stderr, /failed calling webhook "objects.kube-request-access.io"/);
+    // Nor deleted, by anyone: DELETE is reviewed too.
+    for (const kind of ['acr', 'acg']) {
+      const deleted = await cp.kubectl('admin', ['delete', kind, '-n', 'team-a', 'valid', '--wait=false']);
+      assert.notEqual(deleted.code, 0, `deleted ${kind}: ${deleted.stdout}`);
+      assert.match(deleted.stderr, /failed calling webhook "objects.kube-request-access.io"/);
+    }
   });
 
   it('runs the real server with only the service account RBAC of the manifests', async () => {
-    // The schema tests' granted request would also match the execs below.
-    await cp.kubectl('admin', ['delete', 'accessrequests,accessgrants', '-n', 'team-a', '--all']);
     const token = await cp.kubectl('admin', ['create', 'token', 'kube-request-access', '-n', 'kube-request-access', '--duration', '1h']);
     assert.equal(token.code, 0, token.stderr);
     const kubeconfig = path.join(dir, 'sa-kubeconfig');
@@ -308,12 +325,20 @@ describe('the manifests on a real kube-apiserver', () => {
       ['--kubeconfig', kubeconfig, '--context', 'sa', '--granted-role-name', 'kube-request-access-granted-exec', '--cleanup-interval', '1s'],
       cp.webhookPort,
     );
+    // The schema tests' granted request would also match the execs below. The deletion is
+    // reviewed: the server asks the apiserver (a SubjectAccessReview, with its service account's
+    // RBAC) whether admin may create grants here, which makes admin an approver.
+    const cleared = await cp.kubectl('admin', ['delete', 'accessrequests,accessgrants', '-n', 'team-a', '--all']);
+    assert.equal(cleared.code, 0, cleared.stderr);
     await mustCreate(cp, 'alice', accessRequest({ name: 'sa-flow', namespace: 'team-a', user: 'alice', pod: 'web' }));
-    await mustCreate(cp, 'carol', accessGrant({ name: 'sa-flow', namespace: 'team-a', grantFor: 'sa-flow', by: 'carol' }));
+    // Pinned to the request object's uid, as `kubectl request grant` does.
+    const saFlow = await getJson<{ metadata: { uid: string } }>(cp, ['accessrequest', '-n', 'team-a', 'sa-flow']);
+    const saFlowGrant = accessGrant({ name: 'sa-flow', namespace: 'team-a', grantFor: 'sa-flow', by: 'carol' });
+    await mustCreate(cp, 'carol', { ...saFlowGrant, spec: { ...saFlowGrant.spec, grantForUID: saFlow.metadata.uid } });
     // The service account may bind the granted role: the reconciler's RoleBinding appears.
     const saFlowBinding = async () => (await roleBindings(cp, 'team-a')).some((b) => b.metadata.name === 'kube-request-access.sa-flow');
     await waitFor('the RoleBinding made by the service account', saFlowBinding, 5_000);
-    // And delete the request it consumes.
+    // And delete the request it consumes (its own DELETE, which it recognises by a SelfSubjectReview).
     assert.equal((await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome, 'allowed');
     assert.equal((await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome, 'denied');
     await waitFor('the RoleBinding to go', async () => !(await saFlowBinding()), 5_000);
@@ -324,5 +349,13 @@ describe('the manifests on a real kube-apiserver', () => {
     assert.equal(await canI('create', 'accessrequests.kube-request-access.io', '-n', 'team-a'), 'no');
     assert.equal(await canI('create', 'pods/exec', '-n', 'team-a'), 'no');
     assert.equal(await canI('get', 'secrets', '-n', 'team-a'), 'no');
+    // What the DELETE reviews ask: who may create grants, and who the server itself is.
+    assert.equal(await canI('create', 'subjectaccessreviews.authorization.k8s.io'), 'yes');
+    assert.equal(await canI('create', 'selfsubjectreviews.authentication.k8s.io'), 'yes');
+    // system:basic-user (every authenticated user) already allows selfsubjectreviews; our rule repeats it.
+    assert.equal(
+      (await cp.kubectl('admin', ['auth', 'can-i', 'create', 'selfsubjectreviews.authentication.k8s.io', '--as', 'dave'])).stdout.trim(),
+      'yes',
+    );
   });
 });

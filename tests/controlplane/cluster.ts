@@ -120,6 +120,13 @@ export interface ControlPlane {
   stopWebhook(): Promise<void>;
   /** Stops the webhook and the control plane (SIGTERM, SIGKILL after a grace period) and removes etcd data. */
   stop(): Promise<void>;
+  /**
+   * Kills the control plane process (kube-apiserver and etcd: SIGKILL, a crash, by default) and
+   * resolves once it is gone. Its etcd data stays; the webhook server keeps running.
+   */
+  killControlPlane(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Starts the control plane again (killing it first if it runs) on the same ports with the same etcd data; resolves at /readyz 200. */
+  restartControlPlane(): Promise<void>;
 }
 
 const defaultLog = (line: string): void => {
@@ -437,14 +444,22 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   ];
 
   log(`starting kube-apiserver on ${server} (log: ${path.relative(process.cwd(), logs.controlplane) || logs.controlplane})`);
-  const logFd = openSync(logs.controlplane, 'w');
-  // Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order.
-  const controlplane = spawn(binary, controlplaneArgs, { stdio: ['ignore', logFd, logFd], detached: true });
-  closeSync(logFd);
-  track(controlplane);
-  const controlplaneExited = new Promise<string>((resolve) =>
-    controlplane.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit code ${code}`)),
-  );
+  let resolveExited!: (how: string) => void;
+  const controlplaneExited = new Promise<string>((resolve) => (resolveExited = resolve));
+  const spawnControlplane = (logFlags: 'w' | 'a'): ChildProcess => {
+    const logFd = openSync(logs.controlplane, logFlags);
+    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order.
+    const child = spawn(binary, controlplaneArgs, { stdio: ['ignore', logFd, logFd], detached: true });
+    closeSync(logFd);
+    track(child);
+    child.once('exit', (code, signal) => {
+      if (child !== killed) resolveExited(signal ? `killed by ${signal}` : `exit code ${code}`);
+    });
+    return child;
+  };
+  /** The process killControlPlane stopped on purpose: its exit does not settle `exited`. */
+  let killed: ChildProcess | undefined;
+  let controlplane = spawnControlplane('w');
   let webhookProcess: ChildProcess | undefined;
 
   const stopAll = async (): Promise<void> => {
@@ -584,6 +599,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     startWebhook,
     stopWebhook,
     stop: stopAll,
+    async killControlPlane(signal = 'SIGKILL') {
+      if (exited(controlplane)) return;
+      killed = controlplane;
+      await new Promise<void>((resolve) => {
+        controlplane.once('exit', () => resolve());
+        controlplane.kill(signal);
+      });
+    },
+    async restartControlPlane() {
+      await plane.killControlPlane();
+      log(`restarting kube-apiserver on ${server} with the etcd data in ${etcdDir}`);
+      controlplane = spawnControlplane('a');
+      await waitForApiserver(server, ca.cert, tokens.admin, controlplane, logs.controlplane, options.readyTimeoutMs ?? 180_000, log);
+    },
   };
 
   try {

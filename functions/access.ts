@@ -39,15 +39,16 @@ function timestamp(text: string | null | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Whether `grant` speaks of this very request, not of an earlier one that had the same name. */
+/**
+ * Whether `grant` speaks of this very request object. A grant binds to the request's uid, never
+ * to its name: a request deleted and re-created under the same name (in the same second or not)
+ * is a new object, and no earlier grant covers it. Grants without `spec.grantForUID` (written by
+ * hand, or before grants carried it) are void: nothing proves which object they were made for.
+ */
 export function grantBelongsTo(grant: AccessGrant, request: AccessRequest, prefix: string): boolean {
   if (grant.spec.grantFor !== request.metadata.name) return false;
   if (grant.metadata.namespace && grant.metadata.namespace !== request.metadata.namespace) return false;
-  if (grant.spec.grantForUID && grant.spec.grantForUID !== request.metadata.uid) return false;
-  // A grant older than the request was made for a previous request of the same name.
-  const grantedAt = timestamp(grant.metadata.creationTimestamp);
-  const requestedAt = timestamp(request.metadata.creationTimestamp);
-  if (grantedAt !== undefined && requestedAt !== undefined && grantedAt < requestedAt) return false;
+  if (!grant.spec.grantForUID || !request.metadata.uid || grant.spec.grantForUID !== request.metadata.uid) return false;
   // Defence in depth: a self-grant that slipped past admission (webhook not yet installed) is void.
   if (isSameUser(request.spec.userInfo.username, canonicalUsername(grant.spec.grantedBy.username, prefix), prefix)) return false;
   return true;

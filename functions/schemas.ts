@@ -189,7 +189,10 @@ export const AccessGrant = v.looseObject({
   spec: v.looseObject({
     grantFor: NonEmpty,
     grantedBy: v.looseObject({ username: NonEmpty }),
-    /** Optional: the uid of the AccessRequest granted, so a re-created request of the same name is not covered. */
+    /**
+     * The uid of the AccessRequest granted: the grant binds to that one object, never to the name.
+     * Required on new grants (functions/grant); a grant without it covers nothing.
+     */
     grantForUID: v.optional(v.string()),
     /** Optional: why a request was denied (or any note from the approver). */
     reason: v.optional(v.string()),

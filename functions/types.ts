@@ -6,6 +6,7 @@ import type {
   AccessRequest,
   AdmissionRequest,
   PodExecOptions,
+  UserInfo,
 } from './schemas.ts';
 
 /** What the extended-validation webhook answers (seed wire format). */
@@ -25,8 +26,17 @@ export interface Lookup {
     pod: string;
     usernames: readonly string[];
   }): Promise<readonly AccessRequest[]>;
-  /** One AccessRequest by namespace and name. */
-  accessRequest(namespace: string, name: string): Promise<AccessRequest | undefined>;
+  /**
+   * One AccessRequest by namespace and name. A cache-backed implementation asks the API server
+   * once (bounded by a short timeout) when the cache has no such object, or has one whose uid is
+   * not `expect.uid`: a request created a moment ago must not be refused for a lagging cache.
+   */
+  accessRequest(namespace: string, name: string, expect?: { uid?: string }): Promise<AccessRequest | undefined>;
+  /**
+   * Whether `user` may do `verb` on `resource` in `namespace`, as the cluster's authorizer says
+   * (a SubjectAccessReview). Read-only; false where no authorizer is available (memory mode).
+   */
+  isAuthorized(user: UserInfo, attributes: ResourceAttributes): Promise<boolean>;
   /** AccessGrants in `namespace` whose `spec.grantFor` is `requestName`. */
   grantsFor(namespace: string, requestName: string): Promise<readonly AccessGrant[]>;
   /** Asks the extended-validation webhook; answers `valid` when none is configured. */
@@ -34,6 +44,14 @@ export interface Lookup {
     request: AdmissionRequest;
     accessRequest: AccessRequest;
   }): Promise<ValidationResult>;
+}
+
+/** What a SubjectAccessReview asks about, in the API's own field names. */
+export interface ResourceAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace: string;
 }
 
 export interface Config {
@@ -54,7 +72,22 @@ export interface Config {
    * never handed out. Must equal the exclusions of the ValidatingWebhookConfiguration.
    */
   ungatedNamespaces: readonly string[];
+  /**
+   * Identities of the webhook server itself (found with a SelfSubjectReview at start): they delete
+   * AccessRequests to consume one-shot requests and clean up expired ones.
+   */
+  selfUsernames: readonly string[];
 }
+
+/**
+ * The kube-controller-manager identities that delete objects on behalf of the cluster: namespace
+ * deletion and garbage collection (with --use-service-account-credentials, and without it).
+ */
+export const CLUSTER_DELETERS: readonly string[] = [
+  'system:serviceaccount:kube-system:namespace-controller',
+  'system:serviceaccount:kube-system:generic-garbage-collector',
+  'system:kube-controller-manager',
+];
 
 /** The exec webhook's exclusions as shipped in manifests/base/webhook.yaml (tests keep them equal). */
 export const DEFAULT_UNGATED_NAMESPACES: readonly string[] = ['kube-system', 'kube-request-access'];
@@ -65,6 +98,7 @@ export const DEFAULT_CONFIG: Config = {
   usernamePrefix: '',
   maxValidForMs: 12 * 3_600_000,
   ungatedNamespaces: DEFAULT_UNGATED_NAMESPACES,
+  selfUsernames: [],
 };
 
 export interface Context {
@@ -97,7 +131,21 @@ export type AuditEvent =
   | {
       type: 'audit-granted';
       data: { request: AdmissionRequest; accessRequest: AccessRequest; accessGrant: AccessGrant };
+    }
+  | {
+      /**
+       * A reviewed DELETE of an AccessRequest or AccessGrant (withdrawn, revoked, consumed, cleaned
+       * up). Not part of the seed's webhook protocol: it goes to the audit log only.
+       */
+      type: 'audit-deleted';
+      data: { request: AdmissionRequest; kind: 'AccessRequest' | 'AccessGrant'; object: AccessRequest | AccessGrant; role: DeleterRole };
     };
+
+/** Why a deletion was allowed: who the deleter is to the object. */
+export type DeleterRole = 'requester' | 'approver' | 'admin' | 'webhook' | 'cluster';
+
+/** The event types of the seed's audit webhook protocol; others stay in the audit log. */
+export const WEBHOOK_AUDIT_TYPES: ReadonlySet<AuditEvent['type']> = new Set(['audit-exec', 'audit-created', 'audit-granted']);
 
 export type AuditType = AuditEvent['type'];
 

@@ -1,12 +1,13 @@
 // The always-on audit log: one JSON object per line (stdout by default), separate from the
 // diagnostic logger on stderr. The first fields answer who did what where and with which verdict;
 // `data` carries the whole event (the same body the audit webhook receives), so nothing is lost.
+import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import type { AuditEvent } from '../../functions/types.ts';
 import type { AuditSink } from '../ports.ts';
 
 export interface AuditSummary {
   type: AuditEvent['type'];
-  /** exec: allowed | denied; created: created; granted: granted | denied (the grant's status). */
+  /** exec: allowed | denied; created: created; granted: granted | denied (the grant's status); deleted. */
   verdict: string;
   /** The authenticated user who made the call. */
   user: string;
@@ -73,6 +74,21 @@ export function auditSummary(event: AuditEvent): AuditSummary {
         command: accessRequest.spec.execOptions?.command ?? [],
         validFor: accessRequest.spec.validFor || 'once',
         ...(accessGrant.spec.reason ? { reason: accessGrant.spec.reason } : {}),
+        ...tail,
+      };
+    }
+    case 'audit-deleted': {
+      const { kind, object, role } = event.data;
+      return {
+        type: event.type,
+        verdict: 'deleted',
+        ...who,
+        name: object.metadata.name || request.name,
+        kind,
+        deleter: role,
+        ...(kind === 'AccessRequest'
+          ? { requester: (object as AccessRequest).spec.userInfo.username, pod: (object as AccessRequest).spec.forObject.name }
+          : { grantFor: (object as AccessGrant).spec.grantFor, grantedBy: (object as AccessGrant).spec.grantedBy.username, status: (object as AccessGrant).status }),
         ...tail,
       };
     }

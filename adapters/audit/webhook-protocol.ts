@@ -1,7 +1,7 @@
 // Audit webhook protocol (seed wire format): POST <url>?type=<event type> with the event's data as
 // JSON; only HTTP 200 counts as delivered. A rejection makes the shell deny the decision.
 // No Node imports: an edge runtime pairs this with `fetchTransport`.
-import type { AuditEvent } from '../../functions/types.ts';
+import { WEBHOOK_AUDIT_TYPES, type AuditEvent } from '../../functions/types.ts';
 import type { AuditSink } from '../ports.ts';
 import {
   USER_AGENT,
@@ -30,6 +30,9 @@ export function auditSinkOver(url: string, transport: Transport): AuditSink {
   return {
     name,
     async record(event) {
+      // The seed's protocol knows three event types; a receiver built for it answers others with
+      // an error. Deletions are recorded by the audit log.
+      if (!WEBHOOK_AUDIT_TYPES.has(event.type)) return;
       const request = auditWebhookRequest(base, event);
       let response;
       try {

@@ -6,6 +6,7 @@ import * as v from 'valibot';
 import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
 import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { isAllowedAnswer, SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import type { FieldSelectorMode } from './settings.ts';
 
@@ -38,6 +39,8 @@ export class KubernetesApiError extends Error {
 export interface KubernetesClient {
   get(path: string, query?: Record<string, string>): Promise<unknown>;
   delete(path: string, body: unknown): Promise<unknown>;
+  /** Creates; used only for the review APIs (SubjectAccessReview, SelfSubjectReview), which store nothing. */
+  post(path: string, body: unknown): Promise<unknown>;
 }
 
 export function kubernetesClient(options: KubernetesClientOptions): KubernetesClient {
@@ -46,7 +49,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
   const timeoutMs = options.timeoutMs ?? 2000;
   const fetchFn = options.fetch;
 
-  async function call(method: 'GET' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function call(method: 'GET' | 'DELETE' | 'POST', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
     try {
       return await callOnce(method, path, query, body);
     } catch (error) {
@@ -58,7 +61,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
     }
   }
 
-  async function callOnce(method: 'GET' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function callOnce(method: 'GET' | 'DELETE' | 'POST', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
     const target = new URL(base);
     target.pathname = `${prefix}${path}`;
     for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
@@ -109,6 +112,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
   return {
     get: (path, query) => call('GET', path, query),
     delete: (path, body) => call('DELETE', path, undefined, body),
+    post: (path, body) => call('POST', path, undefined, body),
   };
 }
 
@@ -197,7 +201,15 @@ export function fetchLookup(options: FetchLookupOptions): ClusterLookup & { fiel
       const items = await list(GRANTS, AccessGrant, 'AccessGrant', namespace, `spec.grantFor=${selectorValue(requestName)}`);
       return items.filter((g) => g.metadata.namespace === namespace && g.spec.grantFor === requestName);
     },
+    async isAuthorized(user, attributes) {
+      return isAllowedAnswer(await client.post(SUBJECT_ACCESS_REVIEWS_PATH, subjectAccessReview(user, attributes)));
+    },
   };
+}
+
+/** The worker's own user name (its token's identity), or undefined when the API server cannot say. */
+export async function whoAmI(client: KubernetesClient): Promise<string | undefined> {
+  return usernameOfSelfReview(await client.post(SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview));
 }
 
 /** Carries out effects over the REST API: a one-shot consume is a DELETE with uid and resourceVersion preconditions. */

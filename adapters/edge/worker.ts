@@ -11,7 +11,7 @@ import { jsonLogger } from '../log.ts';
 import type { AuditSink, Logger, Validator } from '../ports.ts';
 import type { Lookup } from '../../functions/types.ts';
 import { validatorOver } from '../validator/protocol.ts';
-import { cleanupOnce, fetchEffects, fetchLookup, kubernetesClient, type CleanupResult } from './kubernetes.ts';
+import { cleanupOnce, fetchEffects, fetchLookup, kubernetesClient, whoAmI, type CleanupResult } from './kubernetes.ts';
 import { EdgeConfigError, edgeSettings, type EdgeEnv, type EdgeSettings } from './settings.ts';
 
 export interface EdgeRuntime {
@@ -77,6 +77,7 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
       accessRequestsFor: (query) => cluster.accessRequestsFor(query),
       accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
       grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
+      isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
       async validateAccessRequest(data) {
         if (!validator) return { status: 'valid' };
         try {
@@ -86,11 +87,36 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
         }
       },
     };
-    const app = createApp({ lookup, effects: fetchEffects({ client, logger }), audit: sinks, config: settings.config, clock, logger });
+    // The worker's own deletions (consuming, cleanup) come back to it as DELETE reviews: it has to
+    // know its identity. Asked once per isolate; until the API server answers nothing is reviewed.
+    let app: Promise<ReturnType<typeof createApp>> | undefined;
+    const appFor = () =>
+      (app ??= whoAmI(client).then(
+        (self) =>
+          createApp({
+            lookup,
+            effects: fetchEffects({ client, logger }),
+            audit: sinks,
+            config: { ...settings.config, selfUsernames: self ? [self] : [] },
+            clock,
+            logger,
+          }),
+        (error: unknown) => {
+          app = undefined;
+          throw new PublicError('kube-request-access could not ask the API server who it is (SelfSubjectReview); nothing is reviewed until it can', { cause: error });
+        },
+      ));
     const result: Built = {
       settings,
       logger,
-      fetch: (request) => app.fetch(request),
+      fetch: async (request) => {
+        try {
+          return (await appFor()).fetch(request);
+        } catch (error) {
+          logger.error('start-up', { error });
+          return new Response(`${(error as Error).message}\n`, { status: 503 });
+        }
+      },
       cleanup: () =>
         cleanupOnce({
           client,

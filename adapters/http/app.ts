@@ -11,12 +11,13 @@ import { AdmissionReview, describeIssues, type AdmissionRequest } from '../../fu
 import { deny, type AuditEvent, type Config, type Decision, type Lookup } from '../../functions/types.ts';
 import { silentLogger } from '../log.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
+import { jsonNestingError } from './json.ts';
 import { Metrics } from './metrics.ts';
 
 export interface AppOptions {
   lookup: Lookup;
   effects: EffectExecutor;
-  /** Every audit event goes to every sink (the audit webhook); any failure denies. */
+  /** Every audit event goes to every sink (the audit webhook), never for a dry run; any failure denies. */
   audit: readonly AuditSink[];
   /**
    * The audit log: records each event after the sinks above settled, with the final verdict, so it
@@ -80,6 +81,9 @@ export function createApp(options: AppOptions): Hono {
       }
       const text = incoming ? await readIncoming(incoming, maxBytes) : await c.req.text();
       if (text === undefined) return tooLarge(c);
+      // Before JSON.parse: deep nesting costs it (and the audit log's JSON.stringify) dearly.
+      const tooDeep = jsonNestingError(text);
+      if (tooDeep) return c.text(tooDeep, 400);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -169,8 +173,11 @@ export function createApp(options: AppOptions): Hono {
   async function audit(request: AdmissionRequest, decision: Decision): Promise<Decision> {
     if (decision.audit.length === 0) return decision;
     let final = decision;
+    // Nothing of a dry run leaves the process: an organisation's audit webhook (a notifier, a
+    // ticket system) would take it for real. The audit log records it, marked dryRun.
+    const sinks = request.dryRun ? [] : options.audit;
     try {
-      await Promise.all(decision.audit.flatMap((event) => options.audit.map((sink) => sink.record(event))));
+      await Promise.all(decision.audit.flatMap((event) => sinks.map((sink) => sink.record(event))));
     } catch (error) {
       logger.error('audit failed', { uid: request.uid, error });
       final = withVerdict(

@@ -2,8 +2,12 @@
 // executor, the RoleBinding reconciler and the cleanup loop. Only I/O lives here; what to bind
 // and what to delete is decided by functions/reconcile and functions/cleanup.
 import {
+  AuthenticationV1Api,
+  AuthorizationV1Api,
   CustomObjectsApi,
   RbacAuthorizationV1Api,
+  type V1SelfSubjectReview,
+  type V1SubjectAccessReview,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -20,7 +24,8 @@ import {
   type ReconcileConfig,
 } from '../../functions/reconcile/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
-import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Effect } from '../../functions/types.ts';
+import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
 import { PublicError } from '../http/app.ts';
@@ -42,6 +47,10 @@ export interface KubernetesBackendOptions {
   grantedRoleName?: string;
   grantedRoleKind?: 'Role' | 'ClusterRole';
   usernamePrefix: string;
+  /** Namespaces the exec webhook does not gate: no RoleBinding is ever made there (default: the shipped exclusions). */
+  ungatedNamespaces?: readonly string[];
+  /** Deadline of the API calls a review makes itself (a cache miss, a SubjectAccessReview). Default 2s. */
+  reviewCallTimeoutMs?: number;
   cleanupIntervalMs: number;
   deleteAfterMs: number;
   logger: Logger;
@@ -61,6 +70,8 @@ export interface KubernetesBackendOptions {
 export interface KubernetesBackend {
   lookup: ClusterLookup;
   effects: EffectExecutor;
+  /** The server's own user name as the API server sees it (SelfSubjectReview at start). */
+  selfUsername?: string;
   /** True once every informer has applied its initial list. */
   isReady(): boolean;
   /** Resolves once ready (rejects if stopped first). */
@@ -87,7 +98,18 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     grantedRoleName: options.grantedRoleName || undefined,
     grantedRoleKind: options.grantedRoleKind ?? 'ClusterRole',
     usernamePrefix: options.usernamePrefix,
+    ungatedNamespaces: options.ungatedNamespaces ?? DEFAULT_UNGATED_NAMESPACES,
   };
+  const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const callTimeoutMs = options.reviewCallTimeoutMs ?? 2_000;
+  const bounded = <T>(what: string, call: Promise<T>): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer from the API server within ${callTimeoutMs} ms`)), callTimeoutMs);
+    });
+    return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+  };
+  const selfUsername = await whoAmI(kc, logger);
 
   const requests = new IndexedStore<AccessRequest, 'podUser'>({
     podUser: (r) => [podUserKey(r.metadata.namespace, r.spec.forObject.name, r.spec.userInfo.username)],
@@ -181,9 +203,29 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       }
       return found;
     },
-    async accessRequest(namespace, name) {
+    async accessRequest(namespace, name, expect) {
       requireSynced();
-      return requests.get(namespace, name);
+      const cached = requests.get(namespace, name);
+      if (cached && (!expect?.uid || cached.metadata.uid === expect.uid)) return cached;
+      // The watch may not have brought a request created a moment ago: ask once before answering no.
+      try {
+        const live = await bounded(
+          `reading AccessRequest ${namespace}/${name}`,
+          custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
+        );
+        const parsed = v.safeParse(AccessRequest, live);
+        return parsed.success ? parsed.output : undefined;
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    async isAuthorized(user, attributes) {
+      const answer = await bounded(
+        'SubjectAccessReview',
+        authorization.createSubjectAccessReview({ body: subjectAccessReview(user, attributes) as V1SubjectAccessReview }),
+      );
+      return isAllowedAnswer(answer);
     },
     async grantsFor(namespace, requestName) {
       requireSynced();
@@ -340,6 +382,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   return {
     lookup,
     effects,
+    ...(selfUsername ? { selfUsername } : {}),
     isReady,
     synced: () => synced,
     reconcileNow: async () => {
@@ -352,6 +395,20 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       await Promise.all(reflectors.map((r) => r.stop()));
     },
   };
+}
+
+/**
+ * The server's own user name. Without it the server's deletions (consuming, cleanup) are judged
+ * like anyone's, and refused unless its identity is an admin or approver: say so, don't fail.
+ */
+async function whoAmI(kc: KubeConfig, logger: Logger): Promise<string | undefined> {
+  try {
+    const answer = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: selfSubjectReview as V1SelfSubjectReview });
+    return usernameOfSelfReview(answer);
+  } catch (error) {
+    logger.warn('could not ask the API server who this server is (SelfSubjectReview); its own deletions are reviewed like anyone else\'s', { error });
+    return undefined;
+  }
 }
 
 function podUserKey(namespace: string | undefined, pod: string, username: string): string {

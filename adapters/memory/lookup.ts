@@ -1,8 +1,8 @@
 // An in-memory cluster: Lookup and EffectExecutor over a list of AccessRequests and AccessGrants.
 // For tests, benchmarks and running the server without a cluster (`serve --objects FILE`).
 import * as v from 'valibot';
-import { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
-import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { AccessGrant, AccessRequest, type UserInfo } from '../../functions/schemas.ts';
+import type { ClusterLookup, Effect, ResourceAttributes } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor } from '../ports.ts';
 
 export class MemoryCluster implements ClusterLookup, EffectExecutor {
@@ -11,8 +11,19 @@ export class MemoryCluster implements ClusterLookup, EffectExecutor {
   private readonly grants = new Map<string, AccessGrant[]>();
   private version = 1;
 
-  constructor(objects: Iterable<unknown> = []) {
+  /**
+   * `authorize` stands in for the cluster's authorizer (SubjectAccessReviews); without one nobody
+   * is authorized beyond what the policy itself allows (requesters withdraw their own requests).
+   */
+  constructor(
+    objects: Iterable<unknown> = [],
+    private readonly authorize: (user: UserInfo, attributes: ResourceAttributes) => boolean = () => false,
+  ) {
     for (const object of objects) this.add(object);
+  }
+
+  async isAuthorized(user: UserInfo, attributes: ResourceAttributes): Promise<boolean> {
+    return this.authorize(user, attributes);
   }
 
   /** Adds an AccessRequest or AccessGrant (by `kind`), filling uid and resourceVersion when absent. */

@@ -85,6 +85,8 @@ function webhookOptions(flags: ServeFlags, url: 'audit-webhook-url' | 'extended-
 interface Backend {
   lookup: ClusterLookup;
   effects: EffectExecutor;
+  /** Who the server is to the API server (its service account): its own deletions are allowed. */
+  selfUsername?: string;
   isReady(): boolean;
   stop(): Promise<void>;
 }
@@ -103,6 +105,7 @@ async function startBackend(flags: ServeFlags, config: Config, logger: Logger): 
     ...(flags['granted-role-name'] ? { grantedRoleName: flags['granted-role-name'] } : {}),
     grantedRoleKind: flags['granted-role-kind'] === 'Role' ? 'Role' : 'ClusterRole',
     usernamePrefix: config.usernamePrefix,
+    ungatedNamespaces: config.ungatedNamespaces,
     cleanupIntervalMs: duration(flags, 'cleanup-interval'),
     deleteAfterMs: duration(flags, 'delete-after'),
     logger,
@@ -131,7 +134,7 @@ function readObjects(file: string): unknown[] {
 }
 
 export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void> }> {
-  const config = configFrom(flags);
+  const settings = configFrom(flags); // bad flags fail before anything starts
   const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
   const auditLog = logAuditSink();
   const sinks: AuditSink[] = [];
@@ -140,11 +143,13 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     ? validatorWebhook(webhookOptions(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle'))
     : undefined;
 
-  const backend = await startBackend(flags, config, logger);
+  const backend = await startBackend(flags, settings, logger);
+  const config: Config = { ...settings, selfUsernames: backend.selfUsername ? [backend.selfUsername] : [] };
   const lookup: Lookup = {
     accessRequestsFor: (query) => backend.lookup.accessRequestsFor(query),
-    accessRequest: (namespace, name) => backend.lookup.accessRequest(namespace, name),
+    accessRequest: (namespace, name, expect) => backend.lookup.accessRequest(namespace, name, expect),
     grantsFor: (namespace, name) => backend.lookup.grantsFor(namespace, name),
+    isAuthorized: (user, attributes) => backend.lookup.isAuthorized(user, attributes),
     async validateAccessRequest(data) {
       if (!validator) return { status: 'valid' };
       try {

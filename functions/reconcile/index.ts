@@ -18,6 +18,11 @@ export interface ReconcileConfig {
   grantedRoleKind: 'Role' | 'ClusterRole';
   /** Prefix the apiserver puts before user names; a request may omit it. */
   usernamePrefix: string;
+  /**
+   * Namespaces the exec webhook does not gate: a binding there would be unchecked exec into every
+   * pod of the namespace, so none is ever made (and one found there is removed).
+   */
+  ungatedNamespaces: readonly string[];
 }
 
 /** The parts of an rbac.authorization.k8s.io/v1 RoleBinding we manage. */
@@ -96,6 +101,7 @@ export function desiredRoleBindings(input: {
     if (request.metadata.deletionTimestamp) continue;
     // A request about another namespace never earns a binding here.
     if (request.spec.forObject.namespace !== namespace) continue;
+    if (config.ungatedNamespaces.includes(namespace)) continue;
     const requester = authenticatedName(request.spec.userInfo.username, config.usernamePrefix);
     // evaluateGrant also voids self-grants that bypassed admission (webhook removed as break-glass).
     const grants = grantsByRequest.get(`${namespace}/${name}`) ?? [];

@@ -1,11 +1,13 @@
-// CREATE/UPDATE of AccessRequest: only for yourself, a bounded window, a consistent target,
-// non-interactive, approved by the extended validator, and never changed afterwards.
+// CREATE/UPDATE/DELETE of AccessRequest: only for yourself, a bounded window, a consistent target
+// in a namespace the exec webhook gates, non-interactive, approved by the extended validator, and
+// never changed afterwards; withdrawing is reviewed in functions/delete.
 import * as v from 'valibot';
 import { isAlwaysAllowed, isSameUser } from '../access.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
 import { AccessRequest, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern, type Decision } from '../types.ts';
 import { isDeepStrictEqual } from '../equal.ts';
+import { reviewDelete } from '../delete/index.ts';
 import { attachRule } from '../attach/index.ts';
 import { copyRule } from '../copy/index.ts';
 import { debugRule } from '../debug/index.ts';
@@ -28,6 +30,7 @@ export const targetRules: Record<string, TargetRule> = {
 };
 
 export const request: Concern = async (admission, lookup, context) => {
+  if (admission.operation === 'DELETE') return reviewDelete('AccessRequest', admission, lookup, context);
   const parsed = v.safeParse(AccessRequest, admission.object);
   if (!parsed.success) {
     return deny(`malformed AccessRequest: ${describeIssues(parsed.issues)}`, 400);
@@ -42,9 +45,14 @@ export const request: Concern = async (admission, lookup, context) => {
     return allow('metadata-only update');
   }
   if (admission.operation !== 'CREATE') {
-    return deny(`AccessRequest reviews must be CREATE or UPDATE, got ${admission.operation}`, 400);
+    return deny(`AccessRequest reviews must be CREATE, UPDATE or DELETE, got ${admission.operation}`, 400);
   }
 
+  if (context.config.ungatedNamespaces.includes(admission.namespace)) {
+    return deny(
+      `exec in ${admission.namespace} is not gated by kube-request-access, so no access can be granted there; ask a cluster admin`,
+    );
+  }
   const problem = checkSpec(admission.namespace, accessRequest, context.config.maxValidForMs);
   if (problem) return problem;
 
@@ -56,11 +64,16 @@ export const request: Concern = async (admission, lookup, context) => {
     );
   }
 
+  const audit = [{ type: 'audit-created' as const, data: { request: admission, accessRequest } }];
+  // Nothing of a dry run leaves the process: the validation webhook may record what it is shown.
+  if (admission.dryRun) {
+    return allow('', { audit, warnings: ['dry run: the extended validation webhook was not asked; the real request may still be refused by it'] });
+  }
   const validation = await lookup.validateAccessRequest({ request: admission, accessRequest });
   if (validation.status !== 'valid') {
     return deny(`the AccessRequest was rejected by the validation webhook: ${validation.message || 'no reason given'}`);
   }
-  return allow('', { audit: [{ type: 'audit-created', data: { request: admission, accessRequest } }] });
+  return allow('', { audit });
 };
 
 function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForMs: number): Decision | undefined {

@@ -6,7 +6,7 @@ import { createApp, type AdmissionResponseReview } from '../../adapters/http/app
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor } from '../../adapters/ports.ts';
 import { DEFAULT_CONFIG, type AuditEvent, type Lookup } from '../../functions/types.ts';
-import { accessGrant, accessRequest, execReview, NOW } from '../support/builders.ts';
+import { accessGrant, accessRequest, execReview, NOW, objectReview, users } from '../support/builders.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -17,7 +17,7 @@ function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Par
   const lookup: Lookup = {
     accessRequestsFor: (q) => cluster.accessRequestsFor(q),
     accessRequest: (n, name) => cluster.accessRequest(n, name),
-    grantsFor: (n, name) => cluster.grantsFor(n, name),
+    grantsFor: (n, name) => cluster.grantsFor(n, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
     validateAccessRequest: options.validate ?? (async () => ({ status: 'valid' })),
     ...options.lookup,
   };
@@ -82,6 +82,28 @@ describe('admission endpoint', () => {
     assert.equal((await review(execReview())).allowed, true);
   });
 
+  it('sends nothing of a dry-run grant to the audit webhook; the audit log records it as a dry run', async () => {
+    const sent: AuditEvent[] = [];
+    const logged: AuditEvent[] = [];
+    const cluster = new MemoryCluster([accessRequest()]);
+    const app = createApp({
+      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
+      effects: cluster,
+      audit: [{ name: 'audit webhook', record: async (event) => void sent.push(event) }],
+      auditLog: { name: 'log', record: async (event) => void logged.push(event) },
+      config: DEFAULT_CONFIG,
+      clock: () => NOW,
+    });
+    const grantReview = (dryRun: boolean) => ({ ...objectReview(accessGrant(), { user: users.carol, dryRun }), uid: `u-${dryRun}` });
+    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(true) }) });
+    assert.equal(((await res.json()) as AdmissionResponseReview).response.allowed, true);
+    assert.deepEqual(sent, [], 'the audit webhook must not hear of a dry run');
+    assert.deepEqual(logged.map((e) => [e.type, e.data.request.dryRun]), [['audit-granted', true]]);
+    // The same grant for real does reach it.
+    await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(false) }) });
+    assert.deepEqual((sent as AuditEvent[]).map((e) => e.type), ['audit-granted']);
+  });
+
   it('audits every decision, allowed or denied', async () => {
     const { review, events } = setup();
     await review(execReview());
@@ -103,7 +125,7 @@ describe('admission endpoint', () => {
     const logged: AuditEvent[] = [];
     const cluster = new MemoryCluster([accessRequest({ validFor: '1h' }), accessGrant()]);
     const app = createApp({
-      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), validateAccessRequest: async () => ({ status: 'valid' }) },
+      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: (u, a) => cluster.isAuthorized(u, a), validateAccessRequest: async () => ({ status: 'valid' }) },
       effects: cluster,
       audit: [failing],
       auditLog: { name: 'log', record: async (event) => void logged.push(event) },

@@ -76,7 +76,7 @@ describe('extension webhooks with the main server', () => {
     const lookup: Lookup = {
       accessRequestsFor: (q) => cluster.accessRequestsFor(q),
       accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
-      grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
+      grantsFor: (namespace, name) => cluster.grantsFor(namespace, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
       validateAccessRequest: validate,
     };
     const auditLog: string[] = [];

@@ -20,7 +20,7 @@ function setup(objects: unknown[]) {
     lookup: {
       accessRequestsFor: (q) => cluster.accessRequestsFor(q),
       accessRequest: (n, name) => cluster.accessRequest(n, name),
-      grantsFor: (n, name) => cluster.grantsFor(n, name),
+      grantsFor: (n, name) => cluster.grantsFor(n, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
       validateAccessRequest: async () => ({ status: 'valid' }),
     },
     effects: cluster,

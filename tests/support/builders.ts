@@ -2,7 +2,7 @@
 // AccessRequests / AccessGrants as they sit in the cluster.
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest, AdmissionRequest } from '../../functions/schemas.ts';
-import { DEFAULT_CONFIG, type Config, type Context, type Lookup } from '../../functions/types.ts';
+import { DEFAULT_CONFIG, type Config, type Context, type Lookup, type ResourceAttributes } from '../../functions/types.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 
 export const NOW = new Date('2026-11-28T10:00:00Z');
@@ -112,10 +112,12 @@ export function accessGrant(options: {
   grantedBy?: string;
   status?: 'granted' | 'denied';
   createdAt?: string;
-  grantForUID?: string;
+  /** Default: the uid `accessRequest()` gives a request named `grantFor`; null leaves it out. */
+  grantForUID?: string | null;
   reason?: string;
 } = {}): AccessGrant {
   const grantFor = options.grantFor ?? 'alice-web-0';
+  const grantForUID = options.grantForUID === undefined ? `uid-${grantFor}` : options.grantForUID;
   return v.parse(AccessGrant, {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessGrant',
@@ -129,7 +131,7 @@ export function accessGrant(options: {
     spec: {
       grantFor,
       grantedBy: { username: options.grantedBy ?? 'carol' },
-      ...(options.grantForUID ? { grantForUID: options.grantForUID } : {}),
+      ...(grantForUID !== null ? { grantForUID } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
     },
     status: options.status ?? 'granted',
@@ -139,7 +141,7 @@ export function accessGrant(options: {
 /** Admission of creating (or updating) an AccessRequest / AccessGrant object. */
 export function objectReview(
   object: AccessRequest | AccessGrant | Record<string, unknown>,
-  options: { user?: User; operation?: 'CREATE' | 'UPDATE'; oldObject?: unknown; namespace?: string; dryRun?: boolean } = {},
+  options: { user?: User; operation?: 'CREATE' | 'UPDATE' | 'DELETE'; oldObject?: unknown; namespace?: string; dryRun?: boolean } = {},
 ): AdmissionRequest {
   const kind = (object as { kind?: string }).kind ?? 'AccessRequest';
   const resource = kind === 'AccessGrant' ? 'accessgrants' : 'accessrequests';
@@ -153,23 +155,31 @@ export function objectReview(
     namespace: options.namespace ?? metadata.namespace ?? 'team-a',
     operation: options.operation ?? 'CREATE',
     userInfo: options.user ?? alice,
-    object,
-    oldObject: options.oldObject ?? null,
+    // A DELETE review carries the object being deleted as oldObject, and no object.
+    object: options.operation === 'DELETE' ? null : object,
+    oldObject: options.operation === 'DELETE' ? object : (options.oldObject ?? null),
     dryRun: options.dryRun ?? false,
   });
 }
 
-/** A Lookup over a MemoryCluster with a scripted validator. */
+/** A Lookup over a MemoryCluster with a scripted validator; `approvers` pass the SubjectAccessReview. */
 export function lookupOf(
   objects: unknown[],
   validate: Lookup['validateAccessRequest'] = async () => ({ status: 'valid' }),
-): Lookup & { cluster: MemoryCluster } {
-  const cluster = new MemoryCluster(objects);
+  approvers: readonly string[] = ['carol'],
+): Lookup & { cluster: MemoryCluster; asked: ResourceAttributes[] } {
+  const asked: ResourceAttributes[] = [];
+  const cluster = new MemoryCluster(objects, (user, attributes) => {
+    asked.push(attributes);
+    return approvers.includes(user.username) && attributes.verb === 'create' && attributes.resource === 'accessgrants';
+  });
   return {
     cluster,
+    asked,
     accessRequestsFor: (q) => cluster.accessRequestsFor(q),
     accessRequest: (n, name) => cluster.accessRequest(n, name),
     grantsFor: (n, name) => cluster.grantsFor(n, name),
+    isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
     validateAccessRequest: validate,
   };
 }

@@ -46,6 +46,7 @@ const accessGrant = {
 const execEvent: AuditEvent = { type: 'audit-exec', data: { request, isAllowed: true, execOptions, isAdmin: false } };
 const createdEvent: AuditEvent = { type: 'audit-created', data: { request: { ...request, kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' }, operation: 'CREATE' }, accessRequest } };
 const grantedEvent: AuditEvent = { type: 'audit-granted', data: { request: { ...request, userInfo: { username: 'bob', groups: [] }, operation: 'CREATE' }, accessRequest, accessGrant } };
+const deletedEvent: AuditEvent = { type: 'audit-deleted', data: { request: { ...request, operation: 'DELETE' }, kind: 'AccessRequest', object: accessRequest, role: 'requester' } };
 
 let ca: CertificateAuthority;
 let serverPem: Pem;
@@ -70,6 +71,8 @@ describe('audit webhook client', () => {
       await sink.record(createdEvent);
       await sink.record(grantedEvent);
       await sink.record(execEvent);
+      // Not in the seed's protocol (its receivers would answer an error): the audit log has it.
+      await sink.record(deletedEvent);
       assert.deepEqual(seen.map((s) => s.url), ['/audit?type=audit-created', '/audit?type=audit-granted', '/audit?type=audit-exec']);
       assert.ok(seen.every((s) => s.contentType === 'application/json'));
       assert.deepEqual(Object.keys(seen[0]!.body as object), ['request', 'accessRequest']);

@@ -9,9 +9,29 @@ import {
 } from '../../functions/reconcile/index.ts';
 import { at, grant, request } from './kubernetes/_objects.ts';
 
-const config: ReconcileConfig = { grantedRoleName: 'kube-request-access-granted-exec', grantedRoleKind: 'ClusterRole', usernamePrefix: '' };
+const config: ReconcileConfig = { grantedRoleName: 'kube-request-access-granted-exec', grantedRoleKind: 'ClusterRole', usernamePrefix: '', ungatedNamespaces: ['kube-system'] };
 
 describe('desiredRoleBindings', () => {
+  it('never binds in a namespace the exec webhook does not gate', () => {
+    const { bindings } = desiredRoleBindings({
+      requests: [request('r1', { namespace: 'kube-system' }), request('r2', { namespace: 'team-a' })],
+      grants: [grant('g1', 'r1', { namespace: 'kube-system' }), grant('g2', 'r2', { namespace: 'team-a' })],
+      now: at('2026-01-01T10:02:00Z'),
+      config,
+    });
+    assert.deepEqual(bindings.map((b) => b.metadata.namespace), ['team-a']);
+  });
+
+  it('binds nothing for a grant that pins no request uid, or another one', () => {
+    const { bindings } = desiredRoleBindings({
+      requests: [request('r1'), request('r2', { uid: 'uid-re-created' })],
+      grants: [{ ...grant('g1', 'r1'), spec: { grantFor: 'r1', grantedBy: { username: 'carol' } } }, grant('g2', 'r2')],
+      now: at('2026-01-01T10:02:00Z'),
+      config,
+    });
+    assert.deepEqual(bindings, []);
+  });
+
   it('binds the granted role to the requester while a one-shot grant stands', () => {
     const { bindings, nextChangeAt } = desiredRoleBindings({
       requests: [request('r1')],

@@ -106,3 +106,34 @@ describe('request', () => {
     assert.deepEqual(decision.audit, []);
   });
 });
+
+describe('request: namespaces the exec webhook does not gate', () => {
+  it('refuses a request for a pod in kube-system and says whom to ask', async () => {
+    const object = accessRequest({ namespace: 'kube-system' });
+    const decision = await request(objectReview(object), lookupOf([]), context());
+    assert.equal(decision.allowed, false);
+    assert.match(decision.message, /exec in kube-system is not gated by kube-request-access.*ask a cluster admin/);
+  });
+
+  it('follows the configured list', async () => {
+    const object = accessRequest({ namespace: 'platform' });
+    const gated = await request(objectReview(object), lookupOf([]), context());
+    assert.equal(gated.allowed, true, gated.message);
+    const ungated = await request(objectReview(object), lookupOf([]), context({ ungatedNamespaces: ['platform'] }));
+    assert.equal(ungated.allowed, false);
+  });
+});
+
+describe('request: dry run', () => {
+  it('does not ask the extended validator (nothing leaves the process) and says so in a warning', async () => {
+    let asked = 0;
+    const refusing = async (): Promise<ValidationResult> => {
+      asked++;
+      return { status: 'invalid', message: 'no ticket' };
+    };
+    const decision = await request(objectReview(accessRequest(), { dryRun: true }), lookupOf([], refusing), context());
+    assert.equal(asked, 0);
+    assert.equal(decision.allowed, true);
+    assert.match(decision.warnings?.join('\n') ?? '', /dry run: the extended validation webhook was not asked/);
+  });
+});

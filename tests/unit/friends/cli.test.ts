@@ -37,7 +37,7 @@ async function stored(created: unknown) {
   const accessRequest = v.parse(AccessRequest, raw);
   const admitted = await requestConcern(objectReview(accessRequest), lookupOf([]), context());
   assert.equal(admitted.allowed, true, `the request webhook accepts what the CLI creates: ${admitted.message}`);
-  return [accessRequest, accessGrant()];
+  return [accessRequest, accessGrant({ grantForUID: accessRequest.metadata.uid })];
 }
 
 describe('kubectl request attach', () => {

@@ -50,7 +50,8 @@ export function grant(
     spec: {
       grantFor,
       grantedBy: { username: options.by ?? 'carol' },
-      ...(options.forUID ? { grantForUID: options.forUID } : {}),
+      // Default: the uid `request()` gives a request named `grantFor` in this namespace.
+      grantForUID: options.forUID ?? `uid-${options.namespace ?? 'default'}-${grantFor}`,
     },
     status: options.status ?? 'granted',
   });

@@ -119,6 +119,33 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * What one connection and one request may hold (docs/limits.md). An AdmissionReview arrives in one
+ * write, so a body that takes seconds is an attack or a dead peer, not a slow apiserver.
+ */
+export interface ConnectionLimits {
+  /**
+   * HTTP/2 streams in flight per connection. The kube-apiserver's Go client opens another
+   * connection when a server's limit is reached, so this caps what one connection can buffer
+   * (streams × the 3 MiB body cap: 96 MiB) without throttling the apiserver (its benchmark load
+   * keeps 8 streams in flight).
+   */
+  maxConcurrentStreams: number;
+  /** From a request's headers to the end of its body; then the stream (HTTP/2) or socket is cut. */
+  bodyTimeoutMs: number;
+  /** From an HTTP/1.1 connection's handshake to its first request's complete headers. */
+  headersTimeoutMs: number;
+  /** Idle time before a keep-alive HTTP/1.1 socket or an HTTP/2 session is closed. */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxConcurrentStreams: 32,
+  bodyTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 65_000,
+};
+
 export async function startHttpsServer(options: {
   app: Hono;
   address: string;
@@ -133,8 +160,10 @@ export async function startHttpsServer(options: {
    * (the kube-apiserver's, see docs/deploy.md). Re-read when it changes, like the certificate.
    */
   clientCaFile?: string;
+  limits?: Partial<ConnectionLimits>;
 }): Promise<RunningServer> {
   const { host, port } = parseAddress(options.address);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const clientCaFile = options.clientCaFile;
   // Everything that goes into the secure context, re-read together on change.
   const secureContext = () => ({
@@ -158,15 +187,17 @@ export async function startHttpsServer(options: {
     ? (createAdaptorServer({
         fetch,
         createServer: http2.createSecureServer,
-        serverOptions: { ...initial, ...clientAuth, allowHTTP1: true },
+        serverOptions: { ...initial, ...clientAuth, allowHTTP1: true, settings: { maxConcurrentStreams: limits.maxConcurrentStreams } },
       }) as http2.Http2SecureServer)
     : (createAdaptorServer({
         fetch,
         createServer: https.createServer,
         serverOptions: { ...initial, ...clientAuth },
       }) as unknown as http2.Http2SecureServer);
-  // HTTP/1.1 connections accepted through allowHTTP1 read their keep-alive from the server object.
-  Object.assign(server, { keepAliveTimeout: 65_000 });
+  // HTTP/1.1 connections accepted through allowHTTP1 read their keep-alive from the server object
+  // (but not headersTimeout or requestTimeout: Node applies those to http.Server only, hence the
+  // timers below, which serve both servers alike).
+  Object.assign(server, { keepAliveTimeout: limits.keepAliveTimeoutMs });
 
   // Http2SecureServer has no closeIdleConnections/closeAllConnections: track what is open.
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -174,11 +205,49 @@ export async function startHttpsServer(options: {
   server.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    session.setTimeout(limits.keepAliveTimeoutMs, () => session.close());
   });
+  // An HTTP/1.1 socket must deliver complete headers in time: after the handshake, and again after
+  // each response (then within the keep-alive time). A 'request' event means headers are in.
+  const headerDeadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const awaitHeaders = (socket: Socket, ms: number) => {
+    clearTimeout(headerDeadlines.get(socket));
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    headerDeadlines.set(socket, timer);
+  };
   server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     if (socket.alpnProtocol === 'h2') return;
     h1Sockets.add(socket);
-    socket.once('close', () => h1Sockets.delete(socket));
+    awaitHeaders(socket, limits.headersTimeoutMs);
+    socket.once('close', () => {
+      h1Sockets.delete(socket);
+      clearTimeout(headerDeadlines.get(socket));
+    });
+  });
+  // Every request must finish sending its body in time (or be answered without it, like a 401):
+  // an unfinished body is cut, so nothing buffers a partial body for longer than bodyTimeoutMs.
+  server.on('request', (request: http2.Http2ServerRequest, response: http2.Http2ServerResponse) => {
+    const h1 = request.httpVersionMajor === 1;
+    if (h1) clearTimeout(headerDeadlines.get(request.socket as Socket));
+    const deadline = setTimeout(() => {
+      options.logger.warn('cut a request whose body did not arrive in time', {
+        ms: limits.bodyTimeoutMs,
+        method: request.method,
+        http: request.httpVersion,
+        remote: request.socket?.remoteAddress,
+      });
+      if (h1) request.socket.destroy();
+      else request.stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, limits.bodyTimeoutMs);
+    deadline.unref();
+    const done = () => clearTimeout(deadline);
+    request.once('end', done);
+    request.once('close', done);
+    response.once('finish', () => {
+      done();
+      if (h1 && !closing) awaitHeaders(request.socket as Socket, limits.keepAliveTimeoutMs + limits.headersTimeoutMs);
+    });
   });
   // HTTP/1.1 sockets with a response under way: on shutdown they end once it is written.
   const busy = new Set<Socket>();

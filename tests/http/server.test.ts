@@ -7,6 +7,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import { Hono } from 'hono';
 import { silentLogger } from '../../adapters/log.ts';
 import { startServe } from '../../adapters/node/serve.ts';
@@ -345,5 +346,98 @@ describe('serve --client-ca-file: only the kube-apiserver may send reviews', () 
     const warnings = log.split('\n').filter((line) => line.includes('reviews are not authenticated'));
     assert.equal(warnings.length, 1, log);
     assert.match(warnings[0]!, /"level":"warn".*--client-ca-file/);
+  });
+});
+
+describe('limits per connection and per request', () => {
+  const tlsFiles = () => ({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') });
+  /** The app reads the body the way app.ts does: to its end. */
+  const echo = new Hono()
+    .post('/', async (c) => c.text(`read ${(await c.req.text()).length}`))
+    .onError((_error, c) => c.text('the body was cut', 500));
+
+  it('advertises a bounded number of HTTP/2 streams per connection', async () => {
+    const server = await startHttpsServer({ app: echo, address: '127.0.0.1:0', tls: tlsFiles(), logger: silentLogger });
+    const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
+    try {
+      await new Promise((resolve) => session.once('remoteSettings', resolve));
+      assert.equal(session.remoteSettings.maxConcurrentStreams, 32);
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+
+  it('cuts an HTTP/2 stream whose body does not finish in time, and keeps serving the session', async () => {
+    const server = await startHttpsServer({ app: echo, address: '127.0.0.1:0', tls: tlsFiles(), logger: silentLogger, limits: { bodyTimeoutMs: 300 } });
+    const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
+    try {
+      const started = Date.now();
+      const stream = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/json' });
+      stream.write('{"unfinished": ');
+      const code = await new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode ?? -1)));
+      assert.equal(code, http2.constants.NGHTTP2_CANCEL);
+      assert.ok(Date.now() - started < 3_000, `cut after ${Date.now() - started} ms`);
+      assert.deepEqual(await h2post(session, '{}'), { status: 200, body: 'read 2' });
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+
+  /** A raw HTTP/1.1 connection: resolves with what it received and how long it stayed open. */
+  function rawHttp1(port: number, send: string): Promise<{ ms: number; received: string }> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      let received = '';
+      const socket = tls.connect({ port, host: '127.0.0.1', ca: ca.cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => socket.write(send));
+      socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve({ ms: Date.now() - started, received }));
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the server kept the connection open'));
+      }, 5_000).unref();
+    });
+  }
+
+  for (const http2Offered of [true, false]) {
+    const label = http2Offered ? 'beside HTTP/2' : 'with --no-http2';
+    it(`cuts an HTTP/1.1 request whose headers or body do not finish in time (${label})`, async () => {
+      const server = await startHttpsServer({
+        app: echo,
+        address: '127.0.0.1:0',
+        tls: tlsFiles(),
+        logger: silentLogger,
+        http2: http2Offered,
+        limits: { bodyTimeoutMs: 300, headersTimeoutMs: 300 },
+      });
+      try {
+        const headers = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\n');
+        assert.ok(headers.ms < 3_000, `headers: open for ${headers.ms} ms`);
+        const body = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+        assert.ok(body.ms < 3_000, `body: open for ${body.ms} ms`);
+        assert.doesNotMatch(body.received, /read/);
+        const whole = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+        assert.match(whole.received, /^HTTP\/1\.1 200[\s\S]*read 2$/);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('refuses deeply nested JSON with 400 before parsing it', async () => {
+    const server = await startServe(
+      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json') },
+      silentLogger,
+    );
+    try {
+      const deep = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`;
+      const answer = await post(`${server.url}/`, ca.cert, deep);
+      assert.equal(answer.status, 400);
+      assert.match(answer.body, /nests JSON deeper than 64 levels/);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -13,8 +13,12 @@
 //   down and started again: a hung connection cannot keep it "synced";
 // - the backoff is reset whenever a watch opens and capped at `maxBackoffMs`, so it reconnects
 //   within about that long once the server answers again;
-// - once the watch has been down for longer than `staleAfterMs` it reports not synced (and says
-//   why) until a watch is open again, after the relist that brings every removal it missed.
+// - it tracks how far behind the server it may be: current while a watch is following, else as of
+//   the moment its watch was lost (or its last list started); once that is more than `staleAfterMs`
+//   ago it reports not synced (and says why) until a relist or a resumed watch brings what it
+//   missed. A resumed watch counts as following once it delivers an event or has stayed open for a
+//   second: a server that no longer has our resourceVersion answers 410 at once, and then the
+//   cache is still as old as before, not fresh.
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../ports.ts';
 
@@ -99,10 +103,10 @@ export function reflect<T extends KubernetesObject>(
   let stopped = false;
   /** The first list is applied and a watch was opened once. */
   let listed = false;
-  /** Since when no watch is open (epoch ms); undefined while one is. */
-  let downSince: number | undefined = Date.now();
-  /** The last time the server showed a sign of life: a list page, a watch opening, an event. */
-  let lastHeard = Date.now();
+  /** Up to when (epoch ms) the cache is known to hold every change, whatever a watch does now. */
+  let currentAsOf = Date.now();
+  /** The open watch: since when, and whether it delivered an event (or bookmark) yet. */
+  let watching: { since: number; delivered: boolean } | undefined;
   let lastListAt = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -127,10 +131,22 @@ export function reflect<T extends KubernetesObject>(
   // (No error text here: it ends up in denials users read; the log has the details.)
   function staleReason(): string | undefined {
     if (!listed) return `${label} is not synced yet (its first list and watch of the API server have not completed)`;
-    if (downSince === undefined) return undefined;
-    const downFor = Date.now() - downSince;
-    if (downFor <= staleAfter) return undefined;
-    return `${label} lost its watch of the API server ${Math.round(downFor / 1000)} s ago`;
+    const now = Date.now();
+    if (following(now)) return undefined;
+    const behind = now - currentAsOf;
+    if (behind <= staleAfter) return undefined;
+    return `${label} lost its watch of the API server ${Math.round(behind / 1000)} s ago`;
+  }
+
+  /** A watch is open and known to deliver: it brought an event, or no 410 came in its first second. */
+  function following(now: number): boolean {
+    return watching !== undefined && (watching.delivered || now - watching.since >= CONFIRM_MS);
+  }
+
+  /** The watch is gone (ended, failed, hung): the cache is current as of `at` if it was following until then. */
+  function lost(at = Date.now()): void {
+    if (following(at)) currentAsOf = Math.max(currentAsOf, at);
+    watching = undefined;
   }
 
   /**
@@ -150,22 +166,19 @@ export function reflect<T extends KubernetesObject>(
         idleTimer.unref?.();
         return;
       }
-      // Nothing, not even a bookmark or the end the server owes us: the connection is hung.
+      // Nothing, not even a bookmark or the end the server owes us: the connection is hung, and
+      // the cache current only as of the last sign of life.
       attempt++;
       request?.abort();
       request = undefined;
-      lost(lastHeard);
+      lost(aliveAt);
       failed(new Error(`no answer from the API server for ${idleTimeout} ms`), 'list or watch hung');
     };
     idleTimer = setTimeout(check, idleTimeout);
     idleTimer.unref?.();
     return () => {
-      aliveAt = lastHeard = Date.now();
+      aliveAt = Date.now();
     };
-  }
-
-  function lost(at = Date.now()): void {
-    if (downSince === undefined) downSince = at;
   }
 
   /** Hands a listed or watched object to the caller unless it has that version already. */
@@ -194,6 +207,8 @@ export function reflect<T extends KubernetesObject>(
    * was deleted while no watch was open goes here. False when the attempt was left behind meanwhile.
    */
   async function relist(mine: number, alive: () => void): Promise<boolean> {
+    // Every page is served from the first one's snapshot: the cache is current as of this moment.
+    const startedAt = Date.now();
     const seen = new Map<string, Set<string>>();
     let page: ListPage = { limit: pageSize };
     let last: KubernetesListObject<T>;
@@ -220,6 +235,7 @@ export function reflect<T extends KubernetesObject>(
     }
     resourceVersion = last.metadata?.resourceVersion || '';
     lastListAt = Date.now();
+    currentAsOf = Math.max(currentAsOf, startedAt);
     return true;
   }
 
@@ -305,6 +321,7 @@ export function reflect<T extends KubernetesObject>(
           if (mine !== attempt || stopped) return;
           events++;
           alive();
+          if (watching && type !== 'ERROR') watching.delivered = true;
           watchError = onEvent(type, obj) ?? watchError;
         },
         ended,
@@ -322,19 +339,21 @@ export function reflect<T extends KubernetesObject>(
       failed(err, listed ? 'relist failed' : 'list failed');
       return;
     }
-    // The watch is open: fresh again, whatever happened before.
+    // The watch is open: following once it delivers (or no 410 came within a second).
     alive();
     openedAt = Date.now();
     const wasStale = listed && staleReason() !== undefined;
+    watching = { since: openedAt, delivered: false };
     backoff = minBackoff;
-    downSince = undefined;
     if (!listed) {
       listed = true;
       logger.info('cache synced', { informer: name });
       resolveSynced();
     } else if (wasStale) {
-      logger.info('cache synced again', { informer: name });
-      changed(); // e.g. the reconciler skipped its passes while stale
+      logger.info('watching again after the cache was stale', { informer: name });
+      // e.g. the reconciler skipped its passes while stale (a resumed watch may take CONFIRM_MS more)
+      changed();
+      if (staleReason() !== undefined) setTimeout(changed, CONFIRM_MS).unref?.();
     }
   }
   void run();
@@ -360,6 +379,9 @@ export function reflect<T extends KubernetesObject>(
 export function retryDelay(backoff: number, random: () => number = Math.random): number {
   return Math.round(backoff / 2 + (backoff / 2) * random());
 }
+
+/** How long a resumed watch must stay open without a 410 to count as following (see the header). */
+const CONFIRM_MS = 1_000;
 
 type WatchError = Error & { statusCode?: number };
 

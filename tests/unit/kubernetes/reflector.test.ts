@@ -22,7 +22,7 @@ interface Obj extends KubernetesObject {
 }
 
 /** What the fake server answers a watch with, when a test queued something other than "stay open": a status, or never even the headers. */
-type WatchPlan = { status: number } | 'hang' | undefined;
+type WatchPlan = { status: number } | 'hang' | 'gone' | undefined;
 
 class FakeApi {
   /** The server's objects, by name; `rv` is the collection's current resourceVersion. */
@@ -91,6 +91,13 @@ class FakeApi {
       const plan = this.watchPlans.shift();
       if (plan === 'hang') {
         this.open.push(res); // (held, but not even the headers are sent)
+        return;
+      }
+      if (plan === 'gone') {
+        // What a restarted apiserver answers a watch from a resourceVersion it no longer has.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const status = { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' };
+        res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
         return;
       }
       if (plan) {
@@ -432,5 +439,53 @@ describe('reflect (list + watch against a fake API server)', () => {
     assert.deepEqual(names(upserts), ['a', 'b', 'c']);
     assert.equal(r.staleReason(), undefined);
     assert.ok(changes > 0, 'onChange after the relist');
+  });
+
+  it('stays not synced when a stale cache resumes its watch and is told 410 at once, until the relist is in', async () => {
+    api.put('a');
+    const r = start(2, { staleAfterMs: 300, idleTimeoutMs: 1_000, minBackoffMs: 20, maxBackoffMs: 50 });
+    await synced(r);
+    api.kill();
+    await waitFor('not synced', () => !r.isSynced(), 2000);
+
+    api.watchPlans.push('gone'); // the resumed watch opens, then says 410 …
+    api.listHangs = 1; // … and the relist hangs until the hang guard gives it up
+    const watches = api.watches.length;
+    api.down = false;
+    await waitFor('the resumed watch', () => api.watches.length > watches, 2000);
+    const samples: boolean[] = [];
+    for (let i = 0; i < 25; i++) {
+      samples.push(r.isSynced());
+      await sleep(20);
+    }
+    assert.deepEqual(samples.filter(Boolean), [], 'an open watch that answered 410 did not make the old content fresh');
+    await waitFor('synced after the second relist', () => r.isSynced(), 3000);
+    assert.equal(api.lists.length, 3, 'the first list, the hung relist, the relist');
+  });
+
+  it('counts a resumed watch as following once it delivers an event, or after a second without a 410', async () => {
+    api.put('a');
+    const r = start(2, { staleAfterMs: 300, minBackoffMs: 20, maxBackoffMs: 50 });
+    await synced(r);
+
+    for (const how of ['event', 'quiet'] as const) {
+      api.kill();
+      await waitFor('not synced', () => !r.isSynced(), 2000);
+      const watches = api.watches.length;
+      api.down = false;
+      await waitFor('the resumed watch', () => api.watches.length > watches && api.open.at(-1)?.headersSent === true, 2000);
+      const openedAt = Date.now();
+      await sleep(50);
+      assert.equal(r.isSynced(), false, `${how}: not fresh merely because the watch opened`);
+      if (how === 'event') {
+        api.send('MODIFIED', api.put('a'));
+        await waitFor('synced by the event', () => r.isSynced(), 500);
+      } else {
+        await waitFor('synced after a second', () => r.isSynced(), 2000);
+        const after = Date.now() - openedAt;
+        assert.ok(after >= 900, `synced ${after} ms after the watch opened`);
+      }
+      assert.equal(api.lists.length, 1, 'resumed, not relisted');
+    }
   });
 });

@@ -28,6 +28,7 @@ import { DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Effect } from '../
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
+import { freshRequest } from './fresh.ts';
 import { PublicError } from '../http/app.ts';
 import { reflect, statusOf, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
@@ -188,6 +189,11 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     throw new PublicError(`${reasons.join('; ')}; nothing is allowed until ${catchUp}: try again in a moment`);
   };
 
+  const readRequest = freshRequest(
+    (namespace, name) => requests.get(namespace, name),
+    (namespace, name) =>
+      bounded(`reading AccessRequest ${namespace}/${name}`, custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name })),
+  );
   const lookup: ClusterLookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
       requireSynced();
@@ -205,20 +211,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     },
     async accessRequest(namespace, name, expect) {
       requireSynced();
-      const cached = requests.get(namespace, name);
-      if (cached && (!expect?.uid || cached.metadata.uid === expect.uid)) return cached;
-      // The watch may not have brought a request created a moment ago: ask once before answering no.
-      try {
-        const live = await bounded(
-          `reading AccessRequest ${namespace}/${name}`,
-          custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
-        );
-        const parsed = v.safeParse(AccessRequest, live);
-        return parsed.success ? parsed.output : undefined;
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      }
+      return readRequest(namespace, name, expect);
     },
     async isAuthorized(user, attributes) {
       const answer = await bounded(

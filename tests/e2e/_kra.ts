@@ -57,19 +57,44 @@ export function accessRequest(options: {
   };
 }
 
-export function accessGrant(options: { name: string; namespace: string; grantFor: string; by: string; status?: 'granted' | 'denied' }) {
+/**
+ * An AccessGrant. `create` pins it to the request's current uid (as `kubectl request grant`
+ * does) unless `uid` is given; `uid: null` writes a grant that pins nothing.
+ */
+export function accessGrant(options: { name: string; namespace: string; grantFor: string; by: string; status?: 'granted' | 'denied'; uid?: string | null }) {
   return {
     apiVersion: API_VERSION,
     kind: 'AccessGrant',
     metadata: { name: options.name, namespace: options.namespace },
-    spec: { grantFor: options.grantFor, grantedBy: { username: options.by } },
+    spec: {
+      grantFor: options.grantFor,
+      grantedBy: { username: options.by },
+      ...(options.uid === undefined ? {} : { grantForUID: options.uid }),
+    },
     status: options.status ?? 'granted',
   };
 }
 
+/** The uid of an AccessRequest (read as admin), or undefined when there is none. */
+export async function requestUid(cp: ControlPlane, namespace: string, name: string): Promise<string | undefined> {
+  const result = await cp.kubectl('admin', ['get', 'accessrequest', '-n', namespace, name, '-o', 'jsonpath={.metadata.uid}']);
+  return result.code === 0 && result.stdout ? result.stdout : undefined;
+}
+
+/** What `kubectl request grant` writes: the grant pinned to the request object it names. */
+async function pinned(cp: ControlPlane, obj: object): Promise<object> {
+  const grant = obj as { kind?: string; metadata: { namespace: string }; spec: { grantFor: string; grantForUID?: string | null } };
+  if (grant.kind !== 'AccessGrant') return obj;
+  const { grantForUID, ...spec } = grant.spec;
+  if (grantForUID === null) return { ...grant, spec };
+  if (grantForUID !== undefined) return obj;
+  const uid = await requestUid(cp, grant.metadata.namespace, grant.spec.grantFor);
+  return uid ? { ...grant, spec: { ...spec, grantForUID: uid } } : obj;
+}
+
 /** `kubectl create -f -` as `user`. */
-export function create(cp: ControlPlane, user: User, obj: object, extra: string[] = []): Promise<KubectlResult> {
-  return cp.kubectl(user, ['create', '-f', '-', ...extra], { input: JSON.stringify(obj) });
+export async function create(cp: ControlPlane, user: User, obj: object, extra: string[] = []): Promise<KubectlResult> {
+  return cp.kubectl(user, ['create', '-f', '-', ...extra], { input: JSON.stringify(await pinned(cp, obj)) });
 }
 
 export async function mustCreate(cp: ControlPlane, user: User, obj: object): Promise<void> {

@@ -73,17 +73,20 @@ describe('extension webhooks against a real kube-apiserver', () => {
   });
 
   it('chains created → granted → exec in the audit file, and verify passes', async () => {
-    const created = await cp.kubectl('alice', ['create', '-f', '-'], { input: JSON.stringify(accessRequest('alice-cat', { ticket: 'OPS-42' })) });
+    const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], { input: JSON.stringify(accessRequest('alice-cat', { ticket: 'OPS-42' })) });
     assert.equal(created.code, 0, created.stderr);
-    const granted = await cp.kubectl('carol', ['create', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'kube-request-access.io/v1',
-        kind: 'AccessGrant',
-        metadata: { name: 'alice-cat', namespace: 'team-a' },
-        spec: { grantFor: 'alice-cat', grantedBy: { username: 'carol' } },
-        status: 'granted',
-      }),
-    });
+    const grant = {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessGrant',
+      metadata: { name: 'alice-cat', namespace: 'team-a' },
+      spec: { grantFor: 'alice-cat', grantForUID: created.stdout, grantedBy: { username: 'carol' } },
+      status: 'granted',
+    };
+    // A dry run first: the audit webhook (an organisation's notifier) must hear nothing of it.
+    const dry = await cp.kubectl('carol', ['create', '-f', '-', '--dry-run=server'], { input: JSON.stringify(grant) });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(auditTypes(), ['audit-created']);
+    const granted = await cp.kubectl('carol', ['create', '-f', '-'], { input: JSON.stringify(grant) });
     assert.equal(granted.code, 0, granted.stderr);
 
     const exec = await execAsAlice();

@@ -67,10 +67,26 @@ async function exists(kind: string, name: string): Promise<boolean> {
   return result.stdout.trim() !== '';
 }
 
+/**
+ * Applies requests, then their grants pinned to the requests' uids (as `kubectl request grant`
+ * writes them): a grant covers exactly one request object.
+ */
+async function applyPinned(objects: readonly { kind: string; metadata: { name: string; namespace: string }; spec: object }[]): Promise<void> {
+  const requests = objects.filter((o) => o.kind === 'AccessRequest');
+  await cp.apply(requests);
+  const grants = [];
+  for (const grant of objects.filter((o) => o.kind === 'AccessGrant')) {
+    const { grantFor } = grant.spec as { grantFor: string };
+    const uid = (await kubectlJson(['get', 'accessrequest', grantFor, '-n', grant.metadata.namespace])).json?.metadata?.uid;
+    grants.push({ ...grant, spec: { ...grant.spec, grantForUID: uid } });
+  }
+  if (grants.length) await cp.apply(grants);
+}
+
 /** Deletes and re-creates a granted one-shot request; waits until the Node informers hold the new one. */
 async function freshOneShot(name: string, pod: string): Promise<void> {
   await cp.kubectl('admin', ['delete', 'accessrequest,accessgrant', name, '-n', NS, '--ignore-not-found', '--wait=true']);
-  await cp.apply([accessRequest(name, 'alice', pod, { command: ['date'] }), accessGrant(name, 'carol', 'granted')]);
+  await applyPinned([accessRequest(name, 'alice', pod, { command: ['date'] }), accessGrant(name, 'carol', 'granted')]);
   const uid = (await kubectlJson(['get', 'accessrequest', name, '-n', NS])).json?.metadata?.uid;
   const grantUid = (await kubectlJson(['get', 'accessgrant', name, '-n', NS])).json?.metadata?.uid;
   const deadline = Date.now() + 10_000;
@@ -115,7 +131,7 @@ before(async () => {
   figures.bundles = Object.fromEntries(built.map((b) => [b.target, { bytes: b.bytes, gzipBytes: b.gzipBytes }]));
 
   cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
-  await cp.apply(OBJECTS);
+  await applyPinned(OBJECTS);
 
   backend = await startKubernetesBackend({
     kubeConfig: loadKubeConfig({ kubeconfig: cp.kubeconfig, context: 'admin' }),
@@ -286,7 +302,7 @@ describe('edge worker against the real control plane', () => {
   });
 
   it('deletes an expired request and its grant from the scheduled handler (workerd cron)', async () => {
-    await cp.apply([accessRequest('alice-expiring', 'alice', 'web-7', { validFor: '1s' }), accessGrant('alice-expiring', 'carol', 'granted')]);
+    await applyPinned([accessRequest('alice-expiring', 'alice', 'web-7', { validFor: '1s' }), accessGrant('alice-expiring', 'carol', 'granted')]);
     await new Promise((resolve) => setTimeout(resolve, 2_200));
     const workerd = workers.find((w) => w.name === 'workerd')!;
     await workerd.scheduled!();
@@ -298,7 +314,7 @@ describe('edge worker against the real control plane', () => {
   it('runs the cleanup on an interval in the Deno and Bun entries', async () => {
     for (const start of [startDeno, startBun]) {
       const name = `alice-expiring-${start === startDeno ? 'deno' : 'bun'}`;
-      await cp.apply([accessRequest(name, 'alice', 'web-8', { validFor: '1s' }), accessGrant(name, 'carol', 'granted')]);
+      await applyPinned([accessRequest(name, 'alice', 'web-8', { validFor: '1s' }), accessGrant(name, 'carol', 'granted')]);
       const worker = await start(start === startDeno ? bundles.deno.file : bundles.bun.file, { ...env, CLEANUP_INTERVAL: '500ms' });
       try {
         const deadline = Date.now() + 15_000;

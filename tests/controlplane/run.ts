@@ -185,18 +185,20 @@ ${plugin}${first}. A one-shot request, in plain YAML (what the plugin creates fo
          command: [cat, /etc/hostname]
      EOF
 
-${first + 1}. carol grants it:
-     kubectl --context carol create -f - <<'EOF'
+${first + 1}. carol grants it, pinned to the one request object she looked at:
+     kubectl --context carol create -f - <<EOF
      apiVersion: kube-request-access.io/v1
      kind: AccessGrant
      metadata:
        name: alice-hostname
      spec:
        grantFor: alice-hostname
+       grantForUID: $(kubectl --context carol get accessrequest alice-hostname -o jsonpath='{.metadata.uid}')
        grantedBy:
          username: carol           # must be the user who creates the grant
      status: granted
      EOF
+   (kubectl request grant fills grantForUID in; a grant without it is refused.)
 
 ${first + 2}. alice gets exactly one exec:
      export KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false

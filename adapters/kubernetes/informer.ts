@@ -16,9 +16,10 @@
 // - it tracks how far behind the server it may be: current while a watch is following, else as of
 //   the moment its watch was lost (or its last list started); once that is more than `staleAfterMs`
 //   ago it reports not synced (and says why) until a relist or a resumed watch brings what it
-//   missed. A resumed watch counts as following once it delivers an event or has stayed open for a
-//   second: a server that no longer has our resourceVersion answers 410 at once, and then the
-//   cache is still as old as before, not fresh.
+//   missed. A watch resumed after a failure counts as following once it delivers an event or has
+//   stayed open for a second (a server that no longer has our resourceVersion answers 410 at once,
+//   and then the cache is still as old as before, not fresh); one that resumes a following watch
+//   the server closed (its timeout) follows from the start.
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../ports.ts';
 
@@ -103,8 +104,8 @@ export function reflect<T extends KubernetesObject>(
   let stopped = false;
   /** The first list is applied and a watch was opened once. */
   let listed = false;
-  /** Up to when (epoch ms) the cache is known to hold every change, whatever a watch does now. */
-  let currentAsOf = Date.now();
+  /** Up to when (`now()` ms) the cache is known to hold every change, whatever a watch does now. */
+  let currentAsOf = now();
   /** The open watch: since when, and whether it delivered an event (or bookmark) yet. */
   let watching: { since: number; delivered: boolean } | undefined;
   let lastListAt = 0;
@@ -131,20 +132,20 @@ export function reflect<T extends KubernetesObject>(
   // (No error text here: it ends up in denials users read; the log has the details.)
   function staleReason(): string | undefined {
     if (!listed) return `${label} is not synced yet (its first list and watch of the API server have not completed)`;
-    const now = Date.now();
-    if (following(now)) return undefined;
-    const behind = now - currentAsOf;
+    const at = now();
+    if (following(at)) return undefined;
+    const behind = at - currentAsOf;
     if (behind <= staleAfter) return undefined;
     return `${label} lost its watch of the API server ${Math.round(behind / 1000)} s ago`;
   }
 
   /** A watch is open and known to deliver: it brought an event, or no 410 came in its first second. */
-  function following(now: number): boolean {
-    return watching !== undefined && (watching.delivered || now - watching.since >= CONFIRM_MS);
+  function following(at: number): boolean {
+    return watching !== undefined && (watching.delivered || at - watching.since >= CONFIRM_MS);
   }
 
   /** The watch is gone (ended, failed, hung): the cache is current as of `at` if it was following until then. */
-  function lost(at = Date.now()): void {
+  function lost(at = now()): void {
     if (following(at)) currentAsOf = Math.max(currentAsOf, at);
     watching = undefined;
   }
@@ -155,12 +156,12 @@ export function reflect<T extends KubernetesObject>(
    * One timer per attempt that re-arms itself, not one per event.
    */
   function guard(mine: number): () => void {
-    let aliveAt = Date.now();
+    let aliveAt = now();
     if (idleTimer) clearTimeout(idleTimer);
     const check = () => {
       idleTimer = undefined;
       if (mine !== attempt || stopped) return;
-      const idle = Date.now() - aliveAt;
+      const idle = now() - aliveAt;
       if (idle < idleTimeout) {
         idleTimer = setTimeout(check, idleTimeout - idle);
         idleTimer.unref?.();
@@ -177,7 +178,7 @@ export function reflect<T extends KubernetesObject>(
     idleTimer = setTimeout(check, idleTimeout);
     idleTimer.unref?.();
     return () => {
-      aliveAt = Date.now();
+      aliveAt = now();
     };
   }
 
@@ -208,7 +209,7 @@ export function reflect<T extends KubernetesObject>(
    */
   async function relist(mine: number, alive: () => void): Promise<boolean> {
     // Every page is served from the first one's snapshot: the cache is current as of this moment.
-    const startedAt = Date.now();
+    const startedAt = now();
     const seen = new Map<string, Set<string>>();
     let page: ListPage = { limit: pageSize };
     let last: KubernetesListObject<T>;
@@ -234,7 +235,7 @@ export function reflect<T extends KubernetesObject>(
       for (const objName of [...names.keys()]) if (!still?.has(objName)) remove(namespace, objName);
     }
     resourceVersion = last.metadata?.resourceVersion || '';
-    lastListAt = Date.now();
+    lastListAt = now();
     currentAsOf = Math.max(currentAsOf, startedAt);
     return true;
   }
@@ -277,8 +278,11 @@ export function reflect<T extends KubernetesObject>(
     restartTimer.unref?.();
   }
 
-  /** Lists if there is no resourceVersion to resume from, then opens the watch. */
-  async function run(): Promise<void> {
+  /**
+   * Lists if there is no resourceVersion to resume from, then opens the watch. `continuing`: it
+   * resumes a watch that was following until the server closed it, so it follows from the start.
+   */
+  async function run(continuing = false): Promise<void> {
     if (stopped) return;
     const mine = ++attempt;
     const alive = guard(mine);
@@ -289,20 +293,21 @@ export function reflect<T extends KubernetesObject>(
       if (mine !== attempt) return;
       attempt++;
       request = undefined;
+      const wasFollowing = following(now());
       lost();
       if (stopped) return;
       const cause = (err as WatchError | null) ?? watchError;
       if (cause && statusOf(cause) === 410) {
         resourceVersion = '';
         // A fresh list's resourceVersion expiring at once would make a busy loop: back off then.
-        if (Date.now() - lastListAt < 1_000) scheduleRestart();
+        if (now() - lastListAt < 1_000) scheduleRestart();
         else void run();
       } else if (cause) {
         failed(cause, 'watch failed');
-      } else if (openedAt && events === 0 && Date.now() - openedAt < 1_000) {
+      } else if (openedAt && events === 0 && now() - openedAt < 1_000) {
         failed(new Error('the server ended the watch at once'), 'watch ended'); // no busy loop either
       } else {
-        void run(); // the server closed the watch (its timeout): resume from the last resourceVersion at once
+        void run(wasFollowing); // the server closed the watch (its timeout): resume from the last resourceVersion at once
       }
     };
     try {
@@ -341,9 +346,9 @@ export function reflect<T extends KubernetesObject>(
     }
     // The watch is open: following once it delivers (or no 410 came within a second).
     alive();
-    openedAt = Date.now();
+    openedAt = now();
     const wasStale = listed && staleReason() !== undefined;
-    watching = { since: openedAt, delivered: false };
+    watching = { since: openedAt, delivered: continuing };
     backoff = minBackoff;
     if (!listed) {
       listed = true;
@@ -379,6 +384,9 @@ export function reflect<T extends KubernetesObject>(
 export function retryDelay(backoff: number, random: () => number = Math.random): number {
   return Math.round(backoff / 2 + (backoff / 2) * random());
 }
+
+/** Monotonic milliseconds: a step of the wall clock must not make a stale cache look fresh. */
+const now = () => performance.now();
 
 /** How long a resumed watch must stay open without a 410 to count as following (see the header). */
 const CONFIRM_MS = 1_000;

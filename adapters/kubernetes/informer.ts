@@ -56,7 +56,7 @@ export interface ReflectorTimings {
   staleAfterMs?: number;
 }
 
-export const DEFAULT_TIMINGS = {
+const DEFAULT_TIMINGS = {
   minBackoffMs: 250,
   maxBackoffMs: 2_000,
   watchTimeoutSeconds: 10,
@@ -263,12 +263,13 @@ export function reflect<T extends KubernetesObject>(
 
   function failed(err: unknown, what: string): void {
     if (stopped) return;
-    logger.warn(`${what}; restarting`, { informer: name, error: describe(err), retryInMs: backoff });
-    scheduleRestart();
+    const retryInMs = scheduleRestart();
+    logger.warn(`${what}; restarting`, { informer: name, error: describe(err), retryInMs });
   }
 
-  function scheduleRestart(): void {
-    if (restartTimer || stopped) return;
+  /** Runs again after the (jittered) backoff, and doubles it; returns the delay. */
+  function scheduleRestart(): number | undefined {
+    if (restartTimer || stopped) return undefined;
     const delay = retryDelay(backoff);
     backoff = Math.min(backoff * 2, maxBackoff);
     restartTimer = setTimeout(() => {
@@ -276,6 +277,7 @@ export function reflect<T extends KubernetesObject>(
       void run();
     }, delay);
     restartTimer.unref?.();
+    return delay;
   }
 
   /**

@@ -6,6 +6,8 @@ import type { AccessRequest, AdmissionRequest } from '../functions/schemas.ts';
 export interface AuditSink {
   readonly name: string;
   record(event: AuditEvent): Promise<void>;
+  /** Why the sink cannot take a line right now (closed, backed up); undefined when it can. */
+  problem?(): string | undefined;
 }
 
 /** Thrown by an EffectExecutor when the effect lost a race (the one-shot was consumed elsewhere). */
@@ -13,9 +15,13 @@ export class EffectConflict extends Error {
   override name = 'EffectConflict';
 }
 
-/** Carries out the effects of allowed, non-dry-run decisions against the cluster. */
+/**
+ * Carries out the effects of allowed, non-dry-run decisions against the cluster. Answers the
+ * effect that gives this one back (a consume answers its release), for the shell to run when the
+ * audit that follows fails.
+ */
 export interface EffectExecutor {
-  run(effect: Effect): Promise<void>;
+  run(effect: Effect): Promise<Effect | undefined>;
 }
 
 /** The extended-validation webhook client. */

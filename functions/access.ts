@@ -58,6 +58,8 @@ export type GrantState =
   | { state: 'pending' }
   | { state: 'denied'; grant: AccessGrant }
   | { state: 'granted'; grant: AccessGrant; expiresAt?: Date }
+  /** A one-shot request whose one use went through. */
+  | { state: 'used'; grant: AccessGrant; usedAt: Date }
   | { state: 'expired'; grant: AccessGrant; expiresAt: Date }
   | { state: 'invalid'; reason: string };
 
@@ -79,7 +81,10 @@ export function evaluateGrant(
     .sort((a, b) => (timestamp(a.metadata.creationTimestamp) ?? 0) - (timestamp(b.metadata.creationTimestamp) ?? 0))[0];
   if (!granted) return { state: 'pending' };
   const window = validForMs(request);
-  if (window === undefined) return { state: 'granted', grant: granted };
+  if (window === undefined) {
+    const usedAt = timestamp(request.status?.usedAt);
+    return usedAt === undefined ? { state: 'granted', grant: granted } : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
+  }
   if (Number.isNaN(window)) return { state: 'invalid', reason: `spec.validFor "${request.spec.validFor}" is not a duration` };
   const start = timestamp(granted.metadata.creationTimestamp);
   if (start === undefined) return { state: 'invalid', reason: 'the AccessGrant has no creationTimestamp' };

@@ -5,7 +5,7 @@ import { debug } from './debug/index.ts';
 import { exec } from './exec/index.ts';
 import { grant } from './grant/index.ts';
 import { portforward } from './portforward/index.ts';
-import { request } from './request/index.ts';
+import { request, requestStatus } from './request/index.ts';
 import { GROUP, type AdmissionRequest } from './schemas.ts';
 import type { Concern } from './types.ts';
 
@@ -16,6 +16,7 @@ export const concerns: Record<string, Concern> = {
   '/pods/portforward': portforward,
   '/pods/ephemeralcontainers': debug,
   [`${GROUP}/accessrequests/`]: request,
+  [`${GROUP}/accessrequests/status`]: requestStatus,
   [`${GROUP}/accessgrants/`]: grant,
 };
 
@@ -28,5 +29,5 @@ export function concernFor(request: Pick<AdmissionRequest, 'resource' | 'subReso
   return Object.hasOwn(concerns, routeKey(request)) ? concerns[routeKey(request)] : undefined;
 }
 
-export { attach, debug, exec, grant, portforward, request };
+export { attach, debug, exec, grant, portforward, request, requestStatus };
 export * from './types.ts';

@@ -32,7 +32,7 @@ export function sameArgv(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((arg, i) => arg === b[i]);
 }
 
-const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, expired: 2, pending: 3, invalid: 4 };
+const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, used: 2, expired: 3, pending: 4, invalid: 5 };
 
 export interface GrantSearch {
   review: AdmissionRequest;
@@ -114,6 +114,8 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
       const reason = grant.spec.reason ? `: ${grant.spec.reason}` : '';
       return deny(`AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again}`);
     }
+    case 'used':
+      return deny(`AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`);
     case 'expired':
       return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);
     case 'pending':

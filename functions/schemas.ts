@@ -148,11 +148,17 @@ export const AccessRequestSpec = v.looseObject({
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 
+/** Written by kube-request-access alone (the status subresource): when a one-shot request was used. */
+export const AccessRequestStatus = v.looseObject({
+  usedAt: v.optional(v.string()),
+});
+
 export const AccessRequest = v.looseObject({
   apiVersion: v.optional(v.string()),
   kind: v.optional(v.string()),
   metadata: ObjectMeta,
   spec: AccessRequestSpec,
+  status: v.optional(AccessRequestStatus),
 });
 export type AccessRequest = v.InferOutput<typeof AccessRequest>;
 

@@ -106,10 +106,18 @@ export interface Context {
   config: Config;
 }
 
-/** Side effects a decision asks for. Carried out only for an allowed, non-dry-run review. */
+/**
+ * Side effects a decision asks for. Carried out only for an allowed, non-dry-run review; each one
+ * can be given back (the shell does, when the audit that follows fails), so no review ends
+ * "denied, but the approved request used up".
+ */
 export type Effect = {
-  /** Delete a one-shot AccessRequest with uid and resourceVersion preconditions. */
-  type: 'consume-request';
+  /**
+   * `consume-request`: mark a one-shot AccessRequest used (status.usedAt), with uid and
+   * resourceVersion preconditions, so exactly one of any number of racing reviews wins.
+   * `release-request`: take that mark back, on the resourceVersion the consume produced.
+   */
+  type: 'consume-request' | 'release-request';
   namespace: string;
   name: string;
   uid: string;

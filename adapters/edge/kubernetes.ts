@@ -6,6 +6,7 @@ import * as v from 'valibot';
 import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
 import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import { inverseOf, statusBody } from '../request-status.ts';
 import { isAllowedAnswer, SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import type { FieldSelectorMode } from './settings.ts';
@@ -41,6 +42,8 @@ export interface KubernetesClient {
   delete(path: string, body: unknown): Promise<unknown>;
   /** Creates; used only for the review APIs (SubjectAccessReview, SelfSubjectReview), which store nothing. */
   post(path: string, body: unknown): Promise<unknown>;
+  /** Replaces; used only for an AccessRequest's status (marking a one-shot request used). */
+  put(path: string, body: unknown): Promise<unknown>;
 }
 
 export function kubernetesClient(options: KubernetesClientOptions): KubernetesClient {
@@ -49,7 +52,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
   const timeoutMs = options.timeoutMs ?? 2000;
   const fetchFn = options.fetch;
 
-  async function call(method: 'GET' | 'DELETE' | 'POST', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function call(method: 'GET' | 'DELETE' | 'POST' | 'PUT', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
     try {
       return await callOnce(method, path, query, body);
     } catch (error) {
@@ -61,7 +64,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
     }
   }
 
-  async function callOnce(method: 'GET' | 'DELETE' | 'POST', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function callOnce(method: 'GET' | 'DELETE' | 'POST' | 'PUT', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
     const target = new URL(base);
     target.pathname = `${prefix}${path}`;
     for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
@@ -113,6 +116,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
     get: (path, query) => call('GET', path, query),
     delete: (path, body) => call('DELETE', path, undefined, body),
     post: (path, body) => call('POST', path, undefined, body),
+    put: (path, body) => call('PUT', path, undefined, body),
   };
 }
 
@@ -212,33 +216,23 @@ export async function whoAmI(client: KubernetesClient): Promise<string | undefin
   return usernameOfSelfReview(await client.post(SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview));
 }
 
-/** Carries out effects over the REST API: a one-shot consume is a DELETE with uid and resourceVersion preconditions. */
-export function fetchEffects(options: { client: KubernetesClient; logger: Logger }): EffectExecutor {
+/** Carries out effects over the REST API: a one-shot is marked used on its status, with a resourceVersion precondition. */
+export function fetchEffects(options: { client: KubernetesClient; logger: Logger; clock?: () => Date }): EffectExecutor {
+  const clock = options.clock ?? (() => new Date());
   return {
     async run(effect: Effect) {
-      switch (effect.type) {
-        case 'consume-request': {
-          const { namespace, name, uid, resourceVersion } = effect;
-          try {
-            await options.client.delete(objectsPath(REQUESTS, namespace, name), {
-              apiVersion: 'v1',
-              kind: 'DeleteOptions',
-              preconditions: { uid, resourceVersion },
-            });
-          } catch (error) {
-            if (error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) {
-              throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
-            }
-            throw error;
-          }
-          options.logger.info('consumed one-shot AccessRequest', { namespace, name, uid });
-          return;
+      const { namespace, name, uid } = effect;
+      let written: { metadata?: { resourceVersion?: string } } | undefined;
+      try {
+        written = (await options.client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, statusBody(effect, clock()))) as typeof written;
+      } catch (error) {
+        if (effect.type === 'consume-request' && error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) {
+          throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
         }
-        default: {
-          const unknown: never = effect.type;
-          throw new Error(`unknown effect ${String(unknown)}`);
-        }
+        throw error;
       }
+      options.logger.info(effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest', { namespace, name, uid });
+      return inverseOf(effect, written?.metadata?.resourceVersion);
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import * as v from 'valibot';
 import { concernFor, routeKey } from '../../functions/index.ts';
 import { AdmissionReview, describeIssues, type AdmissionRequest } from '../../functions/schemas.ts';
-import { deny, type AuditEvent, type Config, type Decision, type Lookup } from '../../functions/types.ts';
+import { deny, type AuditEvent, type Config, type Decision, type Effect, type Lookup } from '../../functions/types.ts';
 import { silentLogger } from '../log.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
 import { jsonNestingError } from './json.ts';
@@ -148,50 +148,85 @@ export function createApp(options: AppOptions): Hono {
           : `kube-request-access could not decide (internal error, review ${request.uid}); nothing is allowed until it can: try again, or ask an admin to check its logs`;
       return deny(message, 500);
     }
-    if (decision.allowed && !request.dryRun) {
-      decision = await runEffects(request, decision);
+    // The audit log takes every decision's line before the answer goes out. When it cannot (its
+    // reader stalled, its output closed), refuse before anything happens rather than after.
+    const logProblem = decision.audit.length ? options.auditLog?.problem?.() : undefined;
+    if (logProblem) {
+      logger.error('audit log unavailable', { uid: request.uid, problem: logProblem });
+      return withVerdict(decision, deny(`the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`, 500));
     }
-    return audit(request, decision);
+    let giveBack: Effect[] = [];
+    if (decision.allowed && !request.dryRun) {
+      ({ decision, giveBack } = await runEffects(request, decision));
+    }
+    // Order: use the request, tell the audit webhook, give the request back if it refused, write
+    // the final verdict to the audit log. So the webhook never hears "allowed" before the request
+    // is really used, and a failed audit never leaves the approved request used up (docs/reliability.md).
+    let final = await auditWebhooks(request, decision);
+    if (!final.allowed && giveBack.length) {
+      await release(request, giveBack);
+      giveBack = [];
+    }
+    final = await auditLog(request, final);
+    if (!final.allowed && giveBack.length) await release(request, giveBack);
+    return final;
   }
 
-  async function runEffects(request: AdmissionRequest, decision: Decision): Promise<Decision> {
+  async function runEffects(request: AdmissionRequest, decision: Decision): Promise<{ decision: Decision; giveBack: Effect[] }> {
+    const giveBack: Effect[] = [];
     for (const effect of decision.effects) {
       try {
-        await options.effects.run(effect);
+        const inverse = await options.effects.run(effect);
+        if (inverse) giveBack.unshift(inverse);
       } catch (error) {
         logger.warn('effect failed', { uid: request.uid, effect, error });
+        await release(request, giveBack);
         const message =
           error instanceof EffectConflict
             ? `AccessRequest ${effect.name} was used by another connection at the same moment: a one-shot request allows exactly one use; ask again with kubectl request`
             : `could not use up AccessRequest ${effect.name}, so this exec is refused; try again`;
-        return withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500));
+        return { decision: withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500)), giveBack: [] };
       }
     }
-    return decision;
+    return { decision, giveBack };
   }
 
-  async function audit(request: AdmissionRequest, decision: Decision): Promise<Decision> {
-    if (decision.audit.length === 0) return decision;
-    let final = decision;
+  /** Gives back what a review that ended denied had used. */
+  async function release(request: AdmissionRequest, effects: readonly Effect[]): Promise<void> {
+    for (const effect of effects) {
+      try {
+        await options.effects.run(effect);
+      } catch (error) {
+        // Fail closed: the request stays used; its owner asks again.
+        logger.error('giving back a used request failed', { uid: request.uid, effect, error });
+      }
+    }
+  }
+
+  async function auditWebhooks(request: AdmissionRequest, decision: Decision): Promise<Decision> {
     // Nothing of a dry run leaves the process: an organisation's audit webhook (a notifier, a
     // ticket system) would take it for real. The audit log records it, marked dryRun.
-    const sinks = request.dryRun ? [] : options.audit;
+    if (decision.audit.length === 0 || request.dryRun || options.audit.length === 0) return decision;
     try {
-      await Promise.all(decision.audit.flatMap((event) => sinks.map((sink) => sink.record(event))));
+      await Promise.all(decision.audit.flatMap((event) => options.audit.map((sink) => sink.record(event))));
+      return decision;
     } catch (error) {
       logger.error('audit failed', { uid: request.uid, error });
-      final = withVerdict(
+      return withVerdict(
         decision,
         deny('the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook', 500),
       );
     }
-    if (!options.auditLog) return final;
+  }
+
+  async function auditLog(request: AdmissionRequest, decision: Decision): Promise<Decision> {
+    if (decision.audit.length === 0 || !options.auditLog) return decision;
     try {
-      await Promise.all(final.audit.map((event) => options.auditLog!.record(event)));
-      return final;
+      await Promise.all(decision.audit.map((event) => options.auditLog!.record(event)));
+      return decision;
     } catch (error) {
       logger.error('audit log failed', { uid: request.uid, error });
-      return withVerdict(final, deny('the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access', 500));
+      return withVerdict(decision, deny('the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access', 500));
     }
   }
 

@@ -25,6 +25,7 @@ import {
 } from '../../functions/reconcile/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
 import { DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Effect } from '../../functions/types.ts';
+import { inverseOf, statusBody } from '../request-status.ts';
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
@@ -228,37 +229,28 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
 
   const effects: EffectExecutor = {
     async run(effect: Effect) {
-      switch (effect.type) {
-        case 'consume-request': {
-          const { namespace, name, uid, resourceVersion } = effect;
-          try {
-            await custom.deleteNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              namespace,
-              plural: REQUESTS,
-              name,
-              body: { preconditions: { uid, resourceVersion } },
-            });
-          } catch (err) {
-            const status = statusOf(err);
-            if (status === 404 || status === 409) {
-              throw new EffectConflict(
-                `AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`,
-              );
-            }
-            throw err;
-          }
-          // Forget it now: a second exec on this replica must not wait for the watch event.
-          requests.remove(namespace, name, uid);
-          logger.info('consumed one-shot AccessRequest', { namespace, name, uid });
-          return;
+      const { namespace, name, uid } = effect;
+      let written: KubernetesObject;
+      try {
+        written = (await custom.replaceNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: REQUESTS,
+          name,
+          body: statusBody(effect, clock()),
+        })) as KubernetesObject;
+      } catch (err) {
+        const status = statusOf(err);
+        if (effect.type === 'consume-request' && (status === 404 || status === 409)) {
+          throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
         }
-        default: {
-          const unknown: never = effect.type;
-          throw new Error(`unknown effect ${String(unknown)}`);
-        }
+        throw err;
       }
+      // Remember it now: a second exec on this replica must not wait for the watch event.
+      upsertParsed(requests, AccessRequest, written, 'AccessRequest', logger);
+      logger.info(effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest', { namespace, name, uid });
+      return inverseOf(effect, written.metadata?.resourceVersion);
     },
   };
 

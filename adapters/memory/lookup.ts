@@ -4,6 +4,7 @@ import * as v from 'valibot';
 import { AccessGrant, AccessRequest, type UserInfo } from '../../functions/schemas.ts';
 import type { ClusterLookup, Effect, ResourceAttributes } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor } from '../ports.ts';
+import { inverseOf, statusBody } from '../request-status.ts';
 
 export class MemoryCluster implements ClusterLookup, EffectExecutor {
   private readonly requests = new Map<string, AccessRequest>();
@@ -66,13 +67,16 @@ export class MemoryCluster implements ClusterLookup, EffectExecutor {
     return this.grants.get(`${namespace}/${requestName}`) ?? [];
   }
 
-  /** Deletes with uid and resourceVersion preconditions, like the apiserver does. */
-  async run(effect: Effect): Promise<void> {
+  /** Marks (or unmarks) a one-shot request used, with uid and resourceVersion preconditions, like the apiserver does. */
+  async run(effect: Effect): Promise<Effect | undefined> {
     const key = `${effect.namespace}/${effect.name}`;
     const current = this.requests.get(key);
     if (!current || current.metadata.uid !== effect.uid || current.metadata.resourceVersion !== effect.resourceVersion) {
       throw new EffectConflict(`AccessRequest ${key} was already used or changed`);
     }
-    this.requests.delete(key);
+    const body = statusBody(effect, new Date());
+    const next: AccessRequest = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.version++) }, status: body.status };
+    this.requests.set(key, next);
+    return inverseOf(effect, next.metadata.resourceVersion);
   }
 }

@@ -48,6 +48,8 @@ export function stateText(state: GrantState, now: Date): string {
       return 'Denied';
     case 'granted':
       return state.expiresAt ? `Granted (${formatAge(state.expiresAt.getTime() - now.getTime())} left)` : 'Granted';
+    case 'used':
+      return 'Used';
     case 'expired':
       return 'Expired';
     case 'invalid':

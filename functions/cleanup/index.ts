@@ -4,7 +4,7 @@
 import type { AccessGrant, AccessRequest } from '../schemas.ts';
 import { evaluateGrant, grantBelongsTo } from '../access.ts';
 
-export type CleanupReason = 'expired' | 'unused' | 'denied' | 'orphaned';
+export type CleanupReason = 'expired' | 'unused' | 'used' | 'denied' | 'orphaned';
 
 export type CleanupEvent =
   | { kind: 'AccessRequest'; namespace: string; name: string; uid: string; reason: CleanupReason; message: string; object: AccessRequest }
@@ -61,9 +61,10 @@ export function dueForCleanup(input: {
       continue;
     }
     if (staleAt && staleAt <= now) {
-      const reason: CleanupReason = verdict.state === 'denied' ? 'denied' : 'unused';
+      const reason: CleanupReason = verdict.state === 'denied' ? 'denied' : verdict.state === 'used' ? 'used' : 'unused';
       const what =
         verdict.state === 'denied' ? 'denied'
+        : verdict.state === 'used' ? `used at ${verdict.usedAt.toISOString()}, kept`
         : verdict.state === 'granted' ? 'granted but unused'
         : verdict.state === 'invalid' ? `invalid (${verdict.reason})`
         : 'never granted';

@@ -56,7 +56,7 @@ export const grant: Concern = async (admission, lookup, context) => {
     return deny(`you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`);
   }
   const current = evaluateGrant(accessRequest, await lookup.grantsFor(namespace, name), context.now, prefix);
-  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired') {
+  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired' || current.state === 'used') {
     return deny(
       `AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${current.grant.spec.grantedBy.username}; a decision cannot be changed`,
       409,

@@ -102,3 +102,16 @@ function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForM
   }
   return undefined;
 }
+
+/**
+ * UPDATE of an AccessRequest's status: kube-request-access alone marks a one-shot request used
+ * (and gives it back). Anyone else writing it could make a used request usable again; RBAC gives
+ * no one else accessrequests/status, and this holds even where RBAC is looser.
+ */
+export const requestStatus: Concern = async (admission, _lookup, context) => {
+  const { username } = admission.userInfo;
+  if (context.config.selfUsernames.includes(username) || isAlwaysAllowed(admission.userInfo, context.config)) {
+    return allow('status written by kube-request-access');
+  }
+  return deny(`the status of an AccessRequest is written by kube-request-access only, not by ${username}; to withdraw a request, delete it`);
+};

@@ -347,6 +347,7 @@ export function webhookConfiguration(url: string, caPem: string): object {
             resources: ['accessrequests', 'accessgrants'],
             scope: 'Namespaced',
           },
+          { operations: ['UPDATE'], apiGroups: ['kube-request-access.io'], apiVersions: ['v1'], resources: ['accessrequests/status'], scope: 'Namespaced' },
         ],
         ...common,
       },

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startKubernetesBackend, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { EffectConflict } from '../../adapters/ports.ts';
+import type { Effect } from '../../functions/types.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
 import { accessGrant, accessRequest, getJson, mustCreate, waitFor } from './_kra.ts';
 
@@ -113,15 +114,23 @@ describe('Kubernetes backend', () => {
     assert.equal(backend.isReady(), true);
   });
 
-  it('consumes a one-shot request only with matching uid and resourceVersion, once', async () => {
+  it('marks a one-shot request used only on the resourceVersion read, once, and gives it back once', async () => {
     const live = await getJson<{ metadata: { uid: string; resourceVersion: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod']);
     const effect = { type: 'consume-request' as const, namespace: 'team-a', name: 'r-other-pod', uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion };
     await assert.rejects(backend.effects.run({ ...effect, resourceVersion: '1' }), EffectConflict);
-    await assert.rejects(backend.effects.run({ ...effect, uid: 'another-uid' }), EffectConflict);
     const results = await Promise.allSettled([backend.effects.run(effect), backend.effects.run(effect)]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     assert.ok(rejected.reason instanceof EffectConflict);
-    assert.equal(await backend.lookup.accessRequest('team-a', 'r-other-pod'), undefined);
+    const used = await getJson<{ metadata: { uid: string }; status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod']);
+    assert.ok(used.status?.usedAt, 'marked used on its status');
+    assert.equal(used.metadata.uid, live.metadata.uid);
+    assert.ok((await backend.lookup.accessRequest('team-a', 'r-other-pod'))?.status?.usedAt, 'the cache knows at once');
+    // Given back (a failed audit): usable again, exactly once more.
+    const release = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<Effect | undefined>).value!;
+    assert.equal(release.type, 'release-request');
+    await backend.effects.run(release);
+    assert.equal((await getJson<{ status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod'])).status?.usedAt, undefined);
+    await assert.rejects(backend.effects.run(release), /409|Conflict|conflict|changed/i, 'a release applies once, on the version its consume made');
   });
 });

@@ -54,7 +54,7 @@ describe('admission endpoint', () => {
   it('consumes a one-shot request: the replay is denied', async () => {
     const { review, cluster } = setup();
     assert.equal((await review(execReview())).allowed, true);
-    assert.equal(await cluster.accessRequest('team-a', 'alice-web-0'), undefined);
+    assert.ok((await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt, 'marked used');
     const replay = await review(execReview());
     assert.equal(replay.allowed, false);
     assert.equal(replay.status?.code, 403);
@@ -120,6 +120,58 @@ describe('admission endpoint', () => {
     assert.match(response.status!.message, /audit webhook did not accept/);
   });
 
+  it('gives a one-shot request back when the audit webhook refuses, and tells it nothing allowed', async () => {
+    let failures = 1;
+    const told: boolean[] = [];
+    const flaky: AuditSink = {
+      name: 'flaky',
+      record: async (event) => {
+        if (event.type === 'audit-exec') told.push(event.data.isAllowed);
+        if (failures-- > 0) throw new Error('HTTP 503');
+      },
+    };
+    const logged: AuditEvent[] = [];
+    const cluster = new MemoryCluster([accessRequest(), accessGrant()]);
+    const app = createApp({
+      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
+      effects: cluster,
+      audit: [flaky],
+      auditLog: { name: 'log', record: async (event) => void logged.push(event) },
+      config: DEFAULT_CONFIG,
+      clock: () => NOW,
+    });
+    const post = async () =>
+      ((await (await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) })).json()) as AdmissionResponseReview).response;
+    const first = await post();
+    assert.equal(first.allowed, false);
+    assert.match(first.status!.message, /audit webhook did not accept/);
+    assert.equal((await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt, undefined, 'given back, not used up');
+    assert.deepEqual(logged.map((e) => e.type === 'audit-exec' && e.data.isAllowed), [false], 'the log has the final verdict only');
+    // The webhook is back: the same exec goes through once, then the request is used.
+    assert.equal((await post()).allowed, true);
+    assert.equal((await post()).allowed, false);
+    assert.deepEqual(told, [true, true, false], 'the refused delivery, the accepted one, the replay');
+  });
+
+  it('refuses before using anything when the audit log cannot take a line', async () => {
+    const cluster = new MemoryCluster([accessRequest(), accessGrant()]);
+    const sent: AuditEvent[] = [];
+    const app = createApp({
+      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
+      effects: cluster,
+      audit: [{ name: 'webhook', record: async (event) => void sent.push(event) }],
+      auditLog: { name: 'log', record: async () => {}, problem: () => 'its reader is not keeping up' },
+      config: DEFAULT_CONFIG,
+      clock: () => NOW,
+    });
+    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) });
+    const response = ((await res.json()) as AdmissionResponseReview).response;
+    assert.equal(response.allowed, false);
+    assert.match(response.status!.message, /audit log cannot take this decision \(its reader is not keeping up\)/);
+    assert.equal((await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt, undefined);
+    assert.deepEqual(sent, []);
+  });
+
   it('writes the final verdict to the audit log after a failed audit webhook', async () => {
     const failing: AuditSink = { name: 'down', record: async () => { throw new Error('HTTP 500'); } };
     const logged: AuditEvent[] = [];
@@ -170,7 +222,7 @@ describe('admission endpoint', () => {
 
   it('reports not ready until the caches have synced', async () => {
     let ready = false;
-    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => {} }, audit: [], config: DEFAULT_CONFIG, isReady: () => ready });
+    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => undefined }, audit: [], config: DEFAULT_CONFIG, isReady: () => ready });
     assert.equal((await app.request('/readyz')).status, 503);
     ready = true;
     assert.equal((await app.request('/readyz')).status, 200);

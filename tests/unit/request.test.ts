@@ -2,7 +2,7 @@
 // consistent, non-interactive, validated by the extension, never changed after creation.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { request } from '../../functions/request/index.ts';
+import { request, requestStatus } from '../../functions/request/index.ts';
 import type { ValidationResult } from '../../functions/types.ts';
 import { accessRequest, context, lookupOf, objectReview, users } from '../support/builders.ts';
 
@@ -135,5 +135,16 @@ describe('request: dry run', () => {
     assert.equal(asked, 0);
     assert.equal(decision.allowed, true);
     assert.match(decision.warnings?.join('\n') ?? '', /dry run: the extended validation webhook was not asked/);
+  });
+});
+
+describe('request status', () => {
+  it('lets kube-request-access alone write it', async () => {
+    const self = 'system:serviceaccount:kube-request-access:kube-request-access';
+    const review = (username: string) => ({ ...objectReview(accessRequest(), { operation: 'UPDATE', user: { username, groups: [] } }), subResource: 'status' });
+    assert.equal((await requestStatus(review(self), lookupOf([]), context({ selfUsernames: [self] }))).allowed, true);
+    const alice = await requestStatus(review('alice'), lookupOf([]), context({ selfUsernames: [self] }));
+    assert.equal(alice.allowed, false);
+    assert.match(alice.message, /status of an AccessRequest is written by kube-request-access only/);
   });
 });

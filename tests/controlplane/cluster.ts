@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCA } from '../support/pki.ts';
+import { startKwok, type Kwok } from './kwok.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = path.join(ROOT, 'tests/controlplane');
@@ -50,6 +51,12 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** How long to wait for kube-apiserver /readyz. Default 180 s (first start on a loaded machine). */
   readyTimeoutMs?: number;
+  /**
+   * Real pods (kwok.ts): KWOK runs node `kwok-node` at 127.0.0.1, and pods with that `nodeName`
+   * prepared by `kwok.preparePod` become Running and answer exec (commands run on this host in
+   * the pod's sandbox directory), attach, logs and port-forward. Default false.
+   */
+  kwok?: boolean;
 }
 
 export interface KubectlResult {
@@ -127,6 +134,8 @@ export interface ControlPlane {
   killControlPlane(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   /** Starts the control plane again (killing it first if it runs) on the same ports with the same etcd data; resolves at /readyz 200. */
   restartControlPlane(): Promise<void>;
+  /** The KWOK node and its pods' sandboxes, with the `kwok` option. */
+  kwok?: Kwok;
 }
 
 const defaultLog = (line: string): void => {
@@ -413,7 +422,28 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   await writeFile(kubeconfig, kubeconfigYaml(server, ca.cert, tokens), { mode: 0o600 });
 
   const logs = { controlplane: path.join(logsDir, 'controlplane.log'), webhook: path.join(logsDir, 'webhook.log') };
+  // With KWOK: the kube-apiserver reaches the node's kubelet API at its InternalIP (127.0.0.1) and
+  // authenticates with a client certificate from the local CA, which KWOK requires; it verifies
+  // KWOK's serving certificate against the same CA.
+  const kwokPort = options.kwok ? await freePort() : 0;
+  if (options.kwok) {
+    const kubeletClient = await ca.issue({ commonName: 'kube-apiserver-kubelet-client', client: true });
+    const kwokServing = await ca.issue({ commonName: 'kwok-node', hosts: ['127.0.0.1'] });
+    await writeFile(file('apiserver-kubelet-client.crt'), kubeletClient.cert);
+    await writeFile(file('apiserver-kubelet-client.key'), kubeletClient.key, { mode: 0o600 });
+    await writeFile(file('kwok.crt'), kwokServing.cert);
+    await writeFile(file('kwok.key'), kwokServing.key, { mode: 0o600 });
+  }
+  const kubeletArgs = options.kwok
+    ? [
+        '--kubelet-preferred-address-types=InternalIP',
+        `--kubelet-client-certificate=${file('apiserver-kubelet-client.crt')}`,
+        `--kubelet-client-key=${file('apiserver-kubelet-client.key')}`,
+        `--kubelet-certificate-authority=${file('ca.crt')}`,
+      ]
+    : [];
   const apiserverArgs = [
+    ...kubeletArgs,
     '--bind-address=127.0.0.1',
     `--secure-port=${apiPort}`,
     `--tls-cert-file=${file('apiserver.crt')}`,
@@ -462,8 +492,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   let killed: ChildProcess | undefined;
   let controlplane = spawnControlplane('w');
   let webhookProcess: ChildProcess | undefined;
+  let kwok: Kwok | undefined;
 
   const stopAll = async (): Promise<void> => {
+    await kwok?.stop();
     await terminate(webhookProcess, 5_000);
     await terminate(controlplane, 20_000);
     await rm(etcdDir, { recursive: true, force: true });
@@ -633,6 +665,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'customresourcedefinitions', '--all']);
     }
 
+    if (options.kwok) plane.kwok = kwok = await startKwokNode(plane, { dir, kubectl, apply, log, port: kwokPort, pki: file });
+
     if (options.webhookConfiguration !== false) {
       log(`registering ValidatingWebhookConfiguration ${WEBHOOK_CONFIGURATION} → ${webhookUrl}`);
       await registerWebhook();
@@ -646,6 +680,26 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     throw error;
   }
   return plane;
+}
+
+/** KWOK against this control plane (kwok.ts), with the certificates startControlPlane issued. */
+function startKwokNode(
+  plane: ControlPlane,
+  deps: { dir: string; kubectl: ControlPlane['kubectl']; apply: ControlPlane['apply']; log: (line: string) => void; port: number; pki: (name: string) => string },
+): Promise<Kwok> {
+  return startKwok({
+    dir: deps.dir,
+    kubeconfig: plane.kubeconfig,
+    certFile: deps.pki('kwok.crt'),
+    keyFile: deps.pki('kwok.key'),
+    clientCaFile: deps.pki('ca.crt'),
+    port: deps.port,
+    logFile: path.join(deps.dir, 'logs', 'kwok.log'),
+    apply: (manifest) => deps.apply(manifest),
+    kubectl: (args) => deps.kubectl('admin', args),
+    track,
+    log: deps.log,
+  });
 }
 
 async function waitForApiserver(

@@ -21,6 +21,45 @@ export function pod(name: string, namespace: string, containers = ['app', 'sidec
   };
 }
 
+/**
+ * A pod on the KWOK node of a control plane started with `kwok: true`: its sandbox directory
+ * (where exec runs commands) and ClusterExec/Attach/Logs are prepared, `spec.nodeName` is the KWOK
+ * node, and it is Running when this resolves. Returns the sandbox directory on this host.
+ */
+export async function runningPod(cp: ControlPlane, name: string, namespace: string, containers = ['app', 'sidecar']): Promise<string> {
+  if (!cp.kwok) throw new Error('runningPod needs startControlPlane({ kwok: true })');
+  const sandbox = await cp.kwok.preparePod(namespace, name);
+  const manifest = pod(name, namespace, containers);
+  await cp.apply({ ...manifest, spec: { ...manifest.spec, nodeName: cp.kwok.nodeName } });
+  await waitFor(
+    `pod ${namespace}/${name} Running on ${cp.kwok.nodeName}`,
+    async () => (await cp.kubectl('admin', ['get', 'pod', name, '-n', namespace, '-o', 'jsonpath={.status.phase}'])).stdout === 'Running',
+    30_000,
+    100,
+  );
+  return sandbox;
+}
+
+/** `kubectl request --context USER ARGS…` through the plugin of this checkout (bin/kubectl-request.mjs). */
+export function kubectlRequest(cp: ControlPlane, user: User, args: readonly string[]): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
 export function accessRequest(options: {
   name: string;
   namespace: string;

@@ -95,6 +95,17 @@ export function auditSummary(event: AuditEvent): AuditSummary {
   }
 }
 
+/** One audit line; an event too deep to serialise keeps its summary, never fails the decision. */
+export function auditLine(event: AuditEvent, time: Date): string {
+  const head = { time: time.toISOString(), log: 'audit' as const, ...auditSummary(event) };
+  try {
+    return `${JSON.stringify({ ...head, data: event.data })}\n`;
+  } catch (error) {
+    return `${JSON.stringify({ ...head, data: `[not serialisable: ${(error as Error).message}]` })}\n`;
+  }
+}
+
+/** An audit log for runtimes that collect console output (the edge): a write cannot be refused. */
 export function logAuditSink(
   write: (line: string) => void = (line) => {
     process.stdout.write(line);
@@ -105,13 +116,52 @@ export function logAuditSink(
   return {
     name: 'audit log',
     async record(event) {
-      const line: AuditLine = {
-        time: clock().toISOString(),
-        log: 'audit',
-        ...auditSummary(event),
-        data: event.data,
-      };
-      write(`${JSON.stringify(line)}\n`);
+      write(auditLine(event, clock()));
+    },
+  };
+}
+
+/** The part of a Node Writable (process.stdout) the stream audit log uses. */
+export interface AuditStream {
+  write(chunk: string, callback: (error?: Error | null) => void): boolean;
+  readonly writableLength: number;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/**
+ * The audit log on a stream (stdout in a pod), as part of the decision: a line is recorded once
+ * the stream has handed it to the OS (its write callback), so the answer waits for its line. A
+ * reader that stalls fills at most `maxPendingBytes` (default 1 MiB) of buffered lines; past that
+ * reviews are refused at once (`problem()`), not queued without bound. A closed or failing output
+ * (EPIPE) refuses every review from then on and never crashes the process.
+ */
+export function streamAuditSink(stream: AuditStream, options: { clock?: () => Date; maxPendingBytes?: number } = {}): AuditSink {
+  const clock = options.clock ?? (() => new Date());
+  const maxPending = options.maxPendingBytes ?? 1024 * 1024;
+  let broken: Error | undefined;
+  stream.on('error', (error) => {
+    broken ??= error;
+  });
+  const problem = () =>
+    broken
+      ? `its output failed: ${broken.message}`
+      : stream.writableLength > maxPending
+        ? `its reader is not keeping up: ${stream.writableLength} bytes wait to be written`
+        : undefined;
+  return {
+    name: 'audit log',
+    problem,
+    record(event) {
+      const why = problem();
+      if (why) return Promise.reject(new Error(`audit log: ${why}`));
+      return new Promise<void>((resolve, reject) => {
+        stream.write(auditLine(event, clock()), (error) => {
+          if (error) {
+            broken ??= error;
+            reject(new Error(`audit log: its output failed: ${error.message}`));
+          } else resolve();
+        });
+      });
     },
   };
 }

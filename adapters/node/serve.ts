@@ -6,7 +6,7 @@ import * as v from 'valibot';
 import { parseDuration } from '../../functions/duration.ts';
 import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Config, type Lookup } from '../../functions/types.ts';
 import { readCaBundle } from '../audit/https.ts';
-import { logAuditSink } from '../audit/log.ts';
+import { streamAuditSink } from '../audit/log.ts';
 import { auditWebhookSink } from '../audit/webhook.ts';
 import { createApp, PublicError } from '../http/app.ts';
 import { jsonLogger } from '../log.ts';
@@ -136,7 +136,10 @@ function readObjects(file: string): unknown[] {
 export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void> }> {
   const settings = configFrom(flags); // bad flags fail before anything starts
   const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
-  const auditLog = logAuditSink();
+  // stdout is the audit log: backpressure and failures of its reader refuse reviews, never crash.
+  const auditLog = streamAuditSink(process.stdout);
+  // The diagnostic log on stderr may lose lines when its reader goes; that must not kill the server.
+  process.stderr.on('error', () => {});
   const sinks: AuditSink[] = [];
   if (flags['audit-webhook-url']) sinks.push(auditWebhookSink(webhookOptions(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle')));
   const validator: Validator | undefined = flags['extended-validation-webhook-url']

@@ -10,7 +10,7 @@
 // --kubelet-client-certificate. Everything else reaches the pods only through the kube-apiserver,
 // and so through the admission webhook.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,8 +53,10 @@ export interface Kwok {
   sandboxRoot: string;
   /** The pod's working directory on this host, where its exec commands run (absolute). */
   sandbox(namespace: string, pod: string): string;
-  /** The file attach and logs read for the pod; append to it to make the "container" print. */
+  /** The file attach and logs read for the pod (CRI log format: write to it with `print`). */
   logFile(namespace: string, pod: string): string;
+  /** Makes the pod's "container" print `text` (one line each): what kubectl logs and attach show. */
+  print(namespace: string, pod: string, text: string, stream?: 'stdout' | 'stderr'): void;
   /**
    * Creates the pod's sandbox and log file and its ClusterExec, ClusterAttach and ClusterLogs
    * (every container of the pod shares them). Call it before creating the pod; returns the sandbox.
@@ -206,6 +208,11 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     sandboxRoot,
     sandbox,
     logFile,
+    print(namespace, pod, text, stream = 'stdout') {
+      // The CRI log format KWOK parses: TIMESTAMP STREAM F(ull line) TEXT.
+      const lines = text.replace(/\n$/, '').split('\n');
+      appendFileSync(logFile(namespace, pod), lines.map((line) => `${new Date().toISOString()} ${stream} F ${line}\n`).join(''));
+    },
     async preparePod(namespace, pod) {
       const workDir = sandbox(namespace, pod);
       await mkdir(workDir, { recursive: true });

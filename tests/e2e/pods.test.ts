@@ -7,7 +7,7 @@
 // grant makes the webhook bind the granted role to the requester, and the webhook decides.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -72,16 +72,18 @@ function audited(subResource: string, command?: readonly string[]): AuditLine[] 
 }
 
 /** A long-running kubectl (attach, port-forward) as `user`, with its output so far. */
-function startKubectl(user: User, args: readonly string[]): { child: ChildProcess; out: () => string; stop: () => Promise<number | null> } {
+function startKubectl(user: User, args: readonly string[]): { child: ChildProcess; out: () => string; stdout: () => string; stop: () => Promise<number | null> } {
   const child = spawn('kubectl', ['--kubeconfig', cp.kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => ((out += chunk), (stdout += chunk)));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return {
     child,
     out: () => out,
+    stdout: () => stdout,
     stop: async () => {
       clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -226,23 +228,26 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
   it('attach shows what the container prints', async () => {
     await askAndGrant(['attach', 'box', '-c', 'app']);
     const attach = startKubectl('alice', ['attach', '-n', NS, 'box', '-c', 'app']);
-    const log = cp.kwok!.logFile(NS, 'box');
     try {
-      // KWOK follows the log file from its end: keep printing until kubectl shows a line.
+      // KWOK follows the log from its end: keep printing until kubectl shows a line.
+      let n = 0;
       await waitFor(
         'the attached output',
         async () => {
-          appendFileSync(log, `tick ${Date.now()}\n`);
-          return /tick \d+/.test(attach.out()) || attach.child.exitCode !== null;
+          cp.kwok!.print(NS, 'box', `tick ${++n}`);
+          return /^tick \d+$/m.test(attach.stdout()) || attach.child.exitCode !== null;
         },
         20_000,
         250,
       );
-      assert.match(attach.out(), /tick \d+/);
+      assert.match(attach.stdout(), /^tick \d+$/m, attach.out());
     } finally {
       await attach.stop();
     }
     assert.deepEqual(audited('attach').map((line) => line.verdict), ['allowed']);
+    const logs = await cp.kubectl('alice', ['logs', '-n', NS, 'box', '-c', 'app']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^tick 1$/m);
   });
 
   it('debug is admitted and its ephemeral container is added to the running pod', async () => {

@@ -54,7 +54,8 @@ export interface ControlPlaneOptions {
   /**
    * Real pods (kwok.ts): KWOK runs node `kwok-node` at 127.0.0.1, and pods with that `nodeName`
    * prepared by `kwok.preparePod` become Running and answer exec (commands run on this host in
-   * the pod's sandbox directory), attach, logs and port-forward. Default false.
+   * the pod's sandbox directory), attach, logs and port-forward. Default true: about 1 s more
+   * start-up and 70 MB; the first start builds .dev/bin/kwok (build-kwok.sh, a few minutes).
    */
   kwok?: boolean;
 }
@@ -425,8 +426,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   // With KWOK: the kube-apiserver reaches the node's kubelet API at its InternalIP (127.0.0.1) and
   // authenticates with a client certificate from the local CA, which KWOK requires; it verifies
   // KWOK's serving certificate against the same CA.
-  const kwokPort = options.kwok ? await freePort() : 0;
-  if (options.kwok) {
+  const withKwok = options.kwok ?? true;
+  const kwokPort = withKwok ? await freePort() : 0;
+  if (withKwok) {
     const kubeletClient = await ca.issue({ commonName: 'kube-apiserver-kubelet-client', client: true });
     const kwokServing = await ca.issue({ commonName: 'kwok-node', hosts: ['127.0.0.1'] });
     await writeFile(file('apiserver-kubelet-client.crt'), kubeletClient.cert);
@@ -434,7 +436,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await writeFile(file('kwok.crt'), kwokServing.cert);
     await writeFile(file('kwok.key'), kwokServing.key, { mode: 0o600 });
   }
-  const kubeletArgs = options.kwok
+  const kubeletArgs = withKwok
     ? [
         '--kubelet-preferred-address-types=InternalIP',
         `--kubelet-client-certificate=${file('apiserver-kubelet-client.crt')}`,
@@ -665,7 +667,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'customresourcedefinitions', '--all']);
     }
 
-    if (options.kwok) plane.kwok = kwok = await startKwokNode(plane, { dir, kubectl, apply, log, port: kwokPort, pki: file });
+    if (withKwok) plane.kwok = kwok = await startKwokNode(plane, { dir, kubectl, apply, log, port: kwokPort, pki: file });
 
     if (options.webhookConfiguration !== false) {
       log(`registering ValidatingWebhookConfiguration ${WEBHOOK_CONFIGURATION} → ${webhookUrl}`);

@@ -32,7 +32,8 @@ export function sameArgv(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((arg, i) => arg === b[i]);
 }
 
-const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, used: 2, expired: 3, pending: 4, invalid: 5 };
+// A used one-shot request is history: a pending new one says more about what to do next.
+const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, expired: 2, pending: 3, used: 4, invalid: 5 };
 
 export interface GrantSearch {
   review: AdmissionRequest;

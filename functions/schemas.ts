@@ -2,20 +2,33 @@
 // through unchanged (looseObject): we validate what we read and keep the rest for audit.
 import * as v from 'valibot';
 
+/**
+ * A JSON object whose unknown fields pass through (Kubernetes objects are read, never narrowed),
+ * and never an array: valibot's object schemas take an array for an object with every field at
+ * its default, which would read `"object": [...]` as an empty PodExecOptions.
+ */
+function object<const E extends v.ObjectEntries>(entries: E) {
+  return v.pipe(
+    v.unknown(),
+    v.check((input) => !Array.isArray(input), 'expected an object, got an array'),
+    v.looseObject(entries),
+  );
+}
+
 export const GROUP = 'kube-request-access.io';
 export const VERSION = 'v1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1));
 
-export const GroupVersionResource = v.looseObject({
+export const GroupVersionResource = object({
   group: v.optional(v.string(), ''),
   version: v.optional(v.string(), ''),
   resource: v.optional(v.string(), ''),
 });
 export type GroupVersionResource = v.InferOutput<typeof GroupVersionResource>;
 
-export const GroupVersionKind = v.looseObject({
+export const GroupVersionKind = object({
   group: v.optional(v.string(), ''),
   version: v.optional(v.string(), ''),
   kind: v.optional(v.string(), ''),
@@ -23,7 +36,7 @@ export const GroupVersionKind = v.looseObject({
 export type GroupVersionKind = v.InferOutput<typeof GroupVersionKind>;
 
 /** authentication.k8s.io/v1 UserInfo as the apiserver sends it. */
-export const UserInfo = v.looseObject({
+export const UserInfo = object({
   username: NonEmpty,
   uid: v.optional(v.string()),
   groups: v.optional(v.array(v.string()), []),
@@ -35,7 +48,7 @@ export const Operation = v.picklist(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 export type Operation = v.InferOutput<typeof Operation>;
 
 /** admission.k8s.io/v1 AdmissionRequest. `object` stays unknown: each concern parses its own kind. */
-export const AdmissionRequest = v.looseObject({
+export const AdmissionRequest = object({
   uid: NonEmpty,
   kind: GroupVersionKind,
   resource: GroupVersionResource,
@@ -54,7 +67,7 @@ export const AdmissionRequest = v.looseObject({
 });
 export type AdmissionRequest = v.InferOutput<typeof AdmissionRequest>;
 
-export const AdmissionReview = v.looseObject({
+export const AdmissionReview = object({
   apiVersion: v.literal('admission.k8s.io/v1'),
   kind: v.literal('AdmissionReview'),
   request: AdmissionRequest,
@@ -62,7 +75,7 @@ export const AdmissionReview = v.looseObject({
 export type AdmissionReview = v.InferOutput<typeof AdmissionReview>;
 
 /** core/v1 PodExecOptions. kubectl omits false booleans. */
-export const PodExecOptions = v.looseObject({
+const podAttachEntries = {
   kind: v.optional(v.string()),
   apiVersion: v.optional(v.string()),
   stdin: v.optional(v.boolean(), false),
@@ -70,11 +83,11 @@ export const PodExecOptions = v.looseObject({
   stderr: v.optional(v.boolean(), false),
   tty: v.optional(v.boolean(), false),
   container: v.optional(v.string(), ''),
-  command: v.optional(v.array(v.string()), []),
-});
+};
+export const PodExecOptions = object({ ...podAttachEntries, command: v.optional(v.array(v.string()), []) });
 export type PodExecOptions = v.InferOutput<typeof PodExecOptions>;
 
-export const ObjectMeta = v.looseObject({
+export const ObjectMeta = object({
   name: v.optional(v.string(), ''),
   generateName: v.optional(v.string()),
   namespace: v.optional(v.string(), ''),
@@ -87,7 +100,7 @@ export const ObjectMeta = v.looseObject({
 });
 export type ObjectMeta = v.InferOutput<typeof ObjectMeta>;
 
-export const ForObject = v.looseObject({
+export const ForObject = object({
   resource: GroupVersionResource,
   subResource: v.string(),
   name: NonEmpty,
@@ -96,14 +109,14 @@ export const ForObject = v.looseObject({
 export type ForObject = v.InferOutput<typeof ForObject>;
 
 /** core/v1 PodAttachOptions (what `kubectl attach` sends, and what a request for attach names): exec's options without a command. */
-export const PodAttachOptions = v.omit(PodExecOptions, ['command']);
+export const PodAttachOptions = object(podAttachEntries);
 export type PodAttachOptions = v.InferOutput<typeof PodAttachOptions>;
 
 /**
  * core/v1 PodPortForwardOptions. `ports` is there only when the client put `?ports=` in the URL;
  * kubectl (SPDY, and SPDY tunnelled over WebSocket) names its ports per stream, never here.
  */
-export const PodPortForwardOptions = v.looseObject({
+export const PodPortForwardOptions = object({
   kind: v.optional(v.string()),
   apiVersion: v.optional(v.string()),
   ports: v.optional(v.array(v.number()), []),
@@ -111,7 +124,7 @@ export const PodPortForwardOptions = v.looseObject({
 export type PodPortForwardOptions = v.InferOutput<typeof PodPortForwardOptions>;
 
 /** The ephemeral container a request for `ephemeralcontainers` (kubectl debug) asks for. */
-export const DebugOptions = v.looseObject({
+export const DebugOptions = object({
   image: v.optional(v.string(), ''),
   /** targetContainerName (kubectl debug --target); empty = no target. */
   target: v.optional(v.string(), ''),
@@ -127,15 +140,15 @@ export const DebugOptions = v.looseObject({
 export type DebugOptions = v.InferOutput<typeof DebugOptions>;
 
 /** kubectl cp into a pod: an exec of `tar -xmf - -C <path>` with stdin. Only direction `in`. */
-export const CopyOptions = v.looseObject({
+export const CopyOptions = object({
   direction: v.optional(v.string(), ''),
   /** The directory written into (absolute, clean). */
   path: v.optional(v.string(), ''),
 });
 export type CopyOptions = v.InferOutput<typeof CopyOptions>;
 
-export const AccessRequestSpec = v.looseObject({
-  userInfo: v.looseObject({ username: NonEmpty }),
+export const AccessRequestSpec = object({
+  userInfo: object({ username: NonEmpty }),
   forObject: ForObject,
   /** Go duration ("30m", "1h"); empty or absent = one exec, consumed on use. */
   validFor: v.optional(v.string(), ''),
@@ -149,11 +162,11 @@ export const AccessRequestSpec = v.looseObject({
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 
 /** Written by kube-request-access alone (the status subresource): when a one-shot request was used. */
-export const AccessRequestStatus = v.looseObject({
+export const AccessRequestStatus = object({
   usedAt: v.optional(v.string()),
 });
 
-export const AccessRequest = v.looseObject({
+export const AccessRequest = object({
   apiVersion: v.optional(v.string()),
   kind: v.optional(v.string()),
   metadata: ObjectMeta,
@@ -163,7 +176,7 @@ export const AccessRequest = v.looseObject({
 export type AccessRequest = v.InferOutput<typeof AccessRequest>;
 
 /** core/v1 EphemeralContainer, the fields the debug concern reads; the rest passes through. */
-export const EphemeralContainer = v.looseObject({
+export const EphemeralContainer = object({
   name: v.string(),
   image: v.optional(v.string(), ''),
   targetContainerName: v.optional(v.string(), ''),
@@ -175,11 +188,11 @@ export const EphemeralContainer = v.looseObject({
 export type EphemeralContainer = v.InferOutput<typeof EphemeralContainer>;
 
 /** core/v1 Pod as an ephemeralcontainers review carries it (object and oldObject). */
-export const Pod = v.looseObject({
+export const Pod = object({
   apiVersion: v.optional(v.string()),
   kind: v.optional(v.string()),
   metadata: ObjectMeta,
-  spec: v.looseObject({
+  spec: object({
     ephemeralContainers: v.optional(v.array(EphemeralContainer), []),
   }),
 });
@@ -188,13 +201,13 @@ export type Pod = v.InferOutput<typeof Pod>;
 export const GrantStatus = v.picklist(['granted', 'denied']);
 export type GrantStatus = v.InferOutput<typeof GrantStatus>;
 
-export const AccessGrant = v.looseObject({
+export const AccessGrant = object({
   apiVersion: v.optional(v.string()),
   kind: v.optional(v.string()),
   metadata: ObjectMeta,
-  spec: v.looseObject({
+  spec: object({
     grantFor: NonEmpty,
-    grantedBy: v.looseObject({ username: NonEmpty }),
+    grantedBy: object({ username: NonEmpty }),
     /**
      * The uid of the AccessRequest granted: the grant binds to that one object, never to the name.
      * Required on new grants (functions/grant); a grant without it covers nothing.

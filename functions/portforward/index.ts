@@ -49,9 +49,13 @@ export const portforward: Concern = async (request, lookup, context) => {
   };
   const evaluated = await evaluateCandidates({ ...search, matches: (candidate) => matchesPortForward(candidate, request, ports, prefix) });
   let verdict = verdictFor(evaluated[0], search);
-  if (!evaluated[0] && ports.length === 0) {
-    // Say why a port-restricted request of this user for this pod does not count.
-    const restricted = (await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) }))[0];
+  const history = !evaluated[0] || evaluated[0].state.state === 'used' || evaluated[0].state.state === 'expired';
+  if (history && ports.length === 0) {
+    // Say why a port-restricted request of this user for this pod does not count: more useful
+    // than naming a request that is already used up or over.
+    const restricted = (
+      await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) && wantedPorts(candidate).length > 0 })
+    )[0];
     if (restricted) {
       verdict = deny(
         `AccessRequest ${restricted.candidate.metadata.name} allows only port${wantedPorts(restricted.candidate).length > 1 ? 's' : ''} ${wantedPorts(restricted.candidate).join(', ')}, ` +

@@ -17,6 +17,7 @@ import {
   create,
   execProbe,
   exists,
+  isUsed,
   kubectlExec,
   mustCreate,
   pod,
@@ -113,7 +114,7 @@ describe('exec is allowed only with a granted AccessRequest', () => {
     assert.equal(first.outcome, 'allowed', first.stderr);
     const second = await kubectlExec(cp, 'alice', { ...execA, spdy: true });
     assert.equal(second.outcome, 'denied', second.stderr);
-    assert.equal(await exists(cp, 'accessrequest', 'team-a', 'pending'), false);
+    assert.equal(await isUsed(cp, 'team-a', 'pending'), true);
   });
 
   it('allows repeated execs within a time-bound window, and denies them after it', async () => {
@@ -177,7 +178,7 @@ describe('one-shot requests across two webhook replicas', () => {
       const results = await Promise.all([execProbe(cp, 'alice', exec), execProbe(cp, 'alice', exec)]);
       const outcomes = results.map((r) => r.outcome).sort();
       assert.deepEqual(outcomes, ['allowed', 'denied'], `round ${round}: ${results.map((r) => `${r.status} ${r.body}`).join(' | ')}`);
-      assert.equal(await exists(cp, 'accessrequest', 'team-a', name), false);
+      assert.equal(await isUsed(cp, 'team-a', name), true);
     }
     const perReplica = replicas.map((r) => reviews(r.log).filter((line) => line.operation === 'CONNECT').length);
     console.error(`# CONNECT reviews per replica: ${perReplica.join(', ')}; connections: ${balancer?.connections.join(', ')}`);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, startControlPlane, type ControlPlane, type KubectlResult, type User } from '../controlplane/cluster.ts';
-import { exists, getJson, outcome, pod, type Outcome } from './_kra.ts';
+import { exists, getJson, isUsed, outcome, pod, type Outcome } from './_kra.ts';
 
 let cp: ControlPlane;
 let dir: string;
@@ -232,7 +232,7 @@ describe('kubectl cp', () => {
     // directory" to kubectl), then `tar -xmf - -C /tmp/upload` with stdin, which uses the grant.
     const allowed = await kubectl('alice', ['cp', '-c', 'app', local, target]);
     assert.equal(allowed.outcome, 'allowed', allowed.result.stderr);
-    assert.equal(await exists(cp, 'accessrequest', NS, name), false, 'the one-shot copy-in request is used up');
+    assert.equal(await isUsed(cp, NS, name), true, 'the one-shot copy-in request is used up');
     const tar = audited('exec').find((l) => l.verdict === 'allowed' && (l.data?.execOptions.copy as { path?: string } | undefined)?.path === '/tmp/upload' && !(l.data?.execOptions.copy as { probe?: boolean }).probe);
     assert.ok(tar, 'the copy-in tar was audited');
     assert.equal(tar.data!.execOptions.stdin, true);

@@ -137,7 +137,7 @@ describe('kubectl kustomize manifests', () => {
     assert.ok(container.ports.some((p: any) => p.name === service!.spec.ports[0].targetPort));
   });
 
-  it('gives the webhook least privilege: bind only on the granted role, no writes to requests and grants', () => {
+  it('gives the webhook least privilege: bind only on the granted role, no writes to requests and grants but the status', () => {
     const [deployment] = find(objects, 'Deployment', 'kube-request-access');
     const grantedRole = (deployment!.spec.template.spec.containers[0].args as string[])
       .find((a) => a.startsWith('--granted-role-name='))!
@@ -147,7 +147,10 @@ describe('kubectl kustomize manifests', () => {
       assert.ok(!rule.verbs.includes('*') && !rule.resources.includes('*'), `wildcard in ${JSON.stringify(rule)}`);
       if (rule.verbs.includes('bind')) assert.deepEqual(rule.resourceNames, [grantedRole]);
       if (rule.apiGroups.includes('kube-request-access.io')) {
-        assert.deepEqual([...rule.verbs].sort(), ['delete', 'get', 'list', 'watch']);
+        // Reads, deletes (cleanup), and the status of requests (marking a one-shot used): never
+        // creating or changing a request or a grant.
+        const writesStatusOnly = rule.resources.every((r: string) => r === 'accessrequests/status');
+        assert.deepEqual([...rule.verbs].sort(), writesStatusOnly ? ['update'] : ['delete', 'get', 'list', 'watch'], JSON.stringify(rule));
       }
     }
     find(objects, 'ClusterRole', grantedRole);
@@ -198,7 +201,7 @@ describe('the manifests on a real kube-apiserver', () => {
     await mustCreate(cp, 'admin', valid());
     await mustCreate(cp, 'admin', accessGrant({ name: 'valid', namespace: 'team-a', grantFor: 'valid', by: 'carol' }));
     const requests = await cp.kubectl('admin', ['get', 'acr', '-n', 'team-a']);
-    assert.match(requests.stdout.split('\n')[0]!, /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+AGE/);
+    assert.match(requests.stdout.split('\n')[0]!, /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+USED\s+AGE/);
     assert.match(requests.stdout, /valid\s+alice\s+web\s+exec\s+app\s+\["ls"\]\s+1h30m/);
     const grants = await cp.kubectl('admin', ['get', 'acg', '-n', 'team-a']);
     assert.match(grants.stdout.split('\n')[0]!, /NAME\s+REQUEST\s+GRANTEDBY\s+STATUS\s+AGE/);

@@ -703,10 +703,10 @@ describe(`review endpoint fuzz (fast-check, seed ${SEED})`, () => {
   });
 
   // Found by this fuzz: valibot's (loose)object accepts an array (typeof [] === 'object'), so
-  // `request.object: [...]` parses as PodExecOptions with every field defaulted (no stdin, no tty,
-  // the default container, no command) and a request for any command allows it: a malformed review
-  // allowed (invariant 8). Once the schemas refuse arrays, move this case into brokenArb.
-  it('denies a review whose object is an array instead of PodExecOptions', { todo: 'valibot objects accept arrays' }, async () => {
+  // `request.object: [...]` parsed as PodExecOptions with every field defaulted (no stdin, no tty,
+  // the default container, no command) and a request for any command allowed it: a malformed
+  // review allowed (invariant 8). functions/schemas.ts now refuses arrays where objects belong.
+  it('denies a review whose object is an array instead of PodExecOptions', async () => {
     const scenario: Scenario = {
       prefix: '',
       review: { uid: 'array-object', user: 'alice', namespace: 'team-a', pod: 'web-0', command: ['cat', '/app/config'], sparse: false },

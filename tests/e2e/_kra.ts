@@ -233,6 +233,16 @@ export async function roleBindings(cp: ControlPlane, namespace: string): Promise
   return list.items;
 }
 
+/** Whether a one-shot AccessRequest was used: marked (status.usedAt), or already cleaned up. */
+export async function isUsed(cp: ControlPlane, namespace: string, name: string): Promise<boolean> {
+  const result = await cp.kubectl('admin', ['get', 'accessrequest', '-n', namespace, name, '-o', 'jsonpath={.status.usedAt}']);
+  if (result.code !== 0) {
+    if (/NotFound|not found/.test(result.stderr)) return true;
+    throw new Error(`kubectl get accessrequest ${namespace}/${name}: ${result.stderr}`);
+  }
+  return result.stdout.trim() !== '';
+}
+
 export async function exists(cp: ControlPlane, kind: string, namespace: string, name: string): Promise<boolean> {
   const result = await cp.kubectl('admin', ['get', kind, '-n', namespace, name, '-o', 'name']);
   if (result.code === 0) return true;

@@ -66,7 +66,7 @@ else
   say "building KWOK $kwok_version from Go modules (first time takes a few minutes)…"
 fi
 cd "$src"
-say "resolving Go modules (a cold machine downloads about 200 MB from the module proxy)…"
+say "resolving Go modules (a cold machine downloads about 50 MB from the module proxy)…"
 total=$(go list -deps . | wc -l)
 module_dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
 

@@ -207,8 +207,10 @@ function printWalkthrough(cp: ControlPlane, pluginDir: string | undefined, demo:
   const sb = demo?.sandbox ?? '';
   const relSb = path.relative(process.cwd(), sb) || sb;
   const allowedExec = real
-    ? `   → hostname  index.html  upload
-     the files of the pod's sandbox directory ${relSb}/ on this host: KWOK runs the command there.`
+    ? `   → hostname
+     index.html
+     upload
+   the files of the pod's sandbox directory ${relSb}/ on this host: KWOK runs the command there.`
     : `   → Error from server (BadRequest): pod nginx-1 does not have a host assigned
      That is success here: RBAC and the webhook let the exec through; only the missing kubelet
      (this cluster runs with --no-kwok) stops it.`;

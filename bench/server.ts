@@ -102,6 +102,7 @@ async function https2(app: Hono, backend: Backend): Promise<RunningServer> {
   return {
     url: `https://${flags.address}`,
     port,
+    drain: () => {},
     close: async () => {
       server.close();
       await backend.stop();

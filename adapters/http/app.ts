@@ -29,8 +29,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Largest accepted body in bytes (default 3 MiB: an ephemeral-container review carries two Pods). */
   maxBodyBytes?: number;
-  /** Readiness for /readyz, e.g. informer caches synced (default: always ready). */
-  isReady?: () => boolean;
+  /** Readiness for /readyz, e.g. informer caches synced (default: always ready); a string says why not. */
+  isReady?: () => boolean | string;
   metrics?: Metrics;
 }
 
@@ -61,9 +61,11 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
 
   app.get('/healthz', (c) => c.text('ok'));
-  app.get('/readyz', (c) =>
-    (options.isReady?.() ?? true) ? c.text('ok') : c.text('not ready: caches are still syncing', 503),
-  );
+  app.get('/readyz', (c) => {
+    const ready = options.isReady?.() ?? true;
+    if (ready === true) return c.text('ok');
+    return c.text(`not ready: ${typeof ready === 'string' ? ready : 'the caches are not in sync with the API server'}`, 503);
+  });
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }));
 
   const tooLarge = (c: Context) => c.text(`request body is larger than ${maxBytes} bytes`, 413);

@@ -39,6 +39,11 @@ export const serveArgs = {
   'webhook-timeout': { type: 'string', default: '3s', description: 'Deadline for each audit or validation webhook call' },
   'cleanup-interval': { type: 'string', default: '1m', description: 'How often expired and stale AccessRequests are deleted' },
   'delete-after': { type: 'string', default: '24h', description: 'Unused one-shot AccessRequests older than this are deleted' },
+  'shutdown-delay': {
+    type: 'string',
+    default: '3s',
+    description: 'After SIGTERM: how long to keep serving, unready, while clients move to other replicas (open connections are told to go at once)',
+  },
   'max-valid-for': { type: 'string', default: '12h', description: 'Longest validFor an AccessRequest may ask for' },
   'ungated-namespaces': {
     type: 'string',
@@ -133,8 +138,9 @@ function readObjects(file: string): unknown[] {
   }
 }
 
-export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void> }> {
+export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void>; shutdown(): Promise<void> }> {
   const settings = configFrom(flags); // bad flags fail before anything starts
+  const shutdownDelayMs = duration(flags, 'shutdown-delay');
   const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
   // stdout is the audit log: backpressure and failures of its reader refuse reviews, never crash.
   const auditLog = streamAuditSink(process.stdout);
@@ -170,7 +176,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     auditLog,
     config,
     logger,
-    isReady: () => !shuttingDown && backend.isReady(),
+    isReady: () => (shuttingDown ? 'shutting down' : backend.isReady()),
   });
   let server: RunningServer;
   try {
@@ -190,14 +196,22 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  const close = async (graceMs?: number) => {
+    shuttingDown = true;
+    await server.close(graceMs);
+    await backend.stop();
+    resolveStopped();
+  };
   return {
     ...server,
     stopped,
-    async close(graceMs) {
+    close,
+    /** SIGTERM: unready and draining for --shutdown-delay, then closed. */
+    async shutdown() {
       shuttingDown = true;
-      await server.close(graceMs);
-      await backend.stop();
-      resolveStopped();
+      server.drain();
+      await new Promise((resolve) => setTimeout(resolve, shutdownDelayMs));
+      await close();
     },
   };
 }
@@ -220,8 +234,8 @@ export default defineCommand({
       process.exit(1);
     }
     const shutdown = (signal: string) => {
-      logger.info('shutting down', { signal });
-      void running.close().then(() => process.exit(0));
+      logger.info('shutting down', { signal, drainMs: duration(args as ServeFlags, 'shutdown-delay') });
+      void running.shutdown().then(() => process.exit(0));
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));

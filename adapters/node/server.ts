@@ -115,6 +115,11 @@ export function parseAddress(address: string): { host: string; port: number } {
 export interface RunningServer {
   url: string;
   port: number;
+  /**
+   * Keeps listening and serving, but moves clients to other replicas: HTTP/2 sessions get a
+   * GOAWAY (in-flight streams finish), HTTP/1.1 connections close after their current response.
+   */
+  drain(): void;
   /** Stops accepting, lets in-flight reviews finish (up to `graceMs`), then closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -286,9 +291,17 @@ export async function startHttpsServer(options: {
   });
   const bound = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? 'localhost' : host;
+  const drain = () => {
+    // GOAWAY lets in-flight HTTP/2 streams finish; idle HTTP/1.1 keep-alive sockets end now,
+    // busy ones once their response is written.
+    closing = true;
+    for (const session of sessions) session.close();
+    for (const socket of h1Sockets) if (!busy.has(socket)) socket.end();
+  };
   return {
     url: `https://${shownHost}:${bound}`,
     port: bound,
+    drain,
     close(graceMs = 10_000) {
       clearInterval(reload);
       return new Promise<void>((resolve) => {
@@ -302,11 +315,7 @@ export async function startHttpsServer(options: {
           clearTimeout(timer);
           resolve();
         });
-        // GOAWAY lets in-flight HTTP/2 streams finish; idle HTTP/1.1 keep-alive sockets end now,
-        // busy ones once their response is written.
-        closing = true;
-        for (const session of sessions) session.close();
-        for (const socket of h1Sockets) if (!busy.has(socket)) socket.end();
+        drain();
       });
     },
   };

@@ -147,6 +147,12 @@ export type AuditEvent =
        */
       type: 'audit-deleted';
       data: { request: AdmissionRequest; kind: 'AccessRequest' | 'AccessGrant'; object: AccessRequest | AccessGrant; role: DeleterRole };
+    }
+
+  | {
+      /** A metadata-only UPDATE of an AccessRequest or AccessGrant (labels, annotations, finalizers). Audit log only. */
+      type: 'audit-updated';
+      data: { request: AdmissionRequest; kind: 'AccessRequest' | 'AccessGrant'; object: AccessRequest | AccessGrant };
     };
 
 /** Why a deletion was allowed: who the deleter is to the object. */

@@ -77,6 +77,10 @@ export function auditSummary(event: AuditEvent): AuditSummary {
         ...tail,
       };
     }
+    case 'audit-updated': {
+      const { kind, object } = event.data;
+      return { type: event.type, verdict: 'updated', ...who, name: object.metadata.name || request.name, kind, ...tail };
+    }
     case 'audit-deleted': {
       const { kind, object, role } = event.data;
       return {

@@ -60,6 +60,13 @@ export function createApp(options: AppOptions): Hono {
   const maxBytes = options.maxBodyBytes ?? 3 * 1024 * 1024;
   const app = new Hono();
 
+  // One JSON line for anything unexpected (a client that went away mid-body, a bug), never a
+  // multi-line stack on the console; the caller gets a 500, which the apiserver turns into a denial.
+  app.onError((error, c) => {
+    logger.error('request failed', { path: c.req.path, error });
+    return c.text('kube-request-access could not handle this request; nothing is allowed until it can', 500);
+  });
+
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => {
     const ready = options.isReady?.() ?? true;

@@ -21,7 +21,7 @@ export const grant: Concern = async (admission, lookup, context) => {
     if (!old.success || !isDeepStrictEqual(old.output.spec, accessGrant.spec) || old.output.status !== accessGrant.status) {
       return deny('an AccessGrant cannot be changed after creation; to revoke access, an approver deletes the AccessGrant');
     }
-    return allow('metadata-only update');
+    return allow('metadata-only update', { audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessGrant', object: accessGrant } }] });
   }
   if (admission.operation !== 'CREATE') {
     return deny(`AccessGrant reviews must be CREATE, UPDATE or DELETE, got ${admission.operation}`, 400);

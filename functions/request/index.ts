@@ -42,7 +42,7 @@ export const request: Concern = async (admission, lookup, context) => {
     if (!old.success || !isDeepStrictEqual(old.output.spec, accessRequest.spec)) {
       return deny('an AccessRequest cannot be changed after creation; delete it and create a new one');
     }
-    return allow('metadata-only update');
+    return allow('metadata-only update', { audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessRequest', object: accessRequest } }] });
   }
   if (admission.operation !== 'CREATE') {
     return deny(`AccessRequest reviews must be CREATE, UPDATE or DELETE, got ${admission.operation}`, 400);

@@ -220,6 +220,17 @@ describe('admission endpoint', () => {
     assert.match(metrics, /kube_request_access_reviews_total\{concern="\/pods\/exec",verdict="allowed"\} 1/);
   });
 
+  it('logs one line, and answers 500, when the request fails outside a review (a client gone mid-body)', async () => {
+    const lines: [string, Record<string, unknown> | undefined][] = [];
+    const log = (msg: string, fields?: Record<string, unknown>) => void lines.push([msg, fields]);
+    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => undefined }, audit: [], config: DEFAULT_CONFIG, logger: { debug: log, info: log, warn: log, error: log } });
+    const body = new ReadableStream({ pull: (controller) => controller.error(new Error('the client went away')) });
+    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    assert.equal(res.status, 500);
+    assert.deepEqual(lines.map(([msg]) => msg), ['request failed']);
+    assert.match(String((lines[0]![1]!.error as Error).message), /the client went away/);
+  });
+
   it('reports not ready until the caches have synced', async () => {
     let ready = false;
     const app = createApp({ lookup: {} as Lookup, effects: { run: async () => undefined }, audit: [], config: DEFAULT_CONFIG, isReady: () => ready });

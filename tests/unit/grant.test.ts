@@ -77,3 +77,13 @@ describe('grant', () => {
     assert.equal(decision.allowed, false);
   });
 });
+
+describe('grant: metadata-only updates', () => {
+  it('allows relabelling a grant and audits it as an update', async () => {
+    const old = accessGrant();
+    const relabelled = { ...old, metadata: { ...old.metadata, labels: { ticket: 'OPS-1' } } };
+    const decision = await grant(objectReview(relabelled, { operation: 'UPDATE', oldObject: old, user: users.carol }), lookupOf([accessRequest()]), context());
+    assert.equal(decision.allowed, true, decision.message);
+    assert.deepEqual(decision.audit.map((e) => e.type), ['audit-updated']);
+  });
+});

@@ -98,12 +98,12 @@ describe('request', () => {
     assert.equal(decision.allowed, false);
   });
 
-  it('allows an UPDATE that only touches metadata, without auditing it as a new request', async () => {
+  it('allows an UPDATE that only touches metadata, audited as an update (not as a new request)', async () => {
     const old = accessRequest();
     const relabelled = { ...old, metadata: { ...old.metadata, labels: { team: 'a' } } };
     const decision = await request(objectReview(relabelled, { operation: 'UPDATE', oldObject: old }), lookupOf([]), context());
     assert.equal(decision.allowed, true);
-    assert.deepEqual(decision.audit, []);
+    assert.deepEqual(decision.audit.map((e) => e.type), ['audit-updated']);
   });
 });
 

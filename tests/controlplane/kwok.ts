@@ -91,6 +91,44 @@ export async function ensureKwok(log: (line: string) => void): Promise<string> {
   return KWOK_BINARY;
 }
 
+/**
+ * Ours, next to KWOK's stages: an ephemeral container added to a Running pod (kubectl debug) is
+ * reported running, as a kubelet would once it started it.
+ */
+const EPHEMERAL_CONTAINERS_STAGE = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-ephemeral-containers-running
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '((.spec.ephemeralContainers // []) | length) > ((.status.ephemeralContainerStatuses // []) | length)'
+      operator: 'In'
+      values:
+      - 'true'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      ephemeralContainerStatuses:
+      {{ range .spec.ephemeralContainers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+      {{ end }}`;
+
 /** Object names: `NAMESPACE.POD` (and `.PORT`), valid DNS subdomains for valid pod names. */
 const objectName = (namespace: string, pod: string, suffix?: number) => `${namespace}.${pod}${suffix === undefined ? '' : `.${suffix}`}`;
 
@@ -133,7 +171,7 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     .sort()
     .flatMap((name) => yamlDocuments(path.join(stagesDir, name)));
   const config = path.join(home, 'kwok.yaml');
-  await writeFile(config, `# Written by tests/controlplane/kwok.ts: KWOK's "fast" node and pod stages.\n${stages.join('\n---\n')}\n`);
+  await writeFile(config, `# Written by tests/controlplane/kwok.ts: KWOK's "fast" node and pod stages, and one of ours.\n${[...stages, EPHEMERAL_CONTAINERS_STAGE].join('\n---\n')}\n`);
 
   const args = [
     `--parent-pid=${process.pid}`,

@@ -250,12 +250,18 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
     assert.match(logs.stdout, /^tick 1$/m);
   });
 
-  it('debug is admitted and its ephemeral container is added to the running pod', async () => {
+  it('debug is admitted and its ephemeral container is added to the running pod and reported running', async () => {
     await askAndGrant(['debug', 'box', '--image', 'busybox:1.36', '--target', 'app', '--', 'ps', 'aux']);
     const result = await cp.kubectl('alice', ['debug', '-n', NS, 'box', '--image=busybox:1.36', '--target=app', '--', 'ps', 'aux']);
     assert.equal(result.code, 0, result.stderr);
-    const running = await getJson<{ spec: { ephemeralContainers?: { image: string; targetContainerName?: string }[] }; status: { phase: string } }>(cp, ['pod', '-n', NS, 'box']);
+    const running = await getJson<{ spec: { ephemeralContainers?: { name: string; image: string; targetContainerName?: string }[] }; status: { phase: string } }>(cp, ['pod', '-n', NS, 'box']);
     assert.deepEqual(running.spec.ephemeralContainers?.map((c) => [c.image, c.targetContainerName]), [['busybox:1.36', 'app']]);
     assert.equal(running.status.phase, 'Running');
+    // KWOK reports it started, as a kubelet would.
+    const name = running.spec.ephemeralContainers![0]!.name;
+    await waitFor(`ephemeral container ${name} running`, async () => {
+      const pod = await getJson<{ status: { ephemeralContainerStatuses?: { name: string; state: { running?: object } }[] } }>(cp, ['pod', '-n', NS, 'box']);
+      return pod.status.ephemeralContainerStatuses?.some((c) => c.name === name && c.state.running);
+    }, 10_000, 100);
   });
 });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
-import { accessGrant, exists, getJson, kubectlRequest, mustCreate, outcome, roleBindings, runningPod, waitFor } from './_kra.ts';
+import { accessGrant, getJson, isUsed, kubectlRequest, mustCreate, outcome, roleBindings, runningPod, waitFor } from './_kra.ts';
 
 const NS = 'team-a';
 const NOTES = 'hello from the sandbox of team-a/box\n';
@@ -45,13 +45,6 @@ async function askAndGrant(args: readonly string[]): Promise<string> {
   await mustCreate(cp, 'carol', accessGrant({ name, namespace: NS, grantFor: name, by: 'carol' }));
   await waitFor(`the RoleBinding for ${name}`, async () => (await roleBindings(cp, NS)).some((b) => b.metadata.name.endsWith(`.${name}`)), 10_000);
   return name;
-}
-
-/** A one-shot request is used up once it is gone or marked used (status.usedAt). */
-async function usedUp(name: string): Promise<boolean> {
-  if (!(await exists(cp, 'accessrequest', NS, name))) return true;
-  const request = await getJson<{ status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', NS, name]);
-  return Boolean(request.status?.usedAt);
 }
 
 interface AuditLine {
@@ -127,7 +120,7 @@ describe('kubectl exec on a real pod (WebSocket first, kubectl defaults)', () =>
     assert.equal(first.stdout, 'one-shot message of the day\n');
     const reviewed = audited('exec', command);
     assert.deepEqual(reviewed.map((line) => line.verdict), ['allowed'], 'the WebSocket upgrade succeeds: no SPDY retry, one review');
-    assert.equal(await usedUp(name), true, 'the one-shot request is used up');
+    assert.equal(await isUsed(cp, NS, name), true, 'the one-shot request is used up');
 
     const second = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', ...command]);
     assert.notEqual(second.code, 0);
@@ -168,7 +161,7 @@ describe('kubectl cp on a real pod', () => {
     const result = await cp.kubectl('alice', ['cp', '-c', 'app', local, target]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await readFile(path.join(upload, 'fix.sql'), 'utf8'), 'select 1;\n');
-    assert.equal(await usedUp(name), true, 'the one-shot copy-in request is used up');
+    assert.equal(await isUsed(cp, NS, name), true, 'the one-shot copy-in request is used up');
     const probe = audited('exec', ['test', '-d', `${upload}/fix.sql`]);
     assert.deepEqual(probe.map((line) => line.verdict), ['allowed'], 'kubectl probed the destination once');
     assert.deepEqual(audited('exec', ['tar', '-xmf', '-', '-C', upload]).map((line) => line.verdict), ['allowed']);

@@ -3,7 +3,6 @@
 // away (HTTP/1.1: the connection closes after its response; HTTP/2: GOAWAY), so a client that
 // retries a failed request once on a new connection to another replica sees no failure at all.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { Agent, request } from 'node:https';
@@ -12,73 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCA } from '../support/pki.ts';
+import { execReview, grantedObjects, startMemoryServe } from './_serve.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kra-faults-shutdown-'));
 let caPem: string;
 
-const now = Date.now();
-const objects = [
-  {
-    apiVersion: 'kube-request-access.io/v1',
-    kind: 'AccessRequest',
-    metadata: { name: 'alice-web', namespace: 'team-a', uid: 'uid-alice-web', resourceVersion: '1', creationTimestamp: new Date(now - 60_000).toISOString() },
-    spec: {
-      userInfo: { username: 'alice' },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
-      validFor: '1h',
-      execOptions: { container: 'app', command: ['ls'] },
-    },
-  },
-  {
-    apiVersion: 'kube-request-access.io/v1',
-    kind: 'AccessGrant',
-    metadata: { name: 'alice-web', namespace: 'team-a', uid: 'uid-grant', resourceVersion: '2', creationTimestamp: new Date(now - 30_000).toISOString() },
-    spec: { grantFor: 'alice-web', grantForUID: 'uid-alice-web', grantedBy: { username: 'carol' } },
-    status: 'granted',
-  },
-];
-
-const review = (uid: string) =>
-  JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      subResource: 'exec',
-      name: 'web',
-      namespace: 'team-a',
-      operation: 'CONNECT',
-      userInfo: { username: 'alice', groups: ['developers'] },
-      object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'app', command: ['ls'] },
-      oldObject: null,
-      dryRun: false,
-    },
-  });
-
-interface Replica {
-  child: ChildProcess;
-  url: string;
-  log: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startReplica(extra: string[] = []): Promise<Replica> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key'), '--objects', join(dir, 'objects.json'), '--shutdown-delay', '2s', ...extra],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  for (let i = 0; i < 300 && !/"msg":"serving"/.test(log); i++) await sleep(50);
-  const url = /"msg":"serving","url":"([^"]+)"/.exec(log)?.[1];
-  if (!url) throw new Error(`serve did not start:\n${log}`);
-  return { child, url, log: () => log, exited };
-}
+const startReplica = (extra: string[] = []) => startMemoryServe(dir, ['--shutdown-delay', '2s', ...extra]);
 
 function call(url: string, agent: Agent, path = '/', body?: string): Promise<{ status: number; allowed?: boolean }> {
   return new Promise((resolve, reject) => {
@@ -107,7 +45,7 @@ before(async () => {
   caPem = ca.cert;
   writeFileSync(join(dir, 'tls.crt'), pem.cert);
   writeFileSync(join(dir, 'tls.key'), pem.key);
-  writeFileSync(join(dir, 'objects.json'), JSON.stringify(objects));
+  writeFileSync(join(dir, 'objects.json'), JSON.stringify(grantedObjects()));
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,7 +66,7 @@ describe('SIGTERM under load', () => {
         let n = 0;
         while (Date.now() < stopAt) {
           const first = index % 2;
-          const body = review(`c${index}-${n++}`);
+          const body = execReview(`c${index}-${n++}`);
           try {
             const answer = await call(replicas[first]!.url, agents[first]!, '/', body);
             if (answer.allowed !== true) failures++;
@@ -175,7 +113,7 @@ describe('SIGTERM under load', () => {
           stream.on('response', (headers) => resolve(Number(headers[':status'])));
           stream.on('error', reject);
           stream.resume();
-          stream.end(review(uid));
+          stream.end(execReview(uid));
         });
       assert.equal(await answer('before'), 200);
       const started = Date.now();

@@ -1,20 +1,17 @@
-// Which concern reviews which AdmissionRequest: keyed by group/resource/subResource.
+// Which concern reviews which AdmissionRequest: keyed by group/resource/subResource. The pods
+// subresources come from the list of kinds of access (functions/kinds.ts).
 import { attach } from './attach/index.ts';
-import { withCopyIn } from './copy/index.ts';
 import { debug } from './debug/index.ts';
 import { exec } from './exec/index.ts';
 import { grant } from './grant/index.ts';
+import { REVIEWS } from './kinds.ts';
 import { portforward } from './portforward/index.ts';
 import { request, requestStatus } from './request/index.ts';
 import { GROUP, type AdmissionRequest } from './schemas.ts';
 import type { Concern } from './types.ts';
 
 export const concerns: Record<string, Concern> = {
-  // kubectl cp into a pod is an exec with stdin: exec decides first, functions/copy may then allow.
-  '/pods/exec': withCopyIn(exec),
-  '/pods/attach': attach,
-  '/pods/portforward': portforward,
-  '/pods/ephemeralcontainers': debug,
+  ...Object.fromEntries(Object.entries(REVIEWS).map(([subResource, review]) => [`/pods/${subResource}`, review])),
   [`${GROUP}/accessrequests/`]: request,
   [`${GROUP}/accessrequests/status`]: requestStatus,
   [`${GROUP}/accessgrants/`]: grant,
@@ -30,4 +27,6 @@ export function concernFor(request: Pick<AdmissionRequest, 'resource' | 'subReso
 }
 
 export { attach, debug, exec, grant, portforward, request, requestStatus };
+export * from './kinds.ts';
+export type { AccessKind, KubectlHints } from './kind.ts';
 export * from './types.ts';

@@ -1,6 +1,6 @@
 // Shared by every pod concern (exec and its friends): which AccessRequests speak of this review,
-// and the verdict from the best of them. Each concern adds only its own option matching.
-import { evaluateGrant, isSameUser, shellQuote, specNamesFor, type GrantState } from './access.ts';
+// and the verdict from the best of them. Each kind of access adds only its own option matching.
+import { evaluateGrant, isSameUser, specNamesFor, type GrantState } from './access.ts';
 import { formatDuration } from './duration.ts';
 import type { AccessRequest, AdmissionRequest } from './schemas.ts';
 import { allow, deny, type Context, type Decision, type Lookup } from './types.ts';
@@ -123,69 +123,5 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
       return deny(`AccessRequest ${name} is not granted yet; ask an approver to run: kubectl request grant -n ${review.namespace} ${name}`);
     case 'invalid':
       return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);
-  }
-}
-
-/** The AccessRequest spec fields that belong to each subresource. */
-export const OPTION_FIELDS: Record<string, readonly string[]> = {
-  exec: ['execOptions', 'copyOptions'],
-  attach: ['attachOptions'],
-  portforward: ['portForwardOptions'],
-  ephemeralcontainers: ['debugOptions'],
-};
-
-/** Request-time check: a request carries only the options of its own subresource. */
-export function foreignOptions(spec: AccessRequest['spec'], subResource: string): string | undefined {
-  const own = OPTION_FIELDS[subResource] ?? [];
-  const other = Object.values(OPTION_FIELDS)
-    .flat()
-    .find((field) => !own.includes(field) && (spec as Record<string, unknown>)[field] !== undefined);
-  return other
-    ? `spec.${other}: does not fit subResource "${subResource}" (a request for one subresource never allows another); make one request per subresource`
-    : undefined;
-}
-
-/**
- * What a request asks for, as label/value lines for people deciding on it (the approver's summary,
- * audit messages): one line per thing the grant would allow, for every subresource.
- */
-export function requestedAccess(spec: AccessRequest['spec']): [string, string][] {
-  switch (spec.forObject.subResource) {
-    case 'exec': {
-      const container = spec.execOptions?.container || '(default)';
-      if (spec.copyOptions) {
-        return [
-          ['container', container],
-          ['copy in', `kubectl cp into ${spec.copyOptions.path}: stdin to tar, may write any file below ${spec.copyOptions.path}`],
-        ];
-      }
-      const command = spec.execOptions?.command ?? [];
-      return [
-        ['container', container],
-        ['command', command.length ? shellQuote(command) : 'ANY command'],
-      ];
-    }
-    case 'attach':
-      return [
-        ['container', spec.attachOptions?.container || '(default)'],
-        ['attach', 'output only (stdout, stderr)'],
-      ];
-    case 'portforward': {
-      const ports = spec.portForwardOptions?.ports ?? [];
-      return [['ports', ports.length ? `${ports.join(', ')} (only for clients that name their ports; kubectl cannot use it)` : 'ANY port of the pod']];
-    }
-    case 'ephemeralcontainers': {
-      const debug = spec.debugOptions;
-      const argv = [...(debug?.command ?? []), ...(debug?.args ?? [])];
-      return [
-        ['image', debug?.image || '(none)'],
-        ['target', debug?.target || '(none: no shared processes)'],
-        ['container', debug?.container || '(any name)'],
-        ['command', argv.length ? shellQuote(argv) : 'the image entrypoint'],
-        ['profile', debug?.profile || 'legacy (no added privileges)'],
-      ];
-    }
-    default:
-      return [['subresource', spec.forObject.subResource]];
   }
 }

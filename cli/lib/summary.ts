@@ -2,7 +2,7 @@
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import { shellQuote } from './requests.ts';
 import type { GrantState } from './requests.ts';
-import { requestedAccess } from '../../functions/match.ts';
+import { requestedAccess } from '../../functions/kinds.ts';
 
 /** kubectl-style age: 45s, 12m, 5h, 3d. */
 export function formatAge(ms: number): string {

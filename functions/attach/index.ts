@@ -1,51 +1,34 @@
 // CONNECT pods/attach: output-only attach to the container a granted request names.
 // Attach joins the container's main process; with stdin or a tty that is an interactive session
 // nobody can audit, so attach is stdout/stderr only, for requests and reviews alike.
-import * as v from 'valibot';
-import { isAlwaysAllowed, shellQuote } from '../access.ts';
+import { shellQuote } from '../access.ts';
+import { podConcern, podOf, parseObject, type AccessKind, type RequestSpec } from '../kind.ts';
 import { findGrantedRequest, targetsPod } from '../match.ts';
-import { describeIssues, PodAttachOptions, type AccessRequest, type AdmissionRequest, type PodExecOptions } from '../schemas.ts';
-import { allow, deny, type AuditEvent, type Concern } from '../types.ts';
+import { PodAttachOptions, type AccessRequest, type AdmissionRequest, type PodExecOptions } from '../schemas.ts';
 
-export const attach: Concern = async (request, lookup, context) => {
-  if (request.operation !== 'CONNECT') {
-    return deny(`pods/attach reviews must be CONNECT, got ${request.operation}`, 400);
-  }
-  const parsed = v.safeParse(PodAttachOptions, request.object);
-  if (!parsed.success) {
-    return deny(`malformed PodAttachOptions: ${describeIssues(parsed.issues)}`, 400);
-  }
-  const options = parsed.output;
-  const audit = (isAllowed: boolean, isAdmin: boolean): AuditEvent => ({
-    type: 'audit-exec',
-    data: { request, isAllowed, execOptions: attachAsExecOptions(options), isAdmin },
-  });
-
-  if (isAlwaysAllowed(request.userInfo, context.config)) {
-    return allow('always-allowed identity', { audit: [audit(true, true)] });
-  }
-  if (options.stdin || options.tty) {
-    return deny(
-      'interactive attach is not allowed: stdin (-i, --stdin) and tty (-t, --tty) cannot be audited; ' +
-        `attach without -i/-t to read the output, after requesting it with: ${requestAttachCommand(request, options.container)}`,
-      403,
-      { audit: [audit(false, false)] },
-    );
-  }
-  const prefix = context.config.usernamePrefix;
-  const verdict = await findGrantedRequest({
-    review: request,
-    lookup,
-    context,
-    matches: (candidate) => matchesAttach(candidate, request, options.container, prefix),
-    what: `attach to pod ${request.namespace}/${request.name}${options.container ? ` container ${options.container}` : ''}`,
-    again: requestAttachCommand(request, options.container),
-    usedBy: 'attach',
-  });
-  return verdict.allowed
-    ? allow(verdict.message, { effects: verdict.effects, audit: [audit(true, false)] })
-    : { ...verdict, audit: [audit(false, false)] };
-};
+export const attach = podConcern<PodAttachOptions>({
+  resource: 'pods/attach',
+  operation: 'CONNECT',
+  parse: parseObject(PodAttachOptions, 'PodAttachOptions'),
+  auditOptions: attachAsExecOptions,
+  interactive: (options, request) =>
+    options.stdin || options.tty
+      ? 'interactive attach is not allowed: stdin (-i, --stdin) and tty (-t, --tty) cannot be audited; ' +
+        `attach without -i/-t to read the output, after requesting it with: ${requestAttachCommand(request, options.container)}`
+      : undefined,
+  judge(request, options, lookup, context) {
+    const prefix = context.config.usernamePrefix;
+    return findGrantedRequest({
+      review: request,
+      lookup,
+      context,
+      matches: (candidate) => matchesAttach(candidate, request, options.container, prefix),
+      what: `attach to pod ${request.namespace}/${request.name}${options.container ? ` container ${options.container}` : ''}`,
+      again: requestAttachCommand(request, options.container),
+      usedBy: 'attach',
+    });
+  },
+});
 
 /** A request for attach to exactly this container, never an interactive one. */
 export function matchesAttach(candidate: AccessRequest, review: AdmissionRequest, container: string, prefix: string): boolean {
@@ -70,10 +53,29 @@ export function requestAttachCommand(request: Pick<AdmissionRequest, 'namespace'
   return parts.join(' ');
 }
 
-/** Request-time rule (functions/request targetRules): what an attach request may ask. */
-export function attachRule(spec: AccessRequest['spec']): string | undefined {
+/** Request-time rule: what an attach request may ask. */
+export function attachRule(spec: RequestSpec): string | undefined {
   if (spec.attachOptions?.stdin || spec.attachOptions?.tty) {
     return 'spec.attachOptions: stdin (-i, --stdin) and tty (-t, --tty) are not allowed, attach is output-only';
   }
   return undefined;
 }
+
+export const attachKind: AccessKind = {
+  name: 'attach',
+  subResource: 'attach',
+  operation: 'CONNECT',
+  optionFields: ['attachOptions'],
+  review: attach,
+  requestRule: attachRule,
+  asks: (spec) => `attach to ${podOf(spec)}`,
+  describe: (spec) => [
+    ['container', spec.attachOptions?.container || '(default)'],
+    ['attach', 'output only (stdout, stderr)'],
+  ],
+  oneUse: 'attach',
+  kubectl: (spec) => {
+    const container = spec.attachOptions?.container;
+    return ['attach', '-n', spec.forObject.namespace, spec.forObject.name, ...(container ? ['-c', container] : [])];
+  },
+};

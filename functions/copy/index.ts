@@ -3,12 +3,13 @@
 // exec (functions/exec); it is allowed here only for that tar, for a request with
 // `copyOptions: {direction: in, path: DIR}`, and the audit event says so. Whoever holds such a
 // grant can write any file below DIR: the archive's member names are the client's choice.
-// Copying out (`tar cf - SRC`, stdout only) is a plain exec request and needs nothing here.
-import * as v from 'valibot';
-import { isAlwaysAllowed, shellQuote } from '../access.ts';
+// Copying out (`tar cf - SRC`, stdout only) is a plain exec request; this kind only names and
+// describes it as the kubectl cp it is.
+import { shellQuote } from '../access.ts';
+import { nonInteractiveExec, podOf, type AccessKind, type RequestSpec, type Verdict } from '../kind.ts';
 import { findGrantedRequest, targetsPod } from '../match.ts';
-import { PodExecOptions, type AccessRequest, type AdmissionRequest } from '../schemas.ts';
-import { allow, deny, type AuditEvent, type Concern, type Context, type Decision, type Lookup } from '../types.ts';
+import type { AccessRequest, AdmissionRequest, PodExecOptions } from '../schemas.ts';
+import { allow, type Context, type Lookup } from '../types.ts';
 
 /** The tar argv prefixes kubectl cp sends into a pod (the second with --no-preserve). */
 export const TAR_EXTRACT: readonly (readonly string[])[] = [
@@ -52,34 +53,18 @@ function parentOf(path: string): string {
   return index <= 0 ? '/' : path.slice(0, index);
 }
 
-/** Wraps the exec concern: what exec refuses may still be a granted kubectl cp into the pod. */
-export function withCopyIn(exec: Concern): Concern {
-  return async (request, lookup, context) => {
-    const decision = await exec(request, lookup, context);
-    if (decision.allowed || request.operation !== 'CONNECT' || isAlwaysAllowed(request.userInfo, context.config)) {
-      return decision;
-    }
-    const parsed = v.safeParse(PodExecOptions, request.object);
-    if (!parsed.success) return decision;
-    const options = parsed.output;
-    const directory = extractDirectory(options.command);
-    if (directory !== undefined && options.stdin && !options.tty) {
-      return copyIn(request, options, directory, lookup, context);
-    }
-    const probed = probedPath(options.command);
-    if (probed !== undefined && !options.stdin && !options.tty) {
-      const probe = await copyProbe(request, options, probed, lookup, context);
-      if (probe.allowed) return probe;
-    }
-    return decision;
-  };
+/** Whether a request is for kubectl cp: a copy-in request, or the exec of kubectl cp's `tar cf - SRC`. */
+export function isCopy(spec: RequestSpec): boolean {
+  return spec.copyOptions !== undefined || copiedOut(spec.execOptions?.command ?? []) !== undefined;
 }
 
-function copyAudit(request: AdmissionRequest, options: PodExecOptions, path: string, isAllowed: boolean, probe = false): AuditEvent {
-  return {
-    type: 'audit-exec',
-    data: { request, isAllowed, execOptions: { ...options, copy: { direction: 'in', path, ...(probe ? { probe: true } : {}) } }, isAdmin: false },
-  };
+/** The source of kubectl cp out of a pod (`tar cf - SRC`), or undefined for any other command. */
+export function copiedOut(command: readonly string[]): string | undefined {
+  return command.length === 4 && command[0] === 'tar' && command[1] === 'cf' && command[2] === '-' && command[3] ? command[3] : undefined;
+}
+
+function withCopy(options: PodExecOptions, path: string, probe = false): PodExecOptions {
+  return { ...options, copy: { direction: 'in', path, ...(probe ? { probe: true } : {}) } };
 }
 
 /** A copy-in request of this user for this pod and container. */
@@ -91,7 +76,13 @@ export function matchesCopyIn(candidate: AccessRequest, review: AdmissionRequest
   );
 }
 
-async function copyIn(request: AdmissionRequest, options: PodExecOptions, directory: string, lookup: Lookup, context: Context): Promise<Decision> {
+/**
+ * The exec review's copy-in branch: kubectl cp's `tar -xmf - -C DIR` with stdin (never a tty),
+ * allowed by a copy-in request for DIR. Undefined for any other exec.
+ */
+export async function copyIn(request: AdmissionRequest, options: PodExecOptions, lookup: Lookup, context: Context): Promise<Verdict | undefined> {
+  const directory = extractDirectory(options.command);
+  if (directory === undefined || !options.stdin || options.tty) return undefined;
   const prefix = context.config.usernamePrefix;
   const verdict = await findGrantedRequest({
     review: request,
@@ -102,17 +93,20 @@ async function copyIn(request: AdmissionRequest, options: PodExecOptions, direct
     again: requestCopyInCommand(request, options.container, directory),
     usedBy: 'copy',
   });
+  const auditOptions = withCopy(options, directory);
   return verdict.allowed
-    ? allow(`${verdict.message}; stdin allowed for kubectl cp into ${directory}`, { effects: verdict.effects, audit: [copyAudit(request, options, directory, true)] })
-    : { ...verdict, audit: [copyAudit(request, options, directory, false)] };
+    ? { ...allow(`${verdict.message}; stdin allowed for kubectl cp into ${directory}`, { effects: verdict.effects }), auditOptions }
+    : { ...verdict, auditOptions };
 }
 
 /**
- * kubectl cp's `test -d DEST` before the tar: allowed, without using up a one-shot request, when
- * DEST is the requested directory or directly inside it. Refusing it would make kubectl extract
- * into the parent directory instead.
+ * The exec review's branch for kubectl cp's `test -d DEST` before the tar: allowed, without using
+ * up a one-shot request, when DEST is the requested directory or directly inside it. Refusing it
+ * would make kubectl extract into the parent directory instead. Undefined unless allowed.
  */
-async function copyProbe(request: AdmissionRequest, options: PodExecOptions, probed: string, lookup: Lookup, context: Context): Promise<Decision> {
+export async function copyProbe(request: AdmissionRequest, options: PodExecOptions, lookup: Lookup, context: Context): Promise<Verdict | undefined> {
+  const probed = probedPath(options.command);
+  if (probed === undefined || options.stdin || options.tty) return undefined;
   const prefix = context.config.usernamePrefix;
   const clean = cleanPath(probed);
   const verdict = await findGrantedRequest({
@@ -128,20 +122,18 @@ async function copyProbe(request: AdmissionRequest, options: PodExecOptions, pro
     usedBy: 'directory check of kubectl cp',
     consume: false,
   });
-  return verdict.allowed
-    ? allow(verdict.message, { audit: [copyAudit(request, options, clean, true, true)] })
-    : verdict;
+  return verdict.allowed ? { ...allow(verdict.message), auditOptions: withCopy(options, clean, true) } : undefined;
 }
 
 export function requestCopyInCommand(request: Pick<AdmissionRequest, 'namespace' | 'name'>, container: string, directory: string): string {
   const parts = ['kubectl request cp', `-n ${shellQuote([request.namespace])}`];
   if (container) parts.push(`-c ${shellQuote([container])}`);
-  parts.push('--valid-for 1h', 'FILE', shellQuote([`${request.name}:${directory === '/' ? '/' : `${directory}/`}`]));
+  parts.push('--valid-for 1h', 'FILE', shellQuote([`${request.name}:${intoDirectory(directory)}`]));
   return parts.join(' ');
 }
 
-/** Request-time rule (functions/request targetRules, exec): what a copy-in request may ask. */
-export function copyRule(spec: AccessRequest['spec']): string | undefined {
+/** Request-time rule: what a copy-in request may ask. */
+export function copyRule(spec: RequestSpec): string | undefined {
   const copy = spec.copyOptions;
   if (!copy) return undefined;
   if (copy.direction !== 'in') {
@@ -155,3 +147,46 @@ export function copyRule(spec: AccessRequest['spec']): string | undefined {
   }
   return undefined;
 }
+
+/** The path in the pod as kubectl cp names a directory to copy into (with the slash that says "directory"). */
+function intoDirectory(directory: string): string {
+  return directory === '/' ? '/' : `${directory}/`;
+}
+
+/** kubectl cp, out of a pod (an exec of `tar cf - SRC`) or into one (a copy-in request). */
+export const copyKind: AccessKind = {
+  name: 'cp',
+  subResource: 'exec',
+  operation: 'CONNECT',
+  claims: isCopy,
+  optionFields: ['execOptions', 'copyOptions'],
+  // No review of its own: functions/exec branches into copyIn and copyProbe.
+  requestRule: (spec) => nonInteractiveExec(spec) ?? copyRule(spec),
+  asks: (spec) => {
+    const into = spec.copyOptions?.path;
+    return into !== undefined
+      ? `copy into ${into} of ${podOf(spec)}`
+      : `copy ${copiedOut(spec.execOptions?.command ?? []) ?? ''} out of ${podOf(spec)}`;
+  },
+  describe: (spec) => {
+    const container: [string, string] = ['container', spec.execOptions?.container || '(default)'];
+    const into = spec.copyOptions?.path;
+    if (into !== undefined) {
+      return [container, ['copy in', `kubectl cp into ${into}: stdin to tar, may write any file below ${into}`]];
+    }
+    const command = spec.execOptions?.command ?? [];
+    return [container, ['command', shellQuote(command)], ['copy out', `kubectl cp of ${copiedOut(command) ?? ''}, output only`]];
+  },
+  oneUse: 'copy',
+  kubectl: (spec, hints = {}) => {
+    const { namespace, name } = spec.forObject;
+    const container = spec.execOptions?.container;
+    const flags = ['-n', namespace, ...(container ? ['-c', container] : [])];
+    const into = spec.copyOptions?.path;
+    if (into !== undefined) {
+      return ['cp', ...flags, hints.local ?? 'LOCAL_FILE', `${name}:${hints.remotePath ?? intoDirectory(into)}`];
+    }
+    const source = copiedOut(spec.execOptions?.command ?? []) ?? '';
+    return ['cp', ...flags, `${name}:${hints.remotePath ?? source}`, hints.local ?? 'LOCAL_PATH'];
+  },
+};

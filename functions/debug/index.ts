@@ -3,11 +3,12 @@
 // profile, and nothing else in the Pod changed. The attach that may follow is reviewed on its
 // own (functions/attach) and needs its own request.
 import * as v from 'valibot';
-import { isAlwaysAllowed, shellQuote } from '../access.ts';
+import { shellQuote } from '../access.ts';
 import { isDeepStrictEqual } from '../equal.ts';
+import { podConcern, podOf, type AccessKind, type RequestSpec } from '../kind.ts';
 import { findGrantedRequest, sameArgv, targetsPod } from '../match.ts';
 import { describeIssues, Pod, type AccessRequest, type AdmissionRequest, type EphemeralContainer, type PodExecOptions } from '../schemas.ts';
-import { allow, deny, type AuditEvent, type Concern } from '../types.ts';
+import { deny } from '../types.ts';
 
 type Json = Record<string, unknown>;
 
@@ -49,49 +50,50 @@ const BOOKKEEPING: readonly (readonly string[])[] = [
   ['spec', 'ephemeralContainers'],
 ];
 
-export const debug: Concern = async (request, lookup, context) => {
-  if (request.operation !== 'UPDATE') {
-    return deny(`pods/ephemeralcontainers reviews must be UPDATE, got ${request.operation}`, 400);
-  }
+/** The review as debug reads it: the ephemeral containers before and after, and the one added. */
+interface DebugUpdate {
+  before: number;
+  after: number;
+  added: EphemeralContainer | undefined;
+  rawAdded: Json | undefined;
+}
+
+function parseUpdate(request: AdmissionRequest): { options: DebugUpdate } | { malformed: string } {
   const next = v.safeParse(Pod, request.object);
   const previous = v.safeParse(Pod, request.oldObject);
-  if (!next.success) return deny(`malformed Pod in object: ${describeIssues(next.issues)}`, 400);
-  if (!previous.success) return deny(`malformed Pod in oldObject: ${describeIssues(previous.issues)}`, 400);
+  if (!next.success) return { malformed: `malformed Pod in object: ${describeIssues(next.issues)}` };
+  if (!previous.success) return { malformed: `malformed Pod in oldObject: ${describeIssues(previous.issues)}` };
   const before = previous.output.spec.ephemeralContainers;
   const after = next.output.spec.ephemeralContainers;
   const added = after.length === before.length + 1 ? after[after.length - 1] : undefined;
   const rawAdded = added ? (rawEphemeralContainers(request.object)[after.length - 1] ?? {}) : undefined;
+  return { options: { before: before.length, after: after.length, added, rawAdded } };
+}
 
-  const audit = (isAllowed: boolean, isAdmin: boolean): AuditEvent => ({
-    type: 'audit-exec',
-    data: { request, isAllowed, execOptions: debugAsExecOptions(added, rawAdded), isAdmin },
-  });
+export const debug = podConcern<DebugUpdate>({
+  resource: 'pods/ephemeralcontainers',
+  operation: 'UPDATE',
+  parse: parseUpdate,
+  auditOptions: ({ added, rawAdded }) => debugAsExecOptions(added, rawAdded),
+  async judge(request, { before, after, added, rawAdded }, lookup, context) {
+    const shape = checkShape(request, request.object as Json, request.oldObject as Json, before, after);
+    if (shape) return deny(shape);
+    if (!added || !rawAdded) return deny('exactly one new ephemeral container must be added'); // checkShape ensures this
+    const problem = checkContainer(rawAdded);
+    if (problem) return deny(problem);
 
-  if (isAlwaysAllowed(request.userInfo, context.config)) {
-    return allow('always-allowed identity', { audit: [audit(true, true)] });
-  }
-  const denied = (message: string) => deny(message, 403, { audit: [audit(false, false)] });
-
-  const shape = checkShape(request, request.object as Json, request.oldObject as Json, before.length, after.length);
-  if (shape) return denied(shape);
-  if (!added || !rawAdded) return denied('exactly one new ephemeral container must be added'); // checkShape ensures this
-  const problem = checkContainer(rawAdded);
-  if (problem) return denied(problem);
-
-  const prefix = context.config.usernamePrefix;
-  const verdict = await findGrantedRequest({
-    review: request,
-    lookup,
-    context,
-    matches: (candidate) => matchesDebug(candidate, request, added, rawAdded, prefix),
-    what: `debug container ${describeContainer(added)} in pod ${request.namespace}/${request.name}`,
-    again: requestDebugCommand(request, added, neededProfile(rawAdded.securityContext)),
-    usedBy: 'debug container',
-  });
-  return verdict.allowed
-    ? allow(verdict.message, { effects: verdict.effects, audit: [audit(true, false)] })
-    : { ...verdict, audit: [audit(false, false)] };
-};
+    const prefix = context.config.usernamePrefix;
+    return findGrantedRequest({
+      review: request,
+      lookup,
+      context,
+      matches: (candidate) => matchesDebug(candidate, request, added, rawAdded, prefix),
+      what: `debug container ${describeContainer(added)} in pod ${request.namespace}/${request.name}`,
+      again: requestDebugCommand(request, added, neededProfile(rawAdded.securityContext)),
+      usedBy: 'debug container',
+    });
+  },
+});
 
 function rawEphemeralContainers(pod: unknown): Json[] {
   const list = ((pod as Json | null)?.spec as Json | undefined)?.ephemeralContainers;
@@ -261,8 +263,8 @@ export function requestDebugCommand(request: Pick<AdmissionRequest, 'namespace' 
   return parts.join(' ');
 }
 
-/** Request-time rule (functions/request targetRules): what a debug request must name. */
-export function debugRule(spec: AccessRequest['spec']): string | undefined {
+/** Request-time rule: what a debug request must name. */
+export function debugRule(spec: RequestSpec): string | undefined {
   const options = spec.debugOptions;
   if (!options?.image) return 'spec.debugOptions.image: name the image of the debug container (kubectl debug --image)';
   if (!Object.hasOwn(PROFILE_CAPABILITIES, options.profile)) {
@@ -276,3 +278,39 @@ export function debugRule(spec: AccessRequest['spec']): string | undefined {
   }
   return undefined;
 }
+
+export const debugKind: AccessKind = {
+  name: 'debug',
+  subResource: 'ephemeralcontainers',
+  operation: 'UPDATE',
+  optionFields: ['debugOptions'],
+  review: debug,
+  requestRule: debugRule,
+  asks: (spec) => `debug ${podOf(spec)} with an ephemeral container`,
+  describe: (spec) => {
+    const options = spec.debugOptions;
+    const argv = [...(options?.command ?? []), ...(options?.args ?? [])];
+    return [
+      ['image', options?.image || '(none)'],
+      ['target', options?.target || '(none: no shared processes)'],
+      ['container', options?.container || '(any name)'],
+      ['command', argv.length ? shellQuote(argv) : 'the image entrypoint'],
+      ['profile', options?.profile || 'legacy (no added privileges)'],
+    ];
+  },
+  oneUse: 'debug container',
+  kubectl: (spec) => {
+    const options = spec.debugOptions;
+    const argumentsOnly = !options?.command.length && !!options?.args.length;
+    const argv = argumentsOnly ? options.args : (options?.command ?? []);
+    return [
+      'debug', '-n', spec.forObject.namespace, spec.forObject.name,
+      `--image=${options?.image || 'IMAGE'}`,
+      ...(options?.target ? [`--target=${options.target}`] : []),
+      ...(options?.container ? ['-c', options.container] : []),
+      ...(options?.profile ? [`--profile=${options.profile}`] : []),
+      ...(argumentsOnly ? ['--arguments-only'] : []),
+      ...(argv.length ? ['--', ...argv] : []),
+    ];
+  },
+};

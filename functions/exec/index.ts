@@ -1,42 +1,32 @@
-// CONNECT pods/exec: lets exactly the requested and granted command through.
-import * as v from 'valibot';
-import { isAlwaysAllowed, shellQuote } from '../access.ts';
+// CONNECT pods/exec: lets exactly the requested and granted command through. kubectl cp rides on
+// exec too: its copy-in (`tar -xmf - -C DIR` with stdin) and directory probe are explicit branches
+// here, decided by functions/copy.
+import { shellQuote } from '../access.ts';
+import { copyIn, copyProbe, isCopy } from '../copy/index.ts';
+import { nonInteractiveExec, podConcern, podOf, parseObject, type AccessKind } from '../kind.ts';
 import { findGrantedRequest, sameArgv, targetsPod } from '../match.ts';
-import { describeIssues, PodExecOptions, type AccessRequest, type AdmissionRequest } from '../schemas.ts';
-import { allow, deny, type Concern, type Context, type Decision, type Lookup } from '../types.ts';
+import { PodExecOptions, type AccessRequest, type AdmissionRequest } from '../schemas.ts';
+import type { Context, Decision, Lookup } from '../types.ts';
 
-export const exec: Concern = async (request, lookup, context) => {
-  if (request.operation !== 'CONNECT') {
-    return deny(`pods/exec reviews must be CONNECT, got ${request.operation}`, 400);
-  }
-  const parsed = v.safeParse(PodExecOptions, request.object);
-  if (!parsed.success) {
-    return deny(`malformed PodExecOptions: ${describeIssues(parsed.issues)}`, 400);
-  }
-  const options = parsed.output;
-  const audit = (isAllowed: boolean, isAdmin: boolean) => ({
-    type: 'audit-exec' as const,
-    data: { request, isAllowed, execOptions: options, isAdmin },
-  });
-
-  if (isAlwaysAllowed(request.userInfo, context.config)) {
-    return allow('always-allowed identity', { audit: [audit(true, true)] });
-  }
-  if (options.stdin || options.tty) {
-    return deny(
-      'interactive exec is not allowed: stdin (-i, --stdin) and tty (-t, --tty) cannot be audited; ' +
-        `drop -i/-t and request a single command: ${requestCommand(request, options)}`,
-      403,
-      { audit: [audit(false, false)] },
-    );
-  }
-
-  const verdict = await findExecGrant(request, options, lookup, context);
-  if (verdict.allowed) {
-    return allow(verdict.message, { effects: verdict.effects, audit: [audit(true, false)] });
-  }
-  return { ...verdict, audit: [audit(false, false)] };
-};
+export const exec = podConcern<PodExecOptions>({
+  resource: 'pods/exec',
+  operation: 'CONNECT',
+  parse: parseObject(PodExecOptions, 'PodExecOptions'),
+  auditOptions: (options) => options,
+  // kubectl cp into the pod is stdin by design: allowed for its tar alone, for a copy-in request.
+  before: (request, options, lookup, context) => copyIn(request, options, lookup, context),
+  interactive: (options, request) =>
+    options.stdin || options.tty
+      ? 'interactive exec is not allowed: stdin (-i, --stdin) and tty (-t, --tty) cannot be audited; ' +
+        `drop -i/-t and request a single command: ${requestCommand(request, options)}`
+      : undefined,
+  async judge(request, options, lookup, context) {
+    const verdict = await findExecGrant(request, options, lookup, context);
+    if (verdict.allowed) return verdict;
+    // kubectl cp's `test -d DEST` before a copy in: allowed by the copy-in request, not used up.
+    return (await copyProbe(request, options, lookup, context)) ?? verdict;
+  },
+});
 
 /** The `kubectl request exec` command that would ask for exactly this exec. */
 export function requestCommand(request: AdmissionRequest, options: PodExecOptions): string {
@@ -81,3 +71,27 @@ function findExecGrant(
     usedBy: 'exec',
   });
 }
+
+export const execKind: AccessKind = {
+  name: 'exec',
+  subResource: 'exec',
+  operation: 'CONNECT',
+  claims: (spec) => !isCopy(spec),
+  optionFields: ['execOptions'],
+  review: exec,
+  requestRule: nonInteractiveExec,
+  asks: (spec) => `exec in ${podOf(spec)}`,
+  describe: (spec) => {
+    const command = spec.execOptions?.command ?? [];
+    return [
+      ['container', spec.execOptions?.container || '(default)'],
+      ['command', command.length ? shellQuote(command) : 'ANY command'],
+    ];
+  },
+  oneUse: 'exec',
+  kubectl: (spec) => {
+    const command = spec.execOptions?.command ?? [];
+    const container = spec.execOptions?.container;
+    return ['exec', '-n', spec.forObject.namespace, spec.forObject.name, ...(container ? ['-c', container] : []), '--', ...(command.length ? command : ['COMMAND'])];
+  },
+};

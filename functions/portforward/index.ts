@@ -9,65 +9,51 @@
 //     port-restricted grant that cannot be checked is not used (fail closed);
 //   - approvers should read any port-forward grant as reaching every port the pod listens on: a
 //     client that names 8080 in the query can still open streams to other ports.
-import * as v from 'valibot';
-import { isAlwaysAllowed, shellQuote } from '../access.ts';
+import { shellQuote } from '../access.ts';
+import { podConcern, podOf, parseObject, type AccessKind, type RequestSpec } from '../kind.ts';
 import { evaluateCandidates, targetsPod, verdictFor } from '../match.ts';
-import { describeIssues, PodPortForwardOptions, type AccessRequest, type AdmissionRequest, type PodExecOptions } from '../schemas.ts';
-import { allow, deny, type AuditEvent, type Concern } from '../types.ts';
+import { PodPortForwardOptions, type AccessRequest, type AdmissionRequest, type PodExecOptions } from '../schemas.ts';
+import { deny } from '../types.ts';
 
-export const portforward: Concern = async (request, lookup, context) => {
-  if (request.operation !== 'CONNECT') {
-    return deny(`pods/portforward reviews must be CONNECT, got ${request.operation}`, 400);
-  }
-  const parsed = v.safeParse(PodPortForwardOptions, request.object ?? {});
-  if (!parsed.success) {
-    return deny(`malformed PodPortForwardOptions: ${describeIssues(parsed.issues)}`, 400);
-  }
-  const options = parsed.output;
-  const ports = options.ports;
-  const audit = (isAllowed: boolean, isAdmin: boolean): AuditEvent => ({
-    type: 'audit-exec',
-    data: { request, isAllowed, execOptions: portForwardAsExecOptions(options), isAdmin },
-  });
-
-  if (isAlwaysAllowed(request.userInfo, context.config)) {
-    return allow('always-allowed identity', { audit: [audit(true, true)] });
-  }
-  const bad = ports.find((port) => !isPort(port));
-  if (bad !== undefined) {
-    return deny(`malformed PodPortForwardOptions: ports: ${bad} is not a port number (1-65535)`, 400, { audit: [audit(false, false)] });
-  }
-
-  const prefix = context.config.usernamePrefix;
-  const search = {
-    review: request,
-    lookup,
-    context,
-    what: `port-forward to ${ports.length ? `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : 'unnamed ports'} of pod ${request.namespace}/${request.name}`,
-    again: requestPortForwardCommand(request, ports),
-    usedBy: 'port-forward',
-  };
-  const evaluated = await evaluateCandidates({ ...search, matches: (candidate) => matchesPortForward(candidate, request, ports, prefix) });
-  let verdict = verdictFor(evaluated[0], search);
-  const history = !evaluated[0] || evaluated[0].state.state === 'used' || evaluated[0].state.state === 'expired';
-  if (history && ports.length === 0) {
-    // Say why a port-restricted request of this user for this pod does not count: more useful
-    // than naming a request that is already used up or over.
-    const restricted = (
-      await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) && wantedPorts(candidate).length > 0 })
-    )[0];
-    if (restricted) {
-      verdict = deny(
-        `AccessRequest ${restricted.candidate.metadata.name} allows only port${wantedPorts(restricted.candidate).length > 1 ? 's' : ''} ${wantedPorts(restricted.candidate).join(', ')}, ` +
-          'but kubectl port-forward does not tell the apiserver which ports it will forward, so that cannot be checked; ' +
-          `request a port-forward to any port of the pod: ${requestPortForwardCommand(request, [])}`,
-      );
+export const portforward = podConcern<PodPortForwardOptions>({
+  resource: 'pods/portforward',
+  operation: 'CONNECT',
+  parse: parseObject(PodPortForwardOptions, 'PodPortForwardOptions', {}),
+  auditOptions: portForwardAsExecOptions,
+  async judge(request, options, lookup, context) {
+    const ports = options.ports;
+    const bad = ports.find((port) => !isPort(port));
+    if (bad !== undefined) {
+      return deny(`malformed PodPortForwardOptions: ports: ${bad} is not a port number (1-65535)`, 400);
     }
-  }
-  return verdict.allowed
-    ? allow(verdict.message, { effects: verdict.effects, audit: [audit(true, false)] })
-    : { ...verdict, audit: [audit(false, false)] };
-};
+    const prefix = context.config.usernamePrefix;
+    const search = {
+      review: request,
+      lookup,
+      context,
+      what: `port-forward to ${ports.length ? `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : 'unnamed ports'} of pod ${request.namespace}/${request.name}`,
+      again: requestPortForwardCommand(request, ports),
+      usedBy: 'port-forward',
+    };
+    const evaluated = await evaluateCandidates({ ...search, matches: (candidate) => matchesPortForward(candidate, request, ports, prefix) });
+    const history = !evaluated[0] || evaluated[0].state.state === 'used' || evaluated[0].state.state === 'expired';
+    if (history && ports.length === 0) {
+      // Say why a port-restricted request of this user for this pod does not count: more useful
+      // than naming a request that is already used up or over.
+      const restricted = (
+        await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) && wantedPorts(candidate).length > 0 })
+      )[0];
+      if (restricted) {
+        return deny(
+          `AccessRequest ${restricted.candidate.metadata.name} allows only port${wantedPorts(restricted.candidate).length > 1 ? 's' : ''} ${wantedPorts(restricted.candidate).join(', ')}, ` +
+            'but kubectl port-forward does not tell the apiserver which ports it will forward, so that cannot be checked; ' +
+            `request a port-forward to any port of the pod: ${requestPortForwardCommand(request, [])}`,
+        );
+      }
+    }
+    return verdictFor(evaluated[0], search);
+  },
+});
 
 function isPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65535;
@@ -98,11 +84,31 @@ export function requestPortForwardCommand(request: Pick<AdmissionRequest, 'names
   return parts.join(' ');
 }
 
-/** Request-time rule (functions/request targetRules): what a port-forward request may ask. */
-export function portForwardRule(spec: AccessRequest['spec']): string | undefined {
+/** Request-time rule: what a port-forward request may ask. */
+export function portForwardRule(spec: RequestSpec): string | undefined {
   const ports = spec.portForwardOptions?.ports ?? [];
   const bad = ports.find((port) => !isPort(port));
   if (bad !== undefined) return `spec.portForwardOptions.ports: ${bad} is not a port number (1-65535)`;
   if (new Set(ports).size !== ports.length) return 'spec.portForwardOptions.ports: a port is listed twice';
   return undefined;
 }
+
+export const portForwardKind: AccessKind = {
+  name: 'port-forward',
+  subResource: 'portforward',
+  operation: 'CONNECT',
+  optionFields: ['portForwardOptions'],
+  review: portforward,
+  requestRule: portForwardRule,
+  asks: (spec) => `port-forward to ${podOf(spec)}`,
+  describe: (spec) => {
+    const ports = spec.portForwardOptions?.ports ?? [];
+    return [['ports', ports.length ? `${ports.join(', ')} (only for clients that name their ports; kubectl cannot use it)` : 'ANY port of the pod']];
+  },
+  oneUse: 'port-forward',
+  kubectl: (spec, hints = {}) => {
+    const recorded = (spec.portForwardOptions?.ports ?? []).map(String);
+    const ports = hints.ports?.length ? hints.ports : recorded.length ? recorded : ['LOCAL_PORT:REMOTE_PORT'];
+    return ['port-forward', '-n', spec.forObject.namespace, `pod/${spec.forObject.name}`, ...ports];
+  },
+};

@@ -8,26 +8,7 @@ import { AccessRequest, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern, type Decision } from '../types.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
-import { attachRule } from '../attach/index.ts';
-import { copyRule } from '../copy/index.ts';
-import { debugRule } from '../debug/index.ts';
-import { foreignOptions } from '../match.ts';
-import { portForwardRule } from '../portforward/index.ts';
-
-/** Per-subResource rules for what an AccessRequest may ask; the friends of exec add theirs here. */
-export type TargetRule = (spec: AccessRequest['spec']) => string | undefined;
-
-export const targetRules: Record<string, TargetRule> = {
-  exec: (spec) =>
-    (spec.execOptions?.stdin || spec.execOptions?.tty
-      ? 'spec.execOptions: stdin (-i, --stdin) and tty (-t, --tty) are not allowed, only single non-interactive commands'
-      : undefined) ??
-    copyRule(spec) ??
-    foreignOptions(spec, 'exec'),
-  attach: (spec) => attachRule(spec) ?? foreignOptions(spec, 'attach'),
-  portforward: (spec) => portForwardRule(spec) ?? foreignOptions(spec, 'portforward'),
-  ephemeralcontainers: (spec) => debugRule(spec) ?? foreignOptions(spec, 'ephemeralcontainers'),
-};
+import { kindOf, requestProblem, SUBRESOURCES } from '../kinds.ts';
 
 export const request: Concern = async (admission, lookup, context) => {
   if (admission.operation === 'DELETE') return reviewDelete('AccessRequest', admission, lookup, context);
@@ -82,14 +63,15 @@ function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForM
   if (target.resource.resource !== 'pods' || target.resource.group || (target.resource.version && target.resource.version !== 'v1')) {
     return deny(`spec.forObject.resource: only core/v1 pods can be requested, got "${[target.resource.group, target.resource.version, target.resource.resource].join('/')}"`, 400);
   }
-  const rule = targetRules[target.subResource];
-  if (!rule) {
-    return deny(`spec.forObject.subResource: "${target.subResource}" cannot be requested; use one of ${Object.keys(targetRules).join(', ')}`, 400);
+  // Each kind of access (functions/kinds.ts) has its own rule for what may be requested.
+  const kind = kindOf(spec);
+  if (!kind) {
+    return deny(`spec.forObject.subResource: "${target.subResource}" cannot be requested; use one of ${SUBRESOURCES.join(', ')}`, 400);
   }
   if (target.namespace !== namespace) {
     return deny(`spec.forObject.namespace: must be the AccessRequest's own namespace "${namespace}", got "${target.namespace}"; create the request in namespace ${target.namespace} instead`, 400);
   }
-  const ruleProblem = rule(spec);
+  const ruleProblem = requestProblem(kind, spec);
   if (ruleProblem) return deny(ruleProblem, 403);
   if (spec.validFor) {
     const ms = parseDuration(spec.validFor);

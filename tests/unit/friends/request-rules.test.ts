@@ -52,14 +52,14 @@ describe('AccessRequests for the friends of exec', () => {
 
 describe('requestedAccess (what an approver reads)', () => {
   it('names the copy-in directory instead of "ANY command"', async () => {
-    const { requestedAccess } = await import('../../../functions/match.ts');
+    const { requestedAccess } = await import('../../../functions/kinds.ts');
     const lines = Object.fromEntries(requestedAccess(copyInRequest('/tmp/upload').spec));
     assert.match(lines['copy in']!, /write any file below \/tmp\/upload/);
     assert.equal(lines.command, undefined);
   });
 
   it('names image, target, command and profile of a debug request', async () => {
-    const { requestedAccess } = await import('../../../functions/match.ts');
+    const { requestedAccess } = await import('../../../functions/kinds.ts');
     assert.deepEqual(requestedAccess(debugRequest({ profile: 'netadmin' }).spec), [
       ['image', 'busybox:1.36'],
       ['target', 'app'],
@@ -70,7 +70,7 @@ describe('requestedAccess (what an approver reads)', () => {
   });
 
   it('says any port for a port-forward request without ports, and output only for attach', async () => {
-    const { requestedAccess } = await import('../../../functions/match.ts');
+    const { requestedAccess } = await import('../../../functions/kinds.ts');
     assert.deepEqual(requestedAccess(portForwardRequest([]).spec), [['ports', 'ANY port of the pod']]);
     assert.deepEqual(requestedAccess(attachRequest().spec)[1], ['attach', 'output only (stdout, stderr)']);
   });

@@ -21,4 +21,4 @@ await build({
   outExtension: { '.js': '.mjs' },
   logLevel: 'warning',
 });
-console.log(`built ${outdir}`);
+console.error(`built ${outdir}`);

@@ -1,6 +1,5 @@
 // Interfaces between the Hono shell and the I/O adapters behind it.
-import type { AuditEvent, Effect, ValidationResult } from '../functions/types.ts';
-import type { AccessRequest, AdmissionRequest } from '../functions/schemas.ts';
+import type { AuditEvent, Effect } from '../functions/types.ts';
 
 /** Receives every audit event of every decision. A rejected promise turns the verdict into a denial. */
 export interface AuditSink {
@@ -23,12 +22,6 @@ export class EffectConflict extends Error {
 export interface EffectExecutor {
   run(effect: Effect): Promise<Effect | undefined>;
 }
-
-/** The extended-validation webhook client. */
-export type Validator = (data: {
-  request: AdmissionRequest;
-  accessRequest: AccessRequest;
-}) => Promise<ValidationResult>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = Record<LogLevel, (msg: string, fields?: Record<string, unknown>) => void>;

@@ -4,7 +4,7 @@
 // as the informer path, so the difference is the lookup strategy and nothing else.
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest } from '../functions/schemas.ts';
-import type { ClusterLookup } from '../functions/types.ts';
+import type { Lookup } from '../functions/types.ts';
 import { ApiClient, collectionPath, type ApiTarget } from './feed.ts';
 
 async function list<T>(client: ApiClient, path: string, schema: v.GenericSchema<unknown, T>): Promise<T[]> {
@@ -19,7 +19,7 @@ async function list<T>(client: ApiClient, path: string, schema: v.GenericSchema<
   return out;
 }
 
-export function listPerReviewLookup(target: ApiTarget): ClusterLookup & { close(): void } {
+export function listPerReviewLookup(target: ApiTarget): Lookup & { close(): void } {
   const client = new ApiClient(target, 2);
   return {
     async accessRequestsFor({ namespace, pod, usernames }) {

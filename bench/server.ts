@@ -18,10 +18,11 @@ import * as v from 'valibot';
 import { logAuditSink } from '../adapters/audit/log.ts';
 import { createApp } from '../adapters/http/app.ts';
 import { jsonLogger, silentLogger } from '../adapters/log.ts';
+import { readNodeBody } from '../adapters/node/body.ts';
 import { configFrom, startServe, type ServeFlags } from '../adapters/node/serve.ts';
 import { startHttpsServer, type RunningServer } from '../adapters/node/server.ts';
 import { AdmissionReview } from '../functions/schemas.ts';
-import type { ClusterLookup } from '../functions/types.ts';
+import type { Lookup } from '../functions/types.ts';
 import type { EffectExecutor } from '../adapters/ports.ts';
 import { listPerReviewLookup } from './list-lookup.ts';
 
@@ -50,7 +51,7 @@ const flags: ServeFlags = {
 const tls = { certFile: flags['cert-file']!, keyFile: flags['key-file']! };
 
 interface Backend {
-  lookup: ClusterLookup;
+  lookup: Lookup;
   effects: EffectExecutor;
   isReady(): boolean;
   stop(): Promise<void>;
@@ -75,9 +76,11 @@ function listBackend(): Backend {
 function appOn(backend: Backend, logs: boolean): Hono {
   const logger = logs ? jsonLogger() : silentLogger;
   return createApp({
-    lookup: { ...backend.lookup, validateAccessRequest: async () => ({ status: 'valid' }) },
+    lookup: backend.lookup,
     effects: backend.effects,
-    audit: logs ? [logAuditSink()] : [],
+    audit: [],
+    ...(logs ? { auditLog: logAuditSink() } : {}),
+    readBody: readNodeBody,
     config: configFrom(flags),
     logger,
     isReady: backend.isReady,

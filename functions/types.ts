@@ -15,7 +15,7 @@ export interface ValidationResult {
   message?: string;
 }
 
-/** Read-only view of the cluster (and of the read-only extension validator). */
+/** Read-only view of the cluster. */
 export interface Lookup {
   /**
    * AccessRequests in `namespace` whose `spec.forObject.name` is `pod` and whose
@@ -39,12 +39,21 @@ export interface Lookup {
   isAuthorized(user: UserInfo, attributes: ResourceAttributes): Promise<boolean>;
   /** AccessGrants in `namespace` whose `spec.grantFor` is `requestName`. */
   grantsFor(namespace: string, requestName: string): Promise<readonly AccessGrant[]>;
-  /** Asks the extended-validation webhook; answers `valid` when none is configured. */
+}
+
+/**
+ * The extended-validation webhook, a read-only port of its own beside `Lookup`: answers `valid`
+ * when none is configured; rejects (and the shell denies) when it cannot be asked.
+ */
+export interface Validator {
   validateAccessRequest(data: {
     request: AdmissionRequest;
     accessRequest: AccessRequest;
   }): Promise<ValidationResult>;
 }
+
+/** The validator of a server without an extended-validation webhook. */
+export const NO_VALIDATOR: Validator = { validateAccessRequest: async () => ({ status: 'valid' }) };
 
 /** What a SubjectAccessReview asks about, in the API's own field names. */
 export interface ResourceAttributes {
@@ -104,6 +113,8 @@ export const DEFAULT_CONFIG: Config = {
 export interface Context {
   now: Date;
   config: Config;
+  /** Asked by the AccessRequest review only; passed here so that every wrapper of a concern forwards it. */
+  validator: Validator;
 }
 
 /**
@@ -195,6 +206,3 @@ export function deny(
 ): Decision {
   return { allowed: false, code, message, effects: [], audit: extra.audit ?? [] };
 }
-
-/** The part of Lookup a cluster backend (informers, fetch) provides; the validator is composed in. */
-export type ClusterLookup = Omit<Lookup, 'validateAccessRequest'>;

@@ -8,6 +8,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   MAX_RESPONSE_BYTES,
   describeError,
+  requireHttpsUrl,
   type Transport,
 } from './transport.ts';
 
@@ -42,6 +43,13 @@ export function checkCaBundle(caBundle: string, owner: string): void {
   } catch (error) {
     throw new Error(`${owner}: CA bundle is not valid PEM: ${describeError(error)}`);
   }
+}
+
+/** A webhook over node:https, checked first: an https: URL and a usable CA bundle, or a one-line error naming `owner`. */
+export function httpsEndpoint(options: { url: string; caBundle: string; timeoutMs?: number }, owner: string): { url: string; transport: Transport } {
+  requireHttpsUrl(options.url, owner);
+  checkCaBundle(options.caBundle, owner);
+  return { url: options.url, transport: httpsTransport({ caBundle: options.caBundle, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }) };
 }
 
 export function httpsTransport(options: { caBundle: string; timeoutMs?: number }): Transport {

@@ -1,8 +1,7 @@
 // Audit webhook client for Node: the seed protocol (webhook-protocol.ts) over node:https with the
 // peer certificate pinned to the configured CA bundle.
 import type { AuditSink } from '../ports.ts';
-import { checkCaBundle, httpsTransport } from './https.ts';
-import { requireHttpsUrl } from './transport.ts';
+import { httpsEndpoint } from './https.ts';
 import { auditSinkOver } from './webhook-protocol.ts';
 
 export { auditSinkOver, auditWebhookRequest } from './webhook-protocol.ts';
@@ -17,10 +16,6 @@ export interface WebhookOptions {
 }
 
 export function auditWebhookSink(options: WebhookOptions): AuditSink {
-  requireHttpsUrl(options.url, 'audit webhook');
-  checkCaBundle(options.caBundle, 'audit webhook');
-  return auditSinkOver(
-    options.url,
-    httpsTransport({ caBundle: options.caBundle, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }),
-  );
+  const { url, transport } = httpsEndpoint(options, 'audit webhook');
+  return auditSinkOver(url, transport);
 }

@@ -5,7 +5,8 @@
 import * as v from 'valibot';
 import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
-import type { ClusterLookup, Effect } from '../../functions/types.ts';
+import type { Effect, Lookup } from '../../functions/types.ts';
+import { isConflict, isNotFound, KubernetesApiError } from '../errors.ts';
 import { inverseOf, statusBody } from '../request-status.ts';
 import { isAllowedAnswer, SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
@@ -22,19 +23,6 @@ export interface KubernetesClientOptions {
   /** The runtime's fetch, already trusting the API server's CA where the runtime can (Deno, Bun). */
   fetch: typeof fetch;
   timeoutMs?: number;
-}
-
-/** A non-2xx answer of the API server, with its Status reason and message. */
-export class KubernetesApiError extends Error {
-  override name = 'KubernetesApiError';
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
 }
 
 export interface KubernetesClient {
@@ -156,8 +144,8 @@ export interface FetchLookupOptions {
   logger: Logger;
 }
 
-/** ClusterLookup over the REST API: one GET per call, nothing cached but whether field selectors work. */
-export function fetchLookup(options: FetchLookupOptions): ClusterLookup & { fieldSelectorsWork(): boolean | undefined } {
+/** Lookup over the REST API: one GET per call, nothing cached but whether field selectors work. */
+export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelectorsWork(): boolean | undefined } {
   const { client, logger } = options;
   const mode = options.fieldSelectors ?? 'auto';
   // Learned per isolate in `auto` mode: undefined until the first list answers.
@@ -197,7 +185,7 @@ export function fetchLookup(options: FetchLookupOptions): ClusterLookup & { fiel
         }
         return parsed.output;
       } catch (error) {
-        if (error instanceof KubernetesApiError && error.status === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },
@@ -226,7 +214,7 @@ export function fetchEffects(options: { client: KubernetesClient; logger: Logger
       try {
         written = (await options.client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, statusBody(effect, clock()))) as typeof written;
       } catch (error) {
-        if (effect.type === 'consume-request' && error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) {
+        if (effect.type === 'consume-request' && (isNotFound(error) || isConflict(error))) {
           throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
         }
         throw error;
@@ -284,7 +272,7 @@ export async function cleanupOnce(options: {
         preconditions: { uid: event.uid },
       });
     } catch (error) {
-      if (error instanceof KubernetesApiError && (error.status === 404 || error.status === 409)) continue;
+      if (isNotFound(error) || isConflict(error)) continue;
       failed++;
       logger.error(`cleanup: deleting ${event.kind} failed`, { namespace: event.namespace, name: event.name, error });
       continue;
@@ -294,3 +282,5 @@ export async function cleanupOnce(options: {
   }
   return { deleted, failed, ...(plan.nextDueAt ? { nextDueAt: plan.nextDueAt } : {}) };
 }
+
+export { KubernetesApiError } from '../errors.ts';

@@ -1,16 +1,16 @@
 // The Hono app (adapters/http) as an edge worker: a `fetch` handler and a `scheduled` handler
-// (cleanup), configured from the runtime's bindings. Only translation lives here; each runtime's
-// entry (examples/edge/) passes in what differs: how fetch trusts the API server's CA.
+// (cleanup), configured from the runtime's bindings. It wires nothing itself: the fetch-based
+// cluster client, the fetch webhook transport and console output go to the composition root
+// (adapters/compose.ts), as the Node server's backend and transports do. Each runtime's entry
+// (examples/edge/) passes in what differs: how fetch trusts the API server's CA.
 // Nothing on this path may import a Node built-in: `npm run test:edge` bundles it for a browser
 // target and fails on any `node:` import.
-import { logAuditSink } from '../audit/log.ts';
 import { fetchTransport } from '../audit/transport.ts';
-import { auditSinkOver } from '../audit/webhook-protocol.ts';
-import { createApp, PublicError } from '../http/app.ts';
+import { composeReviewer } from '../compose.ts';
+import { PublicError } from '../errors.ts';
+import { createApp } from '../http/app.ts';
 import { jsonLogger } from '../log.ts';
-import type { AuditSink, Logger, Validator } from '../ports.ts';
-import type { Lookup } from '../../functions/types.ts';
-import { validatorOver } from '../validator/protocol.ts';
+import type { Logger } from '../ports.ts';
 import { cleanupOnce, fetchEffects, fetchLookup, kubernetesClient, whoAmI, type CleanupResult } from './kubernetes.ts';
 import { EdgeConfigError, edgeSettings, type EdgeEnv, type EdgeSettings } from './settings.ts';
 
@@ -70,42 +70,27 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
     const cluster = fetchLookup({ client, fieldSelectors: settings.fieldSelectors, logger });
     const webhookFetch = runtime.webhookFetch?.(settings) ?? ((input, init) => fetch(input, init));
     const transport = fetchTransport(webhookFetch, { timeoutMs: settings.webhookTimeoutMs });
-    const sinks: AuditSink[] = [logAuditSink(write, { clock })];
-    if (settings.auditWebhookUrl) sinks.push(auditSinkOver(settings.auditWebhookUrl, transport));
-    const validator: Validator | undefined = settings.validationWebhookUrl ? validatorOver(settings.validationWebhookUrl, transport) : undefined;
-    const lookup: Lookup = {
-      accessRequestsFor: (query) => cluster.accessRequestsFor(query),
-      accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
-      grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
-      isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
-      async validateAccessRequest(data) {
-        if (!validator) return { status: 'valid' };
-        try {
-          return await validator(data);
-        } catch (error) {
-          throw new PublicError('the extended validation webhook could not be asked, so the AccessRequest is refused (fail closed); try again, or ask an admin to check it', { cause: error });
-        }
-      },
-    };
-    // The worker's own deletions (consuming, cleanup) come back to it as DELETE reviews: it has to
+    // The worker's own writes (marking one-shots used, cleanup) come back to it as reviews: it has to
     // know its identity. Asked once per isolate; until the API server answers nothing is reviewed.
     let app: Promise<ReturnType<typeof createApp>> | undefined;
     const appFor = () =>
-      (app ??= whoAmI(client).then(
-        (self) =>
-          createApp({
-            lookup,
-            effects: fetchEffects({ client, logger }),
-            audit: sinks,
-            config: { ...settings.config, selfUsernames: self ? [self] : [] },
-            clock,
-            logger,
+      (app ??= composeReviewer({
+        cluster,
+        effects: fetchEffects({ client, logger, clock }),
+        whoAmI: () =>
+          whoAmI(client).catch((error: unknown) => {
+            throw new PublicError('kube-request-access could not ask the API server who it is (SelfSubjectReview); nothing is reviewed until it can', { cause: error });
           }),
-        (error: unknown) => {
-          app = undefined;
-          throw new PublicError('kube-request-access could not ask the API server who it is (SelfSubjectReview); nothing is reviewed until it can', { cause: error });
-        },
-      ));
+        settings: settings.config,
+        ...(settings.auditWebhookUrl ? { auditWebhook: { url: settings.auditWebhookUrl, transport } } : {}),
+        ...(settings.validationWebhookUrl ? { validationWebhook: { url: settings.validationWebhookUrl, transport } } : {}),
+        auditLog: write,
+        clock,
+        logger,
+      }).then(createApp, (error: unknown) => {
+        app = undefined;
+        throw error;
+      }));
     const result: Built = {
       settings,
       logger,

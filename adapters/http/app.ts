@@ -3,19 +3,34 @@
 // It runs unchanged on Node (adapters/node) and on edge runtimes (adapters/edge).
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import * as v from 'valibot';
 import { concernFor, routeKey } from '../../functions/index.ts';
 import { AdmissionReview, describeIssues, type AdmissionRequest } from '../../functions/schemas.ts';
-import { deny, type AuditEvent, type Config, type Decision, type Effect, type Lookup } from '../../functions/types.ts';
+import { deny, NO_VALIDATOR, type AuditEvent, type Config, type Decision, type Effect, type Lookup, type Validator } from '../../functions/types.ts';
+import { publicMessage } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
 import { jsonNestingError } from './json.ts';
 import { Metrics } from './metrics.ts';
 
+/**
+ * A runtime's faster way to a review's Content-Type and body than `c.req`, handed in by its
+ * adapter (Node: straight from the IncomingMessage, see adapters/node/body.ts). Undefined for a
+ * request it cannot read that way; then the app reads `c.req` behind Hono's bodyLimit.
+ */
+export type BodyReader = (c: Context) =>
+  | {
+      contentType: string | undefined;
+      /** The body as text, or undefined when it is larger than `maxBytes` (declared or counted). */
+      text(maxBytes: number): Promise<string | undefined>;
+    }
+  | undefined;
+
 export interface AppOptions {
+  /** The cluster, read-only. */
   lookup: Lookup;
+  /** The extended-validation webhook (default: none, every AccessRequest is valid). */
+  validator?: Validator;
   effects: EffectExecutor;
   /** Every audit event goes to every sink (the audit webhook), never for a dry run; any failure denies. */
   audit: readonly AuditSink[];
@@ -32,14 +47,8 @@ export interface AppOptions {
   /** Readiness for /readyz, e.g. informer caches synced (default: always ready); a string says why not. */
   isReady?: () => boolean | string;
   metrics?: Metrics;
-}
-
-/** An error whose message is safe to show to the user (the rest stays in the logs). */
-export class PublicError extends Error {
-  constructor(public readonly publicMessage: string, options?: { cause?: unknown }) {
-    super(publicMessage, options);
-    this.name = 'PublicError';
-  }
+  /** The runtime's fast body reader (default: `c.req` everywhere). */
+  readBody?: BodyReader;
 }
 
 export interface AdmissionResponseReview {
@@ -58,13 +67,15 @@ export function createApp(options: AppOptions): Hono {
   const clock = options.clock ?? (() => new Date());
   const metrics = options.metrics ?? new Metrics();
   const maxBytes = options.maxBodyBytes ?? 3 * 1024 * 1024;
+  const validator = options.validator ?? NO_VALIDATOR;
+  const fast = options.readBody ?? (() => undefined);
   const app = new Hono();
 
   // One JSON line for anything unexpected (a client that went away mid-body, a bug), never a
   // multi-line stack on the console; the caller gets a 500, which the apiserver turns into a denial.
   app.onError((error, c) => {
     logger.error('request failed', { path: c.req.path, error });
-    return c.text('kube-request-access could not handle this request; nothing is allowed until it can', 500);
+    return c.text(publicMessage(error, 'kube-request-access could not handle this request; nothing is allowed until it can'), 500);
   });
 
   app.get('/healthz', (c) => c.text('ok'));
@@ -79,36 +90,36 @@ export function createApp(options: AppOptions): Hono {
   const limit = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   app.post(
     '/',
-    // On Node the body is read from the request stream below, with the same cap; elsewhere Hono's limit.
-    (c, next) => (nodeIncoming(c.env) ? next() : limit(c, next)),
+    // A runtime's own reader applies the same cap itself; `c.req` goes through Hono's limit.
+    (c, next) => (fast(c) ? next() : limit(c, next)),
     async (c) => {
       const started = performance.now();
-      const incoming = nodeIncoming(c.env);
-      const contentType = (incoming ? headerValue(incoming.headers['content-type']) : c.req.header('content-type')) ?? '';
+      const body = fast(c);
+      const contentType = (body ? body.contentType : c.req.header('content-type')) ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
         return c.text(`Content-Type must be application/json, got "${contentType || 'none'}"`, 415);
       }
-      const text = incoming ? await readIncoming(incoming, maxBytes) : await c.req.text();
+      const text = body ? await body.text(maxBytes) : await c.req.text();
       if (text === undefined) return tooLarge(c);
       // Before JSON.parse: deep nesting costs it (and the audit log's JSON.stringify) dearly.
       const tooDeep = jsonNestingError(text);
       if (tooDeep) return c.text(tooDeep, 400);
-      let body: unknown;
+      let json: unknown;
       try {
-        body = JSON.parse(text);
+        json = JSON.parse(text);
       } catch {
         return c.text('request body is not valid JSON; send an admission.k8s.io/v1 AdmissionReview', 400);
       }
-      const apiVersion = (body as { apiVersion?: unknown } | null)?.apiVersion;
+      const apiVersion = (json as { apiVersion?: unknown } | null)?.apiVersion;
       if (apiVersion !== 'admission.k8s.io/v1') {
         return c.text(
           `unsupported AdmissionReview version ${JSON.stringify(apiVersion ?? null)}; configure admissionReviewVersions: [v1]`,
           400,
         );
       }
-      const parsed = v.safeParse(AdmissionReview, body);
+      const parsed = v.safeParse(AdmissionReview, json);
       if (!parsed.success) {
-        const uid = (body as { request?: { uid?: unknown } }).request?.uid;
+        const uid = (json as { request?: { uid?: unknown } }).request?.uid;
         const message = `malformed AdmissionReview: ${describeIssues(parsed.issues)}`;
         // With a uid the apiserver can show our message to the user; without one only HTTP 400 fits.
         if (typeof uid === 'string' && uid) {
@@ -148,14 +159,11 @@ export function createApp(options: AppOptions): Hono {
     }
     let decision: Decision;
     try {
-      decision = await concern(request, options.lookup, { now: clock(), config: options.config });
+      decision = await concern(request, options.lookup, { now: clock(), config: options.config, validator });
     } catch (error) {
       logger.error('review failed', { uid: request.uid, error });
-      const message =
-        error instanceof PublicError
-          ? error.publicMessage
-          : `kube-request-access could not decide (internal error, review ${request.uid}); nothing is allowed until it can: try again, or ask an admin to check its logs`;
-      return deny(message, 500);
+      const internal = `kube-request-access could not decide (internal error, review ${request.uid}); nothing is allowed until it can: try again, or ask an admin to check its logs`;
+      return deny(publicMessage(error, internal), 500);
     }
     // The audit log takes every decision's line before the answer goes out. When it cannot (its
     // reader stalled, its output closed), refuse before anything happens rather than after.
@@ -266,56 +274,4 @@ export function respond(uid: string, decision: Decision): AdmissionResponseRevie
       ...(decision.warnings?.length ? { warnings: decision.warnings } : {}),
     },
   };
-}
-
-type NodeIncoming = IncomingMessage | Http2ServerRequest;
-
-/** The Node request under @hono/node-server (its `env.incoming`); undefined on fetch runtimes. */
-function nodeIncoming(env: unknown): NodeIncoming | undefined {
-  const incoming = (env as { incoming?: unknown } | undefined)?.incoming;
-  return incoming && typeof incoming === 'object' && typeof (incoming as NodeIncoming).on === 'function' && typeof (incoming as NodeIncoming).headers === 'object'
-    ? (incoming as NodeIncoming)
-    : undefined;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * The body as text straight from Node's request stream, or undefined when it is larger than `max`
- * bytes (declared or counted). Reading `c.req` instead makes @hono/node-server build a WHATWG
- * Request (AbortController, web streams, Headers): about half the CPU time of a review (bench/).
- * What is left unread is drained, bounded, by @hono/node-server once the answer is sent.
- */
-function readIncoming(incoming: NodeIncoming, max: number): Promise<string | undefined> {
-  if (Number(headerValue(incoming.headers['content-length'])) > max) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (value: string | undefined) => {
-      settled = true;
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        incoming.off('data', onData);
-        settle(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    incoming.on('data', onData);
-    incoming.once('end', () => settle(size > max ? undefined : Buffer.concat(chunks, size).toString('utf8')));
-    incoming.once('error', (error) => {
-      settled = true;
-      reject(error);
-    });
-    // 'close' follows every request; an Error (and its stack trace) only when the body never ended.
-    incoming.once('close', () => {
-      if (!settled) reject(new Error('the request closed before its body was read'));
-    });
-  });
 }

@@ -3,7 +3,7 @@
 // moment ago), from the API server once. A malformed object is no object.
 import * as v from 'valibot';
 import { AccessRequest } from '../../functions/schemas.ts';
-import { statusOf } from './informer.ts';
+import { isNotFound } from '../errors.ts';
 
 export function freshRequest(
   cached: (namespace: string, name: string) => AccessRequest | undefined,
@@ -16,7 +16,7 @@ export function freshRequest(
       const parsed = v.safeParse(AccessRequest, await live(namespace, name));
       return parsed.success ? parsed.output : undefined;
     } catch (err) {
-      if (statusOf(err) === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   };

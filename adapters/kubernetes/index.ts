@@ -24,14 +24,14 @@ import {
   type ReconcileConfig,
 } from '../../functions/reconcile/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
-import { DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Effect } from '../../functions/types.ts';
+import { DEFAULT_UNGATED_NAMESPACES, type Effect, type Lookup } from '../../functions/types.ts';
 import { inverseOf, statusBody } from '../request-status.ts';
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
 import { loadKubeConfig } from './config.ts';
 import { freshRequest } from './fresh.ts';
-import { PublicError } from '../http/app.ts';
-import { reflect, statusOf, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
+import { PublicError, statusOf } from '../errors.ts';
+import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
 
@@ -70,7 +70,7 @@ export interface KubernetesBackendOptions {
 }
 
 export interface KubernetesBackend {
-  lookup: ClusterLookup;
+  lookup: Lookup;
   effects: EffectExecutor;
   /** The server's own user name as the API server sees it (SelfSubjectReview at start). */
   selfUsername?: string;
@@ -195,7 +195,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     (namespace, name) =>
       bounded(`reading AccessRequest ${namespace}/${name}`, custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name })),
   );
-  const lookup: ClusterLookup = {
+  const lookup: Lookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
       requireSynced();
       const seen = new Set<string>();

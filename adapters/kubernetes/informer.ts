@@ -21,6 +21,7 @@
 //   and then the cache is still as old as before, not fresh); one that resumes a following watch
 //   the server closed (its timeout) follows from the start.
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { statusOf } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 
 export interface Reflector {
@@ -418,13 +419,4 @@ function describe(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
   if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
-}
-
-/** The HTTP status of a client-node ApiException (`code`) or a watch error (`statusCode`). */
-export function statusOf(err: unknown): number | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e.code === 'number') return e.code;
-  if (typeof e.statusCode === 'number') return e.statusCode;
-  return undefined;
 }

@@ -2,11 +2,11 @@
 // For tests, benchmarks and running the server without a cluster (`serve --objects FILE`).
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest, type UserInfo } from '../../functions/schemas.ts';
-import type { ClusterLookup, Effect, ResourceAttributes } from '../../functions/types.ts';
+import type { Effect, Lookup, ResourceAttributes } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor } from '../ports.ts';
 import { inverseOf, statusBody } from '../request-status.ts';
 
-export class MemoryCluster implements ClusterLookup, EffectExecutor {
+export class MemoryCluster implements Lookup, EffectExecutor {
   private readonly requests = new Map<string, AccessRequest>();
   private readonly byPod = new Map<string, Set<string>>();
   private readonly grants = new Map<string, AccessGrant[]>();

@@ -1,18 +1,18 @@
-// `kube-request-access serve`: wires configuration, the cluster backend, audit sinks and the
-// validator to the Hono app, and runs it over HTTPS until SIGTERM.
+// `kube-request-access serve`: reads the flags, starts the cluster backend, hands it with the
+// node:https webhook transports and stdout to the composition root (adapters/compose.ts), and
+// serves the app over HTTPS until SIGTERM.
 import { defineCommand } from 'citty';
 import { readFileSync } from 'node:fs';
 import * as v from 'valibot';
 import { parseDuration } from '../../functions/duration.ts';
-import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type ClusterLookup, type Config, type Lookup } from '../../functions/types.ts';
-import { readCaBundle } from '../audit/https.ts';
-import { streamAuditSink } from '../audit/log.ts';
-import { auditWebhookSink } from '../audit/webhook.ts';
-import { createApp, PublicError } from '../http/app.ts';
+import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type Config, type Lookup } from '../../functions/types.ts';
+import { httpsEndpoint, readCaBundle } from '../audit/https.ts';
+import { composeReviewer, type WebhookEndpoint } from '../compose.ts';
+import { createApp } from '../http/app.ts';
 import { jsonLogger } from '../log.ts';
 import { MemoryCluster } from '../memory/lookup.ts';
-import type { AuditSink, EffectExecutor, Logger, Validator } from '../ports.ts';
-import { validatorWebhook } from '../validator/webhook.ts';
+import type { EffectExecutor, Logger } from '../ports.ts';
+import { readNodeBody } from './body.ts';
 import { startHttpsServer, UsageError, type RunningServer } from './server.ts';
 
 export const serveArgs = {
@@ -77,18 +77,27 @@ export function configFrom(flags: ServeFlags): Config {
   };
 }
 
-function webhookOptions(flags: ServeFlags, url: 'audit-webhook-url' | 'extended-validation-webhook-url', ca: 'audit-webhook-ca-bundle' | 'extended-validation-webhook-ca-bundle') {
+/** The webhook of `--<url>` over node:https, its peer pinned to `--<ca>`; undefined without the flag. */
+function webhookEndpoint(
+  flags: ServeFlags,
+  url: 'audit-webhook-url' | 'extended-validation-webhook-url',
+  ca: 'audit-webhook-ca-bundle' | 'extended-validation-webhook-ca-bundle',
+  owner: string,
+): WebhookEndpoint | undefined {
+  if (!flags[url]) return undefined;
   const file = flags[ca];
   if (!file) throw new UsageError(`--${url} needs --${ca} (the PEM CA that signs that webhook's certificate)`);
+  let caBundle: string;
   try {
-    return { url: flags[url]!, caBundle: readCaBundle(file), timeoutMs: duration(flags, 'webhook-timeout') };
+    caBundle = readCaBundle(file);
   } catch (error) {
     throw new UsageError(`--${ca}: ${(error as Error).message}`);
   }
+  return httpsEndpoint({ url: flags[url]!, caBundle, timeoutMs: duration(flags, 'webhook-timeout') }, owner);
 }
 
 interface Backend {
-  lookup: ClusterLookup;
+  lookup: Lookup;
   effects: EffectExecutor;
   /** Who the server is to the API server (its service account): its own deletions are allowed. */
   selfUsername?: string;
@@ -114,12 +123,7 @@ async function startBackend(flags: ServeFlags, config: Config, logger: Logger): 
     cleanupIntervalMs: duration(flags, 'cleanup-interval'),
     deleteAfterMs: duration(flags, 'delete-after'),
     logger,
-    // Deletions are not admission decisions: they go to the audit log only, never to the audit
-    // webhook, whose protocol (shared with the seed) knows three event types.
-    onCleanup: (event) => {
-      const { object: _object, ...summary } = event;
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), log: 'audit', type: 'cleanup', ...summary })}\n`);
-    },
+    // Its cleanup deletions come back as DELETE reviews: the audit log records each (audit-deleted).
   });
 }
 
@@ -142,40 +146,27 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
   const settings = configFrom(flags); // bad flags fail before anything starts
   const shutdownDelayMs = duration(flags, 'shutdown-delay');
   const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
-  // stdout is the audit log: backpressure and failures of its reader refuse reviews, never crash.
-  const auditLog = streamAuditSink(process.stdout);
   // The diagnostic log on stderr may lose lines when its reader goes; that must not kill the server.
   process.stderr.on('error', () => {});
-  const sinks: AuditSink[] = [];
-  if (flags['audit-webhook-url']) sinks.push(auditWebhookSink(webhookOptions(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle')));
-  const validator: Validator | undefined = flags['extended-validation-webhook-url']
-    ? validatorWebhook(webhookOptions(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle'))
-    : undefined;
+  const auditWebhook = webhookEndpoint(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle', 'audit webhook');
+  const validationWebhook = webhookEndpoint(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle', 'extended-validation webhook');
 
   const backend = await startBackend(flags, settings, logger);
-  const config: Config = { ...settings, selfUsernames: backend.selfUsername ? [backend.selfUsername] : [] };
-  const lookup: Lookup = {
-    accessRequestsFor: (query) => backend.lookup.accessRequestsFor(query),
-    accessRequest: (namespace, name, expect) => backend.lookup.accessRequest(namespace, name, expect),
-    grantsFor: (namespace, name) => backend.lookup.grantsFor(namespace, name),
-    isAuthorized: (user, attributes) => backend.lookup.isAuthorized(user, attributes),
-    async validateAccessRequest(data) {
-      if (!validator) return { status: 'valid' };
-      try {
-        return await validator(data);
-      } catch (error) {
-        throw new PublicError('the extended validation webhook could not be asked, so the AccessRequest is refused (fail closed); try again, or ask an admin to check it', { cause: error });
-      }
-    },
-  };
+  const reviewer = await composeReviewer({
+    cluster: backend.lookup,
+    effects: backend.effects,
+    whoAmI: async () => backend.selfUsername,
+    settings,
+    ...(auditWebhook ? { auditWebhook } : {}),
+    ...(validationWebhook ? { validationWebhook } : {}),
+    // stdout is the audit log: backpressure and failures of its reader refuse reviews, never crash.
+    auditLog: process.stdout,
+    logger,
+  });
   let shuttingDown = false;
   const app = createApp({
-    lookup,
-    effects: backend.effects,
-    audit: sinks,
-    auditLog,
-    config,
-    logger,
+    ...reviewer,
+    readBody: readNodeBody,
     isReady: () => (shuttingDown ? 'shutting down' : backend.isReady()),
   });
   let server: RunningServer;
@@ -192,7 +183,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     await backend.stop();
     throw error;
   }
-  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(flags['audit-webhook-url']), validator: Boolean(validator), clientCertificates: Boolean(flags['client-ca-file']) });
+  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(auditWebhook), validator: Boolean(validationWebhook), clientCertificates: Boolean(flags['client-ca-file']) });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));

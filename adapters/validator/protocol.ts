@@ -3,9 +3,8 @@
 // No Node imports: an edge runtime pairs this with `fetchTransport`.
 import * as v from 'valibot';
 import { describeIssues } from '../../functions/schemas.ts';
-import type { ValidationResult } from '../../functions/types.ts';
+import type { ValidationResult, Validator } from '../../functions/types.ts';
 import { ValidationResult as ValidationResultSchema } from '../../webhooks/schemas.ts';
-import type { Validator } from '../ports.ts';
 import {
   USER_AGENT,
   describeError,
@@ -17,7 +16,7 @@ import {
 } from '../audit/transport.ts';
 
 /** The HTTP request for one validation: pure, shared by every runtime. */
-export function validationRequest(url: string | URL, data: Parameters<Validator>[0]): WebhookRequest {
+export function validationRequest(url: string | URL, data: Parameters<Validator['validateAccessRequest']>[0]): WebhookRequest {
   return {
     url: new URL(url).toString(),
     headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
@@ -53,18 +52,20 @@ export function parseValidationResponse(response: WebhookResponse): ValidationRe
 export function validatorOver(url: string, transport: Transport): Validator {
   const base = requireHttpsUrl(url, 'extended-validation webhook');
   const name = `extended-validation webhook ${base.origin}${base.pathname}`;
-  return async (data) => {
-    let response;
-    try {
-      response = await transport(validationRequest(base, data));
-    } catch (error) {
-      throw new Error(`${name}: ${describeError(error)}`);
-    }
-    try {
-      return parseValidationResponse(response);
-    } catch (error) {
-      throw new Error(`${name}: ${describeError(error)}`);
-    }
+  return {
+    async validateAccessRequest(data) {
+      let response;
+      try {
+        response = await transport(validationRequest(base, data));
+      } catch (error) {
+        throw new Error(`${name}: ${describeError(error)}`);
+      }
+      try {
+        return parseValidationResponse(response);
+      } catch (error) {
+        throw new Error(`${name}: ${describeError(error)}`);
+      }
+    },
   };
 }
 

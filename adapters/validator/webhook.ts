@@ -1,8 +1,7 @@
 // Extended-validation webhook client for Node: the seed protocol (protocol.ts) over node:https
 // with the peer certificate pinned to the configured CA bundle.
-import type { Validator } from '../ports.ts';
-import { checkCaBundle, httpsTransport } from '../audit/https.ts';
-import { requireHttpsUrl } from '../audit/transport.ts';
+import type { Validator } from '../../functions/types.ts';
+import { httpsEndpoint } from '../audit/https.ts';
 import type { WebhookOptions } from '../audit/webhook.ts';
 import { validatorOver } from './protocol.ts';
 
@@ -10,10 +9,6 @@ export type { WebhookOptions };
 export { parseValidationResponse, validationRequest, validatorOver } from './protocol.ts';
 
 export function validatorWebhook(options: WebhookOptions): Validator {
-  requireHttpsUrl(options.url, 'extended-validation webhook');
-  checkCaBundle(options.caBundle, 'extended-validation webhook');
-  return validatorOver(
-    options.url,
-    httpsTransport({ caBundle: options.caBundle, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }),
-  );
+  const { url, transport } = httpsEndpoint(options, 'extended-validation webhook');
+  return validatorOver(url, transport);
 }

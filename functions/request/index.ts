@@ -50,7 +50,7 @@ export const request: Concern = async (admission, lookup, context) => {
   if (admission.dryRun) {
     return allow('', { audit, warnings: ['dry run: the extended validation webhook was not asked; the real request may still be refused by it'] });
   }
-  const validation = await lookup.validateAccessRequest({ request: admission, accessRequest });
+  const validation = await context.validator.validateAccessRequest({ request: admission, accessRequest });
   if (validation.status !== 'valid') {
     return deny(`the AccessRequest was rejected by the validation webhook: ${validation.message || 'no reason given'}`);
   }

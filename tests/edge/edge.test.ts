@@ -143,7 +143,7 @@ before(async () => {
   await backend.synced();
   const config = { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['system:masters'] };
   nodeApp = createApp({
-    lookup: { ...backend.lookup, validateAccessRequest: async () => ({ status: 'valid' }) },
+    lookup: backend.lookup,
     effects: backend.effects,
     audit: [],
     config,

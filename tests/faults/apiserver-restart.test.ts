@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PublicError } from '../../adapters/http/app.ts';
+import { PublicError } from '../../adapters/errors.ts';
 import { startKubernetesBackend, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';

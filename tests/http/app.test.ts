@@ -5,25 +5,18 @@ import { describe, it } from 'node:test';
 import { createApp, type AdmissionResponseReview } from '../../adapters/http/app.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor } from '../../adapters/ports.ts';
-import { DEFAULT_CONFIG, type AuditEvent, type Lookup } from '../../functions/types.ts';
-import { accessGrant, accessRequest, execReview, NOW, objectReview, users } from '../support/builders.ts';
+import { DEFAULT_CONFIG, type AuditEvent, type Lookup, type Validator } from '../../functions/types.ts';
+import { accessGrant, accessRequest, execReview, NOW, objectReview, shellPorts, users } from '../support/builders.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
-function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Partial<Lookup>; validate?: Lookup['validateAccessRequest']; effects?: EffectExecutor } = {}) {
+function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Partial<Lookup>; validate?: Validator['validateAccessRequest']; effects?: EffectExecutor } = {}) {
   const cluster = new MemoryCluster(options.objects ?? [accessRequest(), accessGrant()]);
   const events: AuditEvent[] = [];
   const recorder: AuditSink = { name: 'recorder', record: async (event) => void events.push(event) };
-  const lookup: Lookup = {
-    accessRequestsFor: (q) => cluster.accessRequestsFor(q),
-    accessRequest: (n, name) => cluster.accessRequest(n, name),
-    grantsFor: (n, name) => cluster.grantsFor(n, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
-    validateAccessRequest: options.validate ?? (async () => ({ status: 'valid' })),
-    ...options.lookup,
-  };
   const app = createApp({
-    lookup,
-    effects: options.effects ?? cluster,
+    ...shellPorts(cluster, options),
+    ...(options.effects ? { effects: options.effects } : {}),
     audit: [recorder, ...(options.audit ?? [])],
     config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'] },
     clock: () => NOW,
@@ -87,8 +80,7 @@ describe('admission endpoint', () => {
     const logged: AuditEvent[] = [];
     const cluster = new MemoryCluster([accessRequest()]);
     const app = createApp({
-      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
-      effects: cluster,
+      ...shellPorts(cluster),
       audit: [{ name: 'audit webhook', record: async (event) => void sent.push(event) }],
       auditLog: { name: 'log', record: async (event) => void logged.push(event) },
       config: DEFAULT_CONFIG,
@@ -133,8 +125,7 @@ describe('admission endpoint', () => {
     const logged: AuditEvent[] = [];
     const cluster = new MemoryCluster([accessRequest(), accessGrant()]);
     const app = createApp({
-      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
-      effects: cluster,
+      ...shellPorts(cluster),
       audit: [flaky],
       auditLog: { name: 'log', record: async (event) => void logged.push(event) },
       config: DEFAULT_CONFIG,
@@ -157,8 +148,7 @@ describe('admission endpoint', () => {
     const cluster = new MemoryCluster([accessRequest(), accessGrant()]);
     const sent: AuditEvent[] = [];
     const app = createApp({
-      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: async () => false, validateAccessRequest: async () => ({ status: 'valid' }) },
-      effects: cluster,
+      ...shellPorts(cluster),
       audit: [{ name: 'webhook', record: async (event) => void sent.push(event) }],
       auditLog: { name: 'log', record: async () => {}, problem: () => 'its reader is not keeping up' },
       config: DEFAULT_CONFIG,
@@ -177,8 +167,7 @@ describe('admission endpoint', () => {
     const logged: AuditEvent[] = [];
     const cluster = new MemoryCluster([accessRequest({ validFor: '1h' }), accessGrant()]);
     const app = createApp({
-      lookup: { accessRequestsFor: (q) => cluster.accessRequestsFor(q), accessRequest: (n, x) => cluster.accessRequest(n, x), grantsFor: (n, x) => cluster.grantsFor(n, x), isAuthorized: (u, a) => cluster.isAuthorized(u, a), validateAccessRequest: async () => ({ status: 'valid' }) },
-      effects: cluster,
+      ...shellPorts(cluster),
       audit: [failing],
       auditLog: { name: 'log', record: async (event) => void logged.push(event) },
       config: DEFAULT_CONFIG,

@@ -7,16 +7,15 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { logAuditSink } from '../../adapters/audit/log.ts';
-import { auditWebhookSink } from '../../adapters/audit/webhook.ts';
+import { httpsEndpoint } from '../../adapters/audit/https.ts';
+import { composeReviewer } from '../../adapters/compose.ts';
 import { createApp } from '../../adapters/http/app.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import { startServe } from '../../adapters/node/serve.ts';
 import { startHttpsServer, type RunningServer } from '../../adapters/node/server.ts';
-import { validatorWebhook } from '../../adapters/validator/webhook.ts';
 import type { AdmissionRequest } from '../../functions/schemas.ts';
-import { DEFAULT_CONFIG, type Lookup } from '../../functions/types.ts';
+import { DEFAULT_CONFIG } from '../../functions/types.ts';
 import { startAuditWebhook } from '../../examples/audit-webhook/main.ts';
 import { runVerify } from '../../examples/audit-webhook/main.ts';
 import { startValidatorWebhook } from '../../examples/validator-webhook/main.ts';
@@ -72,21 +71,19 @@ describe('extension webhooks with the main server', () => {
     const file = join(dir, 'flow.jsonl');
     const auditWebhook = await startAuditWebhook({ address: '127.0.0.1:0', ...tlsFlags(), file }, quiet);
     const cluster = new MemoryCluster();
-    const validate = validatorWebhook({ url: `${validator.url}/validate`, caBundle: ca.cert });
-    const lookup: Lookup = {
-      accessRequestsFor: (q) => cluster.accessRequestsFor(q),
-      accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
-      grantsFor: (namespace, name) => cluster.grantsFor(namespace, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
-      validateAccessRequest: validate,
-    };
     const auditLog: string[] = [];
-    const app = createApp({
-      lookup,
-      effects: cluster,
-      audit: [logAuditSink((line) => auditLog.push(line)), auditWebhookSink({ url: `${auditWebhook.url}/audit`, caBundle: ca.cert })],
-      config: DEFAULT_CONFIG,
-      clock: () => NOW,
-    });
+    // The server's own composition (adapters/compose.ts), over node:https to both examples.
+    const app = createApp(
+      await composeReviewer({
+        cluster,
+        effects: cluster,
+        settings: DEFAULT_CONFIG,
+        auditWebhook: httpsEndpoint({ url: `${auditWebhook.url}/audit`, caBundle: ca.cert }, 'audit webhook'),
+        validationWebhook: httpsEndpoint({ url: `${validator.url}/validate`, caBundle: ca.cert }, 'extended-validation webhook'),
+        auditLog: (line) => auditLog.push(line),
+        clock: () => NOW,
+      }),
+    );
     let main: RunningServer | undefined;
     try {
       main = await startHttpsServer({ app, address: '127.0.0.1:0', tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, logger: silentLogger });
@@ -123,6 +120,9 @@ describe('extension webhooks with the main server', () => {
       assert.equal(unaudited.code, 500);
       assert.match(unaudited.message, /audit webhook/);
       assert.deepEqual(auditTypes(file), ['audit-created', 'audit-granted', 'audit-exec']);
+      // The audit log records the verdict the failed webhook left: denied.
+      const last = JSON.parse(auditLog.at(-1)!) as { type: string; verdict: string; uid: string };
+      assert.deepEqual([last.type, last.verdict, last.uid], ['audit-exec', 'denied', 'e1b2c3d4-0000-4000-8000-000000000009']);
     } finally {
       await main?.close(0);
       await auditWebhook.close();

@@ -7,7 +7,7 @@ import { createApp, type AdmissionResponseReview } from '../../adapters/http/app
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import type { AuditSink } from '../../adapters/ports.ts';
 import { DEFAULT_CONFIG, type AuditEvent } from '../../functions/types.ts';
-import { accessGrant, NOW } from '../support/builders.ts';
+import { accessGrant, NOW, shellPorts } from '../support/builders.ts';
 import { attachRequest, copyInRequest, debugRequest, execRequest, portForwardRequest, type Fixture } from '../unit/friends/_builders.ts';
 
 const fixture = (name: Fixture) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as { request: Record<string, any> };
@@ -17,13 +17,7 @@ function setup(objects: unknown[]) {
   const events: AuditEvent[] = [];
   const recorder: AuditSink = { name: 'recorder', record: async (event) => void events.push(event) };
   const app = createApp({
-    lookup: {
-      accessRequestsFor: (q) => cluster.accessRequestsFor(q),
-      accessRequest: (n, name) => cluster.accessRequest(n, name),
-      grantsFor: (n, name) => cluster.grantsFor(n, name), isAuthorized: (u, a) => cluster.isAuthorized(u, a),
-      validateAccessRequest: async () => ({ status: 'valid' }),
-    },
-    effects: cluster,
+    ...shellPorts(cluster),
     audit: [recorder],
     config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'] },
     clock: () => NOW,

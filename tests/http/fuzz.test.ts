@@ -10,6 +10,7 @@ import { createApp, type AdmissionResponseReview } from '../../adapters/http/app
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import type { AuditSink } from '../../adapters/ports.ts';
 import { DEFAULT_CONFIG, type AuditEvent, type Config } from '../../functions/types.ts';
+import { shellPorts } from '../support/builders.ts';
 
 const SEED = 42;
 const RUNS = 600;
@@ -464,14 +465,7 @@ function setup(scenario: Scenario) {
   const log: AuditSink = { name: 'audit log', record: async (event) => void logged.push(JSON.parse(JSON.stringify(event))) };
   const config = configFor(scenario.prefix);
   const app = createApp({
-    lookup: {
-      accessRequestsFor: (q) => cluster.accessRequestsFor(q),
-      accessRequest: (n, name) => cluster.accessRequest(n, name),
-      grantsFor: (n, name) => cluster.grantsFor(n, name),
-      isAuthorized: (u, a) => cluster.isAuthorized(u, a),
-      validateAccessRequest: async () => ({ status: 'valid' }),
-    },
-    effects: cluster,
+    ...shellPorts(cluster),
     audit: [webhook],
     auditLog: log,
     config,

@@ -2,14 +2,20 @@
 // AccessRequests / AccessGrants as they sit in the cluster.
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest, AdmissionRequest } from '../../functions/schemas.ts';
-import { DEFAULT_CONFIG, type Config, type Context, type Lookup, type ResourceAttributes } from '../../functions/types.ts';
+import { DEFAULT_CONFIG, NO_VALIDATOR, type Config, type Context, type Lookup, type ResourceAttributes, type Validator } from '../../functions/types.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
+import type { EffectExecutor } from '../../adapters/ports.ts';
 
 export const NOW = new Date('2026-11-28T10:00:00Z');
 export const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000).toISOString();
 
-export function context(config: Partial<Config> = {}, now = NOW): Context {
-  return { now, config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'], ...config } };
+/** A Context at NOW; `validate` scripts the extended-validation webhook (default: every request is valid). */
+export function context(config: Partial<Config> = {}, now = NOW, validate?: Validator['validateAccessRequest']): Context {
+  return {
+    now,
+    config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'], ...config },
+    validator: validate ? { validateAccessRequest: validate } : NO_VALIDATOR,
+  };
 }
 
 type User = { username: string; groups?: string[] };
@@ -162,10 +168,9 @@ export function objectReview(
   });
 }
 
-/** A Lookup over a MemoryCluster with a scripted validator; `approvers` pass the SubjectAccessReview. */
+/** A Lookup over a MemoryCluster; `approvers` pass the SubjectAccessReview for creating grants. */
 export function lookupOf(
   objects: unknown[],
-  validate: Lookup['validateAccessRequest'] = async () => ({ status: 'valid' }),
   approvers: readonly string[] = ['carol'],
 ): Lookup & { cluster: MemoryCluster; asked: ResourceAttributes[] } {
   const asked: ResourceAttributes[] = [];
@@ -180,7 +185,28 @@ export function lookupOf(
     accessRequest: (n, name) => cluster.accessRequest(n, name),
     grantsFor: (n, name) => cluster.grantsFor(n, name),
     isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
-    validateAccessRequest: validate,
+  };
+}
+
+/**
+ * What the shell reads and writes, over one MemoryCluster: the lookup (with `lookup` overriding
+ * some of its calls), the validator (scripted by `validate`; default: every request is valid) and
+ * the effects. Spread it into createApp's options.
+ */
+export function shellPorts(
+  cluster: MemoryCluster,
+  options: { lookup?: Partial<Lookup>; validate?: Validator['validateAccessRequest'] } = {},
+): { lookup: Lookup; validator: Validator; effects: EffectExecutor } {
+  return {
+    lookup: {
+      accessRequestsFor: (q) => cluster.accessRequestsFor(q),
+      accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
+      grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
+      isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
+      ...options.lookup,
+    },
+    validator: options.validate ? { validateAccessRequest: options.validate } : NO_VALIDATOR,
+    effects: cluster,
   };
 }
 

@@ -49,7 +49,7 @@ describe('delete', () => {
   }
 
   it('asks the cluster whether the deleter may create AccessGrants in that namespace', async () => {
-    const lookup = lookupOf([aliceRequest], undefined, []);
+    const lookup = lookupOf([aliceRequest], []);
     const decision = await request(objectReview(aliceRequest, { user: users.bob, operation: 'DELETE' }), lookup, context());
     assert.equal(decision.allowed, false);
     assert.deepEqual(lookup.asked, [{ verb: 'create', group: 'kube-request-access.io', resource: 'accessgrants', namespace: 'team-a' }]);

@@ -288,10 +288,10 @@ describe('examples served over HTTPS to the real clients', () => {
     const server = await startValidatorWebhook({ address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), 'ticket-pattern': '^[A-Z]+-[0-9]+$' }, quiet);
     try {
       const validator = validatorWebhook({ url: `${server.url}/validate`, caBundle: ca.cert });
-      const refused = await validator({ request: admission(), accessRequest: accessRequest() });
+      const refused = await validator.validateAccessRequest({ request: admission(), accessRequest: accessRequest() });
       assert.equal(refused.status, 'invalid');
       assert.match(refused.message ?? '', /add -k ticket=OPS-123 to kubectl request exec/);
-      assert.equal((await validator({ request: admission(), accessRequest: accessRequest({ ticket: 'OPS-9' }) })).status, 'valid');
+      assert.equal((await validator.validateAccessRequest({ request: admission(), accessRequest: accessRequest({ ticket: 'OPS-9' }) })).status, 'valid');
     } finally {
       await server.close();
     }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request, requestStatus } from '../../functions/request/index.ts';
 import type { ValidationResult } from '../../functions/types.ts';
-import { accessRequest, context, lookupOf, objectReview, users } from '../support/builders.ts';
+import { accessRequest, context, lookupOf, NOW, objectReview, users } from '../support/builders.ts';
 
 const valid = async (): Promise<ValidationResult> => ({ status: 'valid' });
 
@@ -39,7 +39,7 @@ describe('request', () => {
   for (const c of cases) {
     it(c.name, async () => {
       const review = objectReview(c.object, { ...(c.user ? { user: c.user } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) });
-      const decision = await request(review, lookupOf([], valid), context(c.config));
+      const decision = await request(review, lookupOf([]), context(c.config, NOW, valid));
       assert.equal(decision.allowed, c.allowed, decision.message);
       if (c.message) assert.match(decision.message, c.message);
       if (c.code) assert.equal(decision.code, c.code);
@@ -53,11 +53,11 @@ describe('request', () => {
     const object = accessRequest({ customKeys: { ticket: 'OPS-1' } });
     const decision = await request(
       objectReview(object),
-      lookupOf([], async (data) => {
+      lookupOf([]),
+      context({}, NOW, async (data) => {
         seen.push(data);
         return { status: 'valid' };
       }),
-      context(),
     );
     assert.equal(decision.allowed, true);
     assert.equal(seen.length, 1);
@@ -67,8 +67,8 @@ describe('request', () => {
   it("refuses with the validator's message when it answers invalid", async () => {
     const decision = await request(
       objectReview(accessRequest()),
-      lookupOf([], async () => ({ status: 'invalid', message: 'add -k ticket=OPS-123' })),
-      context(),
+      lookupOf([]),
+      context({}, NOW, async () => ({ status: 'invalid', message: 'add -k ticket=OPS-123' })),
     );
     assert.equal(decision.allowed, false);
     assert.match(decision.message, /rejected by the validation webhook: add -k ticket=OPS-123/);
@@ -76,7 +76,7 @@ describe('request', () => {
 
   it('lets a validator failure propagate so the shell fails closed', async () => {
     await assert.rejects(
-      request(objectReview(accessRequest()), lookupOf([], async () => { throw new Error('unreachable'); }), context()),
+      request(objectReview(accessRequest()), lookupOf([]), context({}, NOW, async () => { throw new Error('unreachable'); })),
       /unreachable/,
     );
   });
@@ -131,7 +131,7 @@ describe('request: dry run', () => {
       asked++;
       return { status: 'invalid', message: 'no ticket' };
     };
-    const decision = await request(objectReview(accessRequest(), { dryRun: true }), lookupOf([], refusing), context());
+    const decision = await request(objectReview(accessRequest(), { dryRun: true }), lookupOf([]), context({}, NOW, refusing));
     assert.equal(asked, 0);
     assert.equal(decision.allowed, true);
     assert.match(decision.warnings?.join('\n') ?? '', /dry run: the extended validation webhook was not asked/);

@@ -54,7 +54,7 @@ describe('extended-validation webhook client', () => {
     });
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-      assert.deepEqual(await validate(data), { status: 'valid', message: 'all is well' });
+      assert.deepEqual(await validate.validateAccessRequest(data), { status: 'valid', message: 'all is well' });
       assert.equal(seen.method, 'POST');
       assert.equal(seen.url, '/validate');
       assert.equal(seen.contentType, 'application/json');
@@ -70,7 +70,7 @@ describe('extended-validation webhook client', () => {
     );
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-      assert.deepEqual(await validate(data), { status: 'invalid', message: 'add -k ticket=OPS-123' });
+      assert.deepEqual(await validate.validateAccessRequest(data), { status: 'invalid', message: 'add -k ticket=OPS-123' });
     } finally {
       await server.close();
     }
@@ -79,7 +79,7 @@ describe('extended-validation webhook client', () => {
   test('accepts an answer without a message', async () => {
     const server = await startServer(serverPem, (_req, _body, res) => json(res, 200, { status: 'valid' }));
     try {
-      assert.deepEqual(await validatorWebhook({ url: server.url, caBundle: ca.cert })(data), { status: 'valid' });
+      assert.deepEqual(await validatorWebhook({ url: server.url, caBundle: ca.cert }).validateAccessRequest(data), { status: 'valid' });
     } finally {
       await server.close();
     }
@@ -100,7 +100,7 @@ describe('extended-validation webhook client', () => {
       const server = await startServer(serverPem, (_req, _body, res) => json(res, bad.status, bad.body));
       try {
         const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-        await assert.rejects(validate(data), (error: Error) => {
+        await assert.rejects(validate.validateAccessRequest(data), (error: Error) => {
           assert.match(error.message, /^extended-validation webhook https:\/\/127\.0\.0\.1:\d+\/validate: /);
           assert.match(error.message, bad.error);
           return true;
@@ -115,7 +115,7 @@ describe('extended-validation webhook client', () => {
     const server = await startServer(serverPem, () => {});
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert, timeoutMs: 200 });
-      await assert.rejects(validate(data), /extended-validation webhook .*: no answer within 200ms/);
+      await assert.rejects(validate.validateAccessRequest(data), /extended-validation webhook .*: no answer within 200ms/);
     } finally {
       await server.close();
     }
@@ -129,7 +129,7 @@ describe('extended-validation webhook client', () => {
     });
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-      await assert.rejects(validate(data), /extended-validation webhook .*: TLS: the server certificate is not signed by the configured CA bundle/);
+      await assert.rejects(validate.validateAccessRequest(data), /extended-validation webhook .*: TLS: the server certificate is not signed by the configured CA bundle/);
       assert.equal(reached, false);
     } finally {
       await server.close();
@@ -140,7 +140,7 @@ describe('extended-validation webhook client', () => {
     const server = await startServer(serverPem, () => {});
     const url = server.url;
     await server.close();
-    await assert.rejects(validatorWebhook({ url, caBundle: ca.cert })(data), /ECONNREFUSED/);
+    await assert.rejects(validatorWebhook({ url, caBundle: ca.cert }).validateAccessRequest(data), /ECONNREFUSED/);
   });
 
   test('refuses http: URLs at construction', () => {
@@ -155,6 +155,6 @@ describe('extended-validation webhook client', () => {
       assert.deepEqual(Object.keys(JSON.parse(req.body)), ['Request', 'AccessRequest']);
       return { status: 200, statusText: 'OK', body: '{"status":"invalid","message":"no"}' };
     });
-    assert.deepEqual(await validate(data), { status: 'invalid', message: 'no' });
+    assert.deepEqual(await validate.validateAccessRequest(data), { status: 'invalid', message: 'no' });
   });
 });

@@ -32,7 +32,7 @@ const summaries: Record<string, string> = {
   grant: 'Grant an access request (after a summary and a y/N prompt)',
   deny: 'Deny an access request, with a reason',
   list: 'List access requests (pending ones by default)',
-  describe: 'Show one access request, its decision and the kubectl exec it allows',
+  describe: 'Show one access request, its decision and the kubectl command it allows',
   cancel: 'Withdraw your own access request',
   attach: 'Ask for access to read the output of a container (kubectl attach, output only)',
   'port-forward': 'Ask for access to forward local ports to a pod (kubectl port-forward)',

@@ -42,6 +42,8 @@ export interface AccessKind {
   asks(spec: RequestSpec): string;
   /** What the grant would allow, as label/value lines for the person deciding on it. */
   describe(spec: RequestSpec): [string, string][];
+  /** One short line for the list's COMMAND column: the command, `copy into /tmp/upload`, `port-forward to any port`. */
+  brief(spec: RequestSpec): string;
   /** One use of a one-shot request: "exec" in "once (a single exec)". */
   oneUse: string;
   /** The kubectl command line (after `kubectl` and its connection flags) that a grant of `spec` allows. */
@@ -73,12 +75,10 @@ export interface PodReview<O> {
   auditOptions(options: O): PodExecOptions;
   /** Why these options are an interactive session nobody can audit (denied), or undefined. */
   interactive?(options: O, request: AdmissionRequest): string | undefined;
-  /**
-   * The kind's own verdict for a user who is not always allowed: the matching grant, or why not.
-   * Runs before the interactive check when given as `before` (copy-in is stdin by design).
-   */
-  judge(request: AdmissionRequest, options: O, lookup: Lookup, context: Context): Promise<Verdict>;
+  /** A branch decided before the interactive check, or undefined (copy-in is stdin by design). */
   before?(request: AdmissionRequest, options: O, lookup: Lookup, context: Context): Promise<Verdict | undefined>;
+  /** The kind's own verdict for a user who is not always allowed: the matching grant, or why not. */
+  judge(request: AdmissionRequest, options: O, lookup: Lookup, context: Context): Promise<Verdict>;
 }
 
 /** `parse` for a review whose object is one valibot schema. */

@@ -53,7 +53,7 @@ export function requestProblem(kind: AccessKind, spec: RequestSpec): string | un
 
 /** What `alice asks to …`: `port-forward to pod shop/web-0`. */
 export function asks(spec: RequestSpec): string {
-  return kindOf(spec)?.asks(spec) ?? `${spec.forObject.subResource} in pod ${spec.forObject.namespace}/${spec.forObject.name}`;
+  return kindOf(spec)?.asks(spec) ?? `access pods/${spec.forObject.subResource} of pod ${spec.forObject.namespace}/${spec.forObject.name}`;
 }
 
 /**
@@ -62,6 +62,11 @@ export function asks(spec: RequestSpec): string {
  */
 export function requestedAccess(spec: RequestSpec): [string, string][] {
   return kindOf(spec)?.describe(spec) ?? [['subresource', spec.forObject.subResource]];
+}
+
+/** The list's COMMAND column: what the request asks for, in one short line. */
+export function brief(spec: RequestSpec): string {
+  return kindOf(spec)?.brief(spec) ?? spec.forObject.subResource;
 }
 
 /** "exec" in "once (a single exec)". */

@@ -2,9 +2,8 @@
 // and create-then-(optionally)-wait, as `kubectl request exec` does it (cli/lib/exec.ts).
 import type { ArgsDef } from 'citty';
 import { listFlag, parseCustomKeys, parseValidFor, parseWait, stringFlag, type ParsedCommandLine } from '../lib/args.ts';
-import type { AccessCheck, ConnectionOptions } from '../lib/cluster.ts';
+import type { AccessCheck } from '../lib/cluster.ts';
 import type { RequestCommon as FriendCommon } from '../lib/exec.ts';
-import { connectionFlags, shellQuote } from '../lib/requests.ts';
 import { connectionOptions } from './_shared.ts';
 
 export { createAndMaybeWait, type Planned } from '../lib/exec.ts';
@@ -43,9 +42,4 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
 /** RBAC checks for a CONNECT subresource: WebSocket needs get as well as create. */
 export function connectChecks(subresource: string, namespace: string, pod: string): AccessCheck[] {
   return ['create', 'get'].map((verb) => ({ verb, resource: 'pods', subresource, namespace, name: pod }));
-}
-
-/** The kubectl command line with the user's connection flags, ready to copy. */
-export function kubectlLine(connection: ConnectionOptions, verb: string, args: readonly string[]): string {
-  return shellQuote(['kubectl', ...connectionFlags(connection), verb, ...args]);
 }

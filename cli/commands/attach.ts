@@ -6,8 +6,8 @@ import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target } f
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, interactiveArgs, kubectlLine, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
+import { commonOptions, connectChecks, createAndMaybeWait, interactiveArgs, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -66,7 +66,7 @@ export function requestAttach(deps: CommandDeps, options: AttachOptions): Promis
         customKeys: options.customKeys,
         options: { attachOptions: { container: resolved.container, stdout: true, stderr: true } },
       }),
-      next: (_request, connection) => kubectlLine(connection, 'attach', ['-n', namespace, resolved.pod, '-c', resolved.container]),
+      next: (created, connection) => kubectlCommand(created, connection),
       checks: connectChecks('attach', namespace, resolved.pod),
       notes: resolved.notes,
     };

@@ -7,10 +7,12 @@ import { defineCommand } from 'citty';
 import { cleanPath } from '../../functions/copy/index.ts';
 import { parseCommandLine, stringFlag } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
+import type { AccessRequest } from '../../functions/schemas.ts';
+import type { ConnectionOptions } from '../lib/cluster.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest, buildExecRequest } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, kubectlLine, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, buildExecRequest, kubectlCommand } from '../lib/requests.ts';
+import { commonOptions, connectChecks, createAndMaybeWait, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -68,8 +70,6 @@ export interface CpOptions extends FriendCommon {
   direction: 'in' | 'out';
   remote: RemoteSpec;
   local: string;
-  /** The pod-side argument as typed, for the kubectl cp printed back. */
-  remoteArg: string;
   container?: string;
 }
 
@@ -95,7 +95,6 @@ export function parseCpArgs(rawArgs: readonly string[]): CpOptions {
     direction: from ? 'out' : 'in',
     remote,
     local: from ? destination : source,
-    remoteArg: from ? source : destination,
   };
   if (options.direction === 'in') copyInDirectory(remote.path); // usage errors before connecting
   const container = stringFlag(parsed, 'container');
@@ -107,9 +106,9 @@ export function requestCp(deps: CommandDeps, options: CpOptions): Promise<number
   const namespace = deps.cluster.namespace;
   return createAndMaybeWait(deps, options, async (username) => {
     const resolved = await resolveTarget(deps.cluster, namespace, { kind: 'pod', name: options.remote.pod }, options.container);
-    const cpArgs = ['-n', namespace, '-c', resolved.container, ...(options.direction === 'out' ? [options.remoteArg, options.local] : [options.local, options.remoteArg])];
     const common = {
-      next: () => kubectlLine(options.connection, 'cp', cpArgs),
+      next: (created: AccessRequest, connection: ConnectionOptions) =>
+        kubectlCommand(created, connection, { local: options.local, remotePath: options.remote.path }),
       checks: connectChecks('exec', namespace, resolved.pod),
     };
     if (options.direction === 'out') {

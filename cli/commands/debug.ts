@@ -7,8 +7,8 @@ import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target } f
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest } from '../lib/requests.ts';
-import { commonOptions, createAndMaybeWait, interactiveArgs, kubectlLine, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
+import { commonOptions, createAndMaybeWait, interactiveArgs, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -74,19 +74,6 @@ export function parseDebugArgs(rawArgs: readonly string[]): DebugOptions {
   return options;
 }
 
-/** The kubectl debug command line a granted request allows. */
-export function kubectlDebugArgs(namespace: string, pod: string, options: DebugOptions): string[] {
-  return [
-    '-n', namespace, pod,
-    `--image=${options.image}`,
-    ...(options.targetContainer ? [`--target=${options.targetContainer}`] : []),
-    ...(options.container ? ['-c', options.container] : []),
-    ...(options.profile ? [`--profile=${options.profile}`] : []),
-    ...(options.argumentsOnly ? ['--arguments-only'] : []),
-    ...(options.argv.length ? ['--', ...options.argv] : []),
-  ];
-}
-
 export function requestDebug(deps: CommandDeps, options: DebugOptions): Promise<number> {
   const namespace = deps.cluster.namespace;
   return createAndMaybeWait(deps, options, async (username) => {
@@ -111,7 +98,7 @@ export function requestDebug(deps: CommandDeps, options: DebugOptions): Promise<
           },
         },
       }),
-      next: (_request, connection) => kubectlLine(connection, 'debug', kubectlDebugArgs(namespace, resolved.pod, options)),
+      next: (created, connection) => kubectlCommand(created, connection),
       checks: [{ verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', namespace, name: resolved.pod }],
       notes,
       after: [`Its output: kubectl logs -n ${namespace} ${resolved.pod} -c ${options.container ?? 'NAME'} (attaching needs its own request: kubectl request attach)`],

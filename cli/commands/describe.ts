@@ -13,7 +13,7 @@ export const help: CommandHelp = {
 };
 
 export default defineCommand({
-  meta: { name: 'describe', description: 'Show one access request, its decision and the kubectl exec it allows' },
+  meta: { name: 'describe', description: 'Show one access request, its decision and the kubectl command it allows' },
   args,
   async run({ rawArgs }) {
     const parsed = parseCommandLine(rawArgs, args);

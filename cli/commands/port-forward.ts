@@ -10,8 +10,8 @@ import { booleanFlag, parseCommandLine, parseTarget, type Target } from '../lib/
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, kubectlLine, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
+import { commonOptions, connectChecks, createAndMaybeWait, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -84,7 +84,7 @@ export function requestPortForward(deps: CommandDeps, options: PortForwardOption
         customKeys: options.customKeys,
         options: { portForwardOptions: options.onlyPorts ? { ports: options.remotePorts } : {} },
       }),
-      next: (_request, connection) => kubectlLine(connection, 'port-forward', ['-n', namespace, `pod/${resolved.pod}`, ...(options.mappings.length ? options.mappings : ['LOCAL_PORT:REMOTE_PORT'])]),
+      next: (created, connection) => kubectlCommand(created, connection, { ports: options.mappings }),
       checks: connectChecks('portforward', namespace, resolved.pod),
       notes,
     };

@@ -4,7 +4,7 @@ import type { Target } from './args.ts';
 import type { AccessCheck, AccessRequestBody, Cluster, ConnectionOptions } from './cluster.ts';
 import { CliError, ExitCode, explainError } from './errors.ts';
 import { resolveTarget } from './pods.ts';
-import { buildExecRequest, connectionFlags, kubectlExecCommand, shellQuote } from './requests.ts';
+import { buildExecRequest, connectionFlags, kubectlCommand, shellQuote } from './requests.ts';
 import type { Io } from './runtime.ts';
 import { formatAge } from './summary.ts';
 import { execChecks, waitForAccess } from './wait.ts';
@@ -56,7 +56,7 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
         validFor: options.validFor,
         customKeys: options.customKeys,
       }),
-      next: (created, connection) => kubectlExecCommand(created, connection),
+      next: (created, connection) => kubectlCommand(created, connection),
       checks: execChecks(namespace, resolved.pod),
       notes,
     };
@@ -65,8 +65,8 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
 
 export interface Planned {
   body: AccessRequestBody;
-  /** The kubectl command the request allows, once granted. */
-  next: (request: AccessRequest, connection: ConnectionOptions) => string;
+  /** The kubectl command the request allows, once granted (requests.ts kubectlCommand, with what the user typed). */
+  next: (request: AccessRequest, connection: ConnectionOptions) => string | undefined;
   /** The RBAC the user needs once granted (checked with --wait). */
   checks: AccessCheck[];
   /** Lines for stderr before creating (defaulted container, what cannot be checked, ...). */
@@ -100,7 +100,7 @@ export async function createAndMaybeWait(
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.waitMs === undefined) {
     io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
-    io.stdout(`Once it is granted, run:\n  ${line}`);
+    if (line) io.stdout(`Once it is granted, run:\n  ${line}`);
     for (const text of planned.after ?? []) io.stdout(text);
     return ExitCode.OK;
   }
@@ -111,7 +111,7 @@ export async function createAndMaybeWait(
   );
   switch (result.outcome) {
     case 'granted':
-      io.stdout(`granted by ${result.grant.spec.grantedBy.username}; run now:\n  ${line}`);
+      io.stdout(`granted by ${result.grant.spec.grantedBy.username}${line ? `; run now:\n  ${line}` : ''}`);
       for (const text of planned.after ?? []) io.stdout(text);
       return ExitCode.OK;
     case 'denied': {

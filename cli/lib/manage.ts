@@ -4,7 +4,7 @@ import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
 import { whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
-import { buildGrant, grantName, kubectlExecCommand, requestState, type GrantState } from './requests.ts';
+import { buildGrant, grantName, kubectlCommand, requestState, type GrantState } from './requests.ts';
 import { ageOf, describeRequest, listTable, summarizeRequest } from './summary.ts';
 import type { ConnectionOptions } from './cluster.ts';
 
@@ -86,8 +86,13 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
   }
   if (options.status === 'granted') {
     const access = request.spec.validFor ? `for ${request.spec.validFor}` : 'once';
-    io.stdout(`granted ${options.name}: ${request.spec.userInfo.username} may now run (${access}):`);
-    io.stdout(`  ${kubectlExecCommand(request)}`);
+    const command = kubectlCommand(request);
+    if (command) {
+      io.stdout(`granted ${options.name}: ${request.spec.userInfo.username} may now run (${access}):`);
+      io.stdout(`  ${command}`);
+    } else {
+      io.stdout(`granted ${options.name} (${access})`);
+    }
   } else {
     io.stdout(`denied ${options.name}${options.reason ? ` (reason: ${options.reason})` : ''}`);
   }
@@ -138,7 +143,8 @@ export async function describe(deps: CommandDeps, name: string, connection: Conn
   const request = await getRequest(deps, name);
   const state = requestState(request, await listGrants(deps, deps.cluster.namespace), deps.now());
   deps.io.stdout(describeRequest(request, state, deps.now()));
-  if (state.state === 'granted') deps.io.stdout(`  run:         ${kubectlExecCommand(request, connection)}`);
+  const command = kubectlCommand(request, connection);
+  if (state.state === 'granted' && command) deps.io.stdout(`  run:         ${command}`);
   return ExitCode.OK;
 }
 

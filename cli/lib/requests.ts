@@ -1,5 +1,7 @@
 // Building AccessRequests and AccessGrants, and reading their state. Plain data in, plain data out.
 import { evaluateGrant, shellQuote, type GrantState } from '../../functions/access.ts';
+import type { KubectlHints } from '../../functions/kind.ts';
+import { kubectlArgs } from '../../functions/kinds.ts';
 import { API_VERSION, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
 import type { AccessGrantBody, AccessRequestBody, ConnectionOptions } from './cluster.ts';
 
@@ -27,7 +29,7 @@ export interface RequestInput {
   username: string;
   namespace: string;
   pod: string;
-  /** exec today; attach, portforward, ephemeralcontainers later (issue 6). */
+  /** The pods subresource of the kind of access: exec, attach, portforward, ephemeralcontainers. */
   subResource: string;
   /** Go duration, '' for one use. */
   validFor: string;
@@ -116,21 +118,14 @@ export function connectionFlags(connection: ConnectionOptions): string[] {
   ];
 }
 
-/** The exact `kubectl exec` that the request allows, ready to copy. */
-export function kubectlExecCommand(request: AccessRequest, connection: ConnectionOptions = {}): string {
-  const exec = request.spec.execOptions;
-  const command = exec?.command ?? [];
-  return shellQuote([
-    'kubectl',
-    ...connectionFlags(connection),
-    'exec',
-    '-n',
-    request.spec.forObject.namespace,
-    request.spec.forObject.name,
-    ...(exec?.container ? ['-c', exec.container] : []),
-    '--',
-    ...(command.length > 0 ? command : ['COMMAND']),
-  ]);
+/**
+ * The exact kubectl command the request allows once granted (kubectl exec, attach, port-forward,
+ * debug or cp, as its kind says: functions/kinds.ts), ready to copy; `hints` fill in what the
+ * request does not record (local paths, port mappings). Undefined for a subresource no kind knows.
+ */
+export function kubectlCommand(request: Pick<AccessRequest, 'spec'>, connection: ConnectionOptions = {}, hints?: KubectlHints): string | undefined {
+  const args = kubectlArgs(request.spec, hints);
+  return args && shellQuote(['kubectl', ...connectionFlags(connection), ...args]);
 }
 
 export { shellQuote };

@@ -1,8 +1,7 @@
 // Human text: the summary an approver reads before saying yes, `describe`, and `list` tables.
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
-import { shellQuote } from './requests.ts';
 import type { GrantState } from './requests.ts';
-import { requestedAccess } from '../../functions/kinds.ts';
+import { asks, brief, oneUse, requestedAccess } from '../../functions/kinds.ts';
 
 /** kubectl-style age: 45s, 12m, 5h, 3d. */
 export function formatAge(ms: number): string {
@@ -20,19 +19,13 @@ export function ageOf(object: { metadata: { creationTimestamp?: string | null } 
   return Number.isNaN(created) ? '<unknown>' : formatAge(now.getTime() - created);
 }
 
+/** The list's COMMAND column: the command of an exec, what the other kinds of access ask for. */
 export function commandText(request: AccessRequest): string {
-  const { subResource } = request.spec.forObject;
-  if (subResource && subResource !== 'exec') {
-    // attach, port-forward and debug: say what is asked in the list's COMMAND column too.
-    return `${subResource}: ${requestedAccess(request.spec).map(([key, value]) => `${key} ${value}`).join(', ')}`;
-  }
-  if (request.spec.copyOptions) return `copy into ${request.spec.copyOptions.path}`;
-  const command = request.spec.execOptions?.command ?? [];
-  return command.length > 0 ? shellQuote(command) : 'ANY command';
+  return brief(request.spec);
 }
 
 export function accessText(request: AccessRequest): string {
-  return request.spec.validFor ? `for ${request.spec.validFor} from the grant` : 'once (a single exec)';
+  return request.spec.validFor ? `for ${request.spec.validFor} from the grant` : `once (a single ${oneUse(request.spec)})`;
 }
 
 export function customKeysText(request: AccessRequest): string {
@@ -69,10 +62,9 @@ export function stateText(state: GrantState, now: Date): string {
  *       age:         5m
  */
 export function summarizeRequest(request: AccessRequest, now: Date): string {
-  const { forObject } = request.spec;
-  const what = forObject.subResource || 'exec';
   return [
-    `${request.spec.userInfo.username} asks to ${what} in pod ${forObject.namespace}/${forObject.name}`,
+    // Each kind of access says it in its own words: "port-forward to pod shop/web-0".
+    `${request.spec.userInfo.username} asks to ${asks(request.spec)}`,
     `  request:     ${request.metadata.name}`,
     // Each kind of access names its own facts (command, ports, image, copy destination …).
     ...requestedAccess(request.spec).map(([key, value]) => `  ${`${key}:`.padEnd(13)}${value}`),

@@ -73,6 +73,7 @@ export const attachKind: AccessKind = {
     ['container', spec.attachOptions?.container || '(default)'],
     ['attach', 'output only (stdout, stderr)'],
   ],
+  brief: (spec) => `attach to ${spec.attachOptions?.container || 'the default container'} (output only)`,
   oneUse: 'attach',
   kubectl: (spec) => {
     const container = spec.attachOptions?.container;

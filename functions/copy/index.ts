@@ -177,6 +177,8 @@ export const copyKind: AccessKind = {
     const command = spec.execOptions?.command ?? [];
     return [container, ['command', shellQuote(command)], ['copy out', `kubectl cp of ${copiedOut(command) ?? ''}, output only`]];
   },
+  brief: (spec) =>
+    spec.copyOptions ? `copy into ${spec.copyOptions.path}` : `copy out of ${copiedOut(spec.execOptions?.command ?? []) ?? ''}`,
   oneUse: 'copy',
   kubectl: (spec, hints = {}) => {
     const { namespace, name } = spec.forObject;
@@ -184,9 +186,9 @@ export const copyKind: AccessKind = {
     const flags = ['-n', namespace, ...(container ? ['-c', container] : [])];
     const into = spec.copyOptions?.path;
     if (into !== undefined) {
-      return ['cp', ...flags, hints.local ?? 'LOCAL_FILE', `${name}:${hints.remotePath ?? intoDirectory(into)}`];
+      return ['cp', ...flags, hints.local ?? 'FILE', `${name}:${hints.remotePath ?? intoDirectory(into)}`];
     }
     const source = copiedOut(spec.execOptions?.command ?? []) ?? '';
-    return ['cp', ...flags, `${name}:${hints.remotePath ?? source}`, hints.local ?? 'LOCAL_PATH'];
+    return ['cp', ...flags, `${name}:${hints.remotePath ?? source}`, hints.local ?? 'DEST'];
   },
 };

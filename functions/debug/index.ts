@@ -298,11 +298,15 @@ export const debugKind: AccessKind = {
       ['profile', options?.profile || 'legacy (no added privileges)'],
     ];
   },
+  brief: (spec) => `debug container of ${spec.debugOptions?.image || 'no image'}${spec.debugOptions?.target ? ` targeting ${spec.debugOptions.target}` : ''}`,
   oneUse: 'debug container',
   kubectl: (spec) => {
     const options = spec.debugOptions;
-    const argumentsOnly = !options?.command.length && !!options?.args.length;
-    const argv = argumentsOnly ? options.args : (options?.command ?? []);
+    // Read defensively: the CLI passes requests as the apiserver returned them, without schema defaults.
+    const command = options?.command ?? [];
+    const args = options?.args ?? [];
+    const argumentsOnly = command.length === 0 && args.length > 0;
+    const argv = argumentsOnly ? args : command;
     return [
       'debug', '-n', spec.forObject.namespace, spec.forObject.name,
       `--image=${options?.image || 'IMAGE'}`,

@@ -88,6 +88,10 @@ export const execKind: AccessKind = {
       ['command', command.length ? shellQuote(command) : 'ANY command'],
     ];
   },
+  brief: (spec) => {
+    const command = spec.execOptions?.command ?? [];
+    return command.length ? shellQuote(command) : 'ANY command';
+  },
   oneUse: 'exec',
   kubectl: (spec) => {
     const command = spec.execOptions?.command ?? [];

@@ -105,6 +105,10 @@ export const portForwardKind: AccessKind = {
     const ports = spec.portForwardOptions?.ports ?? [];
     return [['ports', ports.length ? `${ports.join(', ')} (only for clients that name their ports; kubectl cannot use it)` : 'ANY port of the pod']];
   },
+  brief: (spec) => {
+    const ports = spec.portForwardOptions?.ports ?? [];
+    return `port-forward to ${ports.length ? `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : 'any port'}`;
+  },
   oneUse: 'port-forward',
   kubectl: (spec, hints = {}) => {
     const recorded = (spec.portForwardOptions?.ports ?? []).map(String);

@@ -110,7 +110,7 @@ describe('summaries of the friends of exec', () => {
 
   it('shows the ports an approver grants for port-forward', () => {
     const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('portforward'), portForwardOptions: { ports: [] } } }), now);
-    assert.match(text, /alice asks to portforward in pod shop\/web-0/);
+    assert.match(text, /alice asks to port-forward to pod shop\/web-0/);
     assert.match(text, /ports: +ANY port of the pod/);
     assert.doesNotMatch(text, /command:/);
   });

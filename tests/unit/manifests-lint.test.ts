@@ -7,7 +7,8 @@
 // - the exec webhook excludes exactly DEFAULT_UNGATED_NAMESPACES, the deployment passes the same
 //   list as --ungated-namespaces, and the server (configFrom) and the reconciler
 //   (desiredRoleBindings) read it the same way: no binding is ever made in an ungated namespace.
-// The lint is a set of pure functions over rendered objects; the second half breaks the shipped
+// The lint is a set of pure functions over rendered objects (tests/support/manifests-lint.ts, shared
+// with the Helm chart's test); the second half breaks the shipped
 // manifests on purpose, one way at a time, and shows that each break is caught.
 // `kubectl kustomize` runs offline: no control plane is needed.
 import assert from 'node:assert/strict';
@@ -17,180 +18,29 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { parseArgs } from 'citty';
-import { parseAllDocuments } from 'yaml';
-import { configFrom, serveArgs, type ServeFlags } from '../../adapters/node/serve.ts';
+import { configFrom } from '../../adapters/node/serve.ts';
 import { desiredRoleBindings } from '../../functions/reconcile/index.ts';
 import { DEFAULT_UNGATED_NAMESPACES } from '../../functions/types.ts';
 import { NAMESPACES, ROOT, UNGATED_NAMESPACES } from '../controlplane/cluster.ts';
+import {
+  EXEC_WEBHOOK,
+  exclusions,
+  flagsOf,
+  lintBindings,
+  lintWebhook,
+  NAME_LABEL,
+  OBJECTS_WEBHOOK,
+  parseYaml,
+  serverArgs,
+  type Obj,
+  type Rule,
+} from '../support/manifests-lint.ts';
 import { at, grant, request } from './kubernetes/_objects.ts';
 
 const run = promisify(execFile);
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
-type Rule = { apiGroups?: string[]; resources?: string[]; verbs?: string[]; nonResourceURLs?: string[] };
-
-const EXEC_WEBHOOK = 'exec.kube-request-access.io';
-const OBJECTS_WEBHOOK = 'objects.kube-request-access.io';
-const NAME_LABEL = 'kubernetes.io/metadata.name';
-
-/** What the exec webhook gates, and nodes/proxy, which reaches the kubelet without admission. */
-const GATED = ['pods/exec', 'pods/attach', 'pods/portforward', 'pods/ephemeralcontainers', 'nodes/proxy'] as const;
-
-// ---------------------------------------------------------------------------------------------
-// The lint
-
-/**
- * Whether an RBAC rule allows anything on `resource` (`pods/exec`). Matches as the RBAC authorizer
- * does: `*`, the exact name, or `*\/sub` (`pods/*` is no wildcard in RBAC); core group `""` or `*`.
- * Any verb but list and watch counts: `get` alone opened exec over WebSocket before 1.35, and
- * nodes/proxy takes every verb to the kubelet.
- */
-function ruleAllows(rule: Rule, resource: string): boolean {
-  const sub = resource.split('/')[1];
-  const groups = rule.apiGroups ?? [];
-  if (!groups.includes('') && !groups.includes('*')) return false;
-  if (!(rule.resources ?? []).some((r) => r === '*' || r === resource || (sub !== undefined && r === `*/${sub}`))) return false;
-  return (rule.verbs ?? []).some((verb) => verb !== 'list' && verb !== 'watch');
-}
-
-/** The gated resources a role grants, or undefined when its rules cannot be seen here. */
-function gatedBy(role: Obj | undefined): string[] | undefined {
-  if (!role || role.aggregationRule) return undefined;
-  return GATED.filter((resource) => (role.rules ?? []).some((rule: Rule) => ruleAllows(rule, resource)));
-}
-
-const id = (o: Obj) => `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
-
-/** Bindings that hand out exec or its friends where the exec webhook does not check them. */
-function lintBindings(objects: readonly Obj[], ungated: readonly string[]): string[] {
-  const problems: string[] = [];
-  const roles = new Map<string, Obj>();
-  for (const o of objects) {
-    if (o.kind === 'ClusterRole') roles.set(`ClusterRole/${o.metadata.name}`, o);
-    if (o.kind === 'Role') roles.set(`Role/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o);
-  }
-  for (const role of roles.values()) {
-    const granted = gatedBy(role) ?? [];
-    const aggregateTo = Object.keys(role.metadata.labels ?? {}).filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-'));
-    if (granted.length > 0 && aggregateTo.length > 0) {
-      problems.push(`${id(role)} grants ${granted.join(', ')} and carries ${aggregateTo.join(', ')}: it would be folded into a built-in role bound cluster-wide`);
-    }
-  }
-  for (const binding of objects) {
-    if (binding.kind !== 'ClusterRoleBinding' && binding.kind !== 'RoleBinding') continue;
-    const namespace = binding.metadata.namespace;
-    const ref = binding.roleRef ?? {};
-    const role = roles.get(ref.kind === 'Role' ? `Role/${namespace ?? ''}/${ref.name}` : `ClusterRole/${ref.name}`);
-    const granted = gatedBy(role);
-    const where =
-      binding.kind === 'ClusterRoleBinding'
-        ? 'cluster-wide, the ungated namespaces included'
-        : namespace === undefined
-          ? 'without a namespace (kubectl would put it in its current one, perhaps an ungated one)'
-          : ungated.includes(namespace)
-            ? `in the ungated namespace ${namespace}, where the exec webhook checks nothing`
-            : undefined;
-    if (where === undefined) continue;
-    if (granted === undefined) {
-      problems.push(`${id(binding)} binds ${ref.kind} ${ref.name} ${where}; its rules are not in these manifests (or aggregated), so nothing shows it grants no exec`);
-    } else if (granted.length > 0) {
-      problems.push(`${id(binding)} binds ${ref.kind} ${ref.name}, which grants ${granted.join(', ')}, ${where}`);
-    }
-  }
-  return problems;
-}
-
-const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
-const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
-
-/** The namespaces a webhook's namespaceSelector excludes by name, or a problem if it selects any other way. */
-function exclusions(webhook: any): { excluded: string[]; problems: string[] } {
-  const selector = webhook.namespaceSelector;
-  if (selector === undefined || selector === null) return { excluded: [], problems: [] };
-  const problems: string[] = [];
-  if (Object.keys(selector.matchLabels ?? {}).length > 0) problems.push(`${webhook.name}: namespaceSelector.matchLabels selects by labels that whoever labels namespaces can set`);
-  const excluded: string[] = [];
-  for (const e of selector.matchExpressions ?? []) {
-    if (e.key === NAME_LABEL && e.operator === 'NotIn') excluded.push(...e.values);
-    else problems.push(`${webhook.name}: namespaceSelector expression ${JSON.stringify(e)} leaves namespaces out by something other than their name`);
-  }
-  return { excluded, problems };
-}
-
-/** The `--name=value` (or `--name value`) argument of the webhook server's container. */
-function serverArgs(deployment: Obj): string[] {
-  const container = deployment.spec.template.spec.containers.find((c: any) => c.args?.[0] === 'serve');
-  return container?.args ?? [];
-}
-
-function flagsOf(args: readonly string[]): ServeFlags {
-  return parseArgs(args.slice(1), serveArgs) as unknown as ServeFlags;
-}
-
-/** The webhook configuration and the server's flags: reviewed where they must be, the same exclusions. */
-function lintWebhook(objects: readonly Obj[]): string[] {
-  const problems: string[] = [];
-  const configs = objects.filter((o) => o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name === 'kube-request-access');
-  if (configs.length !== 1) return [`expected one ValidatingWebhookConfiguration kube-request-access, found ${configs.length}`];
-  const webhooks: any[] = configs[0]!.webhooks ?? [];
-  const exec = webhooks.find((w) => w.name === EXEC_WEBHOOK);
-  const objectsHook = webhooks.find((w) => w.name === OBJECTS_WEBHOOK);
-  if (!exec) problems.push(`no webhook ${EXEC_WEBHOOK}`);
-  if (!objectsHook) problems.push(`no webhook ${OBJECTS_WEBHOOK}`);
-
-  if (objectsHook) {
-    const { excluded, problems: how } = exclusions(objectsHook);
-    problems.push(...how);
-    if (excluded.length > 0) problems.push(`${OBJECTS_WEBHOOK}: namespaceSelector excludes ${excluded.join(', ')}; requests and grants there would not be reviewed`);
-    if (objectsHook.objectSelector && Object.keys(objectsHook.objectSelector).length > 0) {
-      problems.push(`${OBJECTS_WEBHOOK}: objectSelector: a request's labels are the requester's to choose`);
-    }
-    for (const resource of ['accessrequests', 'accessgrants']) {
-      for (const op of ['CREATE', 'UPDATE', 'DELETE']) {
-        const covered = (objectsHook.rules ?? []).some(
-          (r: any) =>
-            (r.operations.includes(op) || r.operations.includes('*')) &&
-            (r.apiGroups.includes('kube-request-access.io') || r.apiGroups.includes('*')) &&
-            (r.apiVersions.includes('v1') || r.apiVersions.includes('*')) &&
-            (r.resources.includes(resource) || r.resources.includes('*')) &&
-            (r.scope === undefined || r.scope === '*' || r.scope === 'Namespaced'),
-        );
-        if (!covered) problems.push(`${OBJECTS_WEBHOOK}: ${op} of ${resource} is not reviewed`);
-      }
-    }
-  }
-
-  if (exec) {
-    const { excluded, problems: how } = exclusions(exec);
-    problems.push(...how);
-    if (!sameSet(excluded, DEFAULT_UNGATED_NAMESPACES)) {
-      problems.push(`${EXEC_WEBHOOK}: excludes [${excluded.join(', ')}], not DEFAULT_UNGATED_NAMESPACES [${DEFAULT_UNGATED_NAMESPACES.join(', ')}]`);
-    }
-    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'kube-request-access');
-    if (!deployment) return [...problems, 'no Deployment kube-request-access'];
-    const args = serverArgs(deployment);
-    const flag = args.find((a) => a.startsWith('--ungated-namespaces='));
-    if (!flag) {
-      problems.push('the Deployment does not pass --ungated-namespaces explicitly');
-    } else if (!sameSet(list(flag.split('=')[1] ?? ''), excluded)) {
-      problems.push(`the Deployment passes ${flag}, the exec webhook excludes [${excluded.join(', ')}]`);
-    }
-    const parsed = configFrom(flagsOf(args)).ungatedNamespaces;
-    if (!sameSet(parsed, excluded)) {
-      problems.push(`configFrom(the Deployment's args).ungatedNamespaces is [${parsed.join(', ')}], the exec webhook excludes [${excluded.join(', ')}]`);
-    }
-  }
-  return problems;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Rendering
-
-const parseYaml = (text: string) =>
-  parseAllDocuments(text)
-    .map((doc) => doc.toJSON() as Obj)
-    .filter(Boolean);
 
 async function kustomize(dir: string): Promise<Obj[]> {
   const { stdout } = await run('kubectl', ['kustomize', dir], { maxBuffer: 16 * 1024 * 1024 });

@@ -19,6 +19,8 @@ export class MemoryCluster implements Lookup, EffectExecutor {
   constructor(
     objects: Iterable<unknown> = [],
     private readonly authorize: (user: UserInfo, attributes: ResourceAttributes) => boolean = () => false,
+    /** When a one-shot request is marked used (status.usedAt). */
+    private readonly clock: () => Date = () => new Date(),
   ) {
     for (const object of objects) this.add(object);
   }
@@ -74,7 +76,7 @@ export class MemoryCluster implements Lookup, EffectExecutor {
     if (!current || current.metadata.uid !== effect.uid || current.metadata.resourceVersion !== effect.resourceVersion) {
       throw new EffectConflict(`AccessRequest ${key} was already used or changed`);
     }
-    const body = statusBody(effect, new Date());
+    const body = statusBody(effect, this.clock());
     const next: AccessRequest = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.version++) }, status: body.status };
     this.requests.set(key, next);
     return inverseOf(effect, next.metadata.resourceVersion);

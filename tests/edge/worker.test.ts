@@ -27,6 +27,10 @@ function fakeFetch(route: (call: Call) => { status: number; body?: unknown }) {
   return { fn, calls };
 }
 
+/** The API server as far as these tests need it: it says who the worker is, and lists nothing. */
+const apiServer = () =>
+  fakeFetch((call) => (call.url.pathname.endsWith('/selfsubjectreviews') ? { status: 201, body: { status: { userInfo: { username: 'system:serviceaccount:kra:edge' } } } } : { status: 200, body: { items: [] } })).fn;
+
 const ENV = { KUBERNETES_API_URL: 'https://k8s.example.com', KUBERNETES_TOKEN: 'sa-token', ALWAYS_ALLOWED_GROUPS: 'system:masters' };
 
 function post(review: unknown, token?: string): Request {
@@ -65,7 +69,7 @@ describe('edge worker', () => {
   });
 
   it('requires the admission token when one is configured', async () => {
-    const worker = createEdgeWorker({ write: () => {} });
+    const worker = createEdgeWorker({ kubernetesFetch: apiServer, write: () => {} });
     const env = { ...ENV, ADMISSION_TOKEN: 's3cret' };
     assert.equal((await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), env)).status, 401);
     assert.equal((await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh']), 's3cre7'), env)).status, 401);
@@ -77,7 +81,7 @@ describe('edge worker', () => {
   it('sends audit events over fetch and denies when the audit webhook fails', async () => {
     let status = 200;
     const audit = fakeFetch(() => ({ status }));
-    const worker = createEdgeWorker({ webhookFetch: () => audit.fn, write: () => {} });
+    const worker = createEdgeWorker({ kubernetesFetch: apiServer, webhookFetch: () => audit.fn, write: () => {} });
     const env = { ...ENV, AUDIT_WEBHOOK_URL: 'https://audit.example.com/events' };
     const allowed = (await (await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), env)).json()) as { response: { allowed: boolean } };
     assert.equal(allowed.response.allowed, true);
@@ -90,7 +94,7 @@ describe('edge worker', () => {
   });
 
   it('denies an AccessRequest when the validation webhook cannot be asked', async () => {
-    const worker = createEdgeWorker({ webhookFetch: () => fakeFetch(() => ({ status: 500 })).fn, write: () => {} });
+    const worker = createEdgeWorker({ kubernetesFetch: apiServer, webhookFetch: () => fakeFetch(() => ({ status: 500 })).fn, write: () => {} });
     const env = { ...ENV, EXTENDED_VALIDATION_WEBHOOK_URL: 'https://validate.example.com/' };
     const review = {
       apiVersion: 'admission.k8s.io/v1',
@@ -169,8 +173,11 @@ describe('fetch lookup and effects', () => {
     const effects = fetchEffects({ client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }), logger: silentLogger });
     const effect = { type: 'consume-request' as const, namespace: 'team-a', name: 'r1', uid: 'uid-1', resourceVersion: '7' };
     await effects.run(effect);
-    assert.equal(api.calls[0]!.method, 'DELETE');
-    assert.deepEqual(JSON.parse(api.calls[0]!.body!).preconditions, { uid: 'uid-1', resourceVersion: '7' });
+    // Marked used on its status subresource, with the uid and resourceVersion the decision read.
+    assert.equal(api.calls[0]!.method, 'PUT');
+    assert.equal(api.calls[0]!.url.pathname, '/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests/r1/status');
+    const { uid, resourceVersion } = JSON.parse(api.calls[0]!.body!).metadata;
+    assert.deepEqual({ uid, resourceVersion }, { uid: 'uid-1', resourceVersion: '7' });
     for (status of [409, 404]) await assert.rejects(effects.run(effect), EffectConflict);
     status = 500;
     await assert.rejects(effects.run(effect), (error) => !(error instanceof EffectConflict));

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = new URL('../..', import.meta.url).pathname;
 
-export function grantedObjects(now = Date.now()): object[] {
+/** A granted time-bound request for alice's `ls` in team-a/web; `oneShot` makes it a single use. */
+export function grantedObjects(now = Date.now(), options: { oneShot?: boolean } = {}): object[] {
   return [
     {
       apiVersion: 'kube-request-access.io/v1',
@@ -16,7 +17,7 @@ export function grantedObjects(now = Date.now()): object[] {
       spec: {
         userInfo: { username: 'alice' },
         forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
-        validFor: '1h',
+        ...(options.oneShot ? {} : { validFor: '1h' }),
         execOptions: { container: 'app', command: ['ls'] },
       },
     },

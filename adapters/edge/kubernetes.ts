@@ -5,11 +5,11 @@
 import * as v from 'valibot';
 import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
-import type { Effect, Lookup } from '../../functions/types.ts';
-import { isConflict, isNotFound, KubernetesApiError } from '../errors.ts';
-import { inverseOf, statusBody } from '../request-status.ts';
+import type { Lookup } from '../../functions/types.ts';
+import { isNotFound, KubernetesApiError } from '../errors.ts';
+import { applyDeletions, statusEffects, type ObjectDeleter, type RequestStatusWriter, type RoleBindingWriter } from '../kubernetes/apply.ts';
 import { isAllowedAnswer, SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH, usernameOfSelfReview } from '../authorization.ts';
-import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
+import type { EffectExecutor, Logger } from '../ports.ts';
 import type { FieldSelectorMode } from './settings.ts';
 
 export const REQUESTS = 'accessrequests';
@@ -28,9 +28,9 @@ export interface KubernetesClientOptions {
 export interface KubernetesClient {
   get(path: string, query?: Record<string, string>): Promise<unknown>;
   delete(path: string, body: unknown): Promise<unknown>;
-  /** Creates; used only for the review APIs (SubjectAccessReview, SelfSubjectReview), which store nothing. */
+  /** Creates: the review APIs (SubjectAccessReview, SelfSubjectReview), and RoleBindings (fetchWrites). */
   post(path: string, body: unknown): Promise<unknown>;
-  /** Replaces; used only for an AccessRequest's status (marking a one-shot request used). */
+  /** Replaces: an AccessRequest's status (marking a one-shot request used), and RoleBindings (fetchWrites). */
   put(path: string, body: unknown): Promise<unknown>;
 }
 
@@ -204,25 +204,38 @@ export async function whoAmI(client: KubernetesClient): Promise<string | undefin
   return usernameOfSelfReview(await client.post(SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview));
 }
 
-/** Carries out effects over the REST API: a one-shot is marked used on its status, with a resourceVersion precondition. */
-export function fetchEffects(options: { client: KubernetesClient; logger: Logger; clock?: () => Date }): EffectExecutor {
-  const clock = options.clock ?? (() => new Date());
+/**
+ * The write interfaces of adapters/kubernetes/apply.ts over the REST API: an AccessRequest's
+ * status, deletions with a uid precondition, and RoleBindings (the edge makes none itself today;
+ * see docs/edge.md).
+ */
+export function fetchWrites(client: KubernetesClient): RequestStatusWriter & ObjectDeleter & RoleBindingWriter {
+  const roleBindingPath = (namespace: string, name?: string) =>
+    `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/rolebindings${name ? `/${encodeURIComponent(name)}` : ''}`;
   return {
-    async run(effect: Effect) {
-      const { namespace, name, uid } = effect;
-      let written: { metadata?: { resourceVersion?: string } } | undefined;
-      try {
-        written = (await options.client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, statusBody(effect, clock()))) as typeof written;
-      } catch (error) {
-        if (effect.type === 'consume-request' && (isNotFound(error) || isConflict(error))) {
-          throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
-        }
-        throw error;
-      }
-      options.logger.info(effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest', { namespace, name, uid });
-      return inverseOf(effect, written?.metadata?.resourceVersion);
+    replaceRequestStatus: (namespace, name, body) => client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
+    async deleteObject(kind, namespace, name, uid) {
+      await client.delete(objectsPath(kind === 'AccessRequest' ? REQUESTS : GRANTS, namespace, name), {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid },
+      });
+    },
+    async createRoleBinding(binding) {
+      await client.post(roleBindingPath(binding.metadata.namespace), binding);
+    },
+    async replaceRoleBinding(binding) {
+      await client.put(roleBindingPath(binding.metadata.namespace, binding.metadata.name), binding);
+    },
+    async deleteRoleBinding(namespace, name) {
+      await client.delete(roleBindingPath(namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions' });
     },
   };
+}
+
+/** Carries out effects over the REST API: a one-shot is marked used on its status, with a resourceVersion precondition. */
+export function fetchEffects(options: { client: KubernetesClient; logger: Logger; clock?: () => Date }): EffectExecutor {
+  return statusEffects({ writer: fetchWrites(options.client), logger: options.logger, ...(options.clock ? { clock: options.clock } : {}) });
 }
 
 export interface CleanupResult {
@@ -261,25 +274,7 @@ export async function cleanupOnce(options: {
     usernamePrefix: options.usernamePrefix,
     ...(options.orphanGraceMs !== undefined ? { orphanGraceMs: options.orphanGraceMs } : {}),
   });
-  const deleted: CleanupEvent[] = [];
-  let failed = 0;
-  for (const event of plan.deletions) {
-    const plural = event.kind === 'AccessRequest' ? REQUESTS : GRANTS;
-    try {
-      await client.delete(objectsPath(plural, event.namespace, event.name), {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        preconditions: { uid: event.uid },
-      });
-    } catch (error) {
-      if (isNotFound(error) || isConflict(error)) continue;
-      failed++;
-      logger.error(`cleanup: deleting ${event.kind} failed`, { namespace: event.namespace, name: event.name, error });
-      continue;
-    }
-    deleted.push(event);
-    logger.info(`cleanup: deleted ${event.kind}`, { namespace: event.namespace, name: event.name, reason: event.reason, detail: event.message });
-  }
+  const { deleted, failed } = await applyDeletions(fetchWrites(client), plan.deletions, logger);
   return { deleted, failed, ...(plan.nextDueAt ? { nextDueAt: plan.nextDueAt } : {}) };
 }
 

@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import * as v from 'valibot';
 import { specNamesFor } from '../../functions/access.ts';
-import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
+import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
@@ -24,13 +24,13 @@ import {
   type ReconcileConfig,
 } from '../../functions/reconcile/index.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
-import { DEFAULT_UNGATED_NAMESPACES, type Effect, type Lookup } from '../../functions/types.ts';
-import { inverseOf, statusBody } from '../request-status.ts';
+import { DEFAULT_UNGATED_NAMESPACES, type Lookup } from '../../functions/types.ts';
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
-import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
+import type { EffectExecutor, Logger } from '../ports.ts';
+import { applyDeletions, applyRoleBindingPlan, statusEffects, type ObjectDeleter, type RequestStatusWriter, type RoleBindingWriter } from './apply.ts';
 import { loadKubeConfig } from './config.ts';
 import { freshRequest } from './fresh.ts';
-import { PublicError, statusOf } from '../errors.ts';
+import { PublicError } from '../errors.ts';
 import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
@@ -56,8 +56,6 @@ export interface KubernetesBackendOptions {
   cleanupIntervalMs: number;
   deleteAfterMs: number;
   logger: Logger;
-  /** Audits each cleanup deletion; a failure is logged, the deletion stands. */
-  onCleanup?: (event: CleanupEvent) => Promise<void> | void;
   clock?: () => Date;
   /** Safety-net resync of RoleBindings even without events (default 5 minutes). */
   resyncIntervalMs?: number;
@@ -227,32 +225,32 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     },
   };
 
-  const effects: EffectExecutor = {
-    async run(effect: Effect) {
-      const { namespace, name, uid } = effect;
-      let written: KubernetesObject;
-      try {
-        written = (await custom.replaceNamespacedCustomObjectStatus({
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: REQUESTS,
-          name,
-          body: statusBody(effect, clock()),
-        })) as KubernetesObject;
-      } catch (err) {
-        const status = statusOf(err);
-        if (effect.type === 'consume-request' && (status === 404 || status === 409)) {
-          throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
-        }
-        throw err;
-      }
-      // Remember it now: a second exec on this replica must not wait for the watch event.
-      upsertParsed(requests, AccessRequest, written, 'AccessRequest', logger);
-      logger.info(effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest', { namespace, name, uid });
-      return inverseOf(effect, written.metadata?.resourceVersion);
+  // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
+  const writes: RequestStatusWriter & ObjectDeleter & RoleBindingWriter = {
+    replaceRequestStatus: (namespace, name, body) =>
+      custom.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name, body }),
+    async deleteObject(kind, namespace, name, uid) {
+      const plural = kind === 'AccessRequest' ? REQUESTS : GRANTS;
+      await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: { preconditions: { uid } } });
+    },
+    async createRoleBinding(binding) {
+      await rbac.createNamespacedRoleBinding({ namespace: binding.metadata.namespace, body: binding });
+    },
+    async replaceRoleBinding(binding) {
+      const { namespace, name } = binding.metadata;
+      await rbac.replaceNamespacedRoleBinding({ namespace, name, body: binding });
+    },
+    async deleteRoleBinding(namespace, name) {
+      await rbac.deleteNamespacedRoleBinding({ namespace, name });
     },
   };
+  const effects = statusEffects({
+    writer: writes,
+    logger,
+    clock,
+    // Remember it now: a second exec on this replica must not wait for the watch event.
+    onWritten: (written) => upsertParsed(requests, AccessRequest, written as KubernetesObject, 'AccessRequest', logger),
+  });
 
   if (reconcileConfig.grantedRoleName) {
     reconciler = serialLoop({
@@ -265,46 +263,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         const now = clock();
         const desired = desiredRoleBindings({ requests: requests.values(), grants: grants.values(), now, config: reconcileConfig });
         const plan = planRoleBindings(desired.bindings, roleBindings.values());
-        let failures = 0;
-        for (const { namespace, name } of plan.delete) {
-          try {
-            await rbac.deleteNamespacedRoleBinding({ namespace, name });
-            roleBindings.remove(namespace, name);
-            logger.info('deleted RoleBinding', { namespace, name });
-          } catch (err) {
-            if (statusOf(err) === 404) continue;
-            failures++;
-            logger.error('deleting RoleBinding failed', { namespace, name, error: err });
-          }
-        }
-        for (const binding of plan.create) {
-          const { namespace, name } = binding.metadata;
-          try {
-            await rbac.createNamespacedRoleBinding({ namespace, body: binding });
-            logger.info('created RoleBinding', {
-              namespace,
-              name,
-              user: binding.subjects[0]?.name,
-              role: `${binding.roleRef.kind}/${binding.roleRef.name}`,
-              accessRequest: binding.metadata.ownerReferences[0]?.name,
-            });
-          } catch (err) {
-            if (statusOf(err) === 409) continue; // another replica made it; the watch brings it
-            failures++;
-            logger.error('creating RoleBinding failed', { namespace, name, error: err });
-          }
-        }
-        for (const binding of plan.update) {
-          const { namespace, name } = binding.metadata;
-          try {
-            await rbac.replaceNamespacedRoleBinding({ namespace, name, body: binding });
-            logger.warn('restored edited RoleBinding', { namespace, name });
-          } catch (err) {
-            if (statusOf(err) === 409 || statusOf(err) === 404) continue;
-            failures++;
-            logger.error('updating RoleBinding failed', { namespace, name, error: err });
-          }
-        }
+        const failures = await applyRoleBindingPlan(writes, plan, logger, (namespace, name) => roleBindings.remove(namespace, name));
         if (failures) throw new Error(`${failures} RoleBinding change(s) failed`);
         return desired.nextChangeAt;
       },
@@ -328,36 +287,9 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         orphanGraceMs: options.orphanGraceMs ?? 60_000,
         usernamePrefix: options.usernamePrefix,
       });
-      for (const event of plan.deletions) {
-        const plural = event.kind === 'AccessRequest' ? REQUESTS : GRANTS;
-        try {
-          await custom.deleteNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace: event.namespace,
-            plural,
-            name: event.name,
-            body: { preconditions: { uid: event.uid } },
-          });
-        } catch (err) {
-          const status = statusOf(err);
-          if (status === 404 || status === 409) continue; // gone already (another replica, a consume)
-          logger.error(`cleanup: deleting ${event.kind} failed`, { namespace: event.namespace, name: event.name, error: err });
-          continue;
-        }
-        (event.kind === 'AccessRequest' ? requests : grants).remove(event.namespace, event.name, event.uid);
-        logger.info(`cleanup: deleted ${event.kind}`, {
-          namespace: event.namespace,
-          name: event.name,
-          reason: event.reason,
-          detail: event.message,
-        });
-        try {
-          await options.onCleanup?.(event);
-        } catch (err) {
-          logger.error('cleanup: audit failed', { namespace: event.namespace, name: event.name, error: err });
-        }
-      }
+      const { deleted } = await applyDeletions(writes, plan.deletions, logger);
+      // Each deletion comes back as a DELETE review, which the audit log records (audit-deleted).
+      for (const event of deleted) (event.kind === 'AccessRequest' ? requests : grants).remove(event.namespace, event.name, event.uid);
       reconciler?.trigger();
       return undefined;
     },

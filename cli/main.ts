@@ -22,6 +22,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   'port-forward': () => import('./commands/port-forward.ts'),
   debug: () => import('./commands/debug.ts'),
   cp: () => import('./commands/cp.ts'),
+  ui: () => import('./commands/ui.ts'),
 };
 
 const aliases: Record<string, string> = { ls: 'list', portforward: 'port-forward' };

@@ -1,0 +1,79 @@
+// The real Source: list + watch (client-node informers) of AccessRequests and AccessGrants with the
+// user's own credentials. All namespaces when the user may list them cluster-wide, else the
+// namespaces they may list requests in (as far as they may list namespaces), else the context's.
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, VERSION, type AccessGrant, type AccessRequest } from '../../functions/schemas.ts';
+import type { ConnectionOptions } from '../lib/cluster.ts';
+import { loadKubeConfig } from '../lib/kube.ts';
+import { StoreSource } from './source.ts';
+
+const RESTART_MS = 2000;
+
+export async function watchSource(connection: ConnectionOptions, log: (line: string) => void): Promise<StoreSource> {
+  const { config, namespace } = loadKubeConfig(connection);
+  const custom = config.makeApiClient(CustomObjectsApi);
+  const authz = config.makeApiClient(AuthorizationV1Api);
+  const core = config.makeApiClient(CoreV1Api);
+
+  const canList = async (ns: string, resource: string) =>
+    (
+      await authz.createSelfSubjectAccessReview({
+        body: { spec: { resourceAttributes: { group: GROUP, resource, verb: 'watch', namespace: ns } } },
+      })
+    ).status?.allowed === true;
+
+  let namespaces: string[] | undefined;
+  if (!(await canList('', 'accessrequests'))) {
+    let candidates = [namespace];
+    try {
+      candidates = (await core.listNamespace()).items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+    } catch {
+      // may not list namespaces: the context's namespace is the one we know of
+    }
+    const allowed: string[] = [];
+    for (const ns of candidates) if (await canList(ns, 'accessrequests')) allowed.push(ns);
+    namespaces = allowed.length > 0 ? allowed : [namespace];
+  }
+
+  const stops: (() => Promise<void>)[] = [];
+  const store = new StoreSource(namespaces, async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  });
+
+  const informers: Promise<void>[] = [];
+  for (const ns of namespaces ?? [undefined]) {
+    for (const plural of ['accessrequests', 'accessgrants'] as const) {
+      const path = ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${plural}` : `/apis/${GROUP}/${VERSION}/${plural}`;
+      const list = async () =>
+        (ns
+          ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
+          : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as {
+          items: KubernetesObject[];
+          metadata: { resourceVersion?: string };
+        };
+      const informer = makeInformer<KubernetesObject>(config, path, list);
+      let stopped = false;
+      const put = (o: KubernetesObject) =>
+        plural === 'accessrequests' ? store.putRequest(o as AccessRequest) : store.putGrant(o as AccessGrant);
+      const remove = (o: KubernetesObject) =>
+        plural === 'accessrequests' ? store.removeRequest(o as AccessRequest) : store.removeGrant(o as AccessGrant);
+      informer.on('add', put);
+      informer.on('update', put);
+      informer.on('delete', remove);
+      informer.on('error', (error: unknown) => {
+        if (stopped) return;
+        log(`watch of ${plural}${ns ? ` in ${ns}` : ''} failed (${(error as Error)?.message ?? error}); restarting`);
+        setTimeout(() => {
+          if (!stopped) informer.start().catch(() => {});
+        }, RESTART_MS).unref();
+      });
+      stops.push(async () => {
+        stopped = true;
+        await informer.stop();
+      });
+      informers.push(informer.start());
+    }
+  }
+  await Promise.all(informers);
+  return store;
+}

@@ -3,6 +3,7 @@
 import { defineCommand, runCommand, type ArgDef, type CommandDef, type Resolvable } from 'citty';
 import type { CommandHelp } from './commands/_shared.ts';
 import { CliError, ExitCode, explainError } from './lib/errors.ts';
+import { didYouMean } from './lib/suggest.ts';
 import { runtime, withRuntime, type Runtime } from './lib/runtime.ts';
 
 interface CommandModule {
@@ -73,6 +74,7 @@ export function rootHelp(): string {
     '  --kubeconfig=<path>  Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)',
     '  --context=<name>     The kubeconfig context to use',
     "  -n, --namespace=<ns> Namespace (default: the context's namespace, else default)",
+    '  --request-timeout=<duration>  Give up on an API call after this long (default 30s; 0 never)',
     '',
     'EXAMPLES',
     '',
@@ -149,7 +151,7 @@ async function version(): Promise<string> {
   return 'unknown';
 }
 
-const LEADING_VALUE_FLAGS = new Set(['--kubeconfig', '--context', '--namespace', '-n']);
+const LEADING_VALUE_FLAGS = new Set(['--kubeconfig', '--context', '--namespace', '-n', '--request-timeout']);
 
 /**
  * `kubectl request -n shop list` → `list -n shop`: connection flags may come before the command,
@@ -189,7 +191,8 @@ async function run(original: readonly string[]): Promise<number> {
   }
   if (!sub) {
     const word = first ?? argv[0]!;
-    io.stderr(`error: unknown command "${word}"; run "kubectl request --help" for the commands`);
+    const suggestion = word.startsWith('-') ? '' : didYouMean(word, [...Object.keys(modules), ...Object.keys(aliases)]);
+    io.stderr(`error: unknown command "${word}"${suggestion}; run "kubectl request --help" for the commands`);
     return ExitCode.USAGE;
   }
   try {

@@ -15,7 +15,7 @@ export const requestArgs = {
   'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single use)', valueHint: 'duration' },
   key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
   'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only)', valueHint: 'user' },
-  wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait=10m sets the timeout (default 15m)' },
+  wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)' },
 } satisfies ArgsDef;
 
 /** kubectl's -i/-t, accepted only to explain why they cannot be requested. */

@@ -1,7 +1,7 @@
 // Argument fragments every command shares, in citty's format: help is rendered from them and
 // lib/args.ts parses with them.
 import type { ArgsDef } from 'citty';
-import { parseCommandLine, stringFlag, type ParseOptions, type ParsedCommandLine } from '../lib/args.ts';
+import { parseCommandLine, parseRequestTimeout, stringFlag, type ParseOptions, type ParsedCommandLine } from '../lib/args.ts';
 import type { ConnectionOptions } from '../lib/cluster.ts';
 
 /** kubectl's connection flags; KUBECONFIG and the context's namespace apply as in kubectl. */
@@ -17,6 +17,11 @@ export const connectionArgs = {
     alias: ['n'],
     description: "Namespace (default: the context's namespace, else default)",
     valueHint: 'namespace',
+  },
+  'request-timeout': {
+    type: 'string',
+    description: 'Give up on an API call after this long, e.g. 10s, 1m; 0 never gives up (default 30s)',
+    valueHint: 'duration',
   },
 } satisfies ArgsDef;
 
@@ -37,6 +42,8 @@ export function connectionOptions(parsed: ParsedCommandLine): ConnectionOptions 
   if (kubeconfig) options.kubeconfig = kubeconfig;
   if (context) options.context = context;
   if (namespace) options.namespace = namespace;
+  const timeout = parseRequestTimeout(stringFlag(parsed, 'request-timeout'));
+  if (timeout !== undefined) options.requestTimeoutMs = timeout;
   return options;
 }
 

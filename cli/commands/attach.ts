@@ -20,7 +20,7 @@ export const args = {
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait[=TIMEOUT]]',
+  usage: 'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]]',
   examples: [
     '# Ask to follow the output of the app container once',
     'kubectl request attach web-0 -c app',

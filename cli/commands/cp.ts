@@ -25,7 +25,7 @@ export const args = {
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait[=TIMEOUT]] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
+  usage: 'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
   examples: [
     '# Ask to copy a file out of a pod once',
     'kubectl request cp web-0:/var/log/app.log ./app.log -c app',

@@ -27,7 +27,7 @@ export const args = {
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request debug (POD | TYPE/NAME) --image IMAGE [--target CONTAINER] [-c NAME] [--profile PROFILE] [--valid-for DURATION] [--wait[=TIMEOUT]] [-- COMMAND [ARGS...]]',
+  usage: 'kubectl request debug (POD | TYPE/NAME) --image IMAGE [--target CONTAINER] [-c NAME] [--profile PROFILE] [--valid-for DURATION] [--wait [TIMEOUT]] [-- COMMAND [ARGS...]]',
   examples: [
     '# Ask to run ps in a busybox container sharing the processes of the app container',
     'kubectl request debug web-0 --image busybox:1.36 --target app -- ps aux',

@@ -24,7 +24,7 @@ export const args = {
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait[=TIMEOUT]]',
+  usage: 'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]]',
   examples: [
     '# Ask to forward local 5432 to the database pod for an hour',
     'kubectl request port-forward db-0 5432 --valid-for 1h',

@@ -1,15 +1,20 @@
 // Argument parsing that follows kubectl's conventions where citty's parser does not:
-// everything after `--` is the command (flags there belong to it), `-k` may repeat, and
-// `--wait` takes an optional value only in the `--wait=TIMEOUT` form.
+// everything after `--` is the command (flags there belong to it), `-k` may repeat, short
+// booleans combine (`-it`), and `--wait` takes an optional value: `--wait=10m`, or `--wait 10m`
+// when the next word is a duration.
 // The flag table is the commands' own citty `args`, so help and parsing cannot drift apart.
 import type { ArgsDef } from 'citty';
 import { parseDuration } from '../../functions/duration.ts';
 import { usageError } from './errors.ts';
+import { didYouMean } from './suggest.ts';
 
 export interface ParseOptions {
   /** String flags that may be given several times (collected in order). */
   multiple?: readonly string[];
-  /** String flags whose value is optional and only given as `--flag=value`; bare `--flag` yields ''. */
+  /**
+   * String flags whose value is optional: `--flag=value`, or `--flag value` when `value` is a Go
+   * duration (so `--wait 5s` waits and `--wait web-0` names the pod); bare `--flag` yields ''.
+   */
   optionalValue?: readonly string[];
   /** Whether a `--` and the words after it are accepted. */
   allowRest?: boolean;
@@ -78,9 +83,16 @@ export function parseCommandLine(
     let key = word;
     let inline: string | undefined;
     if (!word.startsWith('--')) {
-      // "-n shop", "-nshop", "-n=shop" as kubectl takes them
+      // "-n shop", "-nshop", "-n=shop" as kubectl takes them; "-it" is "-i -t"
       key = word.slice(0, 2);
       if (word.length > 2) inline = word[2] === '=' ? word.slice(3) : word.slice(2);
+      if (inline !== undefined && word[2] !== '=' && table.get(key)?.kind === 'boolean') {
+        const letters = [...inline].map((letter) => `-${letter}`);
+        if (letters.every((flag) => table.get(flag)?.kind === 'boolean')) {
+          for (const flag of [key, ...letters]) flags[table.get(flag)!.name] = true;
+          continue;
+        }
+      }
     } else if (word.indexOf('=') > 0) {
       key = word.slice(0, word.indexOf('='));
       inline = word.slice(word.indexOf('=') + 1);
@@ -95,8 +107,9 @@ export function parseCommandLine(
       }
     }
     if (!info) {
-      const hint = options.allowRest && positionals.length > 0 ? '; put the command and its flags after "--"' : '';
-      throw usageError(`unknown flag ${key}${hint}`);
+      const suggestion = didYouMean(key, [...table.keys()].filter((k) => k.startsWith('--')));
+      const hint = !suggestion && options.allowRest && positionals.length > 0 ? '; put the command and its flags after "--"' : '';
+      throw usageError(`unknown flag ${key}${suggestion}${hint}`);
     }
     switch (info.kind) {
       case 'boolean':
@@ -105,9 +118,15 @@ export function parseCommandLine(
         }
         flags[info.name] = negated ? false : inline !== 'false';
         break;
-      case 'optional':
+      case 'optional': {
+        const next = rawArgs[i + 1];
+        if (inline === undefined && next !== undefined && parseDuration(next) !== undefined) {
+          inline = next;
+          i++;
+        }
         flags[info.name] = inline ?? '';
         break;
+      }
       case 'string':
       case 'multiple': {
         let value = inline;
@@ -166,13 +185,28 @@ export function parseValidFor(text: string | undefined): string {
 
 export const DEFAULT_WAIT_MS = 15 * 60_000;
 
-/** `--wait` alone means the default timeout; `--wait=10m` sets it; absent means do not wait. */
+/** `--wait` alone means the default timeout; `--wait=10m` or `--wait 10m` sets it; absent means do not wait. */
 export function parseWait(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (value === '') return DEFAULT_WAIT_MS;
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) {
-    throw usageError(`--wait takes a timeout such as --wait=10m (got "${value}")`);
+    throw usageError(`--wait takes a timeout such as --wait=10m or --wait 10m (got "${value}")`);
+  }
+  return ms;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * kubectl's `--request-timeout`: a duration (`30s`, `1m`), a bare number of seconds, or `0` for
+ * no timeout.
+ */
+export function parseRequestTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : parseDuration(text);
+  if (ms === undefined) {
+    throw usageError(`--request-timeout takes a duration such as 30s or 2m, or 0 for none (got "${text}")`);
   }
   return ms;
 }

@@ -79,6 +79,8 @@ export interface ConnectionOptions {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  /** Every API call fails after this long (--request-timeout; 0 = never). Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 export function toDate(value: Timestamp | null | undefined): Date | undefined {

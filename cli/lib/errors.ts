@@ -56,12 +56,20 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/** TLS failures: the cluster answered, but it is not the one the kubeconfig trusts (or names). */
+const TLS_CODES: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "its certificate is not signed by the kubeconfig's certificate-authority",
+  UNABLE_TO_GET_ISSUER_CERT: "its certificate is not signed by the kubeconfig's certificate-authority",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "its certificate is not signed by the kubeconfig's certificate-authority",
+  SELF_SIGNED_CERT_IN_CHAIN: "its certificate chain ends in a CA the kubeconfig does not trust",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "it presents a self-signed certificate the kubeconfig does not trust",
+  CERT_SIGNATURE_FAILURE: "its certificate is not signed by the kubeconfig's certificate-authority",
+  CERT_HAS_EXPIRED: 'its certificate has expired',
+  CERT_NOT_YET_VALID: 'its certificate is not valid yet (check the clock)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'its certificate does not name this address',
+};
 
 function parseStatus(body: unknown): StatusBody | undefined {
   if (typeof body === 'string') {
@@ -75,18 +83,29 @@ function parseStatus(body: unknown): StatusBody | undefined {
   return undefined;
 }
 
-/** The `code` of an error or of any error in its `cause` chain (undici, node-fetch). */
-function networkCode(error: unknown): string | undefined {
+/** The first `code` of an error or of any error in its `cause` chain (undici, node-fetch) that `known` has. */
+function errorCode(error: unknown, known: (code: string) => boolean): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    if (typeof code === 'string' && known(code)) return code;
     const errno = (e as { errno?: unknown }).errno;
-    if (typeof errno === 'string' && NETWORK_CODES.has(errno)) return errno;
+    if (typeof errno === 'string' && known(errno)) return errno;
     e = (e as { cause?: unknown }).cause;
   }
   const text = error instanceof Error ? error.message : '';
-  for (const code of NETWORK_CODES) if (text.includes(code)) return code;
-  return undefined;
+  return text.match(/\b[A-Z][A-Z0-9_]{4,}\b/g)?.find(known);
+}
+
+/** kubectl's "Unable to connect to the server: net/http: request canceled (Client.Timeout exceeded)". */
+export function requestTimedOut(server: string, ms: number): CliError {
+  const where = server ? ` at ${server}` : '';
+  return new CliError(
+    `the cluster${where} did not answer within ${formatMs(ms)} (--request-timeout); check that the cluster is healthy, or raise --request-timeout`,
+  );
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 const WEBHOOK_DENIAL = /admission webhook "([^"]+)" denied the request:\s*([\s\S]*)$/;
@@ -98,7 +117,14 @@ export function explainError(error: unknown, context: ErrorContext): CliError {
   if (typeof code === 'number' && code >= 300) {
     return explainStatus(code, parseStatus((error as { body?: unknown }).body), context);
   }
-  const network = networkCode(error);
+  const tls = errorCode(error, (c) => c in TLS_CODES);
+  if (tls) {
+    const where = context.server ? ` at ${context.server}` : '';
+    return new CliError(
+      `the cluster${where} is not trusted (${tls}): ${TLS_CODES[tls]}; check the cluster's certificate-authority(-data) in your kubeconfig, or --context`,
+    );
+  }
+  const network = errorCode(error, (c) => NETWORK_CODES.has(c));
   if (network) {
     const where = context.server ? ` at ${context.server}` : '';
     return new CliError(

@@ -45,7 +45,7 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
     const namespace = deps.cluster.namespace;
     const resolved = await resolveTarget(deps.cluster, namespace, options.target, options.container);
     const notes = [...resolved.notes];
-    if (options.command.length === 0) notes.push('no command after "--": asking for ANY command in the container');
+    if (options.command.length === 0) notes.push('--any-command: asking for ANY command in the container (the approver sees that)');
     return {
       body: buildExecRequest({
         username,

@@ -8,13 +8,17 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  ServerConfiguration,
+  createConfiguration,
+  type Configuration,
 } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GROUP, VERSION, type AccessGrant, type AccessRequest } from '../../functions/schemas.ts';
 import type { WorkloadKind } from './args.ts';
 import type { AccessCheck, Cluster, ConnectionOptions, PodLike, UserIdentity, WorkloadLike } from './cluster.ts';
-import { CliError } from './errors.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './args.ts';
+import { CliError, requestTimedOut } from './errors.ts';
 
 const REQUESTS = 'accessrequests';
 const GRANTS = 'accessgrants';
@@ -56,17 +60,57 @@ export function loadKubeConfig(options: ConnectionOptions): { config: KubeConfig
   return { config, namespace: options.namespace || contextNamespace || 'default' };
 }
 
+/** KubeConfig.makeApiClient, plus an abort signal on every request after `timeoutMs` (0 = none). */
+function apiClient<T>(config: KubeConfig, Api: new (configuration: Configuration) => T, timeoutMs: number): T {
+  const timeout = {
+    pre: async (context: { setSignal(signal: AbortSignal): void }) => {
+      context.setSignal(AbortSignal.timeout(timeoutMs));
+      return context;
+    },
+    post: async <R>(response: R) => response,
+  };
+  return new Api(
+    createConfiguration({
+      baseServer: new ServerConfiguration(config.getCurrentCluster()!.server, {}),
+      authMethods: { default: config },
+      ...(timeoutMs > 0 ? { promiseMiddleware: [timeout as never] } : {}),
+    }),
+  );
+}
+
+function isAbort(error: unknown): boolean {
+  const e = error as { name?: unknown; type?: unknown } | undefined;
+  return e?.name === 'AbortError' || e?.type === 'aborted' || e?.name === 'TimeoutError';
+}
+
+/** An apiserver that accepts and never answers fails the call in one line, as kubectl's does. */
+function withTimeoutErrors(cluster: Cluster, timeoutMs: number): Cluster {
+  const wrapped: Record<string, unknown> = { ...cluster };
+  for (const [key, value] of Object.entries(cluster)) {
+    if (typeof value !== 'function') continue;
+    wrapped[key] = async (...args: unknown[]) => {
+      try {
+        return await (value as (...a: unknown[]) => Promise<unknown>)(...args);
+      } catch (error) {
+        throw isAbort(error) ? requestTimedOut(cluster.server, timeoutMs) : error;
+      }
+    };
+  }
+  return wrapped as unknown as Cluster;
+}
+
 export async function connect(options: ConnectionOptions): Promise<Cluster> {
   const { config, namespace } = loadKubeConfig(options);
-  const core = config.makeApiClient(CoreV1Api);
-  const apps = config.makeApiClient(AppsV1Api);
-  const batch = config.makeApiClient(BatchV1Api);
-  const custom = config.makeApiClient(CustomObjectsApi);
-  const authn = config.makeApiClient(AuthenticationV1Api);
-  const authz = config.makeApiClient(AuthorizationV1Api);
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const core = apiClient(config, CoreV1Api, timeoutMs);
+  const apps = apiClient(config, AppsV1Api, timeoutMs);
+  const batch = apiClient(config, BatchV1Api, timeoutMs);
+  const custom = apiClient(config, CustomObjectsApi, timeoutMs);
+  const authn = apiClient(config, AuthenticationV1Api, timeoutMs);
+  const authz = apiClient(config, AuthorizationV1Api, timeoutMs);
   const crd = { group: GROUP, version: VERSION };
 
-  return {
+  return withTimeoutErrors({
     namespace,
     server: config.getCurrentCluster()?.server ?? '',
 
@@ -143,5 +187,5 @@ export async function connect(options: ConnectionOptions): Promise<Cluster> {
       });
       return review.status?.allowed === true;
     },
-  };
+  }, timeoutMs);
 }

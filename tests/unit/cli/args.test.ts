@@ -23,9 +23,44 @@ describe('exec arguments', () => {
     assert.deepEqual(options.target, { kind: 'pod', name: 'web-0' });
   });
 
-  it('reads a missing "--" as a request for any command', () => {
-    assert.deepEqual(parseExecArgs(['web-0']).command, []);
-    assert.deepEqual(parseExecArgs(['web-0', '--']).command, []);
+  it('asks for ANY command only with --any-command, never by leaving out "--"', () => {
+    usageFailure(() => parseExecArgs(['web-0', '--valid-for', '5m']), /^name the command to run after "--", e\.g\. kubectl request exec web-0 -- ls \/tmp; to ask for ANY command in the container, pass --any-command$/);
+    usageFailure(() => parseExecArgs(['web-0', '--']), /pass --any-command/);
+    assert.deepEqual(parseExecArgs(['web-0', '--any-command']).command, []);
+    assert.deepEqual(parseExecArgs(['web-0', '--any-command', '--']).command, []);
+    usageFailure(() => parseExecArgs(['web-0', '--any-command', '--', 'id']), /give one or the other/);
+  });
+
+  it('explains -i and -t instead of calling them unknown, also combined as -it', () => {
+    for (const flags of [['-i'], ['-t'], ['-it'], ['-ti'], ['--stdin'], ['--tty', '-i']]) {
+      usageFailure(
+        () => parseExecArgs(['web-0', ...flags, '--', 'sh']),
+        /^interactive exec is not allowed: -i\/--stdin and -t\/--tty cannot be requested \(an interactive session cannot be audited\); ask for the exact command instead, e\.g\. kubectl request exec web-0 -- sh$/,
+      );
+    }
+  });
+
+  it('takes --wait DURATION as well as --wait=DURATION, and leaves a pod name alone', () => {
+    const spaced = parseExecArgs(['web-0', '--wait', '5s', '--', 'id']);
+    assert.equal(spaced.waitMs, 5000);
+    assert.deepEqual(spaced.command, ['id']);
+    assert.deepEqual(spaced.target, { kind: 'pod', name: 'web-0' });
+    assert.equal(parseExecArgs(['--wait', '2m', 'web-0', '--', 'id']).waitMs, 120_000);
+    assert.equal(parseExecArgs(['--wait', 'web-0', '--', 'id']).waitMs, DEFAULT_WAIT_MS);
+    assert.equal(parseExecArgs(['web-0', '--wait', '--', 'id']).waitMs, DEFAULT_WAIT_MS);
+  });
+
+  it('suggests the flag meant', () => {
+    usageFailure(() => parseExecArgs(['web-0', '--valid-fro', '1h', '--', 'id']), /^unknown flag --valid-fro; did you mean "--valid-for"\?$/);
+    usageFailure(() => parseExecArgs(['web-0', '--contianer', 'app', '--', 'id']), /did you mean "--container"\?/);
+    usageFailure(() => parseExecArgs(['web-0', '--frobnicate', '--', 'id']), /^unknown flag --frobnicate; put the command and its flags after "--"$/);
+  });
+
+  it('reads --request-timeout as kubectl does: a duration, seconds, or 0 for none', () => {
+    assert.equal(parseExecArgs(['web-0', '--request-timeout', '5s', '--', 'id']).connection.requestTimeoutMs, 5000);
+    assert.equal(parseExecArgs(['web-0', '--request-timeout=10', '--', 'id']).connection.requestTimeoutMs, 10_000);
+    assert.equal(parseExecArgs(['web-0', '--request-timeout=0', '--', 'id']).connection.requestTimeoutMs, 0);
+    usageFailure(() => parseExecArgs(['web-0', '--request-timeout=soon', '--', 'id']), /--request-timeout takes a duration/);
   });
 
   it('collects repeated -k flags in order, values may contain "="', () => {
@@ -79,7 +114,7 @@ describe('exec arguments', () => {
     assert.deepEqual(options.connection, { namespace: 'shop', context: 'alice', kubeconfig: '/tmp/kc' });
     assert.equal(options.validFor, '1h30m');
     assert.equal(options.onBehalfOf, 'bob');
-    assert.deepEqual(parseExecArgs(['-nshop', 'web-0']).connection, { namespace: 'shop' });
+    assert.deepEqual(parseExecArgs(['-nshop', 'web-0', '--any-command']).connection, { namespace: 'shop' });
   });
 
   it('explains the usual mistakes', () => {

@@ -73,6 +73,14 @@ describe('help', () => {
     assert.equal(await runCli(['frobnicate'], rt), 2);
     assert.deepEqual(rt.out.stderr, ['error: unknown command "frobnicate"; run "kubectl request --help" for the commands']);
   });
+
+  it('suggests the command meant', async () => {
+    for (const [typo, meant] of [['grnat', 'grant'], ['lsit', 'list'], ['exce', 'exec'], ['descirbe', 'describe']] as const) {
+      const rt = fakeRuntime(new FakeCluster());
+      assert.equal(await runCli([typo, 'x'], rt), 2);
+      assert.deepEqual(rt.out.stderr, [`error: unknown command "${typo}"; did you mean "${meant}"?; run "kubectl request --help" for the commands`]);
+    }
+  });
 });
 
 describe('connection flags before the command', () => {

@@ -9,7 +9,7 @@ import type { GrantStatus } from '../../functions/schemas.ts';
 import type { Cluster } from '../lib/cluster.ts';
 import { explainError } from '../lib/errors.ts';
 import { buildGrant, kubectlCommand } from '../lib/requests.ts';
-import { SCRIPT, STYLE } from './assets.ts';
+import { ICON, SCRIPT, STYLE } from './assets.ts';
 import { errorPage, live, page, type Outcome, type PageContext, type View } from './pages.ts';
 import type { Source } from './source.ts';
 
@@ -83,7 +83,9 @@ export function uiApp(options: UiOptions): Hono {
     c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('X-Frame-Options', 'DENY');
-    c.header('Referrer-Policy', 'no-referrer');
+    // The token never leaves in a Referer to another origin; same-origin keeps the Origin header on
+    // the page's own POSTs (with no-referrer, Chromium sends `Origin: null`).
+    c.header('Referrer-Policy', 'same-origin');
     c.header('Cache-Control', 'no-store');
     c.header('Cross-Origin-Opener-Policy', 'same-origin');
     c.header('Cross-Origin-Resource-Policy', 'same-origin');
@@ -106,6 +108,7 @@ export function uiApp(options: UiOptions): Hono {
   });
 
   app.get('/assets/ui.js', (c) => c.body(SCRIPT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
+  app.get('/assets/icon.svg', (c) => c.body(ICON, 200, { 'Content-Type': 'image/svg+xml' }));
   app.get('/assets/ui.css', (c) => c.body(STYLE, 200, { 'Content-Type': 'text/css; charset=utf-8' }));
 
   app.get('/', (c) => c.html(page({ page: 'queue' }, source.snapshot(), context())));

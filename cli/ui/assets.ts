@@ -63,3 +63,6 @@ pre.summary { background: var(--bg); border: 1px solid var(--line); border-radiu
 .empty, .note { color: var(--muted); }
 footer { padding: 12px 24px; color: var(--muted); border-top: 1px solid var(--line); font-size: 12px; }
 `;
+
+/** Served with the token like everything else, so the browser asks no tokenless /favicon.ico. */
+export const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b61a4"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>`;

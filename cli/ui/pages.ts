@@ -181,6 +181,7 @@ export function page(view: View, snapshot: Snapshot, ctx: PageContext, outcome?:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · kubectl request ui</title>
+<link rel="icon" href="${href(ctx, '/assets/icon.svg')}" type="image/svg+xml">
 <link rel="stylesheet" href="${href(ctx, '/assets/ui.css')}">
 <script src="${href(ctx, '/assets/ui.js')}" defer></script>
 </head>

@@ -77,14 +77,14 @@ describe('kubectl request ui: guards', () => {
     assert.equal((await get(`/?token=${TOKEN}`, { host: 'evil.example:4567' })).status, 403);
   });
 
-  it('sends a strict Content-Security-Policy and no referrer on every answer', async () => {
+  it('sends a strict Content-Security-Policy, and a Referer to no other origin, on every answer', async () => {
     const { get } = setup();
     for (const path of ['/', `/?token=${TOKEN}`]) {
       const res = await get(path);
       assert.equal(res.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
       assert.match(CONTENT_SECURITY_POLICY, /default-src 'none'/);
       assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe-inline|unsafe-eval|\*/);
-      assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+      assert.equal(res.headers.get('referrer-policy'), 'same-origin');
       assert.equal(res.headers.get('x-frame-options'), 'DENY');
     }
   });
@@ -97,6 +97,8 @@ describe('kubectl request ui: guards', () => {
     assert.equal((await post(path, form, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status, 403);
     assert.equal((await post(path, form, { 'sec-fetch-site': 'cross-site' })).status, 403);
     assert.equal((await post(path, form, {})).status, 403);
+    assert.equal((await post(path, form, { origin: 'null', 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal((await post(path, form, { origin: ORIGIN, 'sec-fetch-site': 'same-site' })).status, 403);
     assert.equal((await post(path, { uid: 'uid-alice-web-0-abcde' })).status, 403);
     assert.equal((await post(path, { ...form, csrf: 'nope' })).status, 403);
     assert.equal(created.length, 0);
@@ -196,8 +198,9 @@ describe('kubectl request ui: decisions', () => {
     assert.equal(created.length, 0);
     const res = await post(path, { csrf: TOKEN, uid: 'uid-alice-web-0-abcde', reason: 'use the replica' });
     assert.equal(res.status, 200);
-    assert.equal(created[0]!.body.status, 'denied');
-    assert.equal(created[0]!.body.spec.reason, 'use the replica');
+    const body = created[0]!.body as AccessGrant;
+    assert.equal(body.status, 'denied');
+    assert.equal(body.spec.reason, 'use the replica');
   });
 
   it("shows the cluster's refusal as it is, with its status code", async () => {

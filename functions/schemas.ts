@@ -18,6 +18,8 @@ function object<const E extends v.ObjectEntries>(entries: E) {
 export const GROUP = 'kube-request-access.io';
 export const VERSION = 'v1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
+/** On an AccessRequest made on behalf of someone (by an admin): who created it. Checked on CREATE. */
+export const CREATED_BY_ANNOTATION = `${GROUP}/created-by`;
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1));
 
@@ -158,6 +160,8 @@ export const AccessRequestSpec = object({
   debugOptions: v.optional(DebugOptions),
   copyOptions: v.optional(CopyOptions),
   customKeys: v.optional(v.record(v.string(), v.string())),
+  /** Optional: why the requester needs the access (kubectl request … --reason), shown to approvers. */
+  reason: v.optional(v.string()),
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 

@@ -14,7 +14,8 @@ export type { FriendCommon };
 export const requestArgs = {
   'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single use)', valueHint: 'duration' },
   key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
-  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only)', valueHint: 'user' },
+  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only; you are recorded as the creator)', valueHint: 'user' },
+  reason: { type: 'string', description: 'Why you need the access, shown to the approver (stored in spec.reason)', valueHint: 'text' },
   wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)' },
 } satisfies ArgsDef;
 
@@ -34,6 +35,8 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
   };
   const onBehalfOf = stringFlag(parsed, 'on-behalf-of');
   if (onBehalfOf) options.onBehalfOf = onBehalfOf;
+  const reason = stringFlag(parsed, 'reason');
+  if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
   return options;

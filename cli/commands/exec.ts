@@ -23,18 +23,21 @@ export const args = {
   ...interactiveArgs,
   'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)', valueHint: 'duration' },
   key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
-  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only)', valueHint: 'user' },
+  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only; you are recorded as the creator)', valueHint: 'user' },
+  reason: { type: 'string', description: 'Why you need the access, shown to the approver (stored in spec.reason)', valueHint: 'text' },
   wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)' },
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]] (-- COMMAND [ARGS...] | --any-command)',
+  usage: 'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--reason TEXT] [--wait [TIMEOUT]] (-- COMMAND [ARGS...] | --any-command)',
   examples: [
     '# Ask to run one command once in a pod',
     "kubectl request exec nginx-7fb96c846b-pcnxl -- cat '/my/app/config/*'",
     '# Any running pod of a deployment, a chosen container, for an hour, with a ticket number',
     'kubectl request exec deployment/web -c app --valid-for 1h -k ticket=OPS-123 -n shop -- sh -c "ls /data"',
+    '# Tell the approver why',
+    'kubectl request exec web-0 --reason "OPS-123: the cache is stale" -- redis-cli FLUSHALL',
     '# Wait up to 10 minutes for an approver, then run the printed kubectl exec',
     'kubectl request exec web-0 --wait 10m -- ls /tmp',
     '# Any command in the container for 15 minutes (say so: the approver sees ANY command)',
@@ -43,6 +46,7 @@ export const help: CommandHelp = {
   notes: [
     'Name the command after "--", or pass --any-command to ask for any command in the container.',
     'Interactive exec (-i, -t) cannot be requested: an interactive session cannot be audited command by command.',
+    'An identical request of yours that is still pending is not made twice: the plugin names it (kubectl request wait NAME).',
     'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
   ],
 };
@@ -83,6 +87,8 @@ export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
   if (container) options.container = container;
   const onBehalfOf = stringFlag(parsed, 'on-behalf-of');
   if (onBehalfOf) options.onBehalfOf = onBehalfOf;
+  const reason = stringFlag(parsed, 'reason');
+  if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
   return options;

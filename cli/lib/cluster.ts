@@ -64,12 +64,14 @@ export interface Cluster {
   listPods(namespace: string, labelSelector: string): Promise<PodLike[]>;
   createAccessRequest(namespace: string, body: AccessRequestBody): Promise<AccessRequest>;
   getAccessRequest(namespace: string, name: string): Promise<AccessRequest>;
-  /** All namespaces when `namespace` is undefined. */
-  listAccessRequests(namespace: string | undefined): Promise<AccessRequest[]>;
+  /** All namespaces when `namespace` is undefined; `labelSelector` as kubectl's -l. */
+  listAccessRequests(namespace: string | undefined, labelSelector?: string): Promise<AccessRequest[]>;
   deleteAccessRequest(namespace: string, name: string, uid?: string): Promise<void>;
   /** All namespaces when `namespace` is undefined. */
   listAccessGrants(namespace: string | undefined): Promise<AccessGrant[]>;
   createAccessGrant(namespace: string, body: AccessGrantBody): Promise<AccessGrant>;
+  /** Revokes a decision: deletes the AccessGrant (with a uid precondition when given). */
+  deleteAccessGrant(namespace: string, name: string, uid?: string): Promise<void>;
   /** SelfSubjectAccessReview. */
   canI(check: AccessCheck): Promise<boolean>;
 }

@@ -1,13 +1,15 @@
 // `kubectl request exec`: from the user's words to a created AccessRequest, optionally waiting.
-import type { AccessRequest } from '../../functions/schemas.ts';
+import * as v from 'valibot';
+import { isDeepStrictEqual } from '../../functions/equal.ts';
+import { AccessRequestSpec, type AccessGrant, type AccessRequest } from '../../functions/schemas.ts';
 import type { Target } from './args.ts';
 import type { AccessCheck, AccessRequestBody, Cluster, ConnectionOptions } from './cluster.ts';
 import { CliError, ExitCode, explainError } from './errors.ts';
 import { resolveTarget } from './pods.ts';
-import { buildExecRequest, connectionFlags, kubectlCommand, shellQuote } from './requests.ts';
+import { buildExecRequest, connectionFlags, CREATED_BY, kubectlCommand, requestState, shellQuote } from './requests.ts';
 import type { Io } from './runtime.ts';
-import { formatAge } from './summary.ts';
-import { execChecks, waitForAccess } from './wait.ts';
+import { ageOf, formatAge } from './summary.ts';
+import { execChecks, waitForAccess, type WaitResult } from './wait.ts';
 
 /** The request-side options every `kubectl request` command that creates a request shares. */
 export interface RequestCommon {
@@ -15,6 +17,8 @@ export interface RequestCommon {
   validFor: string;
   customKeys: Record<string, string>;
   onBehalfOf?: string;
+  /** Why the access is needed (spec.reason), shown to approvers. */
+  reason?: string;
   /** Milliseconds to wait for the decision, or undefined to return at once. */
   waitMs?: number;
 }
@@ -75,6 +79,32 @@ export interface Planned {
   after?: string[];
 }
 
+/** The spec as the webhook reads it (defaults filled in), without what does not change the access asked for. */
+function accessAsked(spec: unknown): unknown {
+  const parsed = v.safeParse(AccessRequestSpec, spec);
+  if (!parsed.success) return undefined;
+  const { reason: _reason, ...rest } = parsed.output;
+  return rest;
+}
+
+/** A pending request of the same user asking for exactly the same access, if there is one. */
+export function identicalPending(
+  body: Pick<AccessRequest, 'spec'>,
+  requests: readonly AccessRequest[],
+  grants: readonly AccessGrant[],
+  now: Date,
+): AccessRequest | undefined {
+  const wanted = accessAsked(body.spec);
+  if (wanted === undefined) return undefined;
+  return requests.find(
+    (request) =>
+      request.spec.userInfo.username === body.spec.userInfo.username &&
+      !request.metadata.deletionTimestamp &&
+      requestState(request, grants, now).state === 'pending' &&
+      isDeepStrictEqual(accessAsked(request.spec), wanted),
+  );
+}
+
 /** Creates the planned request and, with --wait, waits for the decision and RBAC. */
 export async function createAndMaybeWait(
   deps: CommandDeps,
@@ -85,16 +115,37 @@ export async function createAndMaybeWait(
   const namespace = cluster.namespace;
   const me = await whoAmI(cluster);
   const planned = await plan(options.onBehalfOf ?? me);
+  // The body is built as an AccessRequest (requests.ts); its declared input type is unknown.
+  const body = structuredClone(planned.body) as AccessRequest;
+  if (options.reason) body.spec.reason = options.reason;
+  if (options.onBehalfOf && options.onBehalfOf !== me) {
+    body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [CREATED_BY]: me } };
+  }
+  const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
+  let existing: AccessRequest | undefined;
+  try {
+    const [requests, grants] = await Promise.all([cluster.listAccessRequests(namespace), cluster.listAccessGrants(namespace)]);
+    existing = identicalPending(body, requests, grants, deps.now());
+  } catch (error) {
+    throw explainError(error, { action: 'look for your pending requests', namespace, server: cluster.server });
+  }
+  if (existing) {
+    const name = existing.metadata.name;
+    const whose = options.onBehalfOf && options.onBehalfOf !== me ? `of ${options.onBehalfOf}` : 'of yours';
+    throw new CliError(
+      `an identical request ${whose} is already pending: ${name} (created ${ageOf(existing, deps.now())} ago); ` +
+        `wait for it with: kubectl request wait ${name} ${nsFlag} (or withdraw it: kubectl request cancel ${name} ${nsFlag})`,
+    );
+  }
   for (const note of planned.notes) io.stderr(note);
   let created: AccessRequest;
   try {
-    created = await cluster.createAccessRequest(namespace, planned.body);
+    created = await cluster.createAccessRequest(namespace, body);
   } catch (error) {
     throw explainError(error, { action: 'create the access request', namespace, server: cluster.server });
   }
   const name = created.metadata.name;
   const line = planned.next(created, options.connection);
-  const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
   // The approver has their own kubeconfig and context: hand them only the namespace.
   const approverFlags = shellQuote(['-n', namespace]);
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
@@ -109,10 +160,20 @@ export async function createAndMaybeWait(
     created,
     { timeoutMs: options.waitMs, checks: planned.checks },
   );
+  return reportWait(io, result, { name, line, nsFlag, waitMs: options.waitMs, ...(planned.after ? { after: planned.after } : {}) });
+}
+
+/** Prints what `--wait` (or `kubectl request wait`) ended with; a denial, expiry or timeout throws. */
+export function reportWait(
+  io: Io,
+  result: WaitResult,
+  about: { name: string; line: string | undefined; nsFlag: string; waitMs: number; after?: readonly string[] },
+): number {
+  const { name, line, nsFlag } = about;
   switch (result.outcome) {
     case 'granted':
       io.stdout(`granted by ${result.grant.spec.grantedBy.username}${line ? `; run now:\n  ${line}` : ''}`);
-      for (const text of planned.after ?? []) io.stdout(text);
+      for (const text of about.after ?? []) io.stdout(text);
       return ExitCode.OK;
     case 'denied': {
       const reason = result.grant.spec.reason ? `: ${result.grant.spec.reason}` : ' (no reason given)';
@@ -120,20 +181,21 @@ export async function createAndMaybeWait(
     }
     case 'expired':
       throw new CliError(`${name} was granted but has already expired; request again`, ExitCode.DENIED);
+    case 'used':
+      throw new CliError(`${name} was granted once and has been used; request again`, ExitCode.DENIED);
     case 'gone':
       throw new CliError(`${name} was deleted while waiting (cancelled or cleaned up); request again`);
     case 'timeout':
       if (result.stage === 'decision') {
         throw new CliError(
-          `timed out after ${formatAge(options.waitMs)}: ${name} is still pending; check it with kubectl request describe ${name} ${nsFlag}`,
+          `timed out after ${formatAge(about.waitMs)}: ${name} is still pending; keep waiting with kubectl request wait ${name} ${nsFlag}`,
           ExitCode.TIMEOUT,
         );
       }
       throw new CliError(
-        `timed out after ${formatAge(options.waitMs)}: ${name} is granted but RBAC does not yet allow ${(result.missing ?? []).join(', ')}; ` +
+        `timed out after ${formatAge(about.waitMs)}: ${name} is granted but RBAC does not yet allow ${(result.missing ?? []).join(', ')}; ` +
           'ask a cluster admin to check the kube-request-access controller',
         ExitCode.TIMEOUT,
       );
   }
 }
-

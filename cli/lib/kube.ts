@@ -150,10 +150,11 @@ export async function connect(options: ConnectionOptions): Promise<Cluster> {
     getAccessRequest: async (ns, name) =>
       (await custom.getNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, name })) as AccessRequest,
 
-    async listAccessRequests(ns) {
+    async listAccessRequests(ns, labelSelector) {
+      const selector = labelSelector ? { labelSelector } : {};
       const list = ns
-        ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS })
-        : await custom.listClusterCustomObject({ ...crd, plural: REQUESTS });
+        ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, ...selector })
+        : await custom.listClusterCustomObject({ ...crd, plural: REQUESTS, ...selector });
       return ((list as { items?: AccessRequest[] }).items ?? []);
     },
 
@@ -176,6 +177,16 @@ export async function connect(options: ConnectionOptions): Promise<Cluster> {
 
     createAccessGrant: async (ns, body) =>
       (await custom.createNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS, body })) as AccessGrant,
+
+    async deleteAccessGrant(ns, name, uid) {
+      await custom.deleteNamespacedCustomObject({
+        ...crd,
+        namespace: ns,
+        plural: GRANTS,
+        name,
+        ...(uid ? { body: { preconditions: { uid } } } : {}),
+      });
+    },
 
     async canI(check: AccessCheck): Promise<boolean> {
       const review = await authz.createSelfSubjectAccessReview({

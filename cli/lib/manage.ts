@@ -2,9 +2,10 @@
 import type { AccessGrant, AccessRequest, GrantStatus } from '../../functions/schemas.ts';
 import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
-import { whoAmI } from './exec.ts';
+import { reportWait, whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
-import { buildGrant, grantName, kubectlCommand, requestState, type GrantState } from './requests.ts';
+import { buildGrant, connectionFlags, grantName, kubectlCommand, requestState, shellQuote, type GrantState } from './requests.ts';
+import { checksFor, waitForAccess } from './wait.ts';
 import { ageOf, describeRequest, listTable, summarizeRequest } from './summary.ts';
 import type { ConnectionOptions } from './cluster.ts';
 
@@ -167,5 +168,57 @@ export async function cancel(deps: CommandDeps, name: string): Promise<number> {
     throw explainError(error, { action: `cancel ${name}`, requestName: name, namespace: cluster.namespace, server: cluster.server });
   }
   io.stdout(`accessrequest/${name} cancelled`);
+  return ExitCode.OK;
+}
+
+export interface WaitForOptions {
+  name: string;
+  timeoutMs: number;
+  connection: ConnectionOptions;
+}
+
+/** `kubectl request wait NAME`: what `--wait` does, for a request made earlier (after Ctrl-C, or by a script). */
+export async function waitFor(deps: CommandDeps, options: WaitForOptions): Promise<number> {
+  const { cluster, io } = deps;
+  const request = await getRequest(deps, options.name);
+  const nsFlag = shellQuote(['-n', cluster.namespace, ...connectionFlags(options.connection)]);
+  const result = await waitForAccess(
+    { cluster, now: deps.now, sleep: deps.sleep, progress: (text) => io.stderr(text) },
+    request,
+    { timeoutMs: options.timeoutMs, checks: checksFor(request) },
+  );
+  return reportWait(io, result, { name: options.name, line: kubectlCommand(request, options.connection), nsFlag, waitMs: options.timeoutMs });
+}
+
+export interface RevokeOptions {
+  name: string;
+  yes: boolean;
+}
+
+/** `kubectl request revoke NAME`: an approver takes a grant back (deletes the AccessGrant); a denial stands. */
+export async function revoke(deps: CommandDeps, options: RevokeOptions): Promise<number> {
+  const { cluster, io } = deps;
+  const { name } = options;
+  const namespace = cluster.namespace;
+  const request = await getRequest(deps, name);
+  const state = requestState(request, await listGrants(deps, namespace), deps.now());
+  if (state.state === 'pending' || state.state === 'invalid') {
+    throw new CliError(`${name} has not been granted, so there is nothing to revoke; to refuse it: kubectl request deny ${name} -n ${namespace}`);
+  }
+  if (state.state === 'denied') {
+    throw new CliError(`${name} was ${decidedText(state, deps.now())}; a denial stands and is not revoked (only an admin can remove it)`);
+  }
+  const grant = state.grant;
+  io.stdout(summarizeRequest(request, deps.now()));
+  io.stdout(`  status:      ${decidedText(state, deps.now())}`);
+  await confirm(io, 'Revoke this grant?', { yes: options.yes, what: `revoke ${name}` });
+  try {
+    await cluster.deleteAccessGrant(namespace, grant.metadata.name, grant.metadata.uid || undefined);
+  } catch (error) {
+    if (isNotFound(error)) throw new CliError(`the grant of ${name} is already gone (revoked by someone else, or cleaned up)`);
+    throw explainError(error, { action: `revoke ${name}`, namespace, server: cluster.server });
+  }
+  io.stdout(`revoked ${name}: accessgrant/${grant.metadata.name} deleted, ${request.spec.userInfo.username}'s access ends with it`);
+  io.stdout(`The request is pending again; to refuse it for good: kubectl request deny ${name} -n ${namespace}`);
   return ExitCode.OK;
 }

@@ -2,10 +2,12 @@
 import { evaluateGrant, shellQuote, type GrantState } from '../../functions/access.ts';
 import type { KubectlHints } from '../../functions/kind.ts';
 import { kubectlArgs } from '../../functions/kinds.ts';
-import { API_VERSION, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
+import { API_VERSION, CREATED_BY_ANNOTATION, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
 import type { AccessGrantBody, AccessRequestBody, ConnectionOptions } from './cluster.ts';
 
 export const ACCESS_REQUEST_KIND = 'AccessRequest';
+/** Who created a request made on behalf of someone else (`--on-behalf-of`); the webhook checks it. */
+export const CREATED_BY = CREATED_BY_ANNOTATION;
 export const ACCESS_GRANT_KIND = 'AccessGrant';
 
 /** Lowercase DNS-label characters only, collapsed and trimmed, at most `max` long. */

@@ -1,6 +1,6 @@
 // Human text: the summary an approver reads before saying yes, `describe`, and `list` tables.
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
-import type { GrantState } from './requests.ts';
+import { CREATED_BY, type GrantState } from './requests.ts';
 import { asks, brief, oneUse, requestedAccess } from '../../functions/kinds.ts';
 
 /** kubectl-style age: 45s, 12m, 5h, 3d. */
@@ -33,6 +33,12 @@ export function customKeysText(request: AccessRequest): string {
   return entries.length > 0 ? entries.map(([k, v]) => `${k}=${v}`).join(', ') : '(none)';
 }
 
+/** Who created a request made on behalf of its user (`--on-behalf-of`), if someone else did. */
+export function createdBy(request: AccessRequest): string | undefined {
+  const creator = request.metadata.annotations?.[CREATED_BY];
+  return creator && creator !== request.spec.userInfo.username ? creator : undefined;
+}
+
 export function stateText(state: GrantState, now: Date): string {
   switch (state.state) {
     case 'pending':
@@ -55,6 +61,7 @@ export function stateText(state: GrantState, now: Date): string {
  *
  *     alice asks to exec in pod shop/web-7fb96c846b-pcnxl
  *       request:     alice-web-7fb96c846b-pcnxl-x2kqp
+ *       why:         OPS-1: the cache is stale          (only with --reason)
  *       container:   app
  *       command:     cat '/my/app/config/*'
  *       access:      once (a single exec)
@@ -66,6 +73,8 @@ export function summarizeRequest(request: AccessRequest, now: Date): string {
     // Each kind of access says it in its own words: "port-forward to pod shop/web-0".
     `${request.spec.userInfo.username} asks to ${asks(request.spec)}`,
     `  request:     ${request.metadata.name}`,
+    ...(createdBy(request) ? [`  created by:  ${createdBy(request)} (on behalf of ${request.spec.userInfo.username})`] : []),
+    ...(request.spec.reason ? [`  why:         ${request.spec.reason}`] : []),
     // Each kind of access names its own facts (command, ports, image, copy destination …).
     ...requestedAccess(request.spec).map(([key, value]) => `  ${`${key}:`.padEnd(13)}${value}`),
     `  access:      ${accessText(request)}`,
@@ -127,7 +136,7 @@ export function listTable(
     'VALID-FOR',
     'STATUS',
     'AGE',
-    ...(options.wide ? ['DECIDED-BY', 'CUSTOM-KEYS', 'REASON'] : []),
+    ...(options.wide ? ['CREATED-BY', 'WHY', 'DECIDED-BY', 'CUSTOM-KEYS', 'REASON'] : []),
   ];
   const body = rows.map(({ request, state }) => {
     const grant = 'grant' in state ? state.grant : undefined;
@@ -143,6 +152,8 @@ export function listTable(
       ageOf(request, now),
       ...(options.wide
         ? [
+            createdBy(request) ?? '-',
+            request.spec.reason ?? '-',
             grant?.spec.grantedBy.username ?? '-',
             Object.keys(request.spec.customKeys ?? {}).length > 0 ? customKeysText(request) : '-',
             grant?.spec.reason ?? '-',

@@ -1,6 +1,7 @@
 // `--wait`: poll until an approver decides, then until RBAC lets the user through, so the printed
 // `kubectl exec` works the moment we return. Polling (not a watch) keeps it simple and survives
 // apiserver restarts; one small GET and LIST a second is cheap.
+import { kindOf } from '../../functions/kinds.ts';
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import type { AccessCheck, Cluster } from './cluster.ts';
 import { formatAge } from './summary.ts';
@@ -10,6 +11,8 @@ export type WaitResult =
   | { outcome: 'granted'; grant: AccessGrant }
   | { outcome: 'denied'; grant: AccessGrant }
   | { outcome: 'expired'; grant: AccessGrant }
+  /** A one-shot request that has been granted and used already. */
+  | { outcome: 'used'; grant: AccessGrant }
   /** The request disappeared: cancelled, cleaned up, or (one-shot) already used. */
   | { outcome: 'gone' }
   | { outcome: 'timeout'; stage: 'decision' | 'rbac'; grant?: AccessGrant; missing?: string[] };
@@ -32,6 +35,18 @@ export interface WaitOptions {
 
 export function execChecks(namespace: string, pod: string): AccessCheck[] {
   return ['create', 'get'].map((verb) => ({ verb, resource: 'pods', subresource: 'exec', namespace, name: pod }));
+}
+
+/**
+ * The RBAC a granted request gives, from its kind of access: a CONNECT subresource needs create
+ * and get (WebSocket), an UPDATE one (ephemeral containers) patch.
+ */
+export function checksFor(request: Pick<AccessRequest, 'spec'>): AccessCheck[] {
+  const kind = kindOf(request.spec);
+  const { subResource, name, namespace } = request.spec.forObject;
+  if (!kind) return [];
+  const verbs = kind.operation === 'CONNECT' ? ['create', 'get'] : ['patch'];
+  return verbs.map((verb) => ({ verb, resource: 'pods', subresource: kind.subResource || subResource, namespace, name }));
 }
 
 function isNotFound(error: unknown): boolean {
@@ -73,6 +88,7 @@ export async function waitForAccess(deps: WaitDeps, request: AccessRequest, opti
     const state = requestState(current, await cluster.listAccessGrants(namespace), deps.now());
     if (state.state === 'denied') return { outcome: 'denied', grant: state.grant };
     if (state.state === 'expired') return { outcome: 'expired', grant: state.grant };
+    if (state.state === 'used') return { outcome: 'used', grant: state.grant };
     if (state.state === 'granted') {
       grant = state.grant;
       break;

@@ -4,7 +4,7 @@
 import * as v from 'valibot';
 import { isAlwaysAllowed, isSameUser } from '../access.ts';
 import { formatDuration, parseDuration } from '../duration.ts';
-import { AccessRequest, describeIssues } from '../schemas.ts';
+import { AccessRequest, CREATED_BY_ANNOTATION, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern, type Decision } from '../types.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
@@ -42,6 +42,15 @@ export const request: Concern = async (admission, lookup, context) => {
   if (!isSameUser(requestedFor, username, context.config.usernamePrefix) && !isAlwaysAllowed(admission.userInfo, context.config)) {
     return deny(
       `you can only request access for yourself (requested for "${requestedFor}", authenticated as "${username}"); set spec.userInfo.username to "${username}"`,
+    );
+  }
+
+  // The record of who made a request on someone's behalf is only worth something if nobody can forge it.
+  const creator = accessRequest.metadata.annotations?.[CREATED_BY_ANNOTATION];
+  if (creator !== undefined && !isSameUser(creator, username, context.config.usernamePrefix)) {
+    return deny(
+      `metadata.annotations["${CREATED_BY_ANNOTATION}"]: must name who creates the request ("${username}"), got "${creator}"; leave it out or set it to "${username}"`,
+      403,
     );
   }
 

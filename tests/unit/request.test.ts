@@ -32,6 +32,9 @@ const cases: Array<{
   { name: 'refuses an unknown subresource', object: accessRequest({ subResource: 'proxy' }), allowed: false, code: 400, message: /"proxy" cannot be requested/ },
   { name: 'refuses a non-pod resource', object: { ...accessRequest(), spec: { ...accessRequest().spec, forObject: { ...accessRequest().spec.forObject, resource: { group: 'apps', version: 'v1', resource: 'deployments' } } } }, allowed: false, code: 400 },
   { name: 'refuses a malformed object with field paths', object: { kind: 'AccessRequest', metadata: { name: 'x', namespace: 'team-a' }, spec: { forObject: {} } }, allowed: false, code: 400, message: /spec\.userInfo/ },
+  { name: 'records the admin who requests on behalf of someone (created-by annotation)', object: { ...accessRequest({ user: 'bob' }), metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'admin' } } }, user: users.admin, allowed: true },
+  { name: 'refuses a forged created-by annotation', object: { ...accessRequest(), metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'carol' } } }, allowed: false, code: 403, message: /^metadata\.annotations\["kube-request-access\.io\/created-by"\]: must name who creates the request \("alice"\), got "carol"/ },
+  { name: 'keeps a spec.reason (it is only shown to approvers)', object: { ...accessRequest(), spec: { ...accessRequest().spec, reason: 'OPS-1: stale cache' } }, allowed: true },
   { name: 'matches the user across the username prefix', object: accessRequest({ user: 'alice' }), user: { username: 'oidc:alice', groups: [] }, config: { usernamePrefix: 'oidc:' }, allowed: true },
 ];
 

@@ -106,7 +106,7 @@ describe('kubectl request exec', () => {
     const cluster = new FakeCluster({ pods: [web0] });
     const rt = fakeRuntime(cluster);
     assert.equal(await runCli(['exec', 'web-0', '--wait=3s', '--', 'ls'], rt), 4);
-    assert.match(rt.out.stderr.at(-1)!, /^error: timed out after 3s: alice-web-0-abcd0 is still pending; check it with kubectl request describe alice-web-0-abcd0 -n shop$/);
+    assert.match(rt.out.stderr.at(-1)!, /^error: timed out after 3s: alice-web-0-abcd0 is still pending; keep waiting with kubectl request wait alice-web-0-abcd0 -n shop$/);
   });
 
   it('shows the webhook message when the apiserver refuses the request', async () => {

@@ -17,6 +17,17 @@ export function status(code: number, message: string, details?: Record<string, s
   return new FakeApiError(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code, ...(details ? { details } : {}) }));
 }
 
+/** Equality-based label selectors (`a=b,c!=d,e,!f`), enough for tests of -l. */
+export function matchesSelector(labels: Record<string, string>, selector: string | undefined): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split(/!?==?/) as [string, string | undefined];
+    if (term.startsWith('!')) return !(term.slice(1) in labels);
+    if (value === undefined) return key in labels;
+    return term.includes('!=') ? labels[key] !== value : labels[key] === value;
+  });
+}
+
 export interface FakeOptions {
   user?: string;
   pods?: PodLike[];
@@ -86,9 +97,9 @@ export class FakeCluster implements Cluster {
     }
     return found;
   }
-  async listAccessRequests() {
+  async listAccessRequests(_ns?: string, labelSelector?: string) {
     this.maybeFail('listAccessRequests');
-    return this.requests;
+    return this.requests.filter((r) => matchesSelector(r.metadata.labels ?? {}, labelSelector));
   }
   async deleteAccessRequest(_ns: string, name: string) {
     this.deleted.push(name);
@@ -107,6 +118,14 @@ export class FakeCluster implements Cluster {
     grant.metadata.creationTimestamp = '2026-01-10T11:58:00Z';
     this.grants.push(grant);
     return grant;
+  }
+  async deleteAccessGrant(_ns: string, name: string) {
+    this.maybeFail('deleteAccessGrant');
+    if (!this.grants.some((g) => g.metadata.name === name)) {
+      throw status(404, `accessgrants.kube-request-access.io "${name}" not found`, { name, kind: 'accessgrants' });
+    }
+    this.deleted.push(name);
+    this.grants = this.grants.filter((g) => g.metadata.name !== name);
   }
   async canI(check: AccessCheck) {
     this.checks.push(check);

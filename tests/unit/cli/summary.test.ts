@@ -95,8 +95,8 @@ describe('summaries', () => {
     const r = request();
     const table = listTable([{ request: r, state: requestState(r, [grant('denied', 'no')], NOW) }], { wide: true, allNamespaces: true }, NOW);
     const [header, row] = table.split('\n');
-    assert.match(header!, /^NAMESPACE\s+NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+VALID-FOR\s+STATUS\s+AGE\s+DECIDED-BY\s+CUSTOM-KEYS\s+REASON$/);
-    assert.match(row!, /^shop\s+alice-web-0-x2kqp\s+alice\s+web-0\s+app\s+.*Denied\s+5m\s+carol\s+ticket=OPS-1, why=debug\s+no$/);
+    assert.match(header!, /^NAMESPACE\s+NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+VALID-FOR\s+STATUS\s+AGE\s+CREATED-BY\s+WHY\s+DECIDED-BY\s+CUSTOM-KEYS\s+REASON$/);
+    assert.match(row!, /^shop\s+alice-web-0-x2kqp\s+alice\s+web-0\s+app\s+.*Denied\s+5m\s+-\s+-\s+carol\s+ticket=OPS-1, why=debug\s+no$/);
   });
 });
 

@@ -1,6 +1,9 @@
 // `kube-request-access`: the server's command line. Subcommands load lazily so --help is instant.
-import { defineCommand, runMain } from 'citty';
 import { pathToFileURL } from 'node:url';
+
+// Help without colour codes in a pipe or a log: citty decides when it is loaded.
+if (!process.stdout.isTTY && process.env.NO_COLOR === undefined && process.env.FORCE_COLOR === undefined) process.env.NO_COLOR = '1';
+const { defineCommand, runMain } = await import('citty');
 
 export const main = defineCommand({
   meta: {

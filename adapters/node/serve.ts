@@ -66,6 +66,77 @@ function duration(flags: ServeFlags, name: StringFlag): number {
 
 const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
+/** Flags that take comma-separated lists: given twice, the values add up (as the seed's do). */
+const LIST_FLAGS: ReadonlySet<string> = new Set(['always-allowed-group-name', 'always-allowed-user-name', 'namespaces', 'ungated-namespaces']);
+
+/**
+ * The flags exactly as given, strictly: an unknown flag, a missing value, a stray argument or a
+ * flag given twice is a one-line error, never silently ignored (a typo in --granted-role-name or
+ * --always-allowed-group-name would change who may exec). List flags given twice add up.
+ */
+export function parseServeFlags(rawArgs: readonly string[]): ServeFlags {
+  const names = new Map<string, keyof typeof serveArgs>();
+  for (const [name, def] of Object.entries(serveArgs)) {
+    names.set(name, name as keyof typeof serveArgs);
+    const alias = (def as { alias?: string }).alias;
+    if (alias) names.set(alias, name as keyof typeof serveArgs);
+  }
+  const flags: Record<string, string | boolean> = {};
+  const known = [...names.keys()].filter((n) => n.length > 1);
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === '--help' || arg === '-h') continue;
+    const match = /^(--?)([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) throw new UsageError(`serve takes no arguments, got "${arg}"; flags start with -- (kube-request-access serve --help)`);
+    const [, dashes, given, inline] = match as unknown as [string, string, string, string | undefined];
+    const negated = dashes === '--' && given.startsWith('no-') && serveArgs[given.slice(3) as keyof typeof serveArgs]?.type === 'boolean';
+    const name = names.get(negated ? given.slice(3) : given);
+    if (!name) {
+      const near = closest(given, known);
+      throw new UsageError(`unknown flag ${dashes}${given}${near ? `; did you mean --${near}?` : ''} (kube-request-access serve --help lists them)`);
+    }
+    if (serveArgs[name].type === 'boolean') {
+      flags[name] = negated ? false : inline === undefined ? true : !/^(false|0|no)$/i.test(inline);
+      continue;
+    }
+    const value = inline ?? rawArgs[++i];
+    if (value === undefined || (inline === undefined && /^--?[a-z]/i.test(value))) {
+      throw new UsageError(`--${name} needs a value (kube-request-access serve --help)`);
+    }
+    if (flags[name] !== undefined) {
+      if (!LIST_FLAGS.has(name)) throw new UsageError(`--${name} is given twice ("${flags[name]}" and "${value}"); give it once`);
+      flags[name] = `${flags[name]},${value}`;
+    } else flags[name] = value;
+  }
+  return flags as ServeFlags;
+}
+
+/** The known name `given` starts, or the nearest (edit distance ≤ 2), for "did you mean". */
+function closest(given: string, names: readonly string[]): string | undefined {
+  const longer = names.filter((name) => name.startsWith(given));
+  if (longer.length === 1) return longer[0];
+  let best: { name: string; distance: number } | undefined;
+  for (const name of names) {
+    const distance = editDistance(given, name);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
 export function configFrom(flags: ServeFlags): Config {
   return {
     ...DEFAULT_CONFIG,
@@ -213,11 +284,13 @@ export default defineCommand({
     description: 'Run the validating admission webhook over HTTPS',
   },
   args: serveArgs,
-  async run({ args }) {
+  async run({ args: parsed, rawArgs }) {
+    let args: ServeFlags = parsed as ServeFlags;
     const logger = jsonLogger({ level: Number(args.v ?? 0) >= 2 ? 'debug' : 'info' });
     let running: Awaited<ReturnType<typeof startServe>>;
     try {
-      running = await startServe(args as ServeFlags, logger);
+      args = parseServeFlags(rawArgs);
+      running = await startServe(args, logger);
     } catch (error) {
       // Start-up problems (bad flags, unreadable files, no cluster) are one line saying what to fix.
       const verbose = Number(args.v ?? 0) >= 2;

@@ -268,8 +268,8 @@ export async function startServe(cp: ControlPlane, name: string, args: readonly 
       '--import', path.join(ROOT, 'tests/controlplane/parent-watchdog.ts'),
       path.join(ROOT, 'adapters/node/main.ts'),
       'serve',
-      '--kubeconfig', cp.kubeconfig,
-      '--context', 'admin',
+      // serve refuses a flag given twice: the caller's own credentials replace the admin's.
+      ...(args.includes('--kubeconfig') ? [] : ['--kubeconfig', cp.kubeconfig, '--context', 'admin']),
       '--address', `127.0.0.1:${listen}`,
       '--cert-file', cp.webhookCert,
       '--key-file', cp.webhookKey,

@@ -2,27 +2,36 @@ import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
 import { booleanFlag, parseCommandLine, stringFlag } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
+import { didYouMean } from '../lib/suggest.ts';
 import type { ListOptions } from '../lib/manage.ts';
 import { connectionArgs, connectionOptions, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 import type { ConnectionOptions } from '../lib/cluster.ts';
 
-const OUTPUTS = ['wide', 'yaml', 'json'] as const;
+const OUTPUTS = ['wide', 'yaml', 'json', 'name'] as const;
 
 export const args = {
-  all: { type: 'boolean', description: 'Include granted, denied and expired requests' },
+  all: { type: 'boolean', description: 'Include granted, denied, used and expired requests' },
   'all-namespaces': { type: 'boolean', alias: ['A'], description: 'List requests in every namespace' },
-  output: { type: 'enum', alias: ['o'], options: [...OUTPUTS], description: 'Output format' },
+  output: { type: 'string', alias: ['o'], description: 'Output format: wide, name, json, yaml or jsonpath=TEMPLATE', valueHint: 'format' },
+  'no-headers': { type: 'boolean', description: 'Leave out the header line of the table' },
+  selector: { type: 'string', alias: ['l'], description: 'Only requests with these labels, e.g. -l team=shop,tier!=db', valueHint: 'selector' },
+  watch: { type: 'boolean', alias: ['w'], description: 'After the list, print a line for every request that appears or changes state (Ctrl-C stops)' },
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request list [--all] [-A] [-o wide|yaml|json] [-n NAMESPACE]',
+  usage: 'kubectl request list [--all] [-A] [-l SELECTOR] [-o wide|name|json|yaml|jsonpath=TEMPLATE] [--no-headers] [-w] [-n NAMESPACE]',
   examples: [
     '# Pending requests in the current namespace',
     'kubectl request list',
-    '# Everything, everywhere, with containers, deciders and reasons',
+    '# Everything, everywhere, with containers, creators, deciders and reasons',
     'kubectl request list --all -A -o wide',
+    '# Keep watching the queue',
+    'kubectl request list -w',
+    '# Names only, for scripts',
+    'kubectl request list -o name',
+    'kubectl request list -o jsonpath=\'{range .items[*]}{.metadata.name}{"\\t"}{.spec.userInfo.username}{"\\n"}{end}\'',
   ],
 };
 
@@ -30,13 +39,25 @@ export function parseListArgs(rawArgs: readonly string[]): ListOptions & { conne
   const parsed = parseCommandLine(rawArgs, args);
   if (parsed.positionals.length > 0) throw usageError(`list takes no arguments, got "${parsed.positionals.join(' ')}"`);
   const output = stringFlag(parsed, 'output');
-  if (output !== undefined && !(OUTPUTS as readonly string[]).includes(output)) {
-    throw usageError(`-o must be one of ${OUTPUTS.join(', ')} (got "${output}")`);
+  let jsonPath: string | undefined;
+  if (output?.startsWith('jsonpath=')) {
+    jsonPath = output.slice('jsonpath='.length);
+    if (!jsonPath) throw usageError("-o jsonpath= needs a template, e.g. -o jsonpath='{.items[*].metadata.name}'");
+  } else if (output !== undefined && !(OUTPUTS as readonly string[]).includes(output)) {
+    throw usageError(`-o must be one of ${OUTPUTS.join(', ')} or jsonpath=TEMPLATE (got "${output}")${didYouMean(output, OUTPUTS)}`);
   }
+  const watch = booleanFlag(parsed, 'watch');
+  if (watch && output !== undefined && output !== 'wide' && output !== 'name') {
+    throw usageError('-w prints table lines: use it without -o, or with -o wide or -o name');
+  }
+  const selector = stringFlag(parsed, 'selector');
   return {
     all: booleanFlag(parsed, 'all'),
     allNamespaces: booleanFlag(parsed, 'all-namespaces'),
-    ...(output ? { output: output as ListOptions['output'] & string } : {}),
+    noHeaders: booleanFlag(parsed, 'no-headers'),
+    watch,
+    ...(jsonPath !== undefined ? { output: 'jsonpath' as const, jsonPath } : output ? { output: output as (typeof OUTPUTS)[number] } : {}),
+    ...(selector ? { selector } : {}),
     connection: connectionOptions(parsed),
   };
 }

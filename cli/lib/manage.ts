@@ -1,12 +1,13 @@
 // grant, deny, list, describe, cancel: reading requests and deciding on them.
-import type { AccessGrant, AccessRequest, GrantStatus } from '../../functions/schemas.ts';
+import { GROUP, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
 import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
 import { reportWait, whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
 import { buildGrant, connectionFlags, grantName, kubectlCommand, requestState, shellQuote, type GrantState } from './requests.ts';
 import { checksFor, waitForAccess } from './wait.ts';
-import { ageOf, describeRequest, listTable, summarizeRequest } from './summary.ts';
+import { renderJsonPath } from './jsonpath.ts';
+import { ageOf, describeRequest, listTable, summarizeRequest, type ListRow } from './summary.ts';
 import type { ConnectionOptions } from './cluster.ts';
 
 function isNotFound(error: unknown): boolean {
@@ -103,41 +104,87 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
 export interface ListOptions {
   all: boolean;
   allNamespaces: boolean;
-  output?: 'wide' | 'yaml' | 'json';
+  output?: 'wide' | 'yaml' | 'json' | 'name' | 'jsonpath';
+  /** The template of -o jsonpath=TEMPLATE. */
+  jsonPath?: string;
+  noHeaders?: boolean;
+  /** -l: a label selector, passed to the apiserver. */
+  selector?: string;
+  /** -w: keep printing a line for every request that appears or changes state. */
+  watch?: boolean;
 }
 
-export async function list(deps: CommandDeps, options: ListOptions): Promise<number> {
-  const { cluster, io } = deps;
+/** How often `list -w` looks again. A request's state also changes with its grant, so both are read. */
+export const WATCH_POLL_MS = 2000;
+
+async function listRows(deps: CommandDeps, options: ListOptions): Promise<ListRow[]> {
+  const { cluster } = deps;
   const namespace = options.allNamespaces ? undefined : cluster.namespace;
   let requests: AccessRequest[];
   try {
-    requests = await cluster.listAccessRequests(namespace);
+    requests = await cluster.listAccessRequests(namespace, options.selector);
   } catch (error) {
     throw explainError(error, { action: 'list access requests', server: cluster.server });
   }
   const grants = await listGrants(deps, namespace);
   const now = deps.now();
-  const rows = requests
+  return requests
     .map((request) => ({ request, state: requestState(request, grants, now) }))
-    .filter((row) => options.all || row.state.state === 'pending')
     .sort(
       (a, b) =>
         a.request.metadata.namespace.localeCompare(b.request.metadata.namespace) ||
         Date.parse(a.request.metadata.creationTimestamp ?? '') - Date.parse(b.request.metadata.creationTimestamp ?? ''),
     );
-  if (options.output === 'json' || options.output === 'yaml') {
+}
+
+/** kubectl's -o name: resource.group/name. */
+function nameOf(request: AccessRequest): string {
+  return `accessrequest.${GROUP}/${request.metadata.name}`;
+}
+
+export async function list(deps: CommandDeps, options: ListOptions): Promise<number> {
+  const { cluster, io } = deps;
+  const namespace = options.allNamespaces ? undefined : cluster.namespace;
+  const rows = (await listRows(deps, options)).filter((row) => options.all || row.state.state === 'pending');
+  if (options.output === 'json' || options.output === 'yaml' || options.output === 'jsonpath') {
     const document = { apiVersion: 'v1', kind: 'List', items: rows.map((row) => row.request) };
     if (options.output === 'json') io.stdout(JSON.stringify(document, null, 2));
+    else if (options.output === 'jsonpath') io.stdout(renderJsonPath(options.jsonPath ?? '', JSON.parse(JSON.stringify(document))));
     else io.stdout((await import('@kubernetes/client-node')).dumpYaml(document).trimEnd());
     return ExitCode.OK;
   }
+  const table = (shown: readonly ListRow[], headers: boolean): string => {
+    if (options.output === 'name') return shown.map((row) => nameOf(row.request)).join('\n');
+    const text = listTable(shown, { wide: options.output === 'wide', allNamespaces: options.allNamespaces }, deps.now());
+    return headers ? text : text.split('\n').slice(1).join('\n');
+  };
   if (rows.length === 0) {
     const where = namespace ? `in namespace ${namespace}` : 'in any namespace';
     io.stderr(`No ${options.all ? '' : 'pending '}access requests ${where}.${options.all ? '' : ' (--all shows decided ones too)'}`);
-    return ExitCode.OK;
+  } else {
+    io.stdout(table(rows, !options.noHeaders && options.output !== 'name'));
   }
-  io.stdout(listTable(rows, { wide: options.output === 'wide', allNamespaces: options.allNamespaces }, now));
-  return ExitCode.OK;
+  if (!options.watch) return ExitCode.OK;
+
+  // -w: one line per request that appears or changes state, as kubectl get -w prints them.
+  const seen = new Map<string, string>();
+  const key = (row: ListRow) => `${row.request.metadata.namespace}/${row.request.metadata.name}/${row.request.metadata.uid}`;
+  const shownBefore = new Set(rows.map(key));
+  for (const row of await listRows(deps, options)) seen.set(key(row), row.state.state);
+  for (;;) {
+    await deps.sleep(WATCH_POLL_MS);
+    const changed: ListRow[] = [];
+    for (const row of await listRows(deps, options)) {
+      const k = key(row);
+      if (seen.get(k) === row.state.state) continue;
+      seen.set(k, row.state.state);
+      if (options.all || row.state.state === 'pending' || shownBefore.has(k)) {
+        shownBefore.add(k);
+        changed.push(row);
+      }
+    }
+    if (changed.length > 0) io.stdout(table(changed, false));
+  }
 }
 
 export async function describe(deps: CommandDeps, name: string, connection: ConnectionOptions): Promise<number> {

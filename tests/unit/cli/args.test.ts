@@ -159,9 +159,20 @@ describe('grant, deny and list arguments', () => {
       all: true,
       allNamespaces: true,
       output: 'wide',
+      noHeaders: false,
+      watch: false,
       connection: {},
     });
     assert.deepEqual(parseListArgs(['-ojson']).output, 'json');
-    usageFailure(() => parseListArgs(['-o', 'table']), /-o must be one of wide, yaml, json/);
+    usageFailure(() => parseListArgs(['-o', 'table']), /-o must be one of wide, yaml, json, name or jsonpath=TEMPLATE/);
+    usageFailure(() => parseListArgs(['-o', 'nmae']), /did you mean "name"\?/);
+    const scripted = parseListArgs(['-o', 'jsonpath={.items[*].metadata.name}', '--no-headers', '-l', 'team=shop']);
+    assert.deepEqual(
+      { output: scripted.output, jsonPath: scripted.jsonPath, noHeaders: scripted.noHeaders, selector: scripted.selector, watch: scripted.watch },
+      { output: 'jsonpath', jsonPath: '{.items[*].metadata.name}', noHeaders: true, selector: 'team=shop', watch: false },
+    );
+    assert.equal(parseListArgs(['-w']).watch, true);
+    assert.equal(parseListArgs(['--watch', '-o', 'name']).watch, true);
+    usageFailure(() => parseListArgs(['-w', '-o', 'json']), /-w prints table lines/);
   });
 });

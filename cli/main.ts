@@ -21,6 +21,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   cancel: () => import('./commands/cancel.ts'),
   wait: () => import('./commands/wait.ts'),
   revoke: () => import('./commands/revoke.ts'),
+  completion: () => import('./commands/completion.ts'),
   attach: () => import('./commands/attach.ts'),
   'port-forward': () => import('./commands/port-forward.ts'),
   debug: () => import('./commands/debug.ts'),
@@ -40,6 +41,7 @@ const summaries: Record<string, string> = {
   cancel: 'Withdraw your own access request',
   wait: 'Wait for the decision on an access request, then print the command to run',
   revoke: 'Take back the grant of an access request (approvers and admins)',
+  completion: 'Print a shell completion script (bash, zsh, fish)',
   attach: 'Ask for access to read the output of a container (kubectl attach, output only)',
   'port-forward': 'Ask for access to forward local ports to a pod (kubectl port-forward)',
   debug: 'Ask for access to add a debug container to a pod (kubectl debug)',
@@ -174,8 +176,25 @@ export function hoistCommand(argv: readonly string[]): string[] {
   return [...argv];
 }
 
+/** `__complete WORDS…`: Cobra's completion protocol (kubectl_complete-request runs it). */
+async function completeWords(words: readonly string[]): Promise<number> {
+  const rt = runtime();
+  const { complete, formatCompletion } = await import('./lib/complete.ts');
+  const completion = await complete(words.length > 0 ? words : [''], {
+    commands: summaries,
+    args: async (word) => {
+      const name = commandName(word);
+      return name ? ((await resolve((await modules[name]!()).default.args)) ?? {}) : undefined;
+    },
+    connect: async (connection) => ({ cluster: await rt.connect(connection), io: rt.io, now: rt.now, sleep: rt.sleep }),
+  });
+  rt.io.stdout(formatCompletion(completion));
+  return ExitCode.OK;
+}
+
 async function run(original: readonly string[]): Promise<number> {
   const io = runtime().io;
+  if (original[0] === '__complete') return completeWords(original.slice(1));
   const argv = hoistCommand(original);
   const dashdash = argv.indexOf('--');
   const flagsPart = dashdash < 0 ? argv : argv.slice(0, dashdash);

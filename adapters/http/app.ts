@@ -132,6 +132,7 @@ export function createApp(options: AppOptions): Hono {
       const decision = await review(request);
       const seconds = (performance.now() - started) / 1000;
       metrics.observe(routeKey(request), decision.code >= 500 ? 'error' : decision.allowed ? 'allowed' : 'denied', seconds);
+      metrics.decided(decision.audit, decision.allowed);
       logger.info('review', {
         uid: request.uid,
         user: request.userInfo.username,
@@ -170,6 +171,7 @@ export function createApp(options: AppOptions): Hono {
     const logProblem = decision.audit.length ? options.auditLog?.problem?.() : undefined;
     if (logProblem) {
       logger.error('audit log unavailable', { uid: request.uid, problem: logProblem });
+      metrics.auditFailed('log');
       return withVerdict(decision, deny(`the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`, 500));
     }
     let giveBack: Effect[] = [];
@@ -229,6 +231,7 @@ export function createApp(options: AppOptions): Hono {
       return decision;
     } catch (error) {
       logger.error('audit failed', { uid: request.uid, error });
+      metrics.auditFailed('webhook');
       return withVerdict(
         decision,
         deny('the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook', 500),
@@ -243,6 +246,7 @@ export function createApp(options: AppOptions): Hono {
       return decision;
     } catch (error) {
       logger.error('audit log failed', { uid: request.uid, error });
+      metrics.auditFailed('log');
       return withVerdict(decision, deny('the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access', 500));
     }
   }

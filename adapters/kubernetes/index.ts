@@ -16,6 +16,8 @@ import {
 import * as v from 'valibot';
 import { specNamesFor } from '../../functions/access.ts';
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
+import { pendingByNamespace } from '../../functions/stats/index.ts';
+import type { Gauge } from '../http/metrics.ts';
 import {
   MANAGED_BY,
   MANAGED_BY_LABEL,
@@ -74,6 +76,8 @@ export interface KubernetesBackend {
   selfUsername?: string;
   /** True once every informer has applied its initial list. */
   isReady(): boolean;
+  /** What /metrics reports of the caches: pending requests by namespace, each cache's lag. */
+  gauges(): Gauge[];
   /** Resolves once ready (rejects if stopped first). */
   synced(): Promise<void>;
   /** One reconcile pass now (tests, operators). */
@@ -301,6 +305,15 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     effects,
     ...(selfUsername ? { selfUsername } : {}),
     isReady,
+    gauges() {
+      const samples: Gauge[] = reflectors.flatMap((r) => {
+        const lag = r.lagSeconds();
+        return lag === undefined ? [] : [{ name: 'cache_lag_seconds' as const, labels: { cache: r.name }, value: lag }];
+      });
+      const pending = pendingByNamespace({ requests: requests.values(), grants: grants.values(), now: clock(), usernamePrefix: options.usernamePrefix });
+      for (const [namespace, value] of pending) samples.push({ name: 'pending_requests', labels: { namespace }, value });
+      return samples;
+    },
     synced: () => synced,
     reconcileNow: async () => {
       await reconciler?.runNow();

@@ -30,6 +30,8 @@ export interface Reflector {
   isSynced(): boolean;
   /** Why it is not synced, as the end of a sentence naming the cache; undefined while synced. */
   staleReason(): string | undefined;
+  /** How far behind the API server it may be, in seconds: 0 while its watch delivers; undefined before the first list. */
+  lagSeconds(): number | undefined;
   /** Resolves once the initial list is in (or rejects when `stop` comes first). */
   synced(): Promise<void>;
   stop(): Promise<void>;
@@ -370,6 +372,11 @@ export function reflect<T extends KubernetesObject>(
     name,
     isSynced: () => staleReason() === undefined,
     staleReason,
+    lagSeconds: () => {
+      if (!listed) return undefined;
+      const at = now();
+      return following(at) ? 0 : Math.max(0, at - currentAsOf) / 1000;
+    },
     synced: () => syncedPromise,
     async stop() {
       stopped = true;

@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG, DEFAULT_UNGATED_NAMESPACES, type Config, type Lookup } 
 import { httpsEndpoint, readCaBundle } from '../audit/https.ts';
 import { composeReviewer, type WebhookEndpoint } from '../compose.ts';
 import { createApp } from '../http/app.ts';
+import { Metrics, type Gauge } from '../http/metrics.ts';
 import { jsonLogger } from '../log.ts';
 import { MemoryCluster } from '../memory/lookup.ts';
 import type { EffectExecutor, Logger } from '../ports.ts';
@@ -173,6 +174,8 @@ interface Backend {
   /** Who the server is to the API server (its service account): its own deletions are allowed. */
   selfUsername?: string;
   isReady(): boolean;
+  /** Cluster gauges for /metrics (pending requests, cache lag); none in memory mode. */
+  gauges?(): Gauge[];
   stop(): Promise<void>;
 }
 
@@ -239,6 +242,7 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     ...reviewer,
     readBody: readNodeBody,
     isReady: () => (shuttingDown ? 'shutting down' : backend.isReady()),
+    metrics: new Metrics(() => backend.gauges?.() ?? []),
   });
   let server: RunningServer;
   try {

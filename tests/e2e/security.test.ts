@@ -168,3 +168,21 @@ describe('no access where the exec webhook does not gate', () => {
     assert.equal((await exec('alice', ['ls'], 'kube-system')).outcome, 'forbidden');
   });
 });
+
+describe('what /metrics tells an operator', () => {
+  it('reports pending requests by namespace, the decisions made, and caches not behind', async () => {
+    const text = await new Promise<string>((resolve, reject) => {
+      httpsRequest(`${cp.webhookUrl}metrics`, { ca: cp.caPem, timeout: 5_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      })
+        .on('error', reject)
+        .end();
+    });
+    // plain-yaml was never granted (its grant without a uid was refused): it waits.
+    assert.match(text, /kube_request_access_pending_requests\{namespace="team-a"\} [1-9]/);
+    assert.match(text, /kube_request_access_decisions_total\{namespace="team-a",decision="granted"\} [1-9]/);
+    assert.match(text, /kube_request_access_cache_lag_seconds\{cache="accessrequests"\} 0\n/);
+  });
+});

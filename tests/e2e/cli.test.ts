@@ -4,12 +4,13 @@
 // which is what `--wait` waits for before it says "run now".
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
 import { execProbe, getJson, kubectlExec } from './_kra.ts';
+import { createCA } from '../support/pki.ts';
 
 let cp: ControlPlane;
 let dir: string;
@@ -106,6 +107,7 @@ before(async () => {
   await rm(binDir, { recursive: true, force: true });
   await import('node:fs/promises').then((fs) => fs.mkdir(binDir));
   await symlink(path.join(ROOT, 'bin/kubectl-request.mjs'), path.join(binDir, 'kubectl-request'));
+  await symlink(path.join(ROOT, 'bin/kubectl_complete-request.mjs'), path.join(binDir, 'kubectl_complete-request'));
   cp = await startControlPlane({ dir, webhook: true, log: (line) => console.error(`# ${line}`) });
   await cp.apply([
     // The annotation names the second container: the CLI must pick it, not the first.
@@ -197,14 +199,22 @@ describe('kubectl request, end to end', () => {
       const replay = await execProbe(cp, 'alice', { namespace: NS, pod: 'web-0', container: 'app', command: ['ls', '/tmp'] });
       assert.equal(replay.status, 403, replay.body);
       assert.equal(replay.outcome, 'denied', replay.body);
+      // The denial names the used-up request.
+      assert.match(replay.body, new RegExp(`AccessRequest ${name} was used at`));
     } finally {
       await cp.kubectl('admin', ['delete', 'clusterrolebinding', 'e2e:alice-standing-exec']);
     }
   });
 
   it('a denial with a reason reaches the waiting requester, exit 3', async () => {
-    const asking = start('alice', ['exec', 'web-0', '-n', NS, '--wait=90s', '--', 'cat', '/etc/secret']);
+    const asking = start('alice', ['exec', 'web-0', '-n', NS, '--wait', '90s', '--reason', 'OPS-7: config drift', '--', 'cat', '/etc/secret']);
     const [, name] = (await asking.waitForStdout(CREATED)) as [string, string];
+    const stored = await getJson<StoredRequest & { spec: { reason?: string } }>(cp, ['accessrequest', '-n', NS, name]);
+    assert.equal(stored.spec.reason, 'OPS-7: config drift');
+    // The same request again is refused with the pending one's name.
+    const twice = await request('alice', ['exec', 'web-0', '-n', NS, '--', 'cat', '/etc/secret']);
+    assert.equal(twice.code, 1, twice.stderr);
+    assert.match(twice.stderr, new RegExp(`^error: an identical request of yours is already pending: ${name} .*kubectl request wait ${name} -n team-a`, 'm'));
     const denied = await request('carol', ['deny', name, '-n', NS, '--yes', '--reason', 'read the config from the repo']);
     assert.equal(denied.code, 0, denied.stderr);
     assert.match(denied.stdout, new RegExp(`^denied ${name} \\(reason: read the config from the repo\\)$`, 'm'));
@@ -272,6 +282,68 @@ describe('kubectl request, end to end', () => {
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr.trim(), /^error: denied by the \S+ webhook: .+/);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  });
+
+  it('refuses -it and a forgotten "--" with what to do instead', async () => {
+    const interactive = await request('alice', ['exec', '-it', 'web-0', '-n', NS, '--', 'sh']);
+    assert.equal(interactive.code, 2);
+    assert.match(interactive.stderr, /^error: interactive exec is not allowed: -i\/--stdin and -t\/--tty cannot be requested/);
+    const bare = await request('alice', ['exec', 'web-0', '-n', NS, '--valid-for', '5m']);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /pass --any-command/);
+    const typo = await request('alice', ['lsit']);
+    assert.match(typo.stderr, /did you mean "list"\?/);
+  });
+
+  it('carol grants, alice waits by name, carol revokes: the grant is gone and the request pending again', async () => {
+    const created = await request('alice', ['exec', 'web-0', '-n', NS, '--valid-for', '10m', '--', 'date']);
+    assert.equal(created.code, 0, created.stderr);
+    const [, name] = created.stdout.match(CREATED) as [string, string];
+    assert.equal((await request('carol', ['grant', name, '-n', NS, '--yes'])).code, 0);
+    const waited = await request('alice', ['wait', name, '-n', NS, '--timeout', '60s']);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.match(waited.stdout, /granted by carol; run now:\n {2}kubectl --context alice exec -n team-a web-0 -c app -- date/);
+
+    const names = await request('carol', ['list', '-n', NS, '--all', '-o', 'name']);
+    assert.match(names.stdout, new RegExp(`^accessrequest\\.kube-request-access\\.io/${name}$`, 'm'));
+    const users = await request('carol', ['list', '-n', NS, '--all', '-o', `jsonpath={range .items[?(@.metadata.name)]}{end}`]);
+    assert.equal(users.code, 2, 'filters are not supported and say so');
+
+    const bob = await request('bob', ['revoke', name, '-n', NS, '--yes']);
+    assert.equal(bob.code, 3, bob.stderr);
+    const revoked = await request('carol', ['revoke', name, '-n', NS, '--yes']);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^revoked ${name}: accessgrant/${name}-grant deleted`, 'm'));
+    const described = await request('alice', ['describe', name, '-n', NS]);
+    assert.match(described.stdout, /^ {2}status: {6}Pending$/m);
+  });
+
+  it('kubectl completes "kubectl request" through kubectl_complete-request, with request names from the cluster', async () => {
+    const created = await request('alice', ['exec', 'web-0', '-n', NS, '--', 'uname']);
+    const [, name] = created.stdout.match(CREATED) as [string, string];
+    const run = (args: string[]) =>
+      new Promise<string>((resolve) => {
+        const child = spawn('kubectl', ['__complete', ...args], {
+          env: { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`, KUBECONFIG: cp.kubeconfig },
+        });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+        child.once('close', () => resolve(out));
+      });
+    assert.match(await run(['request', 'rev']), /^revoke\t/m);
+    const names = await run(['request', '--context', 'carol', '-n', NS, 'grant', '']);
+    assert.match(names, new RegExp(`^${name}\talice: uname on web-0 \\(Pending\\)$`, 'm'));
+  });
+
+  it('says the certificate is not trusted when the kubeconfig has the wrong CA', async () => {
+    const other = await createCA('not the cluster CA');
+    const config = (await readFile(cp.kubeconfig, 'utf8')).replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${Buffer.from(other.cert).toString('base64')}`);
+    const kubeconfig = path.join(dir, 'wrong-ca.yaml');
+    await writeFile(kubeconfig, config);
+    const result = await request('alice', ['list'], { KUBECONFIG: kubeconfig });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr.trim(), /^error: the cluster at https:\/\/\S+ is not trusted \([A-Z_]+\): .*certificate-authority/);
+    assert.doesNotMatch(result.stderr, /cannot reach/);
   });
 
   it('says in one line when the cluster cannot be reached', async () => {

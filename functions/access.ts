@@ -19,9 +19,20 @@ export function specNamesFor(username: string, prefix: string): string[] {
   return prefix && username.startsWith(prefix) ? [username, username.slice(prefix.length)] : [username];
 }
 
+/**
+ * Whether `user` passes as an always-allowed identity. A configured user name matches as written,
+ * or with `usernamePrefix` in front (the seed strips the prefix before matching): with
+ * `--username-prefix=oidc:`, `alice` matches the authenticated `oidc:alice`. The prefix is the
+ * apiserver's (OIDC `--oidc-username-prefix`), so no user can choose it. Only one leading prefix is
+ * stripped, never one in the middle (the seed's strings.Replace would), and a configured name that
+ * already carries the prefix is not matched again (`oidc:alice` never matches `oidc:oidc:alice`,
+ * the user whose claim is `oidc:alice`).
+ */
 export function isAlwaysAllowed(user: UserInfo, config: Config): boolean {
   return (
-    config.alwaysAllowedUsers.includes(user.username) ||
+    config.alwaysAllowedUsers.some(
+      (name) => name !== '' && (name === user.username || canonicalUsername(name, config.usernamePrefix) === user.username),
+    ) ||
     (user.groups ?? []).some((group) => config.alwaysAllowedGroups.includes(group))
   );
 }

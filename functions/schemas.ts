@@ -86,7 +86,8 @@ const podAttachEntries = {
   tty: v.optional(v.boolean(), false),
   container: v.optional(v.string(), ''),
 };
-export const PodExecOptions = object({ ...podAttachEntries, command: v.optional(v.array(v.string()), []) });
+// `command` is not omitempty in Go's PodExecOptions: the seed's payloads carry `"command": null` for none.
+export const PodExecOptions = object({ ...podAttachEntries, command: v.nullish(v.array(v.string()), []) });
 export type PodExecOptions = v.InferOutput<typeof PodExecOptions>;
 
 export const ObjectMeta = object({
@@ -154,12 +155,14 @@ export const AccessRequestSpec = object({
   forObject: ForObject,
   /** Go duration ("30m", "1h"); empty or absent = one exec, consumed on use. */
   validFor: v.optional(v.string(), ''),
-  execOptions: v.optional(PodExecOptions),
+  /** The seed (Go, a pointer without omitempty) writes `null` for none: read as absent. */
+  execOptions: v.pipe(v.nullish(PodExecOptions), v.transform((options) => options ?? undefined)),
   attachOptions: v.optional(PodAttachOptions),
   portForwardOptions: v.optional(PodPortForwardOptions),
   debugOptions: v.optional(DebugOptions),
   copyOptions: v.optional(CopyOptions),
-  customKeys: v.optional(v.record(v.string(), v.string())),
+  /** The seed (a Go map without omitempty) writes `null` for no keys: read as absent. */
+  customKeys: v.pipe(v.nullish(v.record(v.string(), v.string())), v.transform((keys) => keys ?? undefined)),
   /** Optional: why the requester needs the access (kubectl request … --reason), shown to approvers. */
   reason: v.optional(v.string()),
 });

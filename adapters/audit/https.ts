@@ -1,8 +1,11 @@
 // node:https Transport for the extension webhooks: the peer certificate must chain to the
-// configured CA bundle and nothing else (`ca` replaces Node's built-in root store), the whole
-// exchange has one deadline, and answers are size-capped.
+// configured CA bundle and nothing else (`ca` replaces Node's built-in root store), or be one of
+// its certificates exactly (the seed's bundles pin the webhook's own leaf); the whole exchange has
+// one deadline, and answers are size-capped.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import {
   DEFAULT_TIMEOUT_MS,
@@ -13,6 +16,14 @@ import {
 } from './transport.ts';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+const PEM_CERTIFICATES = new RegExp(PEM_CERTIFICATE.source, 'g');
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
+
+/** Every certificate of a PEM bundle, parsed. Throws on one that does not parse. */
+export function bundleCertificates(caBundle: string): X509Certificate[] {
+  return (caBundle.match(PEM_CERTIFICATES) ?? []).map((pem) => new X509Certificate(pem));
+}
 
 /**
  * Reads a PEM CA bundle (`--audit-webhook-ca-bundle`, `--extended-validation-webhook-ca-bundle`).
@@ -40,8 +51,72 @@ export function checkCaBundle(caBundle: string, owner: string): void {
   }
   try {
     tls.createSecureContext({ ca: caBundle });
+    bundleCertificates(caBundle);
   } catch (error) {
     throw new Error(`${owner}: CA bundle is not valid PEM: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Whether the TLS peer of `socket` is the one configured, given Node's own verification against
+ * the bundle (done with `rejectUnauthorized: false`, so it is reported and not yet acted on):
+ *
+ * - chained to a bundle certificate, with the host name checked: trusted, as a CA bundle always was;
+ * - otherwise only if the certificate the peer presents is byte for byte one of the bundle's (the
+ *   seed pins the webhook's own leaf; Go takes a root that is the leaf itself, OpenSSL without
+ *   partial chains does not), currently valid, naming `host`, and not restricted away from
+ *   serverAuth. The TLS handshake has already proved the peer holds that certificate's key.
+ *
+ * Returns the reason for refusing, with the OpenSSL code where there is one, or undefined.
+ */
+export function verifyPeer(socket: tls.TLSSocket, host: string, pinned: readonly X509Certificate[], now = new Date()): (Error & { code?: string }) | undefined {
+  if (socket.authorized) return undefined;
+  const chainError = Object.assign(new Error(String(socket.authorizationError ?? 'the server certificate was not verified')), {
+    code: String(socket.authorizationError ?? ''),
+  });
+  // (Not getPeerX509Certificate: on Node 20 a later getPeerCertificate then answers {}.)
+  const peer = socket.getPeerCertificate();
+  const raw = peer?.raw;
+  if (!raw || !pinned.some((certificate) => certificate.raw.equals(raw))) return chainError;
+  if (!(now.getTime() >= Date.parse(peer.valid_from))) return Object.assign(new Error('certificate is not yet valid'), { code: 'CERT_NOT_YET_VALID' });
+  if (!(now.getTime() <= Date.parse(peer.valid_to))) return Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' });
+  const usages = peer.ext_key_usage;
+  if (usages && usages.length && !usages.includes(SERVER_AUTH) && !usages.includes(ANY_EXTENDED_KEY_USAGE)) {
+    return Object.assign(new Error('the pinned certificate is not for serverAuth'), { code: 'INVALID_PURPOSE' });
+  }
+  return tls.checkServerIdentity(host, peer) as (Error & { code?: string }) | undefined;
+}
+
+/**
+ * Hands a socket to a request only once its peer passed `verifyPeer`: nothing of the request is
+ * written before. No TLS session is resumed (a resumed session is not verified again).
+ */
+class PinningAgent extends https.Agent {
+  readonly #pinned: readonly X509Certificate[];
+
+  constructor(options: https.AgentOptions & { caBundle: string }) {
+    const { caBundle, ...agentOptions } = options;
+    super({ ...agentOptions, ca: caBundle });
+    this.#pinned = bundleCertificates(caBundle);
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    if (!callback) throw new Error('PinningAgent needs the callback form of createConnection');
+    const host = (options as tls.ConnectionOptions).servername || options.hostname || options.host || 'localhost';
+    const socket = tls.connect({ ...(options as tls.ConnectionOptions), ...(this.options.ca ? { ca: this.options.ca } : {}), rejectUnauthorized: false, session: undefined });
+    const onError = (error: Error) => callback(error, socket);
+    socket.once('error', onError);
+    socket.once('secureConnect', () => {
+      socket.off('error', onError);
+      const refused = verifyPeer(socket, host, this.#pinned);
+      if (refused) {
+        socket.destroy();
+        callback(refused, socket);
+        return;
+      }
+      callback(null, socket);
+    });
+    return undefined;
   }
 }
 
@@ -54,10 +129,10 @@ export function httpsEndpoint(options: { url: string; caBundle: string; timeoutM
 
 export function httpsTransport(options: { caBundle: string; timeoutMs?: number }): Transport {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // One agent per webhook: keep-alive across calls, and its own pinned trust store.
-  const agent = new https.Agent({
-    ca: options.caBundle,
-    rejectUnauthorized: true,
+  // One agent per webhook: keep-alive across calls, its own trust store, and the peer verified
+  // (chain or exact pin) before any byte of a request is written.
+  const agent = new PinningAgent({
+    caBundle: options.caBundle,
     keepAlive: true,
     maxSockets: 16,
   });
@@ -77,7 +152,6 @@ export function httpsTransport(options: { caBundle: string; timeoutMs?: number }
           method: 'POST',
           agent,
           ca: options.caBundle,
-          rejectUnauthorized: true,
           headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body) },
         },
         (res) => {

@@ -2,6 +2,7 @@
 // admission concerns and by the reconciler and cleanup, so all agree on one answer.
 import { parseDuration } from './duration.ts';
 import type { AccessGrant, AccessRequest, UserInfo } from './schemas.ts';
+import { approvalFor, type LoadedPolicy } from './policy.ts';
 import type { Config } from './types.ts';
 
 /** The name the apiserver authenticates for a user written as `specName` in a request. */
@@ -66,42 +67,86 @@ export function grantBelongsTo(grant: AccessGrant, request: AccessRequest, prefi
 }
 
 export type GrantState =
-  | { state: 'pending' }
+  /** Waiting for approvals: `approvals` of `required` distinct approvers granted so far (by `approvedBy`). */
+  | { state: 'pending'; approvals: number; required: number; approvedBy: string[] }
   | { state: 'denied'; grant: AccessGrant }
-  | { state: 'granted'; grant: AccessGrant; expiresAt?: Date }
+  /**
+   * `grant` is the approval that completed it (the Nth; its creation starts a window), `grants` all
+   * counted approvals. Pre-approved by a policy: `policy` names it, `grants` is empty and `grant`
+   * stands for the policy (grantedBy `AccessPolicy/NAME`, dated at the request's creation).
+   */
+  | { state: 'granted'; grant: AccessGrant; grants: AccessGrant[]; policy?: string; expiresAt?: Date }
   /** A one-shot request whose one use went through. */
   | { state: 'used'; grant: AccessGrant; usedAt: Date }
   | { state: 'expired'; grant: AccessGrant; expiresAt: Date }
   | { state: 'invalid'; reason: string };
 
+/** Who an approval counts as: grants by one approver count once, however many they create. */
+function approverOf(grant: AccessGrant, prefix: string): string {
+  return canonicalUsername(grant.spec.grantedBy.username, prefix);
+}
+
 /**
- * The state of `request` at `now` given the grants that name it. A denial wins over any grant;
- * a time-bound request runs from the (earliest) grant's creation for `validFor`.
+ * What a pre-approval by a policy looks like where a grant is expected: no object of the cluster,
+ * never written, dated at the request's creation (so a time-bound request runs from then).
+ */
+export function policyGrant(request: AccessRequest, policy: string): AccessGrant {
+  return {
+    apiVersion: request.apiVersion,
+    kind: 'AccessGrant',
+    metadata: { name: '', namespace: request.metadata.namespace, uid: '', resourceVersion: '', creationTimestamp: request.metadata.creationTimestamp ?? null },
+    spec: { grantFor: request.metadata.name, grantForUID: request.metadata.uid, grantedBy: { username: `AccessPolicy/${policy}` } },
+    status: 'granted',
+  };
+}
+
+/**
+ * The state of `request` at `now` given the grants that name it and the AccessPolicies (of any
+ * namespace: only the request's own apply). A denial wins over any grant; a request is granted
+ * once `requiredApprovals` distinct approvers granted it (one without a policy), or when a policy
+ * pre-approves its exact command; a time-bound request runs for `validFor` from the approval that
+ * completed it (the Nth), or from its creation when pre-approved.
  */
 export function evaluateGrant(
   request: AccessRequest,
   grants: readonly AccessGrant[],
   now: Date,
   prefix = '',
+  policies: readonly LoadedPolicy[] = [],
 ): GrantState {
+  const approval = approvalFor(request, policies);
+  if (approval.broken) return { state: 'invalid', reason: approval.broken };
   const own = grants.filter((grant) => grantBelongsTo(grant, request, prefix));
   const denied = own.find((grant) => grant.status === 'denied');
   if (denied) return { state: 'denied', grant: denied };
-  const granted = own
+  const approvals: AccessGrant[] = [];
+  const approvedBy: string[] = [];
+  for (const grant of own
     .filter((grant) => grant.status === 'granted')
-    .sort((a, b) => (timestamp(a.metadata.creationTimestamp) ?? 0) - (timestamp(b.metadata.creationTimestamp) ?? 0))[0];
-  if (!granted) return { state: 'pending' };
+    .sort((a, b) => (timestamp(a.metadata.creationTimestamp) ?? 0) - (timestamp(b.metadata.creationTimestamp) ?? 0))) {
+    const approver = approverOf(grant, prefix);
+    if (approvedBy.includes(approver)) continue;
+    approvedBy.push(approver);
+    approvals.push(grant);
+    if (approvals.length === approval.required) break;
+  }
+  const complete = approvals.length >= approval.required;
+  if (!complete && !approval.preApprovedBy) {
+    return { state: 'pending', approvals: approvals.length, required: approval.required, approvedBy };
+  }
+  const granted = complete ? approvals[approvals.length - 1]! : policyGrant(request, approval.preApprovedBy!);
+  const by = complete ? { grants: approvals } : { grants: [], policy: approval.preApprovedBy! };
   const window = validForMs(request);
   if (window === undefined) {
     const usedAt = timestamp(request.status?.usedAt);
-    return usedAt === undefined ? { state: 'granted', grant: granted } : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
+    return usedAt === undefined ? { state: 'granted', grant: granted, ...by } : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
   }
   if (Number.isNaN(window)) return { state: 'invalid', reason: `spec.validFor "${request.spec.validFor}" is not a duration` };
   const start = timestamp(granted.metadata.creationTimestamp);
-  if (start === undefined) return { state: 'invalid', reason: 'the AccessGrant has no creationTimestamp' };
+  if (start === undefined) return { state: 'invalid', reason: complete ? 'the AccessGrant has no creationTimestamp' : 'the AccessRequest has no creationTimestamp' };
   const expiresAt = new Date(start + window);
   return now.getTime() < expiresAt.getTime()
-    ? { state: 'granted', grant: granted, expiresAt }
+    ? { state: 'granted', grant: granted, ...by, expiresAt }
     : { state: 'expired', grant: granted, expiresAt };
 }
 

@@ -3,6 +3,7 @@
 // them is functions/kinds.ts, and every table keyed by subresource is derived from that list.
 import * as v from 'valibot';
 import { isAlwaysAllowed } from './access.ts';
+import { AUDIT_ANNOTATION_KEYS } from './match.ts';
 import { describeIssues, type AccessRequest, type AdmissionRequest, type PodExecOptions } from './schemas.ts';
 import { allow, deny, type Concern, type Context, type Decision, type Lookup } from './types.ts';
 
@@ -103,7 +104,19 @@ export function podConcern<O>(review: PodReview<O>): Concern {
     const { options } = parsed;
     const audited = ({ auditOptions, ...verdict }: Verdict, isAdmin = false): Decision => ({
       ...verdict,
-      audit: [{ type: 'audit-exec', data: { request, isAllowed: verdict.allowed, execOptions: auditOptions ?? review.auditOptions(options), isAdmin } }],
+      audit: [
+        {
+          type: 'audit-exec',
+          data: {
+            request,
+            isAllowed: verdict.allowed,
+            execOptions: auditOptions ?? review.auditOptions(options),
+            isAdmin,
+            // The policy that let it through without a human grant (not in the seed's protocol).
+            ...(verdict.auditAnnotations?.[AUDIT_ANNOTATION_KEYS.policy] ? { policy: verdict.auditAnnotations[AUDIT_ANNOTATION_KEYS.policy] } : {}),
+          },
+        },
+      ],
     });
 
     if (isAlwaysAllowed(request.userInfo, context.config)) {

@@ -67,10 +67,11 @@ export async function evaluateCandidates(search: Omit<GrantSearch, 'what' | 'aga
       usernames: specNamesFor(review.userInfo.username, prefix),
     })
   ).filter(search.matches);
+  const policies = candidates.length ? await lookup.policiesFor(review.namespace) : [];
   const evaluated = await Promise.all(
     candidates.map(async (candidate) => ({
       candidate,
-      state: evaluateGrant(candidate, await lookup.grantsFor(review.namespace, candidate.metadata.name), context.now, prefix),
+      state: evaluateGrant(candidate, await lookup.grantsFor(review.namespace, candidate.metadata.name), context.now, prefix, policies),
     })),
   );
   // Prefer a time-bound grant over consuming a one-shot one.
@@ -90,6 +91,23 @@ export async function findGrantedRequest(search: GrantSearch): Promise<Decision>
   return verdictFor(best, search);
 }
 
+/** The AdmissionResponse's auditAnnotations for an allowed review (keys: lowercase DNS labels, no slash). */
+export const AUDIT_ANNOTATION_KEYS = {
+  request: 'access-request',
+  requestUID: 'access-request-uid',
+  grants: 'access-grants',
+  policy: 'access-policy',
+} as const;
+
+function grantAnnotations(request: AccessRequest, state: Extract<GrantState, { state: 'granted' }>): Record<string, string> {
+  return {
+    [AUDIT_ANNOTATION_KEYS.request]: request.metadata.name,
+    [AUDIT_ANNOTATION_KEYS.requestUID]: request.metadata.uid,
+    ...(state.grants.length ? { [AUDIT_ANNOTATION_KEYS.grants]: state.grants.map((grant) => grant.metadata.name).join(',') } : {}),
+    ...(state.policy ? { [AUDIT_ANNOTATION_KEYS.policy]: state.policy } : {}),
+  };
+}
+
 export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch, 'review' | 'context' | 'what' | 'again' | 'usedBy' | 'consume'>): Decision {
   const { review, context, what, again, usedBy } = search;
   if (!best) {
@@ -99,15 +117,18 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
   switch (best.state.state) {
     case 'granted': {
       const { expiresAt } = best.state;
+      const auditAnnotations = grantAnnotations(best.candidate, best.state);
+      const by = best.state.policy ? `, pre-approved by AccessPolicy ${best.state.policy}` : '';
       if (expiresAt) {
-        return allow(`granted by AccessRequest ${name} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`);
+        return allow(`granted by AccessRequest ${name}${by} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`, { auditAnnotations });
       }
       if (search.consume === false) {
-        return allow(`granted by AccessRequest ${name}; this ${usedBy} does not use it up`);
+        return allow(`granted by AccessRequest ${name}${by}; this ${usedBy} does not use it up`, { auditAnnotations });
       }
       const { uid, resourceVersion, namespace } = best.candidate.metadata;
-      return allow(`granted once by AccessRequest ${name}; it is used up by this ${usedBy}`, {
+      return allow(`granted once by AccessRequest ${name}${by}; it is used up by this ${usedBy}`, {
         effects: [{ type: 'consume-request', namespace, name, uid, resourceVersion }],
+        auditAnnotations,
       });
     }
     case 'denied': {
@@ -119,8 +140,15 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
       return deny(`AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`);
     case 'expired':
       return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);
-    case 'pending':
+    case 'pending': {
+      const { approvals, required, approvedBy } = best.state;
+      if (approvals > 0) {
+        return deny(
+          `AccessRequest ${name} has ${approvals} of ${required} approvals (by ${approvedBy.join(', ')}); ask another approver to run: kubectl request grant -n ${review.namespace} ${name}`,
+        );
+      }
       return deny(`AccessRequest ${name} is not granted yet; ask an approver to run: kubectl request grant -n ${review.namespace} ${name}`);
+    }
     case 'invalid':
       return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);
   }

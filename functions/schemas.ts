@@ -227,6 +227,58 @@ export const AccessGrant = object({
 });
 export type AccessGrant = v.InferOutput<typeof AccessGrant>;
 
+/** An exact command that an AccessPolicy lets through without a human grant (exec only). */
+export const PreApprovedCommand = object({
+  /** The exact argv, compared element by element; never empty (that would be any command). */
+  command: v.pipe(v.array(v.string()), v.minLength(1, 'a pre-approved command needs at least one argument')),
+  /** Only in this container; absent = any container of the pod. */
+  container: v.optional(v.string()),
+});
+export type PreApprovedCommand = v.InferOutput<typeof PreApprovedCommand>;
+
+/** A custom key every request must carry, its value matching `pattern` (a JavaScript regular expression). */
+export const RequiredCustomKey = object({
+  key: NonEmpty,
+  pattern: v.optional(v.string()),
+  /** Shown in the refusal: what the value is (`the incident ticket, OPS-<number>`). */
+  description: v.optional(v.string()),
+});
+export type RequiredCustomKey = v.InferOutput<typeof RequiredCustomKey>;
+
+/**
+ * AccessPolicy (namespaced): how requests in its own namespace are approved and what they may ask
+ * for. Every policy of a namespace applies; the strictest wins (functions/policy.ts).
+ */
+export const AccessPolicySpec = object({
+  /** Who may grant or deny, on top of RBAC's `create accessgrants`; absent or empty = whoever RBAC allows. */
+  approvers: v.optional(
+    object({
+      users: v.optional(v.array(v.string()), []),
+      groups: v.optional(v.array(v.string()), []),
+    }),
+  ),
+  /** Distinct approvers who must grant before a request is granted (default 1). */
+  requiredApprovals: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 1),
+  /** The longest spec.validFor a request may ask for (a Go duration). */
+  maxValidFor: v.optional(v.string()),
+  /** The kinds of access that may be requested (exec, cp, attach, port-forward, debug); absent = all. */
+  allowedKinds: v.optional(v.array(v.string())),
+  /** Whether spec.reason must be given. */
+  requireReason: v.optional(v.boolean(), false),
+  requiredCustomKeys: v.optional(v.array(RequiredCustomKey), []),
+  /** Exact exec commands granted without a human (the request is still created and audited). */
+  preApproved: v.optional(v.array(PreApprovedCommand), []),
+});
+export type AccessPolicySpec = v.InferOutput<typeof AccessPolicySpec>;
+
+export const AccessPolicy = object({
+  apiVersion: v.optional(v.string()),
+  kind: v.optional(v.string()),
+  metadata: ObjectMeta,
+  spec: AccessPolicySpec,
+});
+export type AccessPolicy = v.InferOutput<typeof AccessPolicy>;
+
 /** Formats valibot issues as `path: message` lines, as cert-manager style validators do. */
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues

@@ -8,6 +8,7 @@ import type {
   PodExecOptions,
   UserInfo,
 } from './schemas.ts';
+import type { LoadedPolicy } from './policy.ts';
 
 /** What the extended-validation webhook answers (seed wire format). */
 export interface ValidationResult {
@@ -39,6 +40,11 @@ export interface Lookup {
   isAuthorized(user: UserInfo, attributes: ResourceAttributes): Promise<boolean>;
   /** AccessGrants in `namespace` whose `spec.grantFor` is `requestName`. */
   grantsFor(namespace: string, requestName: string): Promise<readonly AccessGrant[]>;
+  /**
+   * The AccessPolicies of `namespace` (none = today's behaviour). A policy that does not parse is
+   * returned marked `malformed`, never dropped: it fails its namespace closed (functions/policy.ts).
+   */
+  policiesFor(namespace: string): Promise<readonly LoadedPolicy[]>;
 }
 
 /**
@@ -144,6 +150,11 @@ export type AuditEvent =
         isAllowed: boolean;
         execOptions: PodExecOptions;
         isAdmin: boolean;
+        /**
+         * Not in the seed's protocol (receivers ignore unknown fields): the AccessPolicy whose
+         * pre-approved command allowed this exec without a human grant.
+         */
+        policy?: string;
       };
     }
   | { type: 'audit-created'; data: { request: AdmissionRequest; accessRequest: AccessRequest } }
@@ -183,6 +194,12 @@ export interface Decision {
   effects: Effect[];
   audit: AuditEvent[];
   warnings?: string[];
+  /**
+   * Put into the AdmissionResponse: the kube-apiserver writes them into its own audit event as
+   * `<webhook name>/<key>`, linking the exec to the AccessRequest and grants that allowed it.
+   * Keys are lowercase DNS labels without a slash.
+   */
+  auditAnnotations?: Record<string, string>;
 }
 
 /** An admission concern: pure, reads through `lookup`, time from `context.now`. */
@@ -194,9 +211,17 @@ export type Concern = (
 
 export function allow(
   message = '',
-  extra: { effects?: Effect[]; audit?: AuditEvent[]; warnings?: string[] } = {},
+  extra: { effects?: Effect[]; audit?: AuditEvent[]; warnings?: string[]; auditAnnotations?: Record<string, string> } = {},
 ): Decision {
-  return { allowed: true, code: 200, message, effects: extra.effects ?? [], audit: extra.audit ?? [], ...(extra.warnings ? { warnings: extra.warnings } : {}) };
+  return {
+    allowed: true,
+    code: 200,
+    message,
+    effects: extra.effects ?? [],
+    audit: extra.audit ?? [],
+    ...(extra.warnings ? { warnings: extra.warnings } : {}),
+    ...(extra.auditAnnotations ? { auditAnnotations: extra.auditAnnotations } : {}),
+  };
 }
 
 export function deny(

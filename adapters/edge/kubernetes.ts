@@ -4,6 +4,7 @@
 // pod or one request name by a field selector; the result is always filtered here as well.
 import * as v from 'valibot';
 import { dueForCleanup, type CleanupEvent } from '../../functions/cleanup/index.ts';
+import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
 import type { Lookup } from '../../functions/types.ts';
 import { isNotFound, KubernetesApiError } from '../errors.ts';
@@ -14,7 +15,8 @@ import type { FieldSelectorMode } from './settings.ts';
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';
-type Plural = typeof REQUESTS | typeof GRANTS;
+export const POLICIES = 'accesspolicies';
+type Plural = typeof REQUESTS | typeof GRANTS | typeof POLICIES;
 
 export interface KubernetesClientOptions {
   /** API server base URL (a path prefix, as behind some proxies, is kept). */
@@ -87,7 +89,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
       const message = status?.message ?? text.slice(0, 200);
       const hint =
         response.status === 401 ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
-        : response.status === 403 ? ' (give the token get, list and delete on accessrequests and accessgrants)'
+        : response.status === 403 ? ' (give the token get, list and delete on accessrequests and accessgrants, and list on accesspolicies)'
         : '';
       const retryAfter = Number(response.headers.get('retry-after'));
       throw new KubernetesApiError(
@@ -193,10 +195,38 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
       const items = await list(GRANTS, AccessGrant, 'AccessGrant', namespace, `spec.grantFor=${selectorValue(requestName)}`);
       return items.filter((g) => g.metadata.namespace === namespace && g.spec.grantFor === requestName);
     },
+    async policiesFor(namespace) {
+      return listPolicies(client, namespace, logger);
+    },
     async isAuthorized(user, attributes) {
       return isAllowedAnswer(await client.post(SUBJECT_ACCESS_REVIEWS_PATH, subjectAccessReview(user, attributes)));
     },
   };
+}
+
+/**
+ * The AccessPolicies of `namespace` (all namespaces when undefined). A malformed one is kept,
+ * marked, so it fails its namespace closed. A 404 for the collection means the CRD is not
+ * installed: then nobody can have written a policy, and there are none.
+ */
+async function listPolicies(client: KubernetesClient, namespace: string | undefined, logger: Logger): Promise<LoadedPolicy[]> {
+  let list: unknown;
+  try {
+    list = await client.get(objectsPath(POLICIES, namespace));
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  const items = (list as { items?: unknown } | undefined)?.items;
+  if (!Array.isArray(items)) throw new Error('Kubernetes API: an AccessPolicy list without items');
+  const policies: LoadedPolicy[] = [];
+  for (const item of items) {
+    const policy = readPolicy(item);
+    if (!policy) continue;
+    if (policy.malformed) logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', { namespace: policy.metadata.namespace, name: policy.metadata.name });
+    if (!namespace || policy.metadata.namespace === namespace) policies.push(policy);
+  }
+  return policies;
 }
 
 /** The worker's own user name (its token's identity), or undefined when the API server cannot say. */
@@ -261,7 +291,9 @@ export async function cleanupOnce(options: {
   const scopes: (string | undefined)[] = options.namespaces.length ? [...options.namespaces] : [undefined];
   const requests: AccessRequest[] = [];
   const grants: AccessGrant[] = [];
+  const policies: LoadedPolicy[] = [];
   for (const namespace of scopes) {
+    policies.push(...(await listPolicies(client, namespace, logger)));
     // Grants first: a grant made between the two lists finds its request; the reverse would look orphaned.
     grants.push(...parseItems(AccessGrant, await client.get(objectsPath(GRANTS, namespace)), logger, 'AccessGrant'));
     requests.push(...parseItems(AccessRequest, await client.get(objectsPath(REQUESTS, namespace)), logger, 'AccessRequest'));
@@ -269,6 +301,7 @@ export async function cleanupOnce(options: {
   const plan = dueForCleanup({
     requests,
     grants,
+    policies,
     now: options.now,
     deleteAfterMs: options.deleteAfterMs,
     usernamePrefix: options.usernamePrefix,

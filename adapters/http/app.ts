@@ -59,6 +59,8 @@ export interface AdmissionResponseReview {
     allowed: boolean;
     status?: { code: number; message: string; status: 'Success' | 'Failure'; reason?: string };
     warnings?: string[];
+    /** Written by the kube-apiserver into its audit event as `<webhook name>/<key>`. */
+    auditAnnotations?: Record<string, string>;
   };
 }
 
@@ -276,6 +278,16 @@ export function respond(uid: string, decision: Decision): AdmissionResponseRevie
         ...(decision.allowed ? {} : { reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden' }),
       },
       ...(decision.warnings?.length ? { warnings: decision.warnings } : {}),
+      ...auditAnnotationsOf(decision),
     },
   };
+}
+
+// The apiserver rejects the whole response for a key that is not a valid name once prefixed with
+// the webhook's: lowercase DNS labels only, anything else is dropped rather than risk the answer.
+const AUDIT_ANNOTATION_KEY = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function auditAnnotationsOf(decision: Decision): { auditAnnotations?: Record<string, string> } {
+  const entries = Object.entries(decision.auditAnnotations ?? {}).filter(([key]) => AUDIT_ANNOTATION_KEY.test(key));
+  return entries.length ? { auditAnnotations: Object.fromEntries(entries) } : {};
 }

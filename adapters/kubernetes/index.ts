@@ -25,6 +25,7 @@ import {
   planRoleBindings,
   type ReconcileConfig,
 } from '../../functions/reconcile/index.ts';
+import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
 import { DEFAULT_UNGATED_NAMESPACES, type Lookup } from '../../functions/types.ts';
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
@@ -89,6 +90,7 @@ export interface KubernetesBackend {
 
 const REQUESTS = 'accessrequests';
 const GRANTS = 'accessgrants';
+const POLICIES = 'accesspolicies';
 
 export async function startKubernetesBackend(options: KubernetesBackendOptions): Promise<KubernetesBackend> {
   const { logger } = options;
@@ -120,6 +122,9 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   });
   const grants = new IndexedStore<AccessGrant, 'grantFor'>({
     grantFor: (g) => [IndexedStore.key(g.metadata.namespace, g.spec.grantFor)],
+  });
+  const policies = new IndexedStore<LoadedPolicy, 'namespace'>({
+    namespace: (p) => [p.metadata.namespace],
   });
   const roleBindings = new IndexedStore<V1RoleBinding & { metadata: { namespace?: string; name?: string } }, never>({});
 
@@ -153,6 +158,24 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     reflectors.push(
       reflectCustom(REQUESTS, 'AccessRequest', AccessRequest, requests, namespace),
       reflectCustom(GRANTS, 'AccessGrant', AccessGrant, grants, namespace),
+      reflect<KubernetesObject>({
+        name: `${POLICIES}${where(namespace)}`,
+        label: `the AccessPolicy cache${where(namespace)}`,
+        kubeConfig: kc,
+        path: customPath(POLICIES, namespace),
+        list: (page) => listCustom(custom, POLICIES, namespace, page),
+        // A malformed policy is kept, marked: it fails its namespace closed (functions/policy.ts).
+        onUpsert: (obj) => {
+          const policy = readPolicy(obj);
+          if (policy?.malformed) logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', { namespace: policy.metadata.namespace, name: policy.metadata.name, issues: policy.malformed });
+          if (policy) policies.upsert(policy);
+        },
+        onDelete: (obj) => policies.remove(obj.metadata?.namespace, obj.metadata?.name),
+        onChange,
+        logger,
+        pageSize: options.listPageSize,
+        ...options.cacheTimings,
+      }),
     );
     if (reconcileConfig.grantedRoleName) {
       const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
@@ -227,6 +250,10 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       requireSynced();
       return grants.byIndex('grantFor', IndexedStore.key(namespace, requestName));
     },
+    async policiesFor(namespace) {
+      requireSynced();
+      return policies.byIndex('namespace', namespace);
+    },
   };
 
   // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
@@ -265,7 +292,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       task: async () => {
         if (!isReady()) return undefined;
         const now = clock();
-        const desired = desiredRoleBindings({ requests: requests.values(), grants: grants.values(), now, config: reconcileConfig });
+        const desired = desiredRoleBindings({ requests: requests.values(), grants: grants.values(), policies: policies.values(), now, config: reconcileConfig });
         const plan = planRoleBindings(desired.bindings, roleBindings.values());
         const failures = await applyRoleBindingPlan(writes, plan, logger, (namespace, name) => roleBindings.remove(namespace, name));
         if (failures) throw new Error(`${failures} RoleBinding change(s) failed`);
@@ -286,6 +313,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       const plan = dueForCleanup({
         requests: requests.values(),
         grants: grants.values(),
+        policies: policies.values(),
         now: clock(),
         deleteAfterMs: options.deleteAfterMs,
         orphanGraceMs: options.orphanGraceMs ?? 60_000,
@@ -310,7 +338,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         const lag = r.lagSeconds();
         return lag === undefined ? [] : [{ name: 'cache_lag_seconds' as const, labels: { cache: r.name }, value: lag }];
       });
-      const pending = pendingByNamespace({ requests: requests.values(), grants: grants.values(), now: clock(), usernamePrefix: options.usernamePrefix });
+      const pending = pendingByNamespace({ requests: requests.values(), grants: grants.values(), policies: policies.values(), now: clock(), usernamePrefix: options.usernamePrefix });
       for (const [namespace, value] of pending) samples.push({ name: 'pending_requests', labels: { namespace }, value });
       return samples;
     },

@@ -1,6 +1,7 @@
-// An in-memory cluster: Lookup and EffectExecutor over a list of AccessRequests and AccessGrants.
+// An in-memory cluster: Lookup and EffectExecutor over a list of AccessRequests, AccessGrants and AccessPolicies.
 // For tests, benchmarks and running the server without a cluster (`serve --objects FILE`).
 import * as v from 'valibot';
+import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { AccessGrant, AccessRequest, type UserInfo } from '../../functions/schemas.ts';
 import type { Effect, Lookup, ResourceAttributes } from '../../functions/types.ts';
 import { EffectConflict, type EffectExecutor } from '../ports.ts';
@@ -10,6 +11,7 @@ export class MemoryCluster implements Lookup, EffectExecutor {
   private readonly requests = new Map<string, AccessRequest>();
   private readonly byPod = new Map<string, Set<string>>();
   private readonly grants = new Map<string, AccessGrant[]>();
+  private readonly policies = new Map<string, LoadedPolicy>();
   private version = 1;
 
   /**
@@ -29,7 +31,7 @@ export class MemoryCluster implements Lookup, EffectExecutor {
     return this.authorize(user, attributes);
   }
 
-  /** Adds an AccessRequest or AccessGrant (by `kind`), filling uid and resourceVersion when absent. */
+  /** Adds an AccessRequest, AccessGrant or AccessPolicy (by `kind`), filling uid and resourceVersion of requests when absent. */
   add(object: unknown): void {
     const kind = (object as { kind?: unknown } | null)?.kind;
     if (kind === 'AccessRequest') {
@@ -45,8 +47,13 @@ export class MemoryCluster implements Lookup, EffectExecutor {
       const grant = v.parse(AccessGrant, object);
       const key = `${grant.metadata.namespace}/${grant.spec.grantFor}`;
       this.grants.set(key, [...(this.grants.get(key) ?? []), grant]);
+    } else if (kind === 'AccessPolicy') {
+      // A malformed policy is kept, marked: it fails its namespace closed, as in the cluster backends.
+      const policy = readPolicy(object);
+      if (!policy) throw new Error('an AccessPolicy needs metadata.name and metadata.namespace');
+      this.policies.set(`${policy.metadata.namespace}/${policy.metadata.name}`, policy);
     } else {
-      throw new Error(`MemoryCluster holds AccessRequests and AccessGrants, not ${String(kind)}`);
+      throw new Error(`MemoryCluster holds AccessRequests, AccessGrants and AccessPolicies, not ${String(kind)}`);
     }
   }
 
@@ -67,6 +74,15 @@ export class MemoryCluster implements Lookup, EffectExecutor {
 
   async grantsFor(namespace: string, requestName: string) {
     return this.grants.get(`${namespace}/${requestName}`) ?? [];
+  }
+
+  async policiesFor(namespace: string) {
+    return [...this.policies.values()].filter((policy) => policy.metadata.namespace === namespace);
+  }
+
+  /** Removes an AccessPolicy (tests: a policy deleted takes effect on the next review). */
+  removePolicy(namespace: string, name: string): void {
+    this.policies.delete(`${namespace}/${name}`);
   }
 
   /** Marks (or unmarks) a one-shot request used, with uid and resourceVersion preconditions, like the apiserver does. */

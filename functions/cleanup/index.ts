@@ -3,6 +3,7 @@
 // Kubernetes adapter deletes what this returns (with uid preconditions) and audits each one.
 import type { AccessGrant, AccessRequest } from '../schemas.ts';
 import { evaluateGrant, grantBelongsTo } from '../access.ts';
+import type { LoadedPolicy } from '../policy.ts';
 
 export type CleanupReason = 'expired' | 'unused' | 'used' | 'denied' | 'orphaned';
 
@@ -20,6 +21,8 @@ export interface CleanupPlan {
 export function dueForCleanup(input: {
   requests: readonly AccessRequest[];
   grants: readonly AccessGrant[];
+  /** The AccessPolicies: a window starts at the last required approval, a pre-approved request is granted. */
+  policies?: readonly LoadedPolicy[];
   now: Date;
   /** Unused one-shot, pending and denied requests are deleted this long after creation. */
   deleteAfterMs: number;
@@ -46,7 +49,7 @@ export function dueForCleanup(input: {
   for (const request of input.requests) {
     const { namespace = '', name = '', uid = '' } = request.metadata;
     const key = `${namespace}/${name}`;
-    const verdict = evaluateGrant(request, grantsByRequest.get(key) ?? [], now, prefix);
+    const verdict = evaluateGrant(request, grantsByRequest.get(key) ?? [], now, prefix, input.policies);
     const created = timestamp(request.metadata.creationTimestamp);
     const staleAt = created === undefined ? undefined : new Date(created + deleteAfterMs);
     const base = { kind: 'AccessRequest' as const, namespace, name, uid, object: request };

@@ -1,8 +1,10 @@
 // CREATE/UPDATE/DELETE of AccessGrant: an approver, speaking for themselves, decides on someone
 // else's existing request object (pinned by its uid), once; the decision is never changed;
-// revoking is reviewed in functions/delete.
+// revoking is reviewed in functions/delete. Where an AccessPolicy names approvers, only they
+// decide (on top of RBAC), and where it asks for N approvals, each approver counts once.
 import * as v from 'valibot';
 import { canonicalUsername, evaluateGrant, isSameUser } from '../access.ts';
+import { approverProblem, brokenPolicy } from '../policy.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
 import { AccessGrant, describeIssues } from '../schemas.ts';
@@ -55,14 +57,33 @@ export const grant: Concern = async (admission, lookup, context) => {
   if (isSameUser(accessRequest.spec.userInfo.username, username, prefix)) {
     return deny(`you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`);
   }
-  const current = evaluateGrant(accessRequest, await lookup.grantsFor(namespace, name), context.now, prefix);
-  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired' || current.state === 'used') {
-    return deny(
-      `AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${current.grant.spec.grantedBy.username}; a decision cannot be changed`,
-      409,
-    );
+  const policies = await lookup.policiesFor(namespace);
+  const broken = brokenPolicy(namespace, policies);
+  if (broken) return deny(broken);
+  const notApprover = approverProblem(admission.userInfo, namespace, policies, prefix);
+  if (notApprover) return deny(notApprover);
+  const audit = [{ type: 'audit-granted' as const, data: { request: admission, accessRequest, accessGrant } }];
+  const current = evaluateGrant(accessRequest, await lookup.grantsFor(namespace, name), context.now, prefix, policies);
+  if (current.state === 'granted' && current.policy) {
+    // Pre-approved: nothing to grant, but an approver may still stop it (a denial wins).
+    if (accessGrant.status === 'denied') return allow('', { audit });
+    return deny(`AccessRequest "${name}" is pre-approved by AccessPolicy ${current.policy}: it needs no grant`, 409);
   }
-  return allow('', {
-    audit: [{ type: 'audit-granted', data: { request: admission, accessRequest, accessGrant } }],
-  });
+  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired' || current.state === 'used') {
+    const by = current.state === 'granted' ? current.grants.map((g) => g.spec.grantedBy.username).join(' and ') : current.grant.spec.grantedBy.username;
+    return deny(`AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${by}; a decision cannot be changed`, 409);
+  }
+  if (current.state === 'pending' && accessGrant.status === 'granted') {
+    if (current.approvedBy.includes(username)) {
+      return deny(
+        `you already granted AccessRequest "${name}" (${current.approvals} of ${current.required} approvals): an approver counts once; another approver has to grant it`,
+        409,
+      );
+    }
+    const after = current.approvals + 1;
+    if (after < current.required) {
+      return allow('', { audit, warnings: [`AccessRequest ${name} now has ${after} of ${current.required} approvals; it needs ${current.required - after} more from other approvers`] });
+    }
+  }
+  return allow('', { audit });
 };

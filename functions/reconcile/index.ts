@@ -4,12 +4,15 @@
 // deleted binding is re-created and an expired one removed on the next pass.
 import { API_VERSION, type AccessGrant, type AccessRequest } from '../schemas.ts';
 import { canonicalUsername, evaluateGrant } from '../access.ts';
+import type { LoadedPolicy } from '../policy.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'kube-request-access';
 export const REQUEST_ANNOTATION = 'kube-request-access.io/access-request';
 export const GRANT_ANNOTATION = 'kube-request-access.io/access-grant';
 export const EXPIRES_ANNOTATION = 'kube-request-access.io/expires-at';
+/** On a binding for a request pre-approved by an AccessPolicy (no AccessGrant): the policy's name. */
+export const POLICY_ANNOTATION = 'kube-request-access.io/access-policy';
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 export interface ReconcileConfig {
@@ -81,6 +84,8 @@ export function desiredRoleBindings(input: {
   requests: readonly AccessRequest[];
   /** All grants; matched to requests by namespace and `grantFor`. */
   grants: readonly AccessGrant[];
+  /** The AccessPolicies (each request is judged by its own namespace's): approvals required, pre-approvals. */
+  policies?: readonly LoadedPolicy[];
   now: Date;
   config: ReconcileConfig;
 }): DesiredState {
@@ -105,15 +110,15 @@ export function desiredRoleBindings(input: {
     const requester = authenticatedName(request.spec.userInfo.username, config.usernamePrefix);
     // evaluateGrant also voids self-grants that bypassed admission (webhook removed as break-glass).
     const grants = grantsByRequest.get(`${namespace}/${name}`) ?? [];
-    const verdict = evaluateGrant(request, grants, now, config.usernamePrefix);
+    const verdict = evaluateGrant(request, grants, now, config.usernamePrefix, input.policies);
     if (verdict.state !== 'granted' || verdict.grant.status !== 'granted') continue;
     if (verdict.expiresAt && (!nextChangeAt || verdict.expiresAt < nextChangeAt)) {
       nextChangeAt = verdict.expiresAt;
     }
-    const annotations: Record<string, string> = {
-      [REQUEST_ANNOTATION]: name,
-      [GRANT_ANNOTATION]: verdict.grant.metadata.name,
-    };
+    // Every approval that counted (comma-separated), or the policy that pre-approved it.
+    const annotations: Record<string, string> = verdict.policy
+      ? { [REQUEST_ANNOTATION]: name, [POLICY_ANNOTATION]: verdict.policy }
+      : { [REQUEST_ANNOTATION]: name, [GRANT_ANNOTATION]: verdict.grants.map((grant) => grant.metadata.name).join(',') };
     if (verdict.expiresAt) annotations[EXPIRES_ANNOTATION] = verdict.expiresAt.toISOString();
     bindings.push({
       apiVersion: 'rbac.authorization.k8s.io/v1',

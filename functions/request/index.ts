@@ -9,6 +9,7 @@ import { allow, deny, type Concern, type Decision } from '../types.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
 import { kindOf, requestProblem, SUBRESOURCES } from '../kinds.ts';
+import { requestLimitProblem } from '../policy.ts';
 
 export const request: Concern = async (admission, lookup, context) => {
   if (admission.operation === 'DELETE') return reviewDelete('AccessRequest', admission, lookup, context);
@@ -53,6 +54,14 @@ export const request: Concern = async (admission, lookup, context) => {
       403,
     );
   }
+
+  // The AccessPolicies of the namespace: limits and required fields, before an approver sees it.
+  const limit = requestLimitProblem(
+    { ...accessRequest, metadata: { ...accessRequest.metadata, namespace: admission.namespace } },
+    kindOf(accessRequest.spec)!.name,
+    await lookup.policiesFor(admission.namespace),
+  );
+  if (limit) return deny(limit, 403);
 
   const audit = [{ type: 'audit-created' as const, data: { request: admission, accessRequest } }];
   // Nothing of a dry run leaves the process: the validation webhook may record what it is shown.

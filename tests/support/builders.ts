@@ -184,6 +184,7 @@ export function lookupOf(
     accessRequestsFor: (q) => cluster.accessRequestsFor(q),
     accessRequest: (n, name) => cluster.accessRequest(n, name),
     grantsFor: (n, name) => cluster.grantsFor(n, name),
+    policiesFor: (n) => cluster.policiesFor(n),
     isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
   };
 }
@@ -202,6 +203,7 @@ export function shellPorts(
       accessRequestsFor: (q) => cluster.accessRequestsFor(q),
       accessRequest: (namespace, name) => cluster.accessRequest(namespace, name),
       grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
+      policiesFor: (namespace) => cluster.policiesFor(namespace),
       isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
       ...options.lookup,
     },

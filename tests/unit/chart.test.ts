@@ -242,10 +242,10 @@ describe('charts/kube-request-access', { skip: existsSync(HELM) ? false : `no ${
     const base = parseYaml(await readFile(path.join(ROOT, 'manifests/base/rbac.yaml'), 'utf8'));
     assert.deepEqual(find(defaults, 'ClusterRole', 'kube-request-access:webhook').rules, find(base, 'ClusterRole', 'kube-request-access:webhook').rules);
     const roles = parseYaml(await readFile(path.join(ROOT, 'manifests/base/roles.yaml'), 'utf8'));
-    for (const name of ['kube-request-access:developer', 'kube-request-access:approver', 'kube-request-access-granted-exec']) {
+    for (const name of ['kube-request-access:developer', 'kube-request-access:approver', 'kube-request-access:policy-admin', 'kube-request-access-granted-exec']) {
       assert.deepEqual(find(defaults, 'ClusterRole', name).rules, find(roles, 'ClusterRole', name).rules, name);
     }
-    for (const file of ['accessrequests.yaml', 'accessgrants.yaml']) {
+    for (const file of ['accessrequests.yaml', 'accessgrants.yaml', 'accesspolicies.yaml']) {
       const [chart, kustomize] = await Promise.all([readFile(path.join(CHART, 'crds', file), 'utf8'), readFile(path.join(ROOT, 'manifests/crds', file), 'utf8')]);
       assert.equal(chart, kustomize, `charts/kube-request-access/crds/${file} differs: cp manifests/crds/${file} charts/kube-request-access/crds/`);
     }

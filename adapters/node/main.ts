@@ -12,6 +12,7 @@ export const main = defineCommand({
   },
   subCommands: {
     serve: () => import('./serve.ts').then((m) => m.default),
+    'migrate-from-seed': () => import('./migrate.ts').then((m) => m.default),
   },
 });
 

@@ -66,8 +66,8 @@ const names = (list: { items: Obj[] }) => list.items.map((o) => o.metadata.name)
 describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, () => {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kra-migrate-'));
-    // The new CRDs and RBAC are installed (startControlPlane applies manifests/crds); the
-    // ValidatingWebhookConfiguration is not registered yet and no webhook runs.
+    // Step 1: the new CRDs are installed (startControlPlane applies manifests/crds, and RBAC);
+    // the ValidatingWebhookConfiguration is not registered and no webhook runs.
     cp = await startControlPlane({ dir, webhookConfiguration: false, kwok: true, log: (line) => console.error(`# ${line}`) });
     const sandbox = await runningPod(cp, 'web', NS, ['app']);
     await writeFile(path.join(sandbox, 'notes.txt'), 'migrated notes\n');
@@ -105,7 +105,7 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     assert.ok(stored.spec.customKeys === null || stored.spec.customKeys === undefined);
   });
 
-  it('step 3: --dry-run prints the plan and creates nothing', async () => {
+  it('step 2: --dry-run prints the plan and creates nothing', async () => {
     const result = await migrate(['--dry-run']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\[dry run\] accessrequest team-a\/alice-notes: would be created$/m);
@@ -115,7 +115,7 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     assert.deepEqual((await getJson<{ items: Obj[] }>(cp, [NEW_ACG, '-A'])).items, []);
   });
 
-  it('step 4: migrates requests (same names, namespaces, spec) and pins grants to the new uids', async () => {
+  it('step 3: migrates requests (same names, namespaces, spec) and pins grants to the new uids', async () => {
     const result = await migrate([]);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^accessgrant team-a\/alice-self-grant: skipped: a self-grant by alice/m);
@@ -153,7 +153,7 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     assert.match(result.stdout, /^summary: accessrequests 0 created, 5 existed, 0 skipped, 0 failed; accessgrants 0 created, 5 skipped, 0 failed$/m);
   });
 
-  it('steps 5-6: with the webhook registered and running, the migrated grant lets alice exec once', async () => {
+  it('steps 4-5: with the webhook registered and running, the migrated grant lets alice exec once', async () => {
     await cp.registerWebhook();
     await cp.startWebhook();
     // The reconciler re-makes her RoleBinding from the migrated grant (the seed's ones are not reused).
@@ -176,7 +176,7 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     await cp.apply([seedRequest('alice-late', 'alice', { command: ['uptime'] }), seedGrant('alice-late-grant', 'alice-late', 'carol')]);
     const result = await migrate([]);
     assert.equal(result.code, 1, result.stdout);
-    assert.match(result.stdout, /^accessgrant team-a\/alice-late-grant: FAILED: .*spec.grantedBy.username must be you: it says "carol", authenticated as "admin"/m);
+    assert.match(result.stdout, /^accessgrant team-a\/alice-late-grant: FAILED: admission webhook "objects.kube-request-access.io" denied the request: spec.grantedBy.username must be you: it says "carol", authenticated as "admin"/m);
     assert.match(result.stdout, /accessgrants 0 created, \d+ skipped, 1 failed$/m);
   });
 

@@ -123,8 +123,11 @@ function clean(path: string): string {
 }
 const parent = (path: string) => (path.lastIndexOf('/') <= 0 ? '/' : path.slice(0, path.lastIndexOf('/')));
 
+/** A configured name matches as written, or with the username prefix in front (the seed strips it). */
 function isAlwaysAllowed(review: ExecReview, config: Config): boolean {
-  return config.alwaysAllowedUsers.includes(review.user) || (review.groups ?? []).some((g) => config.alwaysAllowedGroups.includes(g));
+  const prefix = config.usernamePrefix;
+  const named = (name: string) => name !== '' && (review.user === name || (prefix !== '' && !name.startsWith(prefix) && review.user === prefix + name));
+  return config.alwaysAllowedUsers.some(named) || (review.groups ?? []).some((g) => config.alwaysAllowedGroups.includes(g));
 }
 
 /** Invariant 1: a live request of this very user for this namespace and pod, subresource exec. */
@@ -207,7 +210,7 @@ function oracle(scenario: Scenario, config: Config): Verdict {
 // ---------------------------------------------------------------------------------------------
 // Generators.
 
-const USERS = ['alice', 'oidc:alice', 'bob', 'oidc:bob', 'carol', 'oidc:carol', BREAKGLASS, 'oidc:oidc:alice'];
+const USERS = ['alice', 'oidc:alice', 'bob', 'oidc:bob', 'carol', 'oidc:carol', BREAKGLASS, `oidc:${BREAKGLASS}`, `oidc:oidc:${BREAKGLASS}`, 'oidc:oidc:alice'];
 const GROUPS = ['developers', 'system:authenticated', ADMINS, 'kube-request-access:admins ', 'approvers'];
 const NAMESPACES = ['team-a', 'team-b'];
 const PODS = ['web-0', 'web-1'];

@@ -44,7 +44,9 @@ export interface ReviewerParts {
 }
 
 /** What the Hono app needs to review: everything but the HTTP settings. */
-export type Reviewer = Required<Pick<AppOptions, 'lookup' | 'validator' | 'effects' | 'audit' | 'auditLog' | 'config' | 'clock' | 'logger'>>;
+export type Reviewer = Required<
+  Pick<AppOptions, 'lookup' | 'validator' | 'effects' | 'audit' | 'auditLog' | 'config' | 'clock' | 'logger'>
+>;
 
 export const VALIDATOR_UNREACHABLE =
   'the extended validation webhook could not be asked, so the AccessRequest is refused (fail closed); try again, or ask an admin to check it';
@@ -54,11 +56,18 @@ export async function composeReviewer(parts: ReviewerParts): Promise<Reviewer> {
   const self = await parts.whoAmI?.();
   // The audit webhook can deny (nothing unaudited gets through); the audit log is not among these
   // sinks: it records afterwards, with the verdict the webhook's answer left (app.ts).
-  const audit: AuditSink[] = parts.auditWebhook ? [auditSinkOver(parts.auditWebhook.url, parts.auditWebhook.transport)] : [];
-  const auditLog = typeof parts.auditLog === 'function' ? logAuditSink(parts.auditLog, { clock }) : streamAuditSink(parts.auditLog, { clock });
+  const audit: AuditSink[] = parts.auditWebhook
+    ? [auditSinkOver(parts.auditWebhook.url, parts.auditWebhook.transport)]
+    : [];
+  const auditLog =
+    typeof parts.auditLog === 'function'
+      ? logAuditSink(parts.auditLog, { clock })
+      : streamAuditSink(parts.auditLog, { clock });
   return {
     lookup: parts.cluster,
-    validator: parts.validationWebhook ? failClosed(validatorOver(parts.validationWebhook.url, parts.validationWebhook.transport)) : NO_VALIDATOR,
+    validator: parts.validationWebhook
+      ? failClosed(validatorOver(parts.validationWebhook.url, parts.validationWebhook.transport))
+      : NO_VALIDATOR,
     effects: parts.effects,
     audit,
     auditLog,

@@ -9,10 +9,12 @@ export function jsonLogger(
   const min = ORDER[options.level ?? 'info'];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const clock = options.clock ?? (() => new Date());
-  const emit = (level: LogLevel) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[level] < min) return;
-    write(`${JSON.stringify({ time: clock().toISOString(), level, msg, ...fields }, errorReplacer)}\n`);
-  };
+  const emit =
+    (level: LogLevel) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[level] < min) return;
+      write(`${JSON.stringify({ time: clock().toISOString(), level, msg, ...fields }, errorReplacer)}\n`);
+    };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
 

@@ -10,7 +10,12 @@ export function statusBody(effect: Effect, now: Date) {
   return {
     apiVersion: API_VERSION,
     kind: 'AccessRequest',
-    metadata: { name: effect.name, namespace: effect.namespace, uid: effect.uid, resourceVersion: effect.resourceVersion },
+    metadata: {
+      name: effect.name,
+      namespace: effect.namespace,
+      uid: effect.uid,
+      resourceVersion: effect.resourceVersion,
+    },
     status: effect.type === 'consume-request' ? { usedAt: now.toISOString() } : {},
   };
 }

@@ -19,7 +19,10 @@ const { values } = parseArgs({
 
 const tls = { cert: readFileSync(values['cert-file']!), key: readFileSync(values['key-file']!) };
 
-function handle(req: IncomingMessage | http2.Http2ServerRequest, res: ServerResponse | http2.Http2ServerResponse): void {
+function handle(
+  req: IncomingMessage | http2.Http2ServerRequest,
+  res: ServerResponse | http2.Http2ServerResponse,
+): void {
   if (req.method !== 'POST') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
@@ -36,7 +39,11 @@ function handle(req: IncomingMessage | http2.Http2ServerRequest, res: ServerResp
       res.end();
       return;
     }
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid, allowed: true },
+    });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });

@@ -20,7 +20,10 @@ export class ApiClient {
   readonly #sessions: http2.ClientHttp2Session[] = [];
   #next = 0;
 
-  constructor(private readonly target: ApiTarget, sessions = 4) {
+  constructor(
+    private readonly target: ApiTarget,
+    sessions = 4,
+  ) {
     for (let i = 0; i < sessions; i++) this.#sessions.push(this.#connect());
   }
 

@@ -27,7 +27,10 @@ export function listPerReviewLookup(target: ApiTarget): Lookup & { close(): void
       return all.filter((r) => r.spec.forObject.name === pod && usernames.includes(r.spec.userInfo.username));
     },
     async accessRequest(namespace, name) {
-      const answer = await client.request('GET', `${collectionPath('accessrequests', namespace)}/${encodeURIComponent(name)}`);
+      const answer = await client.request(
+        'GET',
+        `${collectionPath('accessrequests', namespace)}/${encodeURIComponent(name)}`,
+      );
       if (answer.status === 404) return undefined;
       if (answer.status !== 200) throw new Error(`GET AccessRequest ${namespace}/${name} answered ${answer.status}`);
       const parsed = v.safeParse(AccessRequest, JSON.parse(answer.body));

@@ -19,7 +19,8 @@ export function h2loadVersion(): string | undefined {
   return result.status === 0 ? result.stdout.trim().split('\n')[0] : undefined;
 }
 
-export const INSTALL_H2LOAD = 'h2load is not installed; install it with: sudo apt-get update && sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS). Falling back to the Node load generator (bench/node-load.ts), which costs more CPU per request.';
+export const INSTALL_H2LOAD =
+  'h2load is not installed; install it with: sudo apt-get update && sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS). Falling back to the Node load generator (bench/node-load.ts), which costs more CPU per request.';
 
 /** `taskset -c CORE` before the command when taskset exists and pinning is on. */
 export function pinned(core: number | undefined, command: string, args: string[]): [string, string[]] {
@@ -67,7 +68,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const logFile = path.join(options.workDir, `log-${id}.tsv`);
   writeFileSync(bodyFile, options.body);
   try {
-    return options.generator === 'h2load' ? await h2load(options, bodyFile, logFile) : await nodeLoad(options, bodyFile);
+    return options.generator === 'h2load'
+      ? await h2load(options, bodyFile, logFile)
+      : await nodeLoad(options, bodyFile);
   } finally {
     rmSync(bodyFile, { force: true });
     rmSync(logFile, { force: true });
@@ -89,13 +92,19 @@ function collect(command: string, args: string[]): Promise<{ code: number; stdou
 async function h2load(options: LoadOptions, bodyFile: string, logFile: string): Promise<LoadResult> {
   const args = [
     ...(options.proto === 'h1' ? ['--h1'] : []),
-    '-c', String(options.clients),
-    '-m', String(options.streams),
-    '-t', '1',
-    '-d', bodyFile,
-    '-H', 'content-type: application/json',
+    '-c',
+    String(options.clients),
+    '-m',
+    String(options.streams),
+    '-t',
+    '1',
+    '-d',
+    bodyFile,
+    '-H',
+    'content-type: application/json',
     ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
-    '--log-file', logFile,
+    '--log-file',
+    logFile,
     ...(options.requests !== undefined
       ? ['-n', String(options.requests)]
       : ['-D', String(options.durationS), '--warm-up-time', String(options.warmupS)]),
@@ -104,7 +113,8 @@ async function h2load(options: LoadOptions, bodyFile: string, logFile: string): 
   ];
   const [command, argv] = pinned(options.core, 'h2load', args);
   const result = await collect(command, argv);
-  if (result.code !== 0) throw new Error(`h2load failed (exit ${result.code}): ${result.stderr || result.stdout}`.slice(0, 2000));
+  if (result.code !== 0)
+    throw new Error(`h2load failed (exit ${result.code}): ${result.stderr || result.stdout}`.slice(0, 2000));
   const summary = parseH2load(result.stdout);
   const all = parseH2loadLog(readFileSync(logFile, 'utf8'));
   // Requests still in flight when a timed run stops are logged without a status (h2load resets
@@ -117,19 +127,33 @@ async function h2load(options: LoadOptions, bodyFile: string, logFile: string): 
   // h2load counts 4xx/5xx answers as `failed`; the statuses say which. Only requests without an
   // answer fail here.
   const inFlightAtEnd = options.requests === undefined ? options.clients * options.streams : 0;
-  return { rps: summary.rps, ...latency, statuses, failures: Math.max(0, summary.errored + unanswered - inFlightAtEnd) };
+  return {
+    rps: summary.rps,
+    ...latency,
+    statuses,
+    failures: Math.max(0, summary.errored + unanswered - inFlightAtEnd),
+  };
 }
 
 async function nodeLoad(options: LoadOptions, bodyFile: string): Promise<LoadResult> {
   const args = [
-    '--import', 'tsx', path.join(HERE, 'node-load.ts'),
-    '--url', options.url,
-    '--body-file', bodyFile,
-    '--proto', options.proto,
-    '--clients', String(options.clients),
-    '--streams', String(options.streams),
-    '--duration', String(options.durationS),
-    '--warmup', String(options.warmupS),
+    '--import',
+    'tsx',
+    path.join(HERE, 'node-load.ts'),
+    '--url',
+    options.url,
+    '--body-file',
+    bodyFile,
+    '--proto',
+    options.proto,
+    '--clients',
+    String(options.clients),
+    '--streams',
+    String(options.streams),
+    '--duration',
+    String(options.durationS),
+    '--warmup',
+    String(options.warmupS),
     ...(options.rpsPerClient ? ['--rps', String(options.rpsPerClient)] : []),
     ...(options.requests !== undefined ? ['--requests', String(options.requests)] : []),
     ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['--header', `${k}: ${v}`]),

@@ -28,13 +28,28 @@ function managedFields(kind: string): object[] {
           'f:spec': {
             '.': {},
             'f:execOptions': { '.': {}, 'f:command': {}, 'f:container': {}, 'f:stderr': {}, 'f:stdout': {} },
-            'f:forObject': { '.': {}, 'f:name': {}, 'f:namespace': {}, 'f:resource': { '.': {}, 'f:group': {}, 'f:resource': {}, 'f:version': {} }, 'f:subResource': {} },
+            'f:forObject': {
+              '.': {},
+              'f:name': {},
+              'f:namespace': {},
+              'f:resource': { '.': {}, 'f:group': {}, 'f:resource': {}, 'f:version': {} },
+              'f:subResource': {},
+            },
             'f:userInfo': { '.': {}, 'f:username': {} },
             'f:validFor': {},
           },
         }
       : { 'f:spec': { '.': {}, 'f:grantFor': {}, 'f:grantedBy': { '.': {}, 'f:username': {} } }, 'f:status': {} };
-  return [{ manager: 'node', operation: 'Update', apiVersion: 'kube-request-access.io/v1', time: '2026-11-28T21:00:00Z', fieldsType: 'FieldsV1', fieldsV1 }];
+  return [
+    {
+      manager: 'node',
+      operation: 'Update',
+      apiVersion: 'kube-request-access.io/v1',
+      time: '2026-11-28T21:00:00Z',
+      fieldsType: 'FieldsV1',
+      fieldsV1,
+    },
+  ];
 }
 
 function asListed(object: object, i: number): Obj {
@@ -59,7 +74,8 @@ const heap = () => {
 };
 
 const json: string[] = [];
-for (let i = 0; i < N; i++) json.push(JSON.stringify(asListed(accessRequest(i), i)), JSON.stringify(asListed(accessGrant(i), i)));
+for (let i = 0; i < N; i++)
+  json.push(JSON.stringify(asListed(accessRequest(i), i)), JSON.stringify(asListed(accessGrant(i), i)));
 const h0 = heap();
 const raw = json.map((text) => JSON.parse(text) as Obj);
 const h1 = heap();
@@ -73,7 +89,8 @@ const single = json.map((text) => {
 });
 const h4 = heap();
 
-const per = (bytes: number) => `${Math.round(bytes / (2 * N))} B per object, ${Math.round(((bytes / 2 ** 20) * 100_000) / N)} MB for 100,000 requests + 100,000 grants`;
+const per = (bytes: number) =>
+  `${Math.round(bytes / (2 * N))} B per object, ${Math.round(((bytes / 2 ** 20) * 100_000) / N)} MB for 100,000 requests + 100,000 grants`;
 process.stdout.write(
   [
     `N = ${N} AccessRequests + ${N} AccessGrants; JSON ${Math.round(json.reduce((s, t) => s + t.length, 0) / json.length)} bytes per object on average`,

@@ -43,10 +43,14 @@ function h1Sender(): Send {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
   return () =>
     new Promise((resolve, reject) => {
-      const req = https.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = https.request(
+        url,
+        { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -102,9 +106,12 @@ async function loop(send: Send, offset: number): Promise<void> {
 const loops: Promise<void>[] = [];
 for (let c = 0; c < clients; c++) {
   const send = values.proto === 'h2' ? h2Sender() : h1Sender();
-  for (let s = 0; s < streams; s++) loops.push(loop(send, interval ? (interval * (c * streams + s)) / (clients * streams) : 0));
+  for (let s = 0; s < streams; s++)
+    loops.push(loop(send, interval ? (interval * (c * streams + s)) / (clients * streams) : 0));
 }
 await Promise.all(loops);
 const elapsedS = (performance.now() - Math.max(measureFrom, started)) / 1000;
-process.stdout.write(`${JSON.stringify({ rps: micros.length / elapsedS, ...latencySummary(micros), statuses, failures })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ rps: micros.length / elapsedS, ...latencySummary(micros), statuses, failures })}\n`,
+);
 process.exit(0);

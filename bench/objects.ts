@@ -15,7 +15,12 @@ const PODS = 1000;
 function exec(pod: string, user: string, command: string[], validFor: string) {
   return {
     userInfo: { username: user },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: pod, namespace: NAMESPACE },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: pod,
+      namespace: NAMESPACE,
+    },
     ...(validFor ? { validFor } : {}),
     execOptions: { stdout: true, stderr: true, container: TARGET_CONTAINER, command },
   };
@@ -73,7 +78,14 @@ function execReview(uid: string, user: string): object {
       uid,
       ...admission,
       userInfo: { username: user, uid: user, groups: ['developers', 'system:authenticated'] },
-      object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: TARGET_CONTAINER, command: TARGET_COMMAND },
+      object: {
+        kind: 'PodExecOptions',
+        apiVersion: 'v1',
+        stdout: true,
+        stderr: true,
+        container: TARGET_CONTAINER,
+        command: TARGET_COMMAND,
+      },
       oldObject: null,
       dryRun: false,
       options: null,

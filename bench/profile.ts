@@ -39,11 +39,19 @@ export function area(frame: CallFrame): string {
   if (url.includes('/functions/')) return 'policy (functions/)';
   if (url.includes('/adapters/audit/')) return 'audit log (adapters/audit)';
   if (url.includes('/adapters/')) return 'adapters (http, node, kubernetes, log)';
-  if (url.startsWith('node:internal/tls') || url.startsWith('node:_tls') || url.startsWith('node:tls')) return 'node: TLS';
+  if (url.startsWith('node:internal/tls') || url.startsWith('node:_tls') || url.startsWith('node:tls'))
+    return 'node: TLS';
   if (url.startsWith('node:internal/http2') || url.startsWith('node:http2')) return 'node: http2';
-  if (url.startsWith('node:_http') || url.startsWith('node:http') || url.startsWith('node:https')) return 'node: http/1.1';
-  if (url.startsWith('node:internal/deps/undici') || url.includes('undici')) return 'node: undici (fetch Request/Response)';
-  if (url.startsWith('node:internal/webstreams') || url.startsWith('node:internal/streams') || url.startsWith('node:stream')) return 'node: streams';
+  if (url.startsWith('node:_http') || url.startsWith('node:http') || url.startsWith('node:https'))
+    return 'node: http/1.1';
+  if (url.startsWith('node:internal/deps/undici') || url.includes('undici'))
+    return 'node: undici (fetch Request/Response)';
+  if (
+    url.startsWith('node:internal/webstreams') ||
+    url.startsWith('node:internal/streams') ||
+    url.startsWith('node:stream')
+  )
+    return 'node: streams';
   if (url.startsWith('node:internal/fs') || url.startsWith('node:fs')) return 'node: fs (log writes)';
   if (url.startsWith('node:')) return 'node: other internals';
   return 'other';
@@ -61,10 +69,12 @@ export interface ProfileSummary {
  */
 export function bundleResolver(bundleFile: string): (frame: CallFrame) => CallFrame {
   const starts: { line: number; module: string }[] = [];
-  readFileSync(bundleFile, 'utf8').split('\n').forEach((text, i) => {
-    const match = /^\/\/ ((?:\.\.\/)*[\w@./-]+\.(?:ts|mjs|js))$/.exec(text);
-    if (match) starts.push({ line: i, module: match[1]!.replace(/^(\.\.\/)+/, '') });
-  });
+  readFileSync(bundleFile, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      const match = /^\/\/ ((?:\.\.\/)*[\w@./-]+\.(?:ts|mjs|js))$/.exec(text);
+      if (match) starts.push({ line: i, module: match[1]!.replace(/^(\.\.\/)+/, '') });
+    });
   return (frame) => {
     if (!frame.url.endsWith(bundleFile.split('/').pop()!)) return frame;
     let module = '';
@@ -72,7 +82,9 @@ export function bundleResolver(bundleFile: string): (frame: CallFrame) => CallFr
       if (start.line > frame.lineNumber) break;
       module = start.module;
     }
-    return module ? { ...frame, url: `file:///${module.startsWith('node_modules/') ? module : `src/${module}`}` } : frame;
+    return module
+      ? { ...frame, url: `file:///${module.startsWith('node_modules/') ? module : `src/${module}`}` }
+      : frame;
   };
 }
 
@@ -80,7 +92,12 @@ export function bundleResolver(bundleFile: string): (frame: CallFrame) => CallFr
  * Self time per function and area. `skipMs` leaves out the first milliseconds of the profile
  * (start-up and the informers' initial list), so that only the measured load is summarised.
  */
-export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFrame) => CallFrame = (f) => f, skipMs = 0): ProfileSummary {
+export function summarise(
+  profile: CpuProfile,
+  top = 25,
+  resolve: (frame: CallFrame) => CallFrame = (f) => f,
+  skipMs = 0,
+): ProfileSummary {
   for (const node of profile.nodes) node.callFrame = resolve(node.callFrame);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
@@ -97,7 +114,9 @@ export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFr
     const perHit = (profile.endTime - profile.startTime) / 1000 / total;
     for (const node of profile.nodes) selfMs.set(node.id, (node.hitCount ?? 0) * perHit);
   }
-  const idle = [...selfMs].filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)').reduce((s, [, ms]) => s + ms, 0);
+  const idle = [...selfMs]
+    .filter(([id]) => byId.get(id)?.callFrame.functionName === '(idle)')
+    .reduce((s, [, ms]) => s + ms, 0);
   const busy = [...selfMs.values()].reduce((s, ms) => s + ms, 0) - idle;
   const areas = new Map<string, number>();
   const functions = new Map<string, { name: string; where: string; area: string; ms: number }>();
@@ -106,7 +125,12 @@ export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFr
     if (!node || node.callFrame.functionName === '(idle)') continue;
     const a = area(node.callFrame);
     areas.set(a, (areas.get(a) ?? 0) + ms);
-    const where = node.callFrame.url ? `${node.callFrame.url.replace(/^.*\/(node_modules\/)/, '$1').replace(/^file:\/\/.*?\/(functions|adapters|bench)\//, '$1/').replace(/^file:\/\/\/src\//, '')}:${node.callFrame.lineNumber + 1}` : '';
+    const where = node.callFrame.url
+      ? `${node.callFrame.url
+          .replace(/^.*\/(node_modules\/)/, '$1')
+          .replace(/^file:\/\/.*?\/(functions|adapters|bench)\//, '$1/')
+          .replace(/^file:\/\/\/src\//, '')}:${node.callFrame.lineNumber + 1}`
+      : '';
     const key = `${node.callFrame.functionName}@${where}`;
     const entry = functions.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, area: a, ms: 0 };
     entry.ms += ms;
@@ -116,12 +140,20 @@ export function summarise(profile: CpuProfile, top = 25, resolve: (frame: CallFr
   return {
     totalMs: busy,
     areas: [...areas].map(([name, ms]) => ({ area: name, ms, share: share(ms) })).sort((a, b) => b.ms - a.ms),
-    functions: [...functions.values()].map((f) => ({ ...f, share: share(f.ms) })).sort((a, b) => b.ms - a.ms).slice(0, top),
+    functions: [...functions.values()]
+      .map((f) => ({ ...f, share: share(f.ms) }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top),
   };
 }
 
 export function summariseFile(file: string, top = 25, bundleFile?: string, skipMs = 0): ProfileSummary {
-  return summarise(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, bundleFile ? bundleResolver(bundleFile) : undefined, skipMs);
+  return summarise(
+    JSON.parse(readFileSync(file, 'utf8')) as CpuProfile,
+    top,
+    bundleFile ? bundleResolver(bundleFile) : undefined,
+    skipMs,
+  );
 }
 
 export function profileMarkdown(summary: ProfileSummary): string {
@@ -135,6 +167,9 @@ export function profileMarkdown(summary: ProfileSummary): string {
     '',
     '| function | where | area | self | share |',
     '| --- | --- | --- | ---: | ---: |',
-    ...summary.functions.map((f) => `| \`${f.name}\` | ${f.where ? `\`${f.where}\`` : ''} | ${f.area} | ${f.ms.toFixed(0)} ms | ${pct(f.share)} |`),
+    ...summary.functions.map(
+      (f) =>
+        `| \`${f.name}\` | ${f.where ? `\`${f.where}\`` : ''} | ${f.area} | ${f.ms.toFixed(0)} ms | ${pct(f.share)} |`,
+    ),
   ].join('\n');
 }

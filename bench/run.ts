@@ -10,12 +10,27 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ROOT, freePort, startControlPlane, WEBHOOK_CONFIGURATION, type ControlPlane } from '../tests/controlplane/cluster.ts';
+import {
+  ROOT,
+  freePort,
+  startControlPlane,
+  WEBHOOK_CONFIGURATION,
+  type ControlPlane,
+} from '../tests/controlplane/cluster.ts';
 import { ApiClient, collectionPath, createMany } from './feed.ts';
 import { hasCommand, h2loadVersion, INSTALL_H2LOAD, pinned, runLoad, type Generator, type LoadResult } from './load.ts';
 import { accessGrant, accessRequest, NAMESPACE, review, SCENARIOS, TARGET_POD, type Scenario } from './objects.ts';
 import { profileMarkdown, summariseFile, type ProfileSummary } from './profile.ts';
-import { formatMarkdownTable, formatTable, histogramPercentileBound, jsonRow, p99Series, parseHistogram, svgChart, type Row } from './stats.ts';
+import {
+  formatMarkdownTable,
+  formatTable,
+  histogramPercentileBound,
+  jsonRow,
+  p99Series,
+  parseHistogram,
+  svgChart,
+  type Row,
+} from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +65,8 @@ if (args['analysis-only']) {
   const file = path.join(ROOT, 'BENCHMARKS.md');
   const text = readFileSync(file, 'utf8');
   const replaced = text.replace(/<!-- analysis:start -->[\s\S]*<!-- analysis:end -->/, () => analysisBlock());
-  if (replaced === text && !text.includes('<!-- analysis:start -->')) throw new Error('BENCHMARKS.md has no analysis markers; run the full benchmark first');
+  if (replaced === text && !text.includes('<!-- analysis:start -->'))
+    throw new Error('BENCHMARKS.md has no analysis markers; run the full benchmark first');
   writeFileSync(file, replaced);
   process.stderr.write('[bench] BENCHMARKS.md: analysis section replaced from bench/analysis.md\n');
   process.exit(0);
@@ -68,7 +84,11 @@ function analysisBlock(): string {
 }
 
 const quick = args.quick;
-const NS = (args.ns ?? (quick ? '10,1000' : '10,1000,10000,100000')).split(',').map(Number).filter((n) => n > 0).sort((a, b) => a - b);
+const NS = (args.ns ?? (quick ? '10,1000' : '10,1000,10000,100000'))
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
+  .sort((a, b) => a - b);
 const LIST_NS = NS.filter((n) => n <= 1000);
 const DURATION = Number(args.duration ?? (quick ? 2 : 6));
 const WARMUP = quick ? 1 : 2;
@@ -93,10 +113,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 const generator: Generator = hasCommand('h2load') ? 'h2load' : 'node';
 if (generator === 'node') progress(INSTALL_H2LOAD);
 const canPin = hasCommand('taskset') && os.cpus().length >= 2;
-if (!canPin) progress('taskset is missing or there is only one CPU: server and load generator are NOT pinned to separate cores');
+if (!canPin)
+  progress('taskset is missing or there is only one CPU: server and load generator are NOT pinned to separate cores');
 
 function loadAverage(): string {
-  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 /** CPU time (user+system, seconds) of every process but ours, over a window: shows a busy machine. */
@@ -139,7 +163,20 @@ function bundle(script: string): string {
   const out = path.join(ROOT, 'bench', '.build', `${path.basename(script, '.ts')}.mjs`);
   if (built.has(out)) return out;
   const esbuild = path.join(ROOT, 'node_modules', '.bin', 'esbuild');
-  const result = spawnSync(esbuild, [path.join(ROOT, script), '--bundle', '--platform=node', `--target=node${process.versions.node.split('.')[0]}`, '--format=esm', '--packages=external', `--outfile=${out}`, '--log-level=warning'], { encoding: 'utf8' });
+  const result = spawnSync(
+    esbuild,
+    [
+      path.join(ROOT, script),
+      '--bundle',
+      '--platform=node',
+      `--target=node${process.versions.node.split('.')[0]}`,
+      '--format=esm',
+      '--packages=external',
+      `--outfile=${out}`,
+      '--log-level=warning',
+    ],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`esbuild ${script} failed: ${result.stderr}`);
   built.add(out);
   return out;
@@ -149,7 +186,9 @@ const built = new Set<string>();
 /** user + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
 function cpuSeconds(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return Number.NaN;
@@ -163,11 +202,21 @@ interface Proc {
   stop(): Promise<void>;
 }
 
-function httpsCall(url: string, ca: string, body?: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+function httpsCall(
+  url: string,
+  ca: string,
+  body?: string,
+  timeoutMs = 5_000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: body ? 'POST' : 'GET', ca, timeout: timeoutMs, headers: body ? { 'content-type': 'application/json' } : {} },
+      {
+        method: body ? 'POST' : 'GET',
+        ca,
+        timeout: timeoutMs,
+        headers: body ? { 'content-type': 'application/json' } : {},
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -181,7 +230,13 @@ function httpsCall(url: string, ca: string, body?: string, timeoutMs = 5_000): P
   });
 }
 
-async function spawnPinned(script: string, scriptArgs: string[], port: number, ca: string, options: { readyPath: string; timeoutMs: number; cpuProfDir?: string }): Promise<Proc> {
+async function spawnPinned(
+  script: string,
+  scriptArgs: string[],
+  port: number,
+  ca: string,
+  options: { readyPath: string; timeoutMs: number; cpuProfDir?: string },
+): Promise<Proc> {
   const errorFile = path.join(work, `error-${port}-${Date.now()}.txt`);
   const nodeArgs = [
     ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
@@ -203,7 +258,9 @@ async function spawnPinned(script: string, scriptArgs: string[], port: number, c
       } catch {
         // no error file
       }
-      throw new Error(`${script} exited (${child.exitCode ?? child.signalCode}) before it was ready${why ? `:\n${why}` : ''}`);
+      throw new Error(
+        `${script} exited (${child.exitCode ?? child.signalCode}) before it was ready${why ? `:\n${why}` : ''}`,
+      );
     }
     try {
       const res = await httpsCall(`${url}${options.readyPath}`, ca);
@@ -249,10 +306,13 @@ async function speaksH2(url: string): Promise<boolean> {
     const { connect } = await import('node:tls');
     return new Promise((resolve) => {
       const u = new URL(url);
-      const socket = connect({ host: u.hostname, port: Number(u.port), ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false }, () => {
-        resolve(socket.alpnProtocol === 'h2');
-        socket.end();
-      });
+      const socket = connect(
+        { host: u.hostname, port: Number(u.port), ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false },
+        () => {
+          resolve(socket.alpnProtocol === 'h2');
+          socket.end();
+        },
+      );
       socket.on('error', () => resolve(false));
     });
   }
@@ -261,7 +321,12 @@ async function speaksH2(url: string): Promise<boolean> {
 }
 
 function errorsOf(result: LoadResult, expectedStatus = 200): number {
-  return result.failures + Object.entries(result.statuses).filter(([status]) => Number(status) !== expectedStatus).reduce((sum, [, count]) => sum + count, 0);
+  return (
+    result.failures +
+    Object.entries(result.statuses)
+      .filter(([status]) => Number(status) !== expectedStatus)
+      .reduce((sum, [, count]) => sum + count, 0)
+  );
 }
 
 async function checkVerdict(url: string, ca: string, scenario: Scenario): Promise<void> {
@@ -269,13 +334,32 @@ async function checkVerdict(url: string, ca: string, scenario: Scenario): Promis
   const res = await httpsCall(`${url}/`, ca, body, 60_000);
   const answer = JSON.parse(res.body) as { response?: { allowed?: boolean; status?: { message?: string } } };
   if (res.status !== 200 || answer.response?.allowed !== allowed) {
-    throw new Error(`"${scenario}" should be ${allowed ? 'allowed' : 'denied'}, the server answered ${res.status}: ${res.body.slice(0, 400)}`);
+    throw new Error(
+      `"${scenario}" should be ${allowed ? 'allowed' : 'denied'}, the server answered ${res.status}: ${res.body.slice(0, 400)}`,
+    );
   }
 }
 
-async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, proto: 'h1' | 'h2', lookup: Row['lookup']): Promise<Row> {
-  const common = { url: `${proc.url}/`, body, proto, durationS: DURATION, warmupS: WARMUP, core: canPin ? LOAD_CORE : undefined, generator, workDir: work };
-  const shape = lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
+async function measure(
+  proc: Proc,
+  n: Row['n'],
+  scenario: string,
+  body: string,
+  proto: 'h1' | 'h2',
+  lookup: Row['lookup'],
+): Promise<Row> {
+  const common = {
+    url: `${proc.url}/`,
+    body,
+    proto,
+    durationS: DURATION,
+    warmupS: WARMUP,
+    core: canPin ? LOAD_CORE : undefined,
+    generator,
+    workDir: work,
+  };
+  const shape =
+    lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
   // Saturated: the better of SATURATED_TRIES runs, since other work on a shared machine only ever slows a run down.
   let max: LoadResult | undefined;
   let cpu = Number.NaN;
@@ -298,7 +382,12 @@ async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, 
     }
   };
   const before = lookup === 'none' ? new Map<number, number>() : await histogram();
-  const half = await runLoad({ ...common, clients, streams: proto === 'h2' ? 8 : 1, rpsPerClient: Math.max(1, Math.round(target / clients)) });
+  const half = await runLoad({
+    ...common,
+    clients,
+    streams: proto === 'h2' ? 8 : 1,
+    rpsPerClient: Math.max(1, Math.round(target / clients)),
+  });
   const after = lookup === 'none' ? new Map<number, number>() : await histogram();
   const row: Row = {
     n,
@@ -314,7 +403,9 @@ async function measure(proc: Proc, n: Row['n'], scenario: string, body: string, 
     server_p99_le_ms: histogramPercentileBound(before, after, 99),
     errors: errorsOf(max) + errorsOf(half),
   };
-  progress(`${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, ${row.cpu_us.toFixed(0)} µs CPU/review, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors (${JSON.stringify(max.statuses)} ${JSON.stringify(half.statuses)}, ${max.failures + half.failures} unanswered)` : ''}`);
+  progress(
+    `${String(n).padStart(8)}  ${scenario.padEnd(20)} ${proto} ${lookup.padEnd(8)} ${Math.round(row.rps)} reviews/s, p50 ${row.p50_ms.toFixed(2)} ms, p99 ${row.p99_ms.toFixed(2)} ms at ${Math.round(half.rps)}/s, p99 ${row.p99_max_ms.toFixed(2)} ms saturated, ${row.cpu_us.toFixed(0)} µs CPU/review, RSS ${row.rss_mb.toFixed(0)} MB (peak ${rss.hwm.toFixed(0)})${row.errors ? `, ${row.errors} errors (${JSON.stringify(max.statuses)} ${JSON.stringify(half.statuses)}, ${max.failures + half.failures} unanswered)` : ''}`,
+  );
   if (args.json) process.stdout.write(`${jsonRow(row)}\n`);
   return row;
 }
@@ -364,14 +455,25 @@ const apiVersion = await (async () => {
 try {
   await cp.apply([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
-    { apiVersion: 'v1', kind: 'Pod', metadata: { name: TARGET_POD, namespace: NAMESPACE }, spec: { containers: [{ name: 'app', image: 'busybox' }] } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: TARGET_POD, namespace: NAMESPACE },
+      spec: { containers: [{ name: 'app', image: 'busybox' }] },
+    },
   ]);
 
   // -- baseline ---------------------------------------------------------------------------------
   const execAllowed = review('exec allowed').body;
   for (const proto of ['h1', 'h2'] as const) {
     const port = await freePort();
-    const baseline = await spawnPinned('bench/baseline.ts', ['--proto', proto, '--port', String(port), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey], port, cp.caPem, { readyPath: '/healthz', timeoutMs: 30_000 });
+    const baseline = await spawnPinned(
+      'bench/baseline.ts',
+      ['--proto', proto, '--port', String(port), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey],
+      port,
+      cp.caPem,
+      { readyPath: '/healthz', timeoutMs: 30_000 },
+    );
     try {
       if (proto === 'h2') h2Supported.baseline = await speaksH2(baseline.url);
       rows.push(await measure(baseline, 'baseline', 'fixed verdict', execAllowed, proto, 'none'));
@@ -388,11 +490,19 @@ try {
     if (n > fed) {
       progress(`creating AccessRequests and AccessGrants ${fed}..${n} through the kube-apiserver`);
       const t0 = performance.now();
-      await createMany(admin, collectionPath('accessrequests', NAMESPACE), fed, n, accessRequest, { concurrency: 64, onProgress: (d) => progress(`  ${fed + d} AccessRequests`) });
-      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, accessGrant, { concurrency: 64, onProgress: (d) => progress(`  ${fed + d} AccessGrants`) });
+      await createMany(admin, collectionPath('accessrequests', NAMESPACE), fed, n, accessRequest, {
+        concurrency: 64,
+        onProgress: (d) => progress(`  ${fed + d} AccessRequests`),
+      });
+      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, accessGrant, {
+        concurrency: 64,
+        onProgress: (d) => progress(`  ${fed + d} AccessGrants`),
+      });
       const seconds = (performance.now() - t0) / 1000;
       feedTimes.push({ n, seconds, rate: (2 * (n - fed)) / seconds });
-      progress(`  ${2 * (n - fed)} objects in ${seconds.toFixed(1)} s (${Math.round((2 * (n - fed)) / seconds)} objects/s)`);
+      progress(
+        `  ${2 * (n - fed)} objects in ${seconds.toFixed(1)} s (${Math.round((2 * (n - fed)) / seconds)} objects/s)`,
+      );
       fed = n;
     }
 
@@ -400,7 +510,18 @@ try {
     const t0 = performance.now();
     const server = await spawnPinned(
       'bench/server.ts',
-      ['--mode', 'informer', '--address', `127.0.0.1:${cp.webhookPort}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+      [
+        '--mode',
+        'informer',
+        '--address',
+        `127.0.0.1:${cp.webhookPort}`,
+        '--cert-file',
+        cp.webhookCert,
+        '--key-file',
+        cp.webhookKey,
+        '--kubeconfig',
+        cp.kubeconfig,
+      ],
       cp.webhookPort,
       cp.caPem,
       { readyPath: '/readyz', timeoutMs: 600_000 },
@@ -409,7 +530,9 @@ try {
     await sleep(2_000);
     const idle = rssMb(server.pid);
     memory.push({ n, idleRss: idle.rss, peakRss: idle.hwm, syncSeconds });
-    progress(`server ready with N = ${n} after ${syncSeconds.toFixed(1)} s (start + informer sync); RSS ${idle.rss.toFixed(0)} MB, peak ${idle.hwm.toFixed(0)} MB`);
+    progress(
+      `server ready with N = ${n} after ${syncSeconds.toFixed(1)} s (start + informer sync); RSS ${idle.rss.toFixed(0)} MB, peak ${idle.hwm.toFixed(0)} MB`,
+    );
     try {
       h2Supported.server = await speaksH2(server.url);
       for (const scenario of SCENARIOS) {
@@ -444,7 +567,19 @@ try {
       const tokenArgs = ['--server', cp.server, '--ca-file', cp.caFile, '--token', cp.tokens.admin];
       const list = await spawnPinned(
         'bench/server.ts',
-        ['--mode', 'list', '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig, ...tokenArgs],
+        [
+          '--mode',
+          'list',
+          '--address',
+          `127.0.0.1:${port}`,
+          '--cert-file',
+          cp.webhookCert,
+          '--key-file',
+          cp.webhookKey,
+          '--kubeconfig',
+          cp.kubeconfig,
+          ...tokenArgs,
+        ],
         port,
         cp.caPem,
         { readyPath: '/readyz', timeoutMs: 60_000 },
@@ -453,7 +588,8 @@ try {
         const scenarios: Scenario[] = quick && n > 10 ? [] : ['exec allowed', 'exec denied'];
         for (const scenario of quick ? (['exec allowed'] as Scenario[]) : scenarios) {
           await checkVerdict(list.url, cp.caPem, scenario);
-          for (const proto of ['h1'] as const) rows.push(await measure(list, n, scenario, review(scenario).body, proto, 'list'));
+          for (const proto of ['h1'] as const)
+            rows.push(await measure(list, n, scenario, review(scenario).body, proto, 'list'));
         }
       } finally {
         await list.stop();
@@ -474,12 +610,19 @@ const quiet = Math.max(backgroundBefore, backgroundAfter) < 0.15;
 // ---------------------------------------------------------------------------------------------
 // End to end and profile
 
-async function probeExec(client: ApiClient, want: (status: number, body: string) => boolean, timeoutMs = 60_000): Promise<{ status: number; body: string }> {
+async function probeExec(
+  client: ApiClient,
+  want: (status: number, body: string) => boolean,
+  timeoutMs = 60_000,
+): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await client.request('POST', execPath());
     if (want(answer.status, answer.body)) return answer;
-    if (Date.now() > deadline) throw new Error(`exec probe did not reach the expected answer; last ${answer.status}: ${answer.body.slice(0, 300)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `exec probe did not reach the expected answer; last ${answer.status}: ${answer.body.slice(0, 300)}`,
+      );
     await sleep(250);
   }
 }
@@ -489,11 +632,28 @@ function execPath(): string {
 }
 
 /** One h1 row from another bench/server.ts mode (decomposition rows). */
-async function measureMode(mode: string, n: Row['n'], label: string, scenario: Scenario, lookup: Row['lookup']): Promise<void> {
+async function measureMode(
+  mode: string,
+  n: Row['n'],
+  label: string,
+  scenario: Scenario,
+  lookup: Row['lookup'],
+): Promise<void> {
   const port = await freePort();
   const proc = await spawnPinned(
     'bench/server.ts',
-    ['--mode', mode, '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+    [
+      '--mode',
+      mode,
+      '--address',
+      `127.0.0.1:${port}`,
+      '--cert-file',
+      cp.webhookCert,
+      '--key-file',
+      cp.webhookKey,
+      '--kubeconfig',
+      cp.kubeconfig,
+    ],
     port,
     cp.caPem,
     { readyPath: '/readyz', timeoutMs: 600_000 },
@@ -511,7 +671,18 @@ async function measureH2Wrapper(n: number): Promise<void> {
   const port = await freePort();
   const h2 = await spawnPinned(
     'bench/server.ts',
-    ['--mode', 'informer-h2', '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+    [
+      '--mode',
+      'informer-h2',
+      '--address',
+      `127.0.0.1:${port}`,
+      '--cert-file',
+      cp.webhookCert,
+      '--key-file',
+      cp.webhookKey,
+      '--kubeconfig',
+      cp.kubeconfig,
+    ],
     port,
     cp.caPem,
     { readyPath: '/readyz', timeoutMs: 600_000 },
@@ -529,17 +700,33 @@ async function measureH2Wrapper(n: number): Promise<void> {
 
 /** Stops `server` (the production one on the registered port) halfway, for the HTTP/2 variant. */
 async function endToEnd(server: Proc): Promise<typeof e2e> {
-  progress(`end to end: ${E2E_EXECS} execs through the kube-apiserver, with and without the ValidatingWebhookConfiguration`);
+  progress(
+    `end to end: ${E2E_EXECS} execs through the kube-apiserver, with and without the ValidatingWebhookConfiguration`,
+  );
   const alice = new ApiClient({ server: cp.server, caPem: cp.caPem, token: cp.tokens.alice }, 1);
   const bob = new ApiClient({ server: cp.server, caPem: cp.caPem, token: cp.tokens.bob }, 1);
   const out: typeof e2e = [];
   const execs = async (label: string, token: string, expected: number) => {
-    const base = { url: `${cp.server}${execPath()}`, body: '{}', proto: 'h2' as const, clients: 1, streams: 1, durationS: 0, warmupS: 0, headers: { authorization: `Bearer ${token}` }, core: canPin ? LOAD_CORE : undefined, generator, workDir: work };
+    const base = {
+      url: `${cp.server}${execPath()}`,
+      body: '{}',
+      proto: 'h2' as const,
+      clients: 1,
+      streams: 1,
+      durationS: 0,
+      warmupS: 0,
+      headers: { authorization: `Bearer ${token}` },
+      core: canPin ? LOAD_CORE : undefined,
+      generator,
+      workDir: work,
+    };
     await runLoad({ ...base, requests: Math.min(200, E2E_EXECS) }); // warm-up
     const result = await runLoad({ ...base, requests: E2E_EXECS });
     const wrong = errorsOf(result, expected);
     out.push({ label, p50: result.p50_ms, p99: result.p99_ms, count: result.count, statuses: result.statuses });
-    progress(`  ${label}: p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms over ${result.count} execs${wrong ? ` (${wrong} answered other than ${expected}: ${JSON.stringify(result.statuses)})` : ''}`);
+    progress(
+      `  ${label}: p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms over ${result.count} execs${wrong ? ` (${wrong} answered other than ${expected}: ${JSON.stringify(result.statuses)})` : ''}`,
+    );
   };
   try {
     await cp.registerWebhook();
@@ -551,7 +738,18 @@ async function endToEnd(server: Proc): Promise<typeof e2e> {
     await server.stop();
     const h2 = await spawnPinned(
       'bench/server.ts',
-      ['--mode', 'informer-h2', '--address', `127.0.0.1:${cp.webhookPort}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+      [
+        '--mode',
+        'informer-h2',
+        '--address',
+        `127.0.0.1:${cp.webhookPort}`,
+        '--cert-file',
+        cp.webhookCert,
+        '--key-file',
+        cp.webhookKey,
+        '--kubeconfig',
+        cp.kubeconfig,
+      ],
       cp.webhookPort,
       cp.caPem,
       { readyPath: '/readyz', timeoutMs: 600_000 },
@@ -581,7 +779,18 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
   const spawnedAt = performance.now();
   const server = await spawnPinned(
     'bench/server.ts',
-    ['--mode', 'informer', '--address', `127.0.0.1:${port}`, '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey, '--kubeconfig', cp.kubeconfig],
+    [
+      '--mode',
+      'informer',
+      '--address',
+      `127.0.0.1:${port}`,
+      '--cert-file',
+      cp.webhookCert,
+      '--key-file',
+      cp.webhookKey,
+      '--kubeconfig',
+      cp.kubeconfig,
+    ],
     port,
     cp.caPem,
     { readyPath: '/readyz', timeoutMs: 600_000, cpuProfDir: dir },
@@ -589,7 +798,17 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
   await sleep(1_000);
   // Start-up and the initial list are left out of the summary (the .cpuprofile keeps them).
   const loadStartsAfterMs = performance.now() - spawnedAt;
-  await runLoad({ url: `${server.url}/`, body: review('exec allowed').body, proto: 'h1', ...SATURATE.h1, durationS: Math.max(DURATION, 5), warmupS: 0, core: canPin ? LOAD_CORE : undefined, generator, workDir: work });
+  await runLoad({
+    url: `${server.url}/`,
+    body: review('exec allowed').body,
+    proto: 'h1',
+    ...SATURATE.h1,
+    durationS: Math.max(DURATION, 5),
+    warmupS: 0,
+    core: canPin ? LOAD_CORE : undefined,
+    generator,
+    workDir: work,
+  });
   await server.stop();
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (!file) {
@@ -605,8 +824,14 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-if (!h2Supported.server) notes.push('adapters/node/server.ts serves HTTP/1.1 only (no ALPN h2), so the kube-apiserver talks HTTP/1.1 to it. The h2 rows of the webhook come from bench/server.ts --mode informer-h2: the same wiring (Kubernetes backend, audit log, Hono app) served by http2.createSecureServer({ allowHTTP1: true }).');
-if (generator === 'node') notes.push('h2load was not installed: the figures come from the Node fallback load generator (bench/node-load.ts), which can itself be the bottleneck.');
+if (!h2Supported.server)
+  notes.push(
+    'adapters/node/server.ts serves HTTP/1.1 only (no ALPN h2), so the kube-apiserver talks HTTP/1.1 to it. The h2 rows of the webhook come from bench/server.ts --mode informer-h2: the same wiring (Kubernetes backend, audit log, Hono app) served by http2.createSecureServer({ allowHTTP1: true }).',
+  );
+if (generator === 'node')
+  notes.push(
+    'h2load was not installed: the figures come from the Node fallback load generator (bench/node-load.ts), which can itself be the bottleneck.',
+  );
 
 const find = (n: Row['n'], scenario: string, proto: 'h1' | 'h2', lookup: Row['lookup']) =>
   rows.find((r) => r.n === n && r.scenario === scenario && r.proto === proto && r.lookup === lookup);
@@ -627,13 +852,25 @@ function goals(): Goal[] {
     if (base && ours) {
       const ratio = ours.rps / base.rps;
       const cpuRatio = base.cpu_us / ours.cpu_us;
-      out.push({ goal: `exec review throughput ≥ 0.75 × baseline (${proto}, N = ${smallest})`, result: `measured ${Math.round(ours.rps)} / ${Math.round(base.rps)} reviews/s = ${ratio.toFixed(2)}; by CPU cost per review ${base.cpu_us.toFixed(0)} / ${ours.cpu_us.toFixed(0)} µs = ${cpuRatio.toFixed(2)}`, met: cpuRatio >= 0.75 });
+      out.push({
+        goal: `exec review throughput ≥ 0.75 × baseline (${proto}, N = ${smallest})`,
+        result: `measured ${Math.round(ours.rps)} / ${Math.round(base.rps)} reviews/s = ${ratio.toFixed(2)}; by CPU cost per review ${base.cpu_us.toFixed(0)} / ${ours.cpu_us.toFixed(0)} µs = ${cpuRatio.toFixed(2)}`,
+        met: cpuRatio >= 0.75,
+      });
     }
   }
-  const execRows = rows.filter((r) => r.lookup === 'informer' && (r.scenario === 'exec allowed' || r.scenario === 'exec denied'));
+  const execRows = rows.filter(
+    (r) => r.lookup === 'informer' && (r.scenario === 'exec allowed' || r.scenario === 'exec denied'),
+  );
   if (execRows.length) {
-    const worstOf = (list: Row[], key: 'p99_ms' | 'server_p99_le_ms') => list.filter((r) => Number.isFinite(r[key])).reduce<Row | undefined>((a, b) => (!a || b[key] > a[key] ? b : a), undefined);
-    const describe = (r: Row | undefined, key: 'p99_ms' | 'server_p99_le_ms') => (r ? `${key === 'p99_ms' ? r[key].toFixed(2) : `≤ ${r[key]}`} ms (${r.scenario}, N = ${r.n.toLocaleString('en')})` : 'n/a');
+    const worstOf = (list: Row[], key: 'p99_ms' | 'server_p99_le_ms') =>
+      list
+        .filter((r) => Number.isFinite(r[key]))
+        .reduce<Row | undefined>((a, b) => (!a || b[key] > a[key] ? b : a), undefined);
+    const describe = (r: Row | undefined, key: 'p99_ms' | 'server_p99_le_ms') =>
+      r
+        ? `${key === 'p99_ms' ? r[key].toFixed(2) : `≤ ${r[key]}`} ms (${r.scenario}, N = ${r.n.toLocaleString('en')})`
+        : 'n/a';
     const h1 = execRows.filter((r) => r.proto === 'h1');
     const h2 = execRows.filter((r) => r.proto === 'h2');
     const insideH1 = worstOf(h1, 'server_p99_le_ms');
@@ -649,13 +886,21 @@ function goals(): Goal[] {
     if (small && big) {
       const slower = small.rps / big.rps;
       const cpuSlower = big.cpu_us / small.cpu_us;
-      out.push({ goal: `≤ 1.3× slower at N = ${largest.toLocaleString('en')} than at N = ${smallest} (exec allowed, h1)`, result: `throughput ${slower.toFixed(2)}× (${Math.round(small.rps)} → ${Math.round(big.rps)} reviews/s); CPU per review ${cpuSlower.toFixed(2)}× (${small.cpu_us.toFixed(0)} → ${big.cpu_us.toFixed(0)} µs); p50 ${small.p50_ms.toFixed(2)} → ${big.p50_ms.toFixed(2)} ms`, met: cpuSlower <= 1.3 });
+      out.push({
+        goal: `≤ 1.3× slower at N = ${largest.toLocaleString('en')} than at N = ${smallest} (exec allowed, h1)`,
+        result: `throughput ${slower.toFixed(2)}× (${Math.round(small.rps)} → ${Math.round(big.rps)} reviews/s); CPU per review ${cpuSlower.toFixed(2)}× (${small.cpu_us.toFixed(0)} → ${big.cpu_us.toFixed(0)} µs); p50 ${small.p50_ms.toFixed(2)} → ${big.p50_ms.toFixed(2)} ms`,
+        met: cpuSlower <= 1.3,
+      });
     }
     const mem = memory.find((m) => m.n === largest);
     const bigRows = rows.filter((r) => r.n === largest && r.lookup === 'informer');
     if (mem && bigRows.length) {
       const rss = Math.max(...bigRows.map((r) => r.rss_mb));
-      out.push({ goal: `server RSS < 250 MB at N = ${largest.toLocaleString('en')}`, result: `${rss.toFixed(0)} MB under load (${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${mem.peakRss.toFixed(0)} MB peak of the production server)`, met: rss < 250 });
+      out.push({
+        goal: `server RSS < 250 MB at N = ${largest.toLocaleString('en')}`,
+        result: `${rss.toFixed(0)} MB under load (${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${mem.peakRss.toFixed(0)} MB peak of the production server)`,
+        met: rss < 250,
+      });
     }
   }
   const listN = LIST_NS.includes(1000) ? 1000 : LIST_NS[LIST_NS.length - 1];
@@ -664,7 +909,11 @@ function goals(): Goal[] {
     const list = find(listN, 'exec allowed', 'h1', 'list');
     if (ours && list) {
       const ratio = ours.rps / list.rps;
-      out.push({ goal: `≥ 20× faster than list-per-review at N = ${listN.toLocaleString('en')} (exec allowed, h1)`, result: `${ratio.toFixed(0)}× (${Math.round(ours.rps)} vs ${Math.round(list.rps)} reviews/s; p50 ${ours.p50_ms.toFixed(2)} vs ${list.p50_ms.toFixed(2)} ms)`, met: ratio >= 20 });
+      out.push({
+        goal: `≥ 20× faster than list-per-review at N = ${listN.toLocaleString('en')} (exec allowed, h1)`,
+        result: `${ratio.toFixed(0)}× (${Math.round(ours.rps)} vs ${Math.round(list.rps)} reviews/s; p50 ${ours.p50_ms.toFixed(2)} vs ${list.p50_ms.toFixed(2)} ms)`,
+        met: ratio >= 20,
+      });
     }
   }
   return out;
@@ -677,11 +926,14 @@ if (!args.json) {
   for (const g of goalList) process.stdout.write(`${g.met ? 'met   ' : 'MISSED'}  ${g.goal}: ${g.result}\n`);
   if (e2e.length) {
     process.stdout.write('\nend to end (through the kube-apiserver):\n');
-    for (const e of e2e) process.stdout.write(`  ${e.label}: p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms (${e.count} execs)\n`);
+    for (const e of e2e)
+      process.stdout.write(`  ${e.label}: p50 ${e.p50.toFixed(2)} ms, p99 ${e.p99.toFixed(2)} ms (${e.count} execs)\n`);
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
 }
-progress(`machine busy ${(machineBusy * 100).toFixed(0)} % of all cores on average during the run (ours included); other work: ${(backgroundBefore * 100).toFixed(0)} % before, ${(backgroundAfter * 100).toFixed(0)} % after; load average ${loadAverage()}`);
+progress(
+  `machine busy ${(machineBusy * 100).toFixed(0)} % of all cores on average during the run (ours included); other work: ${(backgroundBefore * 100).toFixed(0)} % before, ${(backgroundAfter * 100).toFixed(0)} % after; load average ${loadAverage()}`,
+);
 
 if (WRITE) {
   const svg = svgChart(p99Series(rows.filter((r) => (SCENARIOS as readonly string[]).includes(r.scenario))), {
@@ -719,7 +971,7 @@ about ${minutes} minutes here) or \`npm run bench -- --quick\` (about a minute).
 | other work on the machine | ${(backgroundBefore * 100).toFixed(0)} % of both cores busy in the 5 s before the run, ${(backgroundAfter * 100).toFixed(0)} % in the 5 s after it (nothing of ours running) |
 | whole machine busy | ${(machineBusy * 100).toFixed(0)} % of both cores on average over the run, ours included (server and load generator saturate a core each while measuring) |
 
-${quiet ? 'The machine was otherwise quiet before and after the run; other engineers\' work may still have overlapped parts of it (see the load averages).' : '**The machine was not idle**: other work shared the two cores, so throughput is lower and tails are longer than on a quiet machine; ratios measured in the same run (against `baseline`, across N) and the CPU time per review are the meaningful figures.'}
+${quiet ? "The machine was otherwise quiet before and after the run; other engineers' work may still have overlapped parts of it (see the load averages)." : '**The machine was not idle**: other work shared the two cores, so throughput is lower and tails are longer than on a quiet machine; ratios measured in the same run (against `baseline`, across N) and the CPU time per review are the meaningful figures.'}
 
 ## Results
 

@@ -60,11 +60,21 @@ interface Backend {
 async function kubernetesBackend(logger: ReturnType<typeof jsonLogger>): Promise<Backend> {
   const { startKubernetesBackend } = await import('../adapters/kubernetes/index.ts');
   // The defaults of `serve` (adapters/node/serve.ts): cleanup every minute, one-shots kept 24h.
-  return startKubernetesBackend({ kubeconfig: flags.kubeconfig!, usernamePrefix: '', cleanupIntervalMs: 60_000, deleteAfterMs: 86_400_000, logger });
+  return startKubernetesBackend({
+    kubeconfig: flags.kubeconfig!,
+    usernamePrefix: '',
+    cleanupIntervalMs: 60_000,
+    deleteAfterMs: 86_400_000,
+    logger,
+  });
 }
 
 function listBackend(): Backend {
-  const lookup = listPerReviewLookup({ server: values.server!, caPem: readFileSync(values['ca-file']!, 'utf8'), token: values.token! });
+  const lookup = listPerReviewLookup({
+    server: values.server!,
+    caPem: readFileSync(values['ca-file']!, 'utf8'),
+    token: values.token!,
+  });
   return {
     lookup,
     effects: { run: () => Promise.reject(new Error('the list-per-review benchmark consumes nothing')) },
@@ -97,7 +107,12 @@ async function https2(app: Hono, backend: Backend): Promise<RunningServer> {
   const server = createAdaptorServer({
     fetch: app.fetch,
     createServer: http2.createSecureServer,
-    serverOptions: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2', allowHTTP1: true },
+    serverOptions: {
+      cert: readFileSync(tls.certFile),
+      key: readFileSync(tls.keyFile),
+      minVersion: 'TLSv1.2',
+      allowHTTP1: true,
+    },
   });
   const at = flags.address!.lastIndexOf(':');
   const port = Number(flags.address!.slice(at + 1));
@@ -119,7 +134,11 @@ function honoMinimal(): Hono {
   app.post('/', async (c) => {
     const parsed = v.safeParse(AdmissionReview, JSON.parse(await c.req.text()));
     if (!parsed.success) return c.text('malformed', 400);
-    return c.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: parsed.output.request.uid, allowed: true } });
+    return c.json({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: parsed.output.request.uid, allowed: true },
+    });
   });
   return app;
 }

@@ -63,7 +63,9 @@ export interface H2loadSummary {
 /** The figures h2load prints at the end of a run. */
 export function parseH2load(output: string): H2loadSummary {
   const rps = /finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(output);
-  const requests = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(output);
+  const requests = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+    output,
+  );
   const status = /status codes: (\d+) 2xx/.exec(output);
   if (!rps || !requests) throw new Error(`cannot read h2load's summary from:\n${output.slice(-2000)}`);
   return {
@@ -116,14 +118,31 @@ export function histogramPercentileBound(before: Map<number, number>, after: Map
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
 function groupDigits(value: number): string {
-  return Number.isFinite(value) ? Math.round(value).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',') : 'n/a';
+  return Number.isFinite(value)
+    ? Math.round(value)
+        .toString()
+        .replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+    : 'n/a';
 }
 
 export function formatN(n: Row['n']): string {
   return n === 'baseline' ? 'baseline' : groupDigits(n);
 }
 
-export const TABLE_HEADER = ['N', 'scenario', 'proto', 'lookup', 'reviews/s', 'p50 ms', 'p99 ms', 'p99@max ms', 'in-webhook p99 ≤ ms', 'CPU µs/review', 'RSS MB', 'errors'] as const;
+export const TABLE_HEADER = [
+  'N',
+  'scenario',
+  'proto',
+  'lookup',
+  'reviews/s',
+  'p50 ms',
+  'p99 ms',
+  'p99@max ms',
+  'in-webhook p99 ≤ ms',
+  'CPU µs/review',
+  'RSS MB',
+  'errors',
+] as const;
 
 export function tableCells(row: Row): string[] {
   return [
@@ -148,7 +167,12 @@ export function formatTable(rows: readonly Row[]): string {
   const widths = TABLE_HEADER.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
   const leftAligned = new Set([1, 2, 3]);
   return cells
-    .map((line) => line.map((cell, i) => (leftAligned.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
+    .map((line) =>
+      line
+        .map((cell, i) => (leftAligned.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -209,7 +233,13 @@ export function p99Series(rows: readonly Row[]): Series[] {
  */
 export function svgChart(
   series: readonly Series[],
-  options: { title: string; yLabel: string; references?: { value: number; label: string }[]; width?: number; height?: number } = {
+  options: {
+    title: string;
+    yLabel: string;
+    references?: { value: number; label: string }[];
+    width?: number;
+    height?: number;
+  } = {
     title: '',
     yLabel: '',
   },
@@ -227,10 +257,14 @@ export function svgChart(
   const xMax = Math.pow(10, Math.ceil(Math.log10(Math.max(...ns, 100_000))));
   const yMin = Math.pow(10, Math.floor(Math.log10(Math.min(...values, 0.1))));
   const yMax = Math.pow(10, Math.ceil(Math.log10(Math.max(...values, 1))));
-  const x = (n: number) => margin.left + ((Math.log10(n) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * plotW;
-  const y = (v: number) => margin.top + plotH - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
+  const x = (n: number) =>
+    margin.left + ((Math.log10(n) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin))) * plotW;
+  const y = (v: number) =>
+    margin.top + plotH - ((Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${margin.left}" y="22" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`);
   for (let e = Math.log10(xMin); e <= Math.log10(xMax) + 1e-9; e++) {
@@ -243,15 +277,25 @@ export function svgChart(
     const v = Math.pow(10, e);
     const py = y(v).toFixed(1);
     out.push(`<line x1="${margin.left}" y1="${py}" x2="${margin.left + plotW}" y2="${py}" stroke="#ddd"/>`);
-    out.push(`<text x="${margin.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${v >= 1 ? v.toFixed(0) : String(Number(v.toPrecision(1)))}</text>`);
+    out.push(
+      `<text x="${margin.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${v >= 1 ? v.toFixed(0) : String(Number(v.toPrecision(1)))}</text>`,
+    );
   }
   out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  out.push(`<text x="${margin.left + plotW / 2}" y="${height - 12}" text-anchor="middle">N (AccessRequests, each with an AccessGrant)</text>`);
-  out.push(`<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  out.push(
+    `<text x="${margin.left + plotW / 2}" y="${height - 12}" text-anchor="middle">N (AccessRequests, each with an AccessGrant)</text>`,
+  );
+  out.push(
+    `<text transform="translate(16 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+  );
   for (const ref of refs) {
     const py = y(ref.value).toFixed(1);
-    out.push(`<line x1="${margin.left}" y1="${py}" x2="${margin.left + plotW}" y2="${py}" stroke="#999" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${margin.left + plotW - 4}" y="${Number(py) - 4}" text-anchor="end" fill="#666">${escapeXml(ref.label)}</text>`);
+    out.push(
+      `<line x1="${margin.left}" y1="${py}" x2="${margin.left + plotW}" y2="${py}" stroke="#999" stroke-dasharray="6 4"/>`,
+    );
+    out.push(
+      `<text x="${margin.left + plotW - 4}" y="${Number(py) - 4}" text-anchor="end" fill="#666">${escapeXml(ref.label)}</text>`,
+    );
   }
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]!;
@@ -261,7 +305,8 @@ export function svgChart(
       const d = valid.map((p, j) => `${j ? 'L' : 'M'}${x(p.n).toFixed(1)} ${y(p.value).toFixed(1)}`).join(' ');
       out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
     }
-    for (const p of valid) out.push(`<circle cx="${x(p.n).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${color}"/>`);
+    for (const p of valid)
+      out.push(`<circle cx="${x(p.n).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${color}"/>`);
     const ly = margin.top + 10 + i * 20;
     const lx = margin.left + plotW + 16;
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);

@@ -124,7 +124,9 @@ export async function commandHelp(name: string): Promise<string> {
     ...(positionals.length > 0
       ? ['', 'ARGUMENTS', '', ...columns(positionals.map(([n, def]) => [n.toUpperCase(), def.description ?? '']))]
       : []),
-    ...(flags.length > 0 ? ['', 'OPTIONS', '', ...columns(flags.map(([n, def]) => [flagLabel(n, def), def.description ?? '']))] : []),
+    ...(flags.length > 0
+      ? ['', 'OPTIONS', '', ...columns(flags.map(([n, def]) => [flagLabel(n, def), def.description ?? '']))]
+      : []),
     '',
     'EXAMPLES',
     '',
@@ -148,7 +150,10 @@ async function version(): Promise<string> {
   // cli/main.ts in a checkout, cli/dist/main.mjs in a package: package.json is one or two levels up.
   for (const candidate of ['../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(await readFile(new URL(candidate, import.meta.url), 'utf8')) as { name?: string; version: string };
+      const pkg = JSON.parse(await readFile(new URL(candidate, import.meta.url), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
       if (pkg.name === 'kube-request-access') return pkg.version;
     } catch {
       // try the next

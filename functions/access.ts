@@ -32,9 +32,9 @@ export function specNamesFor(username: string, prefix: string): string[] {
 export function isAlwaysAllowed(user: UserInfo, config: Config): boolean {
   return (
     config.alwaysAllowedUsers.some(
-      (name) => name !== '' && (name === user.username || canonicalUsername(name, config.usernamePrefix) === user.username),
-    ) ||
-    (user.groups ?? []).some((group) => config.alwaysAllowedGroups.includes(group))
+      (name) =>
+        name !== '' && (name === user.username || canonicalUsername(name, config.usernamePrefix) === user.username),
+    ) || (user.groups ?? []).some((group) => config.alwaysAllowedGroups.includes(group))
   );
 }
 
@@ -62,7 +62,8 @@ export function grantBelongsTo(grant: AccessGrant, request: AccessRequest, prefi
   if (grant.metadata.namespace && grant.metadata.namespace !== request.metadata.namespace) return false;
   if (!grant.spec.grantForUID || !request.metadata.uid || grant.spec.grantForUID !== request.metadata.uid) return false;
   // Defence in depth: a self-grant that slipped past admission (webhook not yet installed) is void.
-  if (isSameUser(request.spec.userInfo.username, canonicalUsername(grant.spec.grantedBy.username, prefix), prefix)) return false;
+  if (isSameUser(request.spec.userInfo.username, canonicalUsername(grant.spec.grantedBy.username, prefix), prefix))
+    return false;
   return true;
 }
 
@@ -94,8 +95,18 @@ export function policyGrant(request: AccessRequest, policy: string): AccessGrant
   return {
     apiVersion: request.apiVersion,
     kind: 'AccessGrant',
-    metadata: { name: '', namespace: request.metadata.namespace, uid: '', resourceVersion: '', creationTimestamp: request.metadata.creationTimestamp ?? null },
-    spec: { grantFor: request.metadata.name, grantForUID: request.metadata.uid, grantedBy: { username: `AccessPolicy/${policy}` } },
+    metadata: {
+      name: '',
+      namespace: request.metadata.namespace,
+      uid: '',
+      resourceVersion: '',
+      creationTimestamp: request.metadata.creationTimestamp ?? null,
+    },
+    spec: {
+      grantFor: request.metadata.name,
+      grantForUID: request.metadata.uid,
+      grantedBy: { username: `AccessPolicy/${policy}` },
+    },
     status: 'granted',
   };
 }
@@ -139,11 +150,18 @@ export function evaluateGrant(
   const window = validForMs(request);
   if (window === undefined) {
     const usedAt = timestamp(request.status?.usedAt);
-    return usedAt === undefined ? { state: 'granted', grant: granted, ...by } : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
+    return usedAt === undefined
+      ? { state: 'granted', grant: granted, ...by }
+      : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
   }
-  if (Number.isNaN(window)) return { state: 'invalid', reason: `spec.validFor "${request.spec.validFor}" is not a duration` };
+  if (Number.isNaN(window))
+    return { state: 'invalid', reason: `spec.validFor "${request.spec.validFor}" is not a duration` };
   const start = timestamp(granted.metadata.creationTimestamp);
-  if (start === undefined) return { state: 'invalid', reason: complete ? 'the AccessGrant has no creationTimestamp' : 'the AccessRequest has no creationTimestamp' };
+  if (start === undefined)
+    return {
+      state: 'invalid',
+      reason: complete ? 'the AccessGrant has no creationTimestamp' : 'the AccessRequest has no creationTimestamp',
+    };
   const expiresAt = new Date(start + window);
   return now.getTime() < expiresAt.getTime()
     ? { state: 'granted', grant: granted, ...by, expiresAt }

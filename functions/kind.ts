@@ -86,7 +86,9 @@ export interface PodReview<O> {
 export function parseObject<S extends v.GenericSchema>(schema: S, noun: string, fallback?: unknown) {
   return (request: AdmissionRequest): { options: v.InferOutput<S> } | { malformed: string } => {
     const parsed = v.safeParse(schema, request.object ?? fallback);
-    return parsed.success ? { options: parsed.output } : { malformed: `malformed ${noun}: ${describeIssues(parsed.issues)}` };
+    return parsed.success
+      ? { options: parsed.output }
+      : { malformed: `malformed ${noun}: ${describeIssues(parsed.issues)}` };
   };
 }
 
@@ -113,7 +115,9 @@ export function podConcern<O>(review: PodReview<O>): Concern {
             execOptions: auditOptions ?? review.auditOptions(options),
             isAdmin,
             // The policy that let it through without a human grant (not in the seed's protocol).
-            ...(verdict.auditAnnotations?.[AUDIT_ANNOTATION_KEYS.policy] ? { policy: verdict.auditAnnotations[AUDIT_ANNOTATION_KEYS.policy] } : {}),
+            ...(verdict.auditAnnotations?.[AUDIT_ANNOTATION_KEYS.policy]
+              ? { policy: verdict.auditAnnotations[AUDIT_ANNOTATION_KEYS.policy] }
+              : {}),
           },
         },
       ],

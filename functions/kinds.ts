@@ -17,7 +17,8 @@ export const SUBRESOURCES: readonly string[] = [...new Set(KINDS.map((kind) => k
 export const REVIEWS: Readonly<Record<string, Concern>> = Object.fromEntries(
   SUBRESOURCES.map((subResource) => {
     const reviews = KINDS.filter((kind) => kind.subResource === subResource && kind.review);
-    if (reviews.length !== 1) throw new Error(`pods/${subResource} needs exactly one kind with a review, has ${reviews.length}`);
+    if (reviews.length !== 1)
+      throw new Error(`pods/${subResource} needs exactly one kind with a review, has ${reviews.length}`);
     return [subResource, reviews[0]!.review!];
   }),
 );
@@ -53,7 +54,10 @@ export function requestProblem(kind: AccessKind, spec: RequestSpec): string | un
 
 /** What `alice asks to …`: `port-forward to pod shop/web-0`. */
 export function asks(spec: RequestSpec): string {
-  return kindOf(spec)?.asks(spec) ?? `access pods/${spec.forObject.subResource} of pod ${spec.forObject.namespace}/${spec.forObject.name}`;
+  return (
+    kindOf(spec)?.asks(spec) ??
+    `access pods/${spec.forObject.subResource} of pod ${spec.forObject.namespace}/${spec.forObject.name}`
+  );
 }
 
 /**

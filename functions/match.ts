@@ -33,7 +33,14 @@ export function sameArgv(a: readonly string[], b: readonly string[]): boolean {
 }
 
 // A used one-shot request is history: a pending new one says more about what to do next.
-const PREFERENCE: Record<GrantState['state'], number> = { granted: 0, denied: 1, expired: 2, pending: 3, used: 4, invalid: 5 };
+const PREFERENCE: Record<GrantState['state'], number> = {
+  granted: 0,
+  denied: 1,
+  expired: 2,
+  pending: 3,
+  used: 4,
+  invalid: 5,
+};
 
 export interface GrantSearch {
   review: AdmissionRequest;
@@ -71,7 +78,13 @@ export async function evaluateCandidates(search: Omit<GrantSearch, 'what' | 'aga
   const evaluated = await Promise.all(
     candidates.map(async (candidate) => ({
       candidate,
-      state: evaluateGrant(candidate, await lookup.grantsFor(review.namespace, candidate.metadata.name), context.now, prefix, policies),
+      state: evaluateGrant(
+        candidate,
+        await lookup.grantsFor(review.namespace, candidate.metadata.name),
+        context.now,
+        prefix,
+        policies,
+      ),
     })),
   );
   // Prefer a time-bound grant over consuming a one-shot one.
@@ -99,16 +112,24 @@ export const AUDIT_ANNOTATION_KEYS = {
   policy: 'access-policy',
 } as const;
 
-function grantAnnotations(request: AccessRequest, state: Extract<GrantState, { state: 'granted' }>): Record<string, string> {
+function grantAnnotations(
+  request: AccessRequest,
+  state: Extract<GrantState, { state: 'granted' }>,
+): Record<string, string> {
   return {
     [AUDIT_ANNOTATION_KEYS.request]: request.metadata.name,
     [AUDIT_ANNOTATION_KEYS.requestUID]: request.metadata.uid,
-    ...(state.grants.length ? { [AUDIT_ANNOTATION_KEYS.grants]: state.grants.map((grant) => grant.metadata.name).join(',') } : {}),
+    ...(state.grants.length
+      ? { [AUDIT_ANNOTATION_KEYS.grants]: state.grants.map((grant) => grant.metadata.name).join(',') }
+      : {}),
     ...(state.policy ? { [AUDIT_ANNOTATION_KEYS.policy]: state.policy } : {}),
   };
 }
 
-export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch, 'review' | 'context' | 'what' | 'again' | 'usedBy' | 'consume'>): Decision {
+export function verdictFor(
+  best: Evaluated | undefined,
+  search: Pick<GrantSearch, 'review' | 'context' | 'what' | 'again' | 'usedBy' | 'consume'>,
+): Decision {
   const { review, context, what, again, usedBy } = search;
   if (!best) {
     return deny(`no AccessRequest of yours matches this ${what}; request it with: ${again}`);
@@ -120,7 +141,10 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
       const auditAnnotations = grantAnnotations(best.candidate, best.state);
       const by = best.state.policy ? `, pre-approved by AccessPolicy ${best.state.policy}` : '';
       if (expiresAt) {
-        return allow(`granted by AccessRequest ${name}${by} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`, { auditAnnotations });
+        return allow(
+          `granted by AccessRequest ${name}${by} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`,
+          { auditAnnotations },
+        );
       }
       if (search.consume === false) {
         return allow(`granted by AccessRequest ${name}${by}; this ${usedBy} does not use it up`, { auditAnnotations });
@@ -134,10 +158,14 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
     case 'denied': {
       const { grant } = best.state;
       const reason = grant.spec.reason ? `: ${grant.spec.reason}` : '';
-      return deny(`AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again}`);
+      return deny(
+        `AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again}`,
+      );
     }
     case 'used':
-      return deny(`AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`);
+      return deny(
+        `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`,
+      );
     case 'expired':
       return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);
     case 'pending': {
@@ -147,7 +175,9 @@ export function verdictFor(best: Evaluated | undefined, search: Pick<GrantSearch
           `AccessRequest ${name} has ${approvals} of ${required} approvals (by ${approvedBy.join(', ')}); ask another approver to run: kubectl request grant -n ${review.namespace} ${name}`,
         );
       }
-      return deny(`AccessRequest ${name} is not granted yet; ask an approver to run: kubectl request grant -n ${review.namespace} ${name}`);
+      return deny(
+        `AccessRequest ${name} is not granted yet; ask an approver to run: kubectl request grant -n ${review.namespace} ${name}`,
+      );
     }
     case 'invalid':
       return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);

@@ -78,7 +78,15 @@ export function approvalFor(request: AccessRequest, policies: readonly LoadedPol
 export function preApproval(request: AccessRequest, policies: readonly LoadedPolicy[]): string | undefined {
   const { spec } = request;
   const exec = spec.execOptions;
-  if (spec.forObject.subResource !== 'exec' || spec.copyOptions || !exec || exec.stdin || exec.tty || exec.command.length === 0) return undefined;
+  if (
+    spec.forObject.subResource !== 'exec' ||
+    spec.copyOptions ||
+    !exec ||
+    exec.stdin ||
+    exec.tty ||
+    exec.command.length === 0
+  )
+    return undefined;
   const policy = policiesIn(request.metadata.namespace, policies).find((candidate) =>
     candidate.spec.preApproved.some(
       (entry) =>
@@ -95,7 +103,12 @@ export function preApproval(request: AccessRequest, policies: readonly LoadedPol
  * `user` is none of them. RBAC (create accessgrants) is asked by the apiserver before this; a
  * policy only narrows who of those may decide, never widens it.
  */
-export function approverProblem(user: UserInfo, namespace: string, policies: readonly LoadedPolicy[], prefix: string): string | undefined {
+export function approverProblem(
+  user: UserInfo,
+  namespace: string,
+  policies: readonly LoadedPolicy[],
+  prefix: string,
+): string | undefined {
   for (const policy of policiesIn(namespace, policies)) {
     const users = policy.spec.approvers?.users ?? [];
     const groups = policy.spec.approvers?.groups ?? [];

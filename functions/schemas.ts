@@ -156,13 +156,19 @@ export const AccessRequestSpec = object({
   /** Go duration ("30m", "1h"); empty or absent = one exec, consumed on use. */
   validFor: v.optional(v.string(), ''),
   /** The seed (Go, a pointer without omitempty) writes `null` for none: read as absent. */
-  execOptions: v.pipe(v.nullish(PodExecOptions), v.transform((options) => options ?? undefined)),
+  execOptions: v.pipe(
+    v.nullish(PodExecOptions),
+    v.transform((options) => options ?? undefined),
+  ),
   attachOptions: v.optional(PodAttachOptions),
   portForwardOptions: v.optional(PodPortForwardOptions),
   debugOptions: v.optional(DebugOptions),
   copyOptions: v.optional(CopyOptions),
   /** The seed (a Go map without omitempty) writes `null` for no keys: read as absent. */
-  customKeys: v.pipe(v.nullish(v.record(v.string(), v.string())), v.transform((keys) => keys ?? undefined)),
+  customKeys: v.pipe(
+    v.nullish(v.record(v.string(), v.string())),
+    v.transform((keys) => keys ?? undefined),
+  ),
   /** Optional: why the requester needs the access (kubectl request … --reason), shown to approvers. */
   reason: v.optional(v.string()),
 });

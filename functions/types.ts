@@ -1,13 +1,7 @@
 // The contract between the pure policy (functions/) and the shell (adapters/).
 // A concern reads the cluster only through `Lookup`, reads time only from `Context.now`, and
 // answers with a `Decision` as plain data: the shell carries out its effects and audit events.
-import type {
-  AccessGrant,
-  AccessRequest,
-  AdmissionRequest,
-  PodExecOptions,
-  UserInfo,
-} from './schemas.ts';
+import type { AccessGrant, AccessRequest, AdmissionRequest, PodExecOptions, UserInfo } from './schemas.ts';
 import type { LoadedPolicy } from './policy.ts';
 
 /** What the extended-validation webhook answers (seed wire format). */
@@ -52,10 +46,7 @@ export interface Lookup {
  * when none is configured; rejects (and the shell denies) when it cannot be asked.
  */
 export interface Validator {
-  validateAccessRequest(data: {
-    request: AdmissionRequest;
-    accessRequest: AccessRequest;
-  }): Promise<ValidationResult>;
+  validateAccessRequest(data: { request: AdmissionRequest; accessRequest: AccessRequest }): Promise<ValidationResult>;
 }
 
 /** The validator of a server without an extended-validation webhook. */
@@ -168,9 +159,13 @@ export type AuditEvent =
        * up). Not part of the seed's webhook protocol: it goes to the audit log only.
        */
       type: 'audit-deleted';
-      data: { request: AdmissionRequest; kind: 'AccessRequest' | 'AccessGrant'; object: AccessRequest | AccessGrant; role: DeleterRole };
+      data: {
+        request: AdmissionRequest;
+        kind: 'AccessRequest' | 'AccessGrant';
+        object: AccessRequest | AccessGrant;
+        role: DeleterRole;
+      };
     }
-
   | {
       /** A metadata-only UPDATE of an AccessRequest or AccessGrant (labels, annotations, finalizers). Audit log only. */
       type: 'audit-updated';
@@ -181,7 +176,11 @@ export type AuditEvent =
 export type DeleterRole = 'requester' | 'approver' | 'admin' | 'webhook' | 'cluster';
 
 /** The event types of the seed's audit webhook protocol; others stay in the audit log. */
-export const WEBHOOK_AUDIT_TYPES: ReadonlySet<AuditEvent['type']> = new Set(['audit-exec', 'audit-created', 'audit-granted']);
+export const WEBHOOK_AUDIT_TYPES: ReadonlySet<AuditEvent['type']> = new Set([
+  'audit-exec',
+  'audit-created',
+  'audit-granted',
+]);
 
 export type AuditType = AuditEvent['type'];
 
@@ -203,15 +202,16 @@ export interface Decision {
 }
 
 /** An admission concern: pure, reads through `lookup`, time from `context.now`. */
-export type Concern = (
-  request: AdmissionRequest,
-  lookup: Lookup,
-  context: Context,
-) => Promise<Decision>;
+export type Concern = (request: AdmissionRequest, lookup: Lookup, context: Context) => Promise<Decision>;
 
 export function allow(
   message = '',
-  extra: { effects?: Effect[]; audit?: AuditEvent[]; warnings?: string[]; auditAnnotations?: Record<string, string> } = {},
+  extra: {
+    effects?: Effect[];
+    audit?: AuditEvent[];
+    warnings?: string[];
+    auditAnnotations?: Record<string, string>;
+  } = {},
 ): Decision {
   return {
     allowed: true,
@@ -224,10 +224,6 @@ export function allow(
   };
 }
 
-export function deny(
-  message: string,
-  code = 403,
-  extra: { audit?: AuditEvent[] } = {},
-): Decision {
+export function deny(message: string, code = 403, extra: { audit?: AuditEvent[] } = {}): Decision {
   return { allowed: false, code, message, effects: [], audit: extra.audit ?? [] };
 }

@@ -36,7 +36,11 @@ console.error(`built ${server}`);
 
 const lib = path.join(root, 'dist/lib');
 await rm(lib, { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.webhooks.json')], { stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.webhooks.json')],
+  { stdio: 'inherit' },
+);
 // tsc keeps the sources' `./x.ts` specifiers in declarations; the published files are .js/.d.ts.
 for (const file of await readdir(lib, { recursive: true })) {
   if (!String(file).endsWith('.d.ts')) continue;

@@ -76,7 +76,11 @@ spec:
 }
 
 export async function release(options: ReleaseOptions = {}): Promise<Release> {
-  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string };
+  const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+    license: string;
+  };
   const version = options.version ?? pkg.version;
   const out = path.resolve(options.out ?? path.join(ROOT, 'dist/release'));
   const manifest = path.resolve(options.manifest ?? path.join(ROOT, 'cli/krew/request.yaml'));
@@ -102,11 +106,16 @@ export async function release(options: ReleaseOptions = {}): Promise<Release> {
       target: 'node20',
       outExtension: { '.js': '.mjs' },
       // CommonJS dependencies (the Kubernetes client) call require() for Node's modules.
-      banner: { js: "#!/usr/bin/env node\nimport { createRequire as __kraCreateRequire } from 'node:module';\nconst require = __kraCreateRequire(import.meta.url);" },
+      banner: {
+        js: "#!/usr/bin/env node\nimport { createRequire as __kraCreateRequire } from 'node:module';\nconst require = __kraCreateRequire(import.meta.url);",
+      },
       legalComments: 'none',
       logLevel: 'warning',
     });
-    await writeFile(path.join(stage, 'package.json'), `${JSON.stringify({ name: pkg.name, version, license: pkg.license, type: 'module', private: true }, null, 2)}\n`);
+    await writeFile(
+      path.join(stage, 'package.json'),
+      `${JSON.stringify({ name: pkg.name, version, license: pkg.license, type: 'module', private: true }, null, 2)}\n`,
+    );
     await copyFile(path.join(ROOT, 'LICENSE'), path.join(stage, 'LICENSE'));
     execFileSync('chmod', ['0755', path.join(stage, 'bin/kubectl-request.mjs')]);
 
@@ -114,7 +123,21 @@ export async function release(options: ReleaseOptions = {}): Promise<Release> {
     const archive = path.join(out, name);
     const tar = execFileSync(
       'tar',
-      ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--mode=u+rw,go+r,go-w', '-C', stage, '-cf', '-', 'LICENSE', 'package.json', 'bin'],
+      [
+        '--sort=name',
+        '--mtime=@0',
+        '--owner=0',
+        '--group=0',
+        '--numeric-owner',
+        '--mode=u+rw,go+r,go-w',
+        '-C',
+        stage,
+        '-cf',
+        '-',
+        'LICENSE',
+        'package.json',
+        'bin',
+      ],
       { maxBuffer: 256 * 1024 * 1024 },
     );
     const gz = execFileSync('gzip', ['-n', '-9'], { input: tar, maxBuffer: 256 * 1024 * 1024 });
@@ -131,7 +154,12 @@ export async function release(options: ReleaseOptions = {}): Promise<Release> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
-    options: { version: { type: 'string' }, out: { type: 'string' }, manifest: { type: 'string' }, 'base-url': { type: 'string' } },
+    options: {
+      version: { type: 'string' },
+      out: { type: 'string' },
+      manifest: { type: 'string' },
+      'base-url': { type: 'string' },
+    },
     strict: true,
   });
   const result = await release({

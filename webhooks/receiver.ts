@@ -124,7 +124,13 @@ export function auditReceiver(handlers: AuditHandlers): Hono {
   app.post('/', async (c) => {
     const type = v.safeParse(AuditType, c.req.query('type'));
     if (!type.success) {
-      return reject(c, new Rejection(400, `unknown audit type ${JSON.stringify(c.req.query('type') ?? '')}, expected audit-exec, audit-created or audit-granted`));
+      return reject(
+        c,
+        new Rejection(
+          400,
+          `unknown audit type ${JSON.stringify(c.req.query('type') ?? '')}, expected audit-exec, audit-created or audit-granted`,
+        ),
+      );
     }
     const json = await readJson(c, maxBytes);
     if (json instanceof Rejection) return reject(c, json);

@@ -1,12 +1,7 @@
 // Payloads of the two extension webhooks, wire-compatible with the seed's Go `webhooks` package.
 // A schema and its type share a name; Kubernetes objects pass through unchanged (looseObject).
 import * as v from 'valibot';
-import {
-  AccessGrant,
-  AccessRequest,
-  AdmissionRequest,
-  PodExecOptions,
-} from '../functions/schemas.ts';
+import { AccessGrant, AccessRequest, AdmissionRequest, PodExecOptions } from '../functions/schemas.ts';
 
 export { AccessGrant, AccessRequest, AdmissionRequest, PodExecOptions };
 

@@ -7,13 +7,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import {
-  DEFAULT_TIMEOUT_MS,
-  MAX_RESPONSE_BYTES,
-  describeError,
-  requireHttpsUrl,
-  type Transport,
-} from './transport.ts';
+import { DEFAULT_TIMEOUT_MS, MAX_RESPONSE_BYTES, describeError, requireHttpsUrl, type Transport } from './transport.ts';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 const PEM_CERTIFICATES = new RegExp(PEM_CERTIFICATE.source, 'g');
@@ -69,17 +63,27 @@ export function checkCaBundle(caBundle: string, owner: string): void {
  *
  * Returns the reason for refusing, with the OpenSSL code where there is one, or undefined.
  */
-export function verifyPeer(socket: tls.TLSSocket, host: string, pinned: readonly X509Certificate[], now = new Date()): (Error & { code?: string }) | undefined {
+export function verifyPeer(
+  socket: tls.TLSSocket,
+  host: string,
+  pinned: readonly X509Certificate[],
+  now = new Date(),
+): (Error & { code?: string }) | undefined {
   if (socket.authorized) return undefined;
-  const chainError = Object.assign(new Error(String(socket.authorizationError ?? 'the server certificate was not verified')), {
-    code: String(socket.authorizationError ?? ''),
-  });
+  const chainError = Object.assign(
+    new Error(String(socket.authorizationError ?? 'the server certificate was not verified')),
+    {
+      code: String(socket.authorizationError ?? ''),
+    },
+  );
   // (Not getPeerX509Certificate: on Node 20 a later getPeerCertificate then answers {}.)
   const peer = socket.getPeerCertificate();
   const raw = peer?.raw;
   if (!raw || !pinned.some((certificate) => certificate.raw.equals(raw))) return chainError;
-  if (!(now.getTime() >= Date.parse(peer.valid_from))) return Object.assign(new Error('certificate is not yet valid'), { code: 'CERT_NOT_YET_VALID' });
-  if (!(now.getTime() <= Date.parse(peer.valid_to))) return Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' });
+  if (!(now.getTime() >= Date.parse(peer.valid_from)))
+    return Object.assign(new Error('certificate is not yet valid'), { code: 'CERT_NOT_YET_VALID' });
+  if (!(now.getTime() <= Date.parse(peer.valid_to)))
+    return Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' });
   const usages = peer.ext_key_usage;
   if (usages && usages.length && !usages.includes(SERVER_AUTH) && !usages.includes(ANY_EXTENDED_KEY_USAGE)) {
     return Object.assign(new Error('the pinned certificate is not for serverAuth'), { code: 'INVALID_PURPOSE' });
@@ -100,10 +104,18 @@ class PinningAgent extends https.Agent {
     this.#pinned = bundleCertificates(caBundle);
   }
 
-  override createConnection(options: https.RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: https.RequestOptions,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     if (!callback) throw new Error('PinningAgent needs the callback form of createConnection');
     const host = (options as tls.ConnectionOptions).servername || options.hostname || options.host || 'localhost';
-    const socket = tls.connect({ ...(options as tls.ConnectionOptions), ...(this.options.ca ? { ca: this.options.ca } : {}), rejectUnauthorized: false, session: undefined });
+    const socket = tls.connect({
+      ...(options as tls.ConnectionOptions),
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      rejectUnauthorized: false,
+      session: undefined,
+    });
     const onError = (error: Error) => callback(error, socket);
     socket.once('error', onError);
     socket.once('secureConnect', () => {
@@ -121,10 +133,19 @@ class PinningAgent extends https.Agent {
 }
 
 /** A webhook over node:https, checked first: an https: URL and a usable CA bundle, or a one-line error naming `owner`. */
-export function httpsEndpoint(options: { url: string; caBundle: string; timeoutMs?: number }, owner: string): { url: string; transport: Transport } {
+export function httpsEndpoint(
+  options: { url: string; caBundle: string; timeoutMs?: number },
+  owner: string,
+): { url: string; transport: Transport } {
   requireHttpsUrl(options.url, owner);
   checkCaBundle(options.caBundle, owner);
-  return { url: options.url, transport: httpsTransport({ caBundle: options.caBundle, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) }) };
+  return {
+    url: options.url,
+    transport: httpsTransport({
+      caBundle: options.caBundle,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    }),
+  };
 }
 
 export function httpsTransport(options: { caBundle: string; timeoutMs?: number }): Transport {

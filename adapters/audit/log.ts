@@ -79,7 +79,14 @@ export function auditSummary(event: AuditEvent): AuditSummary {
     }
     case 'audit-updated': {
       const { kind, object } = event.data;
-      return { type: event.type, verdict: 'updated', ...who, name: object.metadata.name || request.name, kind, ...tail };
+      return {
+        type: event.type,
+        verdict: 'updated',
+        ...who,
+        name: object.metadata.name || request.name,
+        kind,
+        ...tail,
+      };
     }
     case 'audit-deleted': {
       const { kind, object, role } = event.data;
@@ -91,8 +98,15 @@ export function auditSummary(event: AuditEvent): AuditSummary {
         kind,
         deleter: role,
         ...(kind === 'AccessRequest'
-          ? { requester: (object as AccessRequest).spec.userInfo.username, pod: (object as AccessRequest).spec.forObject.name }
-          : { grantFor: (object as AccessGrant).spec.grantFor, grantedBy: (object as AccessGrant).spec.grantedBy.username, status: (object as AccessGrant).status }),
+          ? {
+              requester: (object as AccessRequest).spec.userInfo.username,
+              pod: (object as AccessRequest).spec.forObject.name,
+            }
+          : {
+              grantFor: (object as AccessGrant).spec.grantFor,
+              grantedBy: (object as AccessGrant).spec.grantedBy.username,
+              status: (object as AccessGrant).status,
+            }),
         ...tail,
       };
     }
@@ -139,7 +153,10 @@ export interface AuditStream {
  * reviews are refused at once (`problem()`), not queued without bound. A closed or failing output
  * (EPIPE) refuses every review from then on and never crashes the process.
  */
-export function streamAuditSink(stream: AuditStream, options: { clock?: () => Date; maxPendingBytes?: number } = {}): AuditSink {
+export function streamAuditSink(
+  stream: AuditStream,
+  options: { clock?: () => Date; maxPendingBytes?: number } = {},
+): AuditSink {
   const clock = options.clock ?? (() => new Date());
   const maxPending = options.maxPendingBytes ?? 1024 * 1024;
   let broken: Error | undefined;

@@ -57,10 +57,7 @@ export function excerpt(body: string, max = 200): string {
  * A Transport over a `fetch` function, for edge runtimes. TLS trust is the runtime's: pin the
  * peer there (or front the webhook with a proxy that does), since fetch cannot take a CA bundle.
  */
-export function fetchTransport(
-  fetchFn: typeof fetch,
-  options: { timeoutMs?: number } = {},
-): Transport {
+export function fetchTransport(fetchFn: typeof fetch, options: { timeoutMs?: number } = {}): Transport {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return async (request) => {
     const signal = AbortSignal.timeout(timeoutMs);

@@ -49,4 +49,3 @@ export function auditSinkOver(url: string, transport: Transport): AuditSink {
     },
   };
 }
-

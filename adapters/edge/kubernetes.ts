@@ -8,8 +8,21 @@ import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { AccessGrant, AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
 import type { Lookup } from '../../functions/types.ts';
 import { isNotFound, KubernetesApiError } from '../errors.ts';
-import { applyDeletions, statusEffects, type ObjectDeleter, type RequestStatusWriter, type RoleBindingWriter } from '../kubernetes/apply.ts';
-import { isAllowedAnswer, SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH, usernameOfSelfReview } from '../authorization.ts';
+import {
+  applyDeletions,
+  statusEffects,
+  type ObjectDeleter,
+  type RequestStatusWriter,
+  type RoleBindingWriter,
+} from '../kubernetes/apply.ts';
+import {
+  isAllowedAnswer,
+  SELF_SUBJECT_REVIEWS_PATH,
+  selfSubjectReview,
+  subjectAccessReview,
+  SUBJECT_ACCESS_REVIEWS_PATH,
+  usernameOfSelfReview,
+} from '../authorization.ts';
 import type { EffectExecutor, Logger } from '../ports.ts';
 import type { FieldSelectorMode } from './settings.ts';
 
@@ -42,7 +55,12 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
   const timeoutMs = options.timeoutMs ?? 2000;
   const fetchFn = options.fetch;
 
-  async function call(method: 'GET' | 'DELETE' | 'POST' | 'PUT', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function call(
+    method: 'GET' | 'DELETE' | 'POST' | 'PUT',
+    path: string,
+    query?: Record<string, string>,
+    body?: unknown,
+  ): Promise<unknown> {
     try {
       return await callOnce(method, path, query, body);
     } catch (error) {
@@ -54,7 +72,12 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
     }
   }
 
-  async function callOnce(method: 'GET' | 'DELETE' | 'POST' | 'PUT', path: string, query?: Record<string, string>, body?: unknown): Promise<unknown> {
+  async function callOnce(
+    method: 'GET' | 'DELETE' | 'POST' | 'PUT',
+    path: string,
+    query?: Record<string, string>,
+    body?: unknown,
+  ): Promise<unknown> {
     const target = new URL(base);
     target.pathname = `${prefix}${path}`;
     for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
@@ -74,7 +97,11 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
         redirect: 'manual',
       });
     } catch (error) {
-      const why = signal.aborted ? `no answer within ${timeoutMs}ms` : error instanceof Error ? error.message : String(error);
+      const why = signal.aborted
+        ? `no answer within ${timeoutMs}ms`
+        : error instanceof Error
+          ? error.message
+          : String(error);
       throw new Error(`Kubernetes API ${method} ${path}: ${why}`, { cause: error });
     }
     const text = await response.text();
@@ -88,9 +115,11 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
       const status = json as { reason?: string; message?: string } | undefined;
       const message = status?.message ?? text.slice(0, 200);
       const hint =
-        response.status === 401 ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
-        : response.status === 403 ? ' (give the token get, list and delete on accessrequests and accessgrants, and list on accesspolicies)'
-        : '';
+        response.status === 401
+          ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
+          : response.status === 403
+            ? ' (give the token get, list and delete on accessrequests and accessgrants, and list on accesspolicies)'
+            : '';
       const retryAfter = Number(response.headers.get('retry-after'));
       throw new KubernetesApiError(
         response.status,
@@ -153,10 +182,21 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
   // Learned per isolate in `auto` mode: undefined until the first list answers.
   let selectable: boolean | undefined = mode === 'on' ? true : mode === 'off' ? false : undefined;
 
-  async function list<T>(plural: Plural, schema: v.GenericSchema<unknown, T>, kind: string, namespace: string, fieldSelector: string): Promise<T[]> {
+  async function list<T>(
+    plural: Plural,
+    schema: v.GenericSchema<unknown, T>,
+    kind: string,
+    namespace: string,
+    fieldSelector: string,
+  ): Promise<T[]> {
     if (selectable !== false) {
       try {
-        const result = parseItems(schema, await client.get(objectsPath(plural, namespace), { fieldSelector }), logger, kind);
+        const result = parseItems(
+          schema,
+          await client.get(objectsPath(plural, namespace), { fieldSelector }),
+          logger,
+          kind,
+        );
         selectable = true;
         return result;
       } catch (error) {
@@ -171,10 +211,17 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
   return {
     fieldSelectorsWork: () => selectable,
     async accessRequestsFor({ namespace, pod, usernames }) {
-      const items = await list(REQUESTS, AccessRequest, 'AccessRequest', namespace, `spec.forObject.name=${selectorValue(pod)}`);
+      const items = await list(
+        REQUESTS,
+        AccessRequest,
+        'AccessRequest',
+        namespace,
+        `spec.forObject.name=${selectorValue(pod)}`,
+      );
       const wanted = new Set(usernames);
       return items.filter(
-        (r) => r.metadata.namespace === namespace && r.spec.forObject.name === pod && wanted.has(r.spec.userInfo.username),
+        (r) =>
+          r.metadata.namespace === namespace && r.spec.forObject.name === pod && wanted.has(r.spec.userInfo.username),
       );
     },
     async accessRequest(namespace, name) {
@@ -192,7 +239,13 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
       }
     },
     async grantsFor(namespace, requestName) {
-      const items = await list(GRANTS, AccessGrant, 'AccessGrant', namespace, `spec.grantFor=${selectorValue(requestName)}`);
+      const items = await list(
+        GRANTS,
+        AccessGrant,
+        'AccessGrant',
+        namespace,
+        `spec.grantFor=${selectorValue(requestName)}`,
+      );
       return items.filter((g) => g.metadata.namespace === namespace && g.spec.grantFor === requestName);
     },
     async policiesFor(namespace) {
@@ -209,7 +262,11 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
  * marked, so it fails its namespace closed. A 404 for the collection means the CRD is not
  * installed: then nobody can have written a policy, and there are none.
  */
-async function listPolicies(client: KubernetesClient, namespace: string | undefined, logger: Logger): Promise<LoadedPolicy[]> {
+async function listPolicies(
+  client: KubernetesClient,
+  namespace: string | undefined,
+  logger: Logger,
+): Promise<LoadedPolicy[]> {
   let list: unknown;
   try {
     list = await client.get(objectsPath(POLICIES, namespace));
@@ -223,7 +280,11 @@ async function listPolicies(client: KubernetesClient, namespace: string | undefi
   for (const item of items) {
     const policy = readPolicy(item);
     if (!policy) continue;
-    if (policy.malformed) logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', { namespace: policy.metadata.namespace, name: policy.metadata.name });
+    if (policy.malformed)
+      logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', {
+        namespace: policy.metadata.namespace,
+        name: policy.metadata.name,
+      });
     if (!namespace || policy.metadata.namespace === namespace) policies.push(policy);
   }
   return policies;
@@ -243,7 +304,8 @@ export function fetchWrites(client: KubernetesClient): RequestStatusWriter & Obj
   const roleBindingPath = (namespace: string, name?: string) =>
     `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/rolebindings${name ? `/${encodeURIComponent(name)}` : ''}`;
   return {
-    replaceRequestStatus: (namespace, name, body) => client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
+    replaceRequestStatus: (namespace, name, body) =>
+      client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
     async deleteObject(kind, namespace, name, uid) {
       await client.delete(objectsPath(kind === 'AccessRequest' ? REQUESTS : GRANTS, namespace, name), {
         apiVersion: 'v1',
@@ -264,8 +326,16 @@ export function fetchWrites(client: KubernetesClient): RequestStatusWriter & Obj
 }
 
 /** Carries out effects over the REST API: a one-shot is marked used on its status, with a resourceVersion precondition. */
-export function fetchEffects(options: { client: KubernetesClient; logger: Logger; clock?: () => Date }): EffectExecutor {
-  return statusEffects({ writer: fetchWrites(options.client), logger: options.logger, ...(options.clock ? { clock: options.clock } : {}) });
+export function fetchEffects(options: {
+  client: KubernetesClient;
+  logger: Logger;
+  clock?: () => Date;
+}): EffectExecutor {
+  return statusEffects({
+    writer: fetchWrites(options.client),
+    logger: options.logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
 }
 
 export interface CleanupResult {
@@ -296,7 +366,9 @@ export async function cleanupOnce(options: {
     policies.push(...(await listPolicies(client, namespace, logger)));
     // Grants first: a grant made between the two lists finds its request; the reverse would look orphaned.
     grants.push(...parseItems(AccessGrant, await client.get(objectsPath(GRANTS, namespace)), logger, 'AccessGrant'));
-    requests.push(...parseItems(AccessRequest, await client.get(objectsPath(REQUESTS, namespace)), logger, 'AccessRequest'));
+    requests.push(
+      ...parseItems(AccessRequest, await client.get(objectsPath(REQUESTS, namespace)), logger, 'AccessRequest'),
+    );
   }
   const plan = dueForCleanup({
     requests,

@@ -56,7 +56,10 @@ function text(env: EdgeEnv, name: string): string | undefined {
 }
 
 function list(env: EdgeEnv, name: string): string[] {
-  return (text(env, name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (text(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function duration(env: EdgeEnv, name: string, fallback: string): number {
@@ -100,9 +103,15 @@ function url(env: EdgeEnv, name: string, options: { allowLoopbackHttp: boolean }
 export function edgeSettings(env: EdgeEnv): EdgeSettings {
   // Plain http only to a TLS-terminating sidecar on loopback (Deno/Bun next to a local proxy).
   const apiServer = url(env, 'KUBERNETES_API_URL', { allowLoopbackHttp: true });
-  if (!apiServer) throw new EdgeConfigError('binding KUBERNETES_API_URL is missing: the https URL of the API server or of the TLS proxy in front of it');
+  if (!apiServer)
+    throw new EdgeConfigError(
+      'binding KUBERNETES_API_URL is missing: the https URL of the API server or of the TLS proxy in front of it',
+    );
   const token = text(env, 'KUBERNETES_TOKEN');
-  if (!token) throw new EdgeConfigError('binding KUBERNETES_TOKEN is missing: a service account token allowed to get, list and delete accessrequests and accessgrants');
+  if (!token)
+    throw new EdgeConfigError(
+      'binding KUBERNETES_TOKEN is missing: a service account token allowed to get, list and delete accessrequests and accessgrants',
+    );
   const caBundle = pem(env, 'KUBERNETES_CA');
   const webhookCaBundle = pem(env, 'WEBHOOK_CA');
   const fieldSelectors = (text(env, 'FIELD_SELECTORS') ?? 'auto') as FieldSelectorMode;
@@ -110,7 +119,8 @@ export function edgeSettings(env: EdgeEnv): EdgeSettings {
     throw new EdgeConfigError(`binding FIELD_SELECTORS must be auto, on or off, got "${fieldSelectors}"`);
   }
   const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel;
-  if (!LEVELS.includes(logLevel)) throw new EdgeConfigError(`binding LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${logLevel}"`);
+  if (!LEVELS.includes(logLevel))
+    throw new EdgeConfigError(`binding LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${logLevel}"`);
   const auditWebhookUrl = url(env, 'AUDIT_WEBHOOK_URL', { allowLoopbackHttp: false })?.toString();
   const validationWebhookUrl = url(env, 'EXTENDED_VALIDATION_WEBHOOK_URL', { allowLoopbackHttp: false })?.toString();
   const admissionToken = text(env, 'ADMISSION_TOKEN');
@@ -127,7 +137,8 @@ export function edgeSettings(env: EdgeEnv): EdgeSettings {
       alwaysAllowedUsers: list(env, 'ALWAYS_ALLOWED_USERS'),
       usernamePrefix: text(env, 'USERNAME_PREFIX') ?? '',
       maxValidForMs: duration(env, 'MAX_VALID_FOR', '12h'),
-      ungatedNamespaces: text(env, 'UNGATED_NAMESPACES') === undefined ? DEFAULT_UNGATED_NAMESPACES : list(env, 'UNGATED_NAMESPACES'),
+      ungatedNamespaces:
+        text(env, 'UNGATED_NAMESPACES') === undefined ? DEFAULT_UNGATED_NAMESPACES : list(env, 'UNGATED_NAMESPACES'),
     },
     ...(auditWebhookUrl ? { auditWebhookUrl } : {}),
     ...(webhookCaBundle ? { webhookCaBundle } : {}),

@@ -37,7 +37,11 @@ export interface EdgeContext {
 
 export interface EdgeWorker {
   fetch(request: Request, env: EdgeEnv, ctx?: EdgeContext): Promise<Response>;
-  scheduled(controller: { scheduledTime?: number; cron?: string } | undefined, env: EdgeEnv, ctx?: EdgeContext): Promise<CleanupResult>;
+  scheduled(
+    controller: { scheduledTime?: number; cron?: string } | undefined,
+    env: EdgeEnv,
+    ctx?: EdgeContext,
+  ): Promise<CleanupResult>;
 }
 
 interface Built {
@@ -66,7 +70,12 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
     const settings = edgeSettings(env);
     const logger = jsonLogger({ level: settings.logLevel, write, clock });
     const apiFetch = runtime.kubernetesFetch?.(settings) ?? ((input, init) => fetch(input, init));
-    const client = kubernetesClient({ server: settings.apiServer, token: settings.token, fetch: apiFetch, timeoutMs: settings.kubernetesTimeoutMs });
+    const client = kubernetesClient({
+      server: settings.apiServer,
+      token: settings.token,
+      fetch: apiFetch,
+      timeoutMs: settings.kubernetesTimeoutMs,
+    });
     const cluster = fetchLookup({ client, fieldSelectors: settings.fieldSelectors, logger });
     const webhookFetch = runtime.webhookFetch?.(settings) ?? ((input, init) => fetch(input, init));
     const transport = fetchTransport(webhookFetch, { timeoutMs: settings.webhookTimeoutMs });
@@ -79,11 +88,16 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
         effects: fetchEffects({ client, logger, clock }),
         whoAmI: () =>
           whoAmI(client).catch((error: unknown) => {
-            throw new PublicError('kube-request-access could not ask the API server who it is (SelfSubjectReview); nothing is reviewed until it can', { cause: error });
+            throw new PublicError(
+              'kube-request-access could not ask the API server who it is (SelfSubjectReview); nothing is reviewed until it can',
+              { cause: error },
+            );
           }),
         settings: settings.config,
         ...(settings.auditWebhookUrl ? { auditWebhook: { url: settings.auditWebhookUrl, transport } } : {}),
-        ...(settings.validationWebhookUrl ? { validationWebhook: { url: settings.validationWebhookUrl, transport } } : {}),
+        ...(settings.validationWebhookUrl
+          ? { validationWebhook: { url: settings.validationWebhookUrl, transport } }
+          : {}),
         auditLog: write,
         clock,
         logger,
@@ -123,7 +137,9 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
         worker = build(env);
       } catch (error) {
         if (!(error instanceof EdgeConfigError)) throw error;
-        write(`${JSON.stringify({ time: clock().toISOString(), level: 'error', msg: 'configuration', error: error.message })}\n`);
+        write(
+          `${JSON.stringify({ time: clock().toISOString(), level: 'error', msg: 'configuration', error: error.message })}\n`,
+        );
         // The apiserver turns this into a denial (failurePolicy: Fail): misconfigured means closed.
         return new Response(`kube-request-access edge worker is misconfigured: ${error.message}\n`, { status: 500 });
       }
@@ -132,10 +148,13 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
         const header = request.headers.get('authorization') ?? '';
         const given = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
         if (!sameSecret(given, admissionToken)) {
-          return new Response('missing or wrong bearer token: configure the apiserver AdmissionConfiguration kubeConfigFile for this webhook\n', {
-            status: 401,
-            headers: { 'WWW-Authenticate': 'Bearer' },
-          });
+          return new Response(
+            'missing or wrong bearer token: configure the apiserver AdmissionConfiguration kubeConfigFile for this webhook\n',
+            {
+              status: 401,
+              headers: { 'WWW-Authenticate': 'Bearer' },
+            },
+          );
         }
       }
       return worker.fetch(request);
@@ -143,7 +162,11 @@ export function createEdgeWorker(runtime: EdgeRuntime = {}): EdgeWorker {
     async scheduled(_controller, env, ctx) {
       const worker = build(env);
       const run = worker.cleanup().then((result) => {
-        worker.logger.info('cleanup pass', { deleted: result.deleted.length, failed: result.failed, nextDueAt: result.nextDueAt?.toISOString() });
+        worker.logger.info('cleanup pass', {
+          deleted: result.deleted.length,
+          failed: result.failed,
+          nextDueAt: result.nextDueAt?.toISOString(),
+        });
         return result;
       });
       ctx?.waitUntil?.(run.catch(() => {}));

@@ -6,7 +6,16 @@ import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
 import { concernFor, routeKey } from '../../functions/index.ts';
 import { AdmissionReview, describeIssues, type AdmissionRequest } from '../../functions/schemas.ts';
-import { deny, NO_VALIDATOR, type AuditEvent, type Config, type Decision, type Effect, type Lookup, type Validator } from '../../functions/types.ts';
+import {
+  deny,
+  NO_VALIDATOR,
+  type AuditEvent,
+  type Config,
+  type Decision,
+  type Effect,
+  type Lookup,
+  type Validator,
+} from '../../functions/types.ts';
 import { publicMessage } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
@@ -77,14 +86,20 @@ export function createApp(options: AppOptions): Hono {
   // multi-line stack on the console; the caller gets a 500, which the apiserver turns into a denial.
   app.onError((error, c) => {
     logger.error('request failed', { path: c.req.path, error });
-    return c.text(publicMessage(error, 'kube-request-access could not handle this request; nothing is allowed until it can'), 500);
+    return c.text(
+      publicMessage(error, 'kube-request-access could not handle this request; nothing is allowed until it can'),
+      500,
+    );
   });
 
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => {
     const ready = options.isReady?.() ?? true;
     if (ready === true) return c.text('ok');
-    return c.text(`not ready: ${typeof ready === 'string' ? ready : 'the caches are not in sync with the API server'}`, 503);
+    return c.text(
+      `not ready: ${typeof ready === 'string' ? ready : 'the caches are not in sync with the API server'}`,
+      503,
+    );
   });
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4' }));
 
@@ -133,7 +148,11 @@ export function createApp(options: AppOptions): Hono {
       const request = parsed.output.request;
       const decision = await review(request);
       const seconds = (performance.now() - started) / 1000;
-      metrics.observe(routeKey(request), decision.code >= 500 ? 'error' : decision.allowed ? 'allowed' : 'denied', seconds);
+      metrics.observe(
+        routeKey(request),
+        decision.code >= 500 ? 'error' : decision.allowed ? 'allowed' : 'denied',
+        seconds,
+      );
       metrics.decided(decision.audit, decision.allowed);
       logger.info('review', {
         uid: request.uid,
@@ -174,7 +193,13 @@ export function createApp(options: AppOptions): Hono {
     if (logProblem) {
       logger.error('audit log unavailable', { uid: request.uid, problem: logProblem });
       metrics.auditFailed('log');
-      return withVerdict(decision, deny(`the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`, 500));
+      return withVerdict(
+        decision,
+        deny(
+          `the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`,
+          500,
+        ),
+      );
     }
     let giveBack: Effect[] = [];
     if (decision.allowed && !request.dryRun) {
@@ -193,7 +218,10 @@ export function createApp(options: AppOptions): Hono {
     return final;
   }
 
-  async function runEffects(request: AdmissionRequest, decision: Decision): Promise<{ decision: Decision; giveBack: Effect[] }> {
+  async function runEffects(
+    request: AdmissionRequest,
+    decision: Decision,
+  ): Promise<{ decision: Decision; giveBack: Effect[] }> {
     const giveBack: Effect[] = [];
     for (const effect of decision.effects) {
       try {
@@ -206,7 +234,10 @@ export function createApp(options: AppOptions): Hono {
           error instanceof EffectConflict
             ? `AccessRequest ${effect.name} was used by another connection at the same moment: a one-shot request allows exactly one use; ask again with kubectl request`
             : `could not use up AccessRequest ${effect.name}, so this exec is refused; try again`;
-        return { decision: withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500)), giveBack: [] };
+        return {
+          decision: withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500)),
+          giveBack: [],
+        };
       }
     }
     return { decision, giveBack };
@@ -236,7 +267,10 @@ export function createApp(options: AppOptions): Hono {
       metrics.auditFailed('webhook');
       return withVerdict(
         decision,
-        deny('the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook', 500),
+        deny(
+          'the audit webhook did not accept this event, and nothing unaudited gets through; try again, or ask an admin to check the audit webhook',
+          500,
+        ),
       );
     }
   }
@@ -249,7 +283,13 @@ export function createApp(options: AppOptions): Hono {
     } catch (error) {
       logger.error('audit log failed', { uid: request.uid, error });
       metrics.auditFailed('log');
-      return withVerdict(decision, deny('the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access', 500));
+      return withVerdict(
+        decision,
+        deny(
+          'the audit log could not be written, and nothing unaudited gets through; ask an admin to check kube-request-access',
+          500,
+        ),
+      );
     }
   }
 
@@ -275,7 +315,9 @@ export function respond(uid: string, decision: Decision): AdmissionResponseRevie
         code: decision.code,
         message: decision.message,
         status: decision.allowed ? 'Success' : 'Failure',
-        ...(decision.allowed ? {} : { reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden' }),
+        ...(decision.allowed
+          ? {}
+          : { reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden' }),
       },
       ...(decision.warnings?.length ? { warnings: decision.warnings } : {}),
       ...auditAnnotationsOf(decision),

@@ -23,7 +23,8 @@ const COUNTER_HELP = {
   reviews_total: 'AdmissionReviews answered, by concern and verdict.',
   requests_created_total: 'AccessRequests admitted, by namespace (dry runs not counted).',
   decisions_total: 'AccessGrants admitted, by namespace and decision (granted or denied; dry runs not counted).',
-  access_total: 'Exec, attach, port-forward and debug reviews, by namespace, subresource and final verdict (dry runs not counted).',
+  access_total:
+    'Exec, attach, port-forward and debug reviews, by namespace, subresource and final verdict (dry runs not counted).',
   audit_failures_total: 'Decisions refused because an audit sink failed, by sink (webhook, log).',
 } as const;
 
@@ -66,7 +67,11 @@ export class Metrics {
       if (request.dryRun) continue;
       const namespace = request.namespace;
       if (event.type === 'audit-exec') {
-        this.add('access_total', { namespace, subresource: request.subResource, verdict: event.data.isAllowed ? 'allowed' : 'denied' });
+        this.add('access_total', {
+          namespace,
+          subresource: request.subResource,
+          verdict: event.data.isAllowed ? 'allowed' : 'denied',
+        });
       } else if (allowed && event.type === 'audit-created') {
         this.add('requests_created_total', { namespace });
       } else if (allowed && event.type === 'audit-granted') {
@@ -102,7 +107,8 @@ export class Metrics {
     for (const name of Object.keys(GAUGE_HELP) as Gauge['name'][]) {
       const full = `kube_request_access_${name}`;
       lines.push(`# HELP ${full} ${GAUGE_HELP[name]}`, `# TYPE ${full} gauge`);
-      for (const sample of samples.filter((g) => g.name === name)) lines.push(`${full}{${labelText(sample.labels)}} ${sample.value}`);
+      for (const sample of samples.filter((g) => g.name === name))
+        lines.push(`${full}{${labelText(sample.labels)}} ${sample.value}`);
     }
     return `${lines.join('\n')}\n`;
   }

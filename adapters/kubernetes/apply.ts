@@ -49,13 +49,21 @@ export function statusEffects(options: {
         written = await options.writer.replaceRequestStatus(namespace, name, statusBody(effect, clock()));
       } catch (error) {
         if (effect.type === 'consume-request' && (isConflict(error) || isNotFound(error))) {
-          throw new EffectConflict(`AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`);
+          throw new EffectConflict(
+            `AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`,
+          );
         }
         throw error;
       }
       options.onWritten?.(written);
-      options.logger.info(effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest', { namespace, name, uid });
-      return inverseOf(effect, (written as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion);
+      options.logger.info(
+        effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest',
+        { namespace, name, uid },
+      );
+      return inverseOf(
+        effect,
+        (written as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion,
+      );
     },
   };
 }
@@ -70,7 +78,11 @@ export interface DeletionResult {
  * replaced (409: another replica, or a new object of that name) is not a failure; other errors are
  * logged and counted, and the pass goes on.
  */
-export async function applyDeletions(deleter: ObjectDeleter, deletions: readonly CleanupEvent[], logger: Logger): Promise<DeletionResult> {
+export async function applyDeletions(
+  deleter: ObjectDeleter,
+  deletions: readonly CleanupEvent[],
+  logger: Logger,
+): Promise<DeletionResult> {
   const deleted: CleanupEvent[] = [];
   let failed = 0;
   for (const event of deletions) {
@@ -83,7 +95,12 @@ export async function applyDeletions(deleter: ObjectDeleter, deletions: readonly
       continue;
     }
     deleted.push(event);
-    logger.info(`cleanup: deleted ${event.kind}`, { namespace: event.namespace, name: event.name, reason: event.reason, detail: event.message });
+    logger.info(`cleanup: deleted ${event.kind}`, {
+      namespace: event.namespace,
+      name: event.name,
+      reason: event.reason,
+      detail: event.message,
+    });
   }
   return { deleted, failed };
 }

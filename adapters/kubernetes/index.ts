@@ -30,7 +30,14 @@ import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../.
 import { DEFAULT_UNGATED_NAMESPACES, type Lookup } from '../../functions/types.ts';
 import { isAllowedAnswer, selfSubjectReview, subjectAccessReview, usernameOfSelfReview } from '../authorization.ts';
 import type { EffectExecutor, Logger } from '../ports.ts';
-import { applyDeletions, applyRoleBindingPlan, statusEffects, type ObjectDeleter, type RequestStatusWriter, type RoleBindingWriter } from './apply.ts';
+import {
+  applyDeletions,
+  applyRoleBindingPlan,
+  statusEffects,
+  type ObjectDeleter,
+  type RequestStatusWriter,
+  type RoleBindingWriter,
+} from './apply.ts';
 import { loadKubeConfig } from './config.ts';
 import { freshRequest } from './fresh.ts';
 import { PublicError } from '../errors.ts';
@@ -111,7 +118,10 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   const bounded = <T>(what: string, call: Promise<T>): Promise<T> => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer from the API server within ${callTimeoutMs} ms`)), callTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${what}: no answer from the API server within ${callTimeoutMs} ms`)),
+        callTimeoutMs,
+      );
     });
     return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
   };
@@ -167,7 +177,12 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         // A malformed policy is kept, marked: it fails its namespace closed (functions/policy.ts).
         onUpsert: (obj) => {
           const policy = readPolicy(obj);
-          if (policy?.malformed) logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', { namespace: policy.metadata.namespace, name: policy.metadata.name, issues: policy.malformed });
+          if (policy?.malformed)
+            logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', {
+              namespace: policy.metadata.namespace,
+              name: policy.metadata.name,
+              issues: policy.malformed,
+            });
           if (policy) policies.upsert(policy);
         },
         onDelete: (obj) => policies.remove(obj.metadata?.namespace, obj.metadata?.name),
@@ -190,7 +205,9 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
           list: ({ limit, continue: _continue }) =>
             (namespace
               ? rbac.listNamespacedRoleBinding({ namespace, labelSelector, limit, _continue })
-              : rbac.listRoleBindingForAllNamespaces({ labelSelector, limit, _continue })) as Promise<KubernetesListObject<V1RoleBinding>>,
+              : rbac.listRoleBindingForAllNamespaces({ labelSelector, limit, _continue })) as Promise<
+              KubernetesListObject<V1RoleBinding>
+            >,
           labelSelector,
           onUpsert: (obj) => roleBindings.upsert(obj as V1RoleBinding & { metadata: object }),
           onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
@@ -218,7 +235,10 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   const readRequest = freshRequest(
     (namespace, name) => requests.get(namespace, name),
     (namespace, name) =>
-      bounded(`reading AccessRequest ${namespace}/${name}`, custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name })),
+      bounded(
+        `reading AccessRequest ${namespace}/${name}`,
+        custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
+      ),
   );
   const lookup: Lookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
@@ -242,7 +262,9 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     async isAuthorized(user, attributes) {
       const answer = await bounded(
         'SubjectAccessReview',
-        authorization.createSubjectAccessReview({ body: subjectAccessReview(user, attributes) as V1SubjectAccessReview }),
+        authorization.createSubjectAccessReview({
+          body: subjectAccessReview(user, attributes) as V1SubjectAccessReview,
+        }),
       );
       return isAllowedAnswer(answer);
     },
@@ -259,10 +281,24 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
   const writes: RequestStatusWriter & ObjectDeleter & RoleBindingWriter = {
     replaceRequestStatus: (namespace, name, body) =>
-      custom.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name, body }),
+      custom.replaceNamespacedCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: REQUESTS,
+        name,
+        body,
+      }),
     async deleteObject(kind, namespace, name, uid) {
       const plural = kind === 'AccessRequest' ? REQUESTS : GRANTS;
-      await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body: { preconditions: { uid } } });
+      await custom.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural,
+        name,
+        body: { preconditions: { uid } },
+      });
     },
     async createRoleBinding(binding) {
       await rbac.createNamespacedRoleBinding({ namespace: binding.metadata.namespace, body: binding });
@@ -292,14 +328,25 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       task: async () => {
         if (!isReady()) return undefined;
         const now = clock();
-        const desired = desiredRoleBindings({ requests: requests.values(), grants: grants.values(), policies: policies.values(), now, config: reconcileConfig });
+        const desired = desiredRoleBindings({
+          requests: requests.values(),
+          grants: grants.values(),
+          policies: policies.values(),
+          now,
+          config: reconcileConfig,
+        });
         const plan = planRoleBindings(desired.bindings, roleBindings.values());
-        const failures = await applyRoleBindingPlan(writes, plan, logger, (namespace, name) => roleBindings.remove(namespace, name));
+        const failures = await applyRoleBindingPlan(writes, plan, logger, (namespace, name) =>
+          roleBindings.remove(namespace, name),
+        );
         if (failures) throw new Error(`${failures} RoleBinding change(s) failed`);
         return desired.nextChangeAt;
       },
     });
-    void synced.then(() => reconciler?.trigger(), () => {});
+    void synced.then(
+      () => reconciler?.trigger(),
+      () => {},
+    );
   }
 
   const cleaner = serialLoop({
@@ -321,12 +368,16 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       });
       const { deleted } = await applyDeletions(writes, plan.deletions, logger);
       // Each deletion comes back as a DELETE review, which the audit log records (audit-deleted).
-      for (const event of deleted) (event.kind === 'AccessRequest' ? requests : grants).remove(event.namespace, event.name, event.uid);
+      for (const event of deleted)
+        (event.kind === 'AccessRequest' ? requests : grants).remove(event.namespace, event.name, event.uid);
       reconciler?.trigger();
       return undefined;
     },
   });
-  void synced.then(() => cleaner.trigger(), () => {});
+  void synced.then(
+    () => cleaner.trigger(),
+    () => {},
+  );
 
   return {
     lookup,
@@ -338,8 +389,15 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         const lag = r.lagSeconds();
         return lag === undefined ? [] : [{ name: 'cache_lag_seconds' as const, labels: { cache: r.name }, value: lag }];
       });
-      const pending = pendingByNamespace({ requests: requests.values(), grants: grants.values(), policies: policies.values(), now: clock(), usernamePrefix: options.usernamePrefix });
-      for (const [namespace, value] of pending) samples.push({ name: 'pending_requests', labels: { namespace }, value });
+      const pending = pendingByNamespace({
+        requests: requests.values(),
+        grants: grants.values(),
+        policies: policies.values(),
+        now: clock(),
+        usernamePrefix: options.usernamePrefix,
+      });
+      for (const [namespace, value] of pending)
+        samples.push({ name: 'pending_requests', labels: { namespace }, value });
       return samples;
     },
     synced: () => synced,
@@ -361,10 +419,15 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
  */
 async function whoAmI(kc: KubeConfig, logger: Logger): Promise<string | undefined> {
   try {
-    const answer = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: selfSubjectReview as V1SelfSubjectReview });
+    const answer = await kc
+      .makeApiClient(AuthenticationV1Api)
+      .createSelfSubjectReview({ body: selfSubjectReview as V1SelfSubjectReview });
     return usernameOfSelfReview(answer);
   } catch (error) {
-    logger.warn('could not ask the API server who this server is (SelfSubjectReview); its own deletions are reviewed like anyone else\'s', { error });
+    logger.warn(
+      "could not ask the API server who this server is (SelfSubjectReview); its own deletions are reviewed like anyone else's",
+      { error },
+    );
     return undefined;
   }
 }

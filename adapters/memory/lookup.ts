@@ -89,11 +89,19 @@ export class MemoryCluster implements Lookup, EffectExecutor {
   async run(effect: Effect): Promise<Effect | undefined> {
     const key = `${effect.namespace}/${effect.name}`;
     const current = this.requests.get(key);
-    if (!current || current.metadata.uid !== effect.uid || current.metadata.resourceVersion !== effect.resourceVersion) {
+    if (
+      !current ||
+      current.metadata.uid !== effect.uid ||
+      current.metadata.resourceVersion !== effect.resourceVersion
+    ) {
       throw new EffectConflict(`AccessRequest ${key} was already used or changed`);
     }
     const body = statusBody(effect, this.clock());
-    const next: AccessRequest = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.version++) }, status: body.status };
+    const next: AccessRequest = {
+      ...current,
+      metadata: { ...current.metadata, resourceVersion: String(this.version++) },
+      status: body.status,
+    };
     this.requests.set(key, next);
     return inverseOf(effect, next.metadata.resourceVersion);
   }

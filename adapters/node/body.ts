@@ -21,7 +21,10 @@ export const readNodeBody: BodyReader = (c: Context) => {
 /** The Node request under @hono/node-server (its `env.incoming`); undefined elsewhere (`app.request` in tests). */
 function nodeIncoming(env: unknown): NodeIncoming | undefined {
   const incoming = (env as { incoming?: unknown } | undefined)?.incoming;
-  return incoming && typeof incoming === 'object' && typeof (incoming as NodeIncoming).on === 'function' && typeof (incoming as NodeIncoming).headers === 'object'
+  return incoming &&
+    typeof incoming === 'object' &&
+    typeof (incoming as NodeIncoming).on === 'function' &&
+    typeof (incoming as NodeIncoming).headers === 'object'
     ? (incoming as NodeIncoming)
     : undefined;
 }

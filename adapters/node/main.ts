@@ -2,7 +2,8 @@
 import { pathToFileURL } from 'node:url';
 
 // Help without colour codes in a pipe or a log: citty decides when it is loaded.
-if (!process.stdout.isTTY && process.env.NO_COLOR === undefined && process.env.FORCE_COLOR === undefined) process.env.NO_COLOR = '1';
+if (!process.stdout.isTTY && process.env.NO_COLOR === undefined && process.env.FORCE_COLOR === undefined)
+  process.env.NO_COLOR = '1';
 const { defineCommand, runMain } = await import('citty');
 
 export const main = defineCommand({

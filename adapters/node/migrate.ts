@@ -35,7 +35,15 @@ export interface SeedObject {
 }
 
 export type Step =
-  | { kind: 'request'; action: 'create'; namespace: string; name: string; seedUid: string; body: SeedObject; note?: string }
+  | {
+      kind: 'request';
+      action: 'create';
+      namespace: string;
+      name: string;
+      seedUid: string;
+      body: SeedObject;
+      note?: string;
+    }
   | { kind: 'request'; action: 'exists'; namespace: string; name: string; seedUid: string; uid: string }
   | { kind: 'request'; action: 'skip'; namespace: string; name: string; reason: string }
   | { kind: 'grant'; action: 'create'; namespace: string; name: string; grantFor: string; body: SeedObject }
@@ -105,7 +113,9 @@ export function goDuration(ms: number): string {
  * another object, and the seed's grant never covers it.
  */
 export function planMigration(input: PlanInput): Step[] {
-  const existingRequests = new Map(input.requests.map((r) => [key(r.metadata?.namespace ?? '', r.metadata?.name ?? ''), r]));
+  const existingRequests = new Map(
+    input.requests.map((r) => [key(r.metadata?.namespace ?? '', r.metadata?.name ?? ''), r]),
+  );
   const existingGrants = new Set(input.grants.map((g) => key(g.metadata?.namespace ?? '', g.metadata?.name ?? '')));
   const grantsByRequest = new Map<string, SeedObject[]>();
   for (const grant of input.seedGrants) {
@@ -113,7 +123,9 @@ export function planMigration(input: PlanInput): Step[] {
     grantsByRequest.set(k, [...(grantsByRequest.get(k) ?? []), grant]);
   }
   const byName = (a: SeedObject, b: SeedObject) =>
-    key(a.metadata?.namespace ?? '', a.metadata?.name ?? '').localeCompare(key(b.metadata?.namespace ?? '', b.metadata?.name ?? ''));
+    key(a.metadata?.namespace ?? '', a.metadata?.name ?? '').localeCompare(
+      key(b.metadata?.namespace ?? '', b.metadata?.name ?? ''),
+    );
   const steps: Step[] = [];
   const handled = new Set<string>();
 
@@ -125,12 +137,19 @@ export function planMigration(input: PlanInput): Step[] {
     handled.add(k);
     const grants = [...(grantsByRequest.get(k) ?? [])].sort(byName);
     const skipGrants = (reason: string) => {
-      for (const grant of grants) steps.push({ kind: 'grant', action: 'skip', namespace, name: grant.metadata?.name ?? '', reason });
+      for (const grant of grants)
+        steps.push({ kind: 'grant', action: 'skip', namespace, name: grant.metadata?.name ?? '', reason });
     };
     const spec = request.spec;
     const username = (spec?.userInfo as { username?: unknown } | null | undefined)?.username;
     if (!spec || typeof username !== 'string' || !username || !spec.forObject || !meta.uid) {
-      steps.push({ kind: 'request', action: 'skip', namespace, name, reason: 'no spec.userInfo.username, spec.forObject or uid' });
+      steps.push({
+        kind: 'request',
+        action: 'skip',
+        namespace,
+        name,
+        reason: 'no spec.userInfo.username, spec.forObject or uid',
+      });
       skipGrants(`its request ${name} was not migrated`);
       continue;
     }
@@ -139,9 +158,22 @@ export function planMigration(input: PlanInput): Step[] {
     if (existing) {
       const from = existing.metadata?.annotations?.[MIGRATED_FROM_UID_ANNOTATION];
       if (from === meta.uid && existing.metadata?.uid) {
-        steps.push({ kind: 'request', action: 'exists', namespace, name, seedUid: meta.uid, uid: existing.metadata.uid });
+        steps.push({
+          kind: 'request',
+          action: 'exists',
+          namespace,
+          name,
+          seedUid: meta.uid,
+          uid: existing.metadata.uid,
+        });
       } else {
-        steps.push({ kind: 'request', action: 'skip', namespace, name, reason: `a ${API_VERSION} AccessRequest ${name} that this migration did not make exists; its grants are not copied onto it` });
+        steps.push({
+          kind: 'request',
+          action: 'skip',
+          namespace,
+          name,
+          reason: `a ${API_VERSION} AccessRequest ${name} that this migration did not make exists; its grants are not copied onto it`,
+        });
         skipGrants(`the ${API_VERSION} AccessRequest ${name} is not the migrated one`);
         continue;
       }
@@ -160,13 +192,25 @@ export function planMigration(input: PlanInput): Step[] {
         const window = parseDuration(validFor);
         const start = Math.min(...granted.map((g) => ms(g.metadata?.creationTimestamp)));
         if (window === undefined || Number.isNaN(start)) {
-          steps.push({ kind: 'request', action: 'skip', namespace, name, reason: `validFor "${validFor}" or its grant's creationTimestamp cannot be read` });
+          steps.push({
+            kind: 'request',
+            action: 'skip',
+            namespace,
+            name,
+            reason: `validFor "${validFor}" or its grant's creationTimestamp cannot be read`,
+          });
           skipGrants(`its request ${name} was not migrated`);
           continue;
         }
         const left = start + window - input.now.getTime();
         if (left < 1000) {
-          steps.push({ kind: 'request', action: 'skip', namespace, name, reason: `expired at ${new Date(start + window).toISOString()} (validFor ${validFor} from its grant)` });
+          steps.push({
+            kind: 'request',
+            action: 'skip',
+            namespace,
+            name,
+            reason: `expired at ${new Date(start + window).toISOString()} (validFor ${validFor} from its grant)`,
+          });
           skipGrants(`its request ${name} expired`);
           continue;
         }
@@ -180,7 +224,12 @@ export function planMigration(input: PlanInput): Step[] {
         namespace,
         name,
         seedUid: meta.uid,
-        body: { apiVersion: API_VERSION, kind: 'AccessRequest', metadata: carriedMetadata(meta, extra), spec: migrated },
+        body: {
+          apiVersion: API_VERSION,
+          kind: 'AccessRequest',
+          metadata: carriedMetadata(meta, extra),
+          spec: migrated,
+        },
         ...(note ? { note } : {}),
       });
     }
@@ -192,11 +241,23 @@ export function planMigration(input: PlanInput): Step[] {
       if (existingGrants.has(key(namespace, gname))) {
         steps.push({ kind: 'grant', action: 'skip', namespace, name: gname, reason: 'exists' });
       } else if (grant.status !== 'granted' && grant.status !== 'denied') {
-        steps.push({ kind: 'grant', action: 'skip', namespace, name: gname, reason: `status ${JSON.stringify(grant.status ?? null)} is neither granted nor denied` });
+        steps.push({
+          kind: 'grant',
+          action: 'skip',
+          namespace,
+          name: gname,
+          reason: `status ${JSON.stringify(grant.status ?? null)} is neither granted nor denied`,
+        });
       } else if (typeof grantedBy !== 'string' || !grantedBy) {
         steps.push({ kind: 'grant', action: 'skip', namespace, name: gname, reason: 'no spec.grantedBy.username' });
       } else if (isSelfGrant(request, grant, input.usernamePrefix)) {
-        steps.push({ kind: 'grant', action: 'skip', namespace, name: gname, reason: `a self-grant by ${grantedBy} (void in kube-request-access: nobody grants their own request)` });
+        steps.push({
+          kind: 'grant',
+          action: 'skip',
+          namespace,
+          name: gname,
+          reason: `a self-grant by ${grantedBy} (void in kube-request-access: nobody grants their own request)`,
+        });
       } else {
         steps.push({
           kind: 'grant',
@@ -223,7 +284,13 @@ export function planMigration(input: PlanInput): Step[] {
   for (const grant of [...input.seedGrants].sort(byName)) {
     const namespace = grant.metadata?.namespace ?? '';
     if (handled.has(key(namespace, String(grant.spec?.grantFor ?? '')))) continue;
-    steps.push({ kind: 'grant', action: 'skip', namespace, name: grant.metadata?.name ?? '', reason: `its request ${String(grant.spec?.grantFor ?? '')} does not exist` });
+    steps.push({
+      kind: 'grant',
+      action: 'skip',
+      namespace,
+      name: grant.metadata?.name ?? '',
+      reason: `its request ${String(grant.spec?.grantFor ?? '')} does not exist`,
+    });
   }
   return steps;
 }
@@ -246,7 +313,10 @@ export interface MigrationResult {
 }
 
 /** Lists, plans and (unless `dryRun`) carries out the migration; one line per object and a summary. */
-export async function migrateFromSeed(api: MigrationApi, options: { dryRun: boolean; usernamePrefix: string; now?: () => Date; print?: (line: string) => void }): Promise<MigrationResult> {
+export async function migrateFromSeed(
+  api: MigrationApi,
+  options: { dryRun: boolean; usernamePrefix: string; now?: () => Date; print?: (line: string) => void },
+): Promise<MigrationResult> {
   const lines: string[] = [];
   const print = (line: string) => {
     lines.push(line);
@@ -256,7 +326,10 @@ export async function migrateFromSeed(api: MigrationApi, options: { dryRun: bool
     try {
       return await api.list(SEED_GROUP, SEED_VERSION, plural);
     } catch (error) {
-      if ((error as { code?: number }).code === 404) throw new UsageError(`no ${SEED_GROUP}/${SEED_VERSION} ${plural} in this cluster: is the seed's CRD installed (and is this the right --context)?`);
+      if ((error as { code?: number }).code === 404)
+        throw new UsageError(
+          `no ${SEED_GROUP}/${SEED_VERSION} ${plural} in this cluster: is the seed's CRD installed (and is this the right --context)?`,
+        );
       throw error;
     }
   };
@@ -264,7 +337,10 @@ export async function migrateFromSeed(api: MigrationApi, options: { dryRun: bool
     try {
       return await api.list(GROUP, VERSION, plural);
     } catch (error) {
-      if ((error as { code?: number }).code === 404) throw new UsageError(`no ${API_VERSION} ${plural} in this cluster: apply manifests/crds first (docs/migrating.md)`);
+      if ((error as { code?: number }).code === 404)
+        throw new UsageError(
+          `no ${API_VERSION} ${plural} in this cluster: apply manifests/crds first (docs/migrating.md)`,
+        );
       throw error;
     }
   };
@@ -274,10 +350,20 @@ export async function migrateFromSeed(api: MigrationApi, options: { dryRun: bool
     newList('accessrequests'),
     newList('accessgrants'),
   ]);
-  const steps = planMigration({ seedRequests, seedGrants, requests, grants, now: (options.now ?? (() => new Date()))(), usernamePrefix: options.usernamePrefix });
+  const steps = planMigration({
+    seedRequests,
+    seedGrants,
+    requests,
+    grants,
+    now: (options.now ?? (() => new Date()))(),
+    usernamePrefix: options.usernamePrefix,
+  });
   const prefix = options.dryRun ? '[dry run] ' : '';
   const uids = new Map<string, string>();
-  const count = { requests: { created: 0, existed: 0, skipped: 0, failed: 0 }, grants: { created: 0, skipped: 0, failed: 0 } };
+  const count = {
+    requests: { created: 0, existed: 0, skipped: 0, failed: 0 },
+    grants: { created: 0, skipped: 0, failed: 0 },
+  };
   let failed = 0;
   for (const step of steps) {
     const where = `${step.namespace}/${step.name}`;
@@ -323,13 +409,17 @@ export async function migrateFromSeed(api: MigrationApi, options: { dryRun: bool
     const body = { ...step.body, spec: { ...step.body.spec, grantForUID: uid } };
     if (options.dryRun) {
       count.grants.created++;
-      print(`${prefix}accessgrant ${where}: would be created (${String(step.body.status)} by ${(step.body.spec as { grantedBy: { username: string } }).grantedBy.username}, for ${step.grantFor}, pinned to ${uid})`);
+      print(
+        `${prefix}accessgrant ${where}: would be created (${String(step.body.status)} by ${(step.body.spec as { grantedBy: { username: string } }).grantedBy.username}, for ${step.grantFor}, pinned to ${uid})`,
+      );
       continue;
     }
     try {
       await api.create('accessgrants', step.namespace, body);
       count.grants.created++;
-      print(`accessgrant ${where}: created (${String(step.body.status)} by ${(step.body.spec as { grantedBy: { username: string } }).grantedBy.username}, for ${step.grantFor}, grantForUID ${uid})`);
+      print(
+        `accessgrant ${where}: created (${String(step.body.status)} by ${(step.body.spec as { grantedBy: { username: string } }).grantedBy.username}, for ${step.grantFor}, grantForUID ${uid})`,
+      );
     } catch (error) {
       count.grants.failed++;
       failed++;
@@ -349,7 +439,8 @@ function describe(error: unknown): string {
   if (body) {
     try {
       const status = typeof body === 'string' ? JSON.parse(body) : body;
-      if (status && typeof status === 'object' && 'message' in status) return String((status as { message: unknown }).message);
+      if (status && typeof status === 'object' && 'message' in status)
+        return String((status as { message: unknown }).message);
     } catch {
       // not JSON: fall through
     }
@@ -361,14 +452,23 @@ function describe(error: unknown): string {
 async function kubernetesApi(flags: { kubeconfig?: string; context?: string }): Promise<MigrationApi> {
   const { CustomObjectsApi } = await import('@kubernetes/client-node');
   const { loadKubeConfig } = await import('../kubernetes/config.ts');
-  const kc = loadKubeConfig({ ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) });
+  const kc = loadKubeConfig({
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+  });
   const api = kc.makeApiClient(CustomObjectsApi);
   return {
     async list(group, version, plural) {
       const items: SeedObject[] = [];
       let _continue: string | undefined;
       do {
-        const page = (await api.listClusterCustomObject({ group, version, plural, limit: 500, ...(_continue ? { _continue } : {}) })) as {
+        const page = (await api.listClusterCustomObject({
+          group,
+          version,
+          plural,
+          limit: 500,
+          ...(_continue ? { _continue } : {}),
+        })) as {
           items?: SeedObject[];
           metadata?: { continue?: string };
         };
@@ -378,7 +478,13 @@ async function kubernetesApi(flags: { kubeconfig?: string; context?: string }): 
       return items;
     },
     async create(plural, namespace, body) {
-      return (await api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body })) as SeedObject;
+      return (await api.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural,
+        body,
+      })) as SeedObject;
     },
   };
 }
@@ -395,7 +501,11 @@ export default defineCommand({
   args: {
     kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
     context: { type: 'string', description: 'kubeconfig context to use' },
-    'username-prefix': { type: 'string', default: '', description: "The server's --username-prefix (to recognise self-grants, which are not copied)" },
+    'username-prefix': {
+      type: 'string',
+      default: '',
+      description: "The server's --username-prefix (to recognise self-grants, which are not copied)",
+    },
     'dry-run': { type: 'boolean', default: false, description: 'Print what would be created, create nothing' },
   },
   async run({ args, rawArgs }) {
@@ -409,8 +519,15 @@ export default defineCommand({
       if (!flag[2] && STRING_FLAGS.has(flag[1]!)) i++;
     }
     try {
-      const api = await kubernetesApi({ ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}), ...(args.context ? { context: args.context } : {}) });
-      const result = await migrateFromSeed(api, { dryRun: Boolean(args['dry-run']), usernamePrefix: args['username-prefix'] ?? '', print: (line) => console.log(line) });
+      const api = await kubernetesApi({
+        ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
+        ...(args.context ? { context: args.context } : {}),
+      });
+      const result = await migrateFromSeed(api, {
+        dryRun: Boolean(args['dry-run']),
+        usernamePrefix: args['username-prefix'] ?? '',
+        print: (line) => console.log(line),
+      });
       if (result.failed) process.exitCode = 1;
     } catch (error) {
       console.error(`migrate-from-seed: ${describe(error)}`);

@@ -17,41 +17,101 @@ import { readNodeBody } from './body.ts';
 import { startHttpsServer, UsageError, type RunningServer } from './server.ts';
 
 export const serveArgs = {
-  address: { type: 'string', alias: 'a', default: 'localhost:8443', description: 'Address to listen on (host:port; 0.0.0.0:8443 in a pod)' },
-  'cert-file': { type: 'string', alias: 'c', default: 'dev/localhost.crt', description: 'HTTPS certificate (PEM); re-read when it changes' },
+  address: {
+    type: 'string',
+    alias: 'a',
+    default: 'localhost:8443',
+    description: 'Address to listen on (host:port; 0.0.0.0:8443 in a pod)',
+  },
+  'cert-file': {
+    type: 'string',
+    alias: 'c',
+    default: 'dev/localhost.crt',
+    description: 'HTTPS certificate (PEM); re-read when it changes',
+  },
   'key-file': { type: 'string', alias: 'k', default: 'dev/localhost.key', description: 'HTTPS private key (PEM)' },
   'client-ca-file': {
     type: 'string',
-    description: "PEM CA that the kube-apiserver's client certificate must chain to; reviews without one get 401 (probes and /metrics stay open); re-read when it changes",
+    description:
+      "PEM CA that the kube-apiserver's client certificate must chain to; reviews without one get 401 (probes and /metrics stay open); re-read when it changes",
   },
   kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
   context: { type: 'string', description: 'kubeconfig context to use' },
-  objects: { type: 'string', description: 'Run without a cluster: a JSON file (array or List) of AccessRequests and AccessGrants, served from memory' },
+  objects: {
+    type: 'string',
+    description:
+      'Run without a cluster: a JSON file (array or List) of AccessRequests and AccessGrants, served from memory',
+  },
   namespaces: { type: 'string', description: 'Comma-separated namespaces to watch (default: all)' },
-  'granted-role-name': { type: 'string', description: 'Role bound to a user while their grant lasts (omit when developers hold standing exec rights)' },
-  'granted-role-kind': { type: 'string', default: 'ClusterRole', description: 'Kind of --granted-role-name: ClusterRole or Role' },
-  'always-allowed-group-name': { type: 'string', description: 'Comma-separated groups whose members exec without a request (audited as admin)' },
-  'always-allowed-user-name': { type: 'string', description: 'Comma-separated users who exec without a request (audited as admin)' },
-  'username-prefix': { type: 'string', default: '', description: 'Prefix the apiserver puts before user names (e.g. oidc:); requests may omit it' },
-  'audit-webhook-url': { type: 'string', description: 'https URL of the audit webhook (receives audit-exec, audit-created, audit-granted)' },
-  'audit-webhook-ca-bundle': { type: 'string', description: 'PEM file with the CA that signs the audit webhook certificate' },
+  'granted-role-name': {
+    type: 'string',
+    description: 'Role bound to a user while their grant lasts (omit when developers hold standing exec rights)',
+  },
+  'granted-role-kind': {
+    type: 'string',
+    default: 'ClusterRole',
+    description: 'Kind of --granted-role-name: ClusterRole or Role',
+  },
+  'always-allowed-group-name': {
+    type: 'string',
+    description: 'Comma-separated groups whose members exec without a request (audited as admin)',
+  },
+  'always-allowed-user-name': {
+    type: 'string',
+    description: 'Comma-separated users who exec without a request (audited as admin)',
+  },
+  'username-prefix': {
+    type: 'string',
+    default: '',
+    description: 'Prefix the apiserver puts before user names (e.g. oidc:); requests may omit it',
+  },
+  'audit-webhook-url': {
+    type: 'string',
+    description: 'https URL of the audit webhook (receives audit-exec, audit-created, audit-granted)',
+  },
+  'audit-webhook-ca-bundle': {
+    type: 'string',
+    description: 'PEM file with the CA that signs the audit webhook certificate',
+  },
   'extended-validation-webhook-url': { type: 'string', description: 'https URL of the extended validation webhook' },
-  'extended-validation-webhook-ca-bundle': { type: 'string', description: 'PEM file with the CA that signs the validation webhook certificate' },
-  'webhook-timeout': { type: 'string', default: '3s', description: 'Deadline for each audit or validation webhook call' },
-  'cleanup-interval': { type: 'string', default: '1m', description: 'How often expired and stale AccessRequests are deleted' },
-  'delete-after': { type: 'string', default: '24h', description: 'Unused one-shot AccessRequests older than this are deleted' },
+  'extended-validation-webhook-ca-bundle': {
+    type: 'string',
+    description: 'PEM file with the CA that signs the validation webhook certificate',
+  },
+  'webhook-timeout': {
+    type: 'string',
+    default: '3s',
+    description: 'Deadline for each audit or validation webhook call',
+  },
+  'cleanup-interval': {
+    type: 'string',
+    default: '1m',
+    description: 'How often expired and stale AccessRequests are deleted',
+  },
+  'delete-after': {
+    type: 'string',
+    default: '24h',
+    description: 'Unused one-shot AccessRequests older than this are deleted',
+  },
   'shutdown-delay': {
     type: 'string',
     default: '3s',
-    description: 'After SIGTERM: how long to keep serving, unready, while clients move to other replicas (open connections are told to go at once)',
+    description:
+      'After SIGTERM: how long to keep serving, unready, while clients move to other replicas (open connections are told to go at once)',
   },
   'max-valid-for': { type: 'string', default: '12h', description: 'Longest validFor an AccessRequest may ask for' },
   'ungated-namespaces': {
     type: 'string',
     default: DEFAULT_UNGATED_NAMESPACES.join(','),
-    description: 'Comma-separated namespaces the exec webhook excludes (its namespaceSelector): requests there are refused, no RoleBinding is made there',
+    description:
+      'Comma-separated namespaces the exec webhook excludes (its namespaceSelector): requests there are refused, no RoleBinding is made there',
   },
-  http2: { type: 'boolean', default: true, description: 'Offer HTTP/2 (what the kube-apiserver prefers); --no-http2 serves HTTP/1.1 only, whose several connections a Service spreads over replicas' },
+  http2: {
+    type: 'boolean',
+    default: true,
+    description:
+      'Offer HTTP/2 (what the kube-apiserver prefers); --no-http2 serves HTTP/1.1 only, whose several connections a Service spreads over replicas',
+  },
   v: { type: 'string', default: '0', description: 'Log verbosity: 0 info, 2 and up debug' },
 } as const;
 
@@ -61,14 +121,24 @@ export type ServeFlags = { [K in StringFlag]?: string } & { http2?: boolean };
 function duration(flags: ServeFlags, name: StringFlag): number {
   const text = flags[name] ?? (serveArgs[name] as { default?: string }).default ?? '';
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} "${text}" is not a positive duration (examples: 30s, 5m, 12h)`);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--${name} "${text}" is not a positive duration (examples: 30s, 5m, 12h)`);
   return ms;
 }
 
-const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (text: string | undefined) =>
+  (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Flags that take comma-separated lists: given twice, the values add up (as the seed's do). */
-const LIST_FLAGS: ReadonlySet<string> = new Set(['always-allowed-group-name', 'always-allowed-user-name', 'namespaces', 'ungated-namespaces']);
+const LIST_FLAGS: ReadonlySet<string> = new Set([
+  'always-allowed-group-name',
+  'always-allowed-user-name',
+  'namespaces',
+  'ungated-namespaces',
+]);
 
 /**
  * The flags exactly as given, strictly: an unknown flag, a missing value, a stray argument or a
@@ -88,13 +158,21 @@ export function parseServeFlags(rawArgs: readonly string[]): ServeFlags {
     const arg = rawArgs[i]!;
     if (arg === '--help' || arg === '-h') continue;
     const match = /^(--?)([^=]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) throw new UsageError(`serve takes no arguments, got "${arg}"; flags start with -- (kube-request-access serve --help)`);
+    if (!match)
+      throw new UsageError(
+        `serve takes no arguments, got "${arg}"; flags start with -- (kube-request-access serve --help)`,
+      );
     const [, dashes, given, inline] = match as unknown as [string, string, string, string | undefined];
-    const negated = dashes === '--' && given.startsWith('no-') && serveArgs[given.slice(3) as keyof typeof serveArgs]?.type === 'boolean';
+    const negated =
+      dashes === '--' &&
+      given.startsWith('no-') &&
+      serveArgs[given.slice(3) as keyof typeof serveArgs]?.type === 'boolean';
     const name = names.get(negated ? given.slice(3) : given);
     if (!name) {
       const near = closest(given, known);
-      throw new UsageError(`unknown flag ${dashes}${given}${near ? `; did you mean --${near}?` : ''} (kube-request-access serve --help lists them)`);
+      throw new UsageError(
+        `unknown flag ${dashes}${given}${near ? `; did you mean --${near}?` : ''} (kube-request-access serve --help lists them)`,
+      );
     }
     if (serveArgs[name].type === 'boolean') {
       flags[name] = negated ? false : inline === undefined ? true : !/^(false|0|no)$/i.test(inline);
@@ -105,7 +183,8 @@ export function parseServeFlags(rawArgs: readonly string[]): ServeFlags {
       throw new UsageError(`--${name} needs a value (kube-request-access serve --help)`);
     }
     if (flags[name] !== undefined) {
-      if (!LIST_FLAGS.has(name)) throw new UsageError(`--${name} is given twice ("${flags[name]}" and "${value}"); give it once`);
+      if (!LIST_FLAGS.has(name))
+        throw new UsageError(`--${name} is given twice ("${flags[name]}" and "${value}"); give it once`);
       flags[name] = `${flags[name]},${value}`;
     } else flags[name] = value;
   }
@@ -145,7 +224,8 @@ export function configFrom(flags: ServeFlags): Config {
     alwaysAllowedUsers: list(flags['always-allowed-user-name']),
     usernamePrefix: flags['username-prefix'] ?? '',
     maxValidForMs: duration(flags, 'max-valid-for'),
-    ungatedNamespaces: flags['ungated-namespaces'] === undefined ? DEFAULT_UNGATED_NAMESPACES : list(flags['ungated-namespaces']),
+    ungatedNamespaces:
+      flags['ungated-namespaces'] === undefined ? DEFAULT_UNGATED_NAMESPACES : list(flags['ungated-namespaces']),
   };
 }
 
@@ -212,18 +292,31 @@ function readObjects(file: string): unknown[] {
     const data = JSON.parse(text) as unknown;
     return Array.isArray(data) ? data : v.parse(v.object({ items: v.array(v.unknown()) }), data).items;
   } catch {
-    throw new UsageError(`--objects ${file} must be JSON: an array of AccessRequests and AccessGrants, or a List with items`);
+    throw new UsageError(
+      `--objects ${file} must be JSON: an array of AccessRequests and AccessGrants, or a List with items`,
+    );
   }
 }
 
-export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' })): Promise<RunningServer & { stopped: Promise<void>; shutdown(): Promise<void> }> {
+export async function startServe(
+  flags: ServeFlags,
+  logger: Logger = jsonLogger({ level: Number(flags.v ?? 0) >= 2 ? 'debug' : 'info' }),
+): Promise<RunningServer & { stopped: Promise<void>; shutdown(): Promise<void> }> {
   const settings = configFrom(flags); // bad flags fail before anything starts
   const shutdownDelayMs = duration(flags, 'shutdown-delay');
-  const tls = { certFile: flags['cert-file'] ?? 'dev/localhost.crt', keyFile: flags['key-file'] ?? 'dev/localhost.key' };
+  const tls = {
+    certFile: flags['cert-file'] ?? 'dev/localhost.crt',
+    keyFile: flags['key-file'] ?? 'dev/localhost.key',
+  };
   // The diagnostic log on stderr may lose lines when its reader goes; that must not kill the server.
   process.stderr.on('error', () => {});
   const auditWebhook = webhookEndpoint(flags, 'audit-webhook-url', 'audit-webhook-ca-bundle', 'audit webhook');
-  const validationWebhook = webhookEndpoint(flags, 'extended-validation-webhook-url', 'extended-validation-webhook-ca-bundle', 'extended-validation webhook');
+  const validationWebhook = webhookEndpoint(
+    flags,
+    'extended-validation-webhook-url',
+    'extended-validation-webhook-ca-bundle',
+    'extended-validation webhook',
+  );
 
   const backend = await startBackend(flags, settings, logger);
   const reviewer = await composeReviewer({
@@ -258,7 +351,13 @@ export async function startServe(flags: ServeFlags, logger: Logger = jsonLogger(
     await backend.stop();
     throw error;
   }
-  logger.info('serving', { url: server.url, mode: flags.objects ? 'memory' : 'kubernetes', auditWebhook: Boolean(auditWebhook), validator: Boolean(validationWebhook), clientCertificates: Boolean(flags['client-ca-file']) });
+  logger.info('serving', {
+    url: server.url,
+    mode: flags.objects ? 'memory' : 'kubernetes',
+    auditWebhook: Boolean(auditWebhook),
+    validator: Boolean(validationWebhook),
+    clientCertificates: Boolean(flags['client-ca-file']),
+  });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -298,7 +397,9 @@ export default defineCommand({
     } catch (error) {
       // Start-up problems (bad flags, unreadable files, no cluster) are one line saying what to fix.
       const verbose = Number(args.v ?? 0) >= 2;
-      process.stderr.write(`kube-request-access: ${verbose ? ((error as Error).stack ?? error) : (error as Error).message}\n`);
+      process.stderr.write(
+        `kube-request-access: ${verbose ? ((error as Error).stack ?? error) : (error as Error).message}\n`,
+      );
       process.exit(1);
     }
     const shutdown = (signal: string) => {

@@ -27,7 +27,8 @@ export function readTls({ certFile, keyFile }: TlsFiles): { cert: Buffer; key: B
       return readFileSync(file);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+      const why =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
       throw new UsageError(`cannot read ${flag} ${file}: ${why}`);
     }
   };
@@ -36,7 +37,9 @@ export function readTls({ certFile, keyFile }: TlsFiles): { cert: Buffer; key: B
   try {
     tls.createSecureContext({ cert, key });
   } catch (error) {
-    throw new UsageError(`--cert-file ${certFile} and --key-file ${keyFile} are not a usable certificate and key: ${(error as Error).message}`);
+    throw new UsageError(
+      `--cert-file ${certFile} and --key-file ${keyFile} are not a usable certificate and key: ${(error as Error).message}`,
+    );
   }
   return { cert, key };
 }
@@ -55,16 +58,23 @@ export function readClientCa(file: string): Buffer {
   }
   const blocks = pem.toString('utf8').match(PEM_CERTIFICATE) ?? [];
   if (blocks.length === 0) {
-    throw new UsageError(`--client-ca-file ${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA that signs the kube-apiserver's webhook client certificate`);
+    throw new UsageError(
+      `--client-ca-file ${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA that signs the kube-apiserver's webhook client certificate`,
+    );
   }
   for (const block of blocks) {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(block);
     } catch (error) {
-      throw new UsageError(`--client-ca-file ${file} holds a certificate that cannot be parsed: ${(error as Error).message}`);
+      throw new UsageError(
+        `--client-ca-file ${file} holds a certificate that cannot be parsed: ${(error as Error).message}`,
+      );
     }
-    if (!cert.ca) throw new UsageError(`--client-ca-file ${file}: "${cert.subject.replace(/\n/g, ', ')}" is not a CA certificate; give the CA that signed the client certificate, not the certificate itself`);
+    if (!cert.ca)
+      throw new UsageError(
+        `--client-ca-file ${file}: "${cert.subject.replace(/\n/g, ', ')}" is not a CA certificate; give the CA that signed the client certificate, not the certificate itself`,
+      );
   }
   return pem;
 }
@@ -96,9 +106,15 @@ export function requireClientCertificate(fetch: Fetch, logger: Logger): Fetch {
       path,
       remote: socket.remoteAddress,
       // Without a peer certificate OpenSSL still reports an issuer error: say what happened.
-      reason: Object.keys(socket.getPeerCertificate?.() ?? {}).length === 0 ? 'no client certificate' : String(socket.authorizationError),
+      reason:
+        Object.keys(socket.getPeerCertificate?.() ?? {}).length === 0
+          ? 'no client certificate'
+          : String(socket.authorizationError),
     });
-    return new Response(UNAUTHENTICATED_MESSAGE, { status: 401, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    return new Response(UNAUTHENTICATED_MESSAGE, {
+      status: 401,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+    });
   };
 }
 
@@ -182,23 +198,31 @@ export async function startHttpsServer(options: {
   const clientAuth = clientCaFile ? { requestCert: true, rejectUnauthorized: false } : {};
   const fetch = clientCaFile ? requireClientCertificate(options.app.fetch, options.logger) : options.app.fetch;
   if (!clientCaFile) {
-    options.logger.warn('reviews are not authenticated: anyone who reaches this port can send AdmissionReviews; set --client-ca-file to require the kube-apiserver\'s client certificate (docs/deploy.md)');
+    options.logger.warn(
+      "reviews are not authenticated: anyone who reaches this port can send AdmissionReviews; set --client-ca-file to require the kube-apiserver's client certificate (docs/deploy.md)",
+    );
   }
   // HTTP/2 (the kube-apiserver negotiates it when offered: one multiplexed connection, cheaper per
   // review) and HTTP/1.1 for everything else (curl, probes, older clients).
   // Without it (--http2=false) each apiserver opens several HTTP/1.1 connections, which a Service
   // spreads over the replicas; with it, one multiplexed connection lands on one replica.
-  const server = (options.http2 ?? true)
-    ? (createAdaptorServer({
-        fetch,
-        createServer: http2.createSecureServer,
-        serverOptions: { ...initial, ...clientAuth, allowHTTP1: true, settings: { maxConcurrentStreams: limits.maxConcurrentStreams } },
-      }) as http2.Http2SecureServer)
-    : (createAdaptorServer({
-        fetch,
-        createServer: https.createServer,
-        serverOptions: { ...initial, ...clientAuth },
-      }) as unknown as http2.Http2SecureServer);
+  const server =
+    (options.http2 ?? true)
+      ? (createAdaptorServer({
+          fetch,
+          createServer: http2.createSecureServer,
+          serverOptions: {
+            ...initial,
+            ...clientAuth,
+            allowHTTP1: true,
+            settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+          },
+        }) as http2.Http2SecureServer)
+      : (createAdaptorServer({
+          fetch,
+          createServer: https.createServer,
+          serverOptions: { ...initial, ...clientAuth },
+        }) as unknown as http2.Http2SecureServer);
   // HTTP/1.1 connections accepted through allowHTTP1 read their keep-alive from the server object
   // (but not headersTimeout or requestTimeout: Node applies those to http.Server only, hence the
   // timers below, which serve both servers alike).
@@ -276,7 +300,10 @@ export async function startHttpsServer(options: {
     try {
       server.setSecureContext(secureContext());
       fingerprint = now;
-      options.logger.info('reloaded TLS files', { certFile: options.tls.certFile, ...(clientCaFile ? { clientCaFile } : {}) });
+      options.logger.info('reloaded TLS files', {
+        certFile: options.tls.certFile,
+        ...(clientCaFile ? { clientCaFile } : {}),
+      });
     } catch (error) {
       options.logger.error('TLS files changed but cannot be loaded; keeping the old ones', { error });
     }
@@ -285,7 +312,11 @@ export async function startHttpsServer(options: {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new UsageError(`--address ${options.address}: the port is already in use`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UsageError(`--address ${options.address}: the port is already in use`)
+          : error,
+      ),
     );
     server.listen(port, host, () => resolve());
   });
@@ -323,10 +354,12 @@ export async function startHttpsServer(options: {
 
 function filesFingerprint(files: readonly string[]): string {
   try {
-    return files.map((file) => {
-      const s = statSync(file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    }).join('|');
+    return files
+      .map((file) => {
+        const s = statSync(file);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      })
+      .join('|');
   } catch {
     return 'unreadable';
   }

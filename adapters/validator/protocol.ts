@@ -16,7 +16,10 @@ import {
 } from '../audit/transport.ts';
 
 /** The HTTP request for one validation: pure, shared by every runtime. */
-export function validationRequest(url: string | URL, data: Parameters<Validator['validateAccessRequest']>[0]): WebhookRequest {
+export function validationRequest(
+  url: string | URL,
+  data: Parameters<Validator['validateAccessRequest']>[0],
+): WebhookRequest {
   return {
     url: new URL(url).toString(),
     headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
@@ -68,4 +71,3 @@ export function validatorOver(url: string, transport: Transport): Validator {
     },
   };
 }
-

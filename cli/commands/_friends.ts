@@ -1,7 +1,14 @@
 // What `kubectl request attach|port-forward|debug|cp` share: the request-side flags, parsing them,
 // and create-then-(optionally)-wait, as `kubectl request exec` does it (cli/lib/exec.ts).
 import type { ArgsDef } from 'citty';
-import { listFlag, parseCustomKeys, parseValidFor, parseWait, stringFlag, type ParsedCommandLine } from '../lib/args.ts';
+import {
+  listFlag,
+  parseCustomKeys,
+  parseValidFor,
+  parseWait,
+  stringFlag,
+  type ParsedCommandLine,
+} from '../lib/args.ts';
 import type { AccessCheck } from '../lib/cluster.ts';
 import type { RequestCommon as FriendCommon } from '../lib/exec.ts';
 import { connectionOptions } from './_shared.ts';
@@ -12,11 +19,31 @@ export type { FriendCommon };
 
 /** Flags every friend takes, as `kubectl request exec` names them. */
 export const requestArgs = {
-  'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single use)', valueHint: 'duration' },
-  key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
-  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only; you are recorded as the creator)', valueHint: 'user' },
-  reason: { type: 'string', description: 'Why you need the access, shown to the approver (stored in spec.reason)', valueHint: 'text' },
-  wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)' },
+  'valid-for': {
+    type: 'string',
+    description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single use)',
+    valueHint: 'duration',
+  },
+  key: {
+    type: 'string',
+    alias: ['k'],
+    description: 'A custom key=value your organisation asks for (repeatable)',
+    valueHint: 'key=value',
+  },
+  'on-behalf-of': {
+    type: 'string',
+    description: 'Request for another user (always-allowed admins only; you are recorded as the creator)',
+    valueHint: 'user',
+  },
+  reason: {
+    type: 'string',
+    description: 'Why you need the access, shown to the approver (stored in spec.reason)',
+    valueHint: 'text',
+  },
+  wait: {
+    type: 'boolean',
+    description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
+  },
 } satisfies ArgsDef;
 
 /** kubectl's -i/-t, accepted only to explain why they cannot be requested. */

@@ -1,7 +1,13 @@
 // Argument fragments every command shares, in citty's format: help is rendered from them and
 // lib/args.ts parses with them.
 import type { ArgsDef } from 'citty';
-import { parseCommandLine, parseRequestTimeout, stringFlag, type ParseOptions, type ParsedCommandLine } from '../lib/args.ts';
+import {
+  parseCommandLine,
+  parseRequestTimeout,
+  stringFlag,
+  type ParseOptions,
+  type ParsedCommandLine,
+} from '../lib/args.ts';
 import type { ConnectionOptions } from '../lib/cluster.ts';
 
 /** kubectl's connection flags; KUBECONFIG and the context's namespace apply as in kubectl. */
@@ -11,7 +17,11 @@ export const connectionArgs = {
     description: 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)',
     valueHint: 'path',
   },
-  context: { type: 'string', description: 'The kubeconfig context to use (default: the current context)', valueHint: 'name' },
+  context: {
+    type: 'string',
+    description: 'The kubeconfig context to use (default: the current context)',
+    valueHint: 'name',
+  },
   namespace: {
     type: 'string',
     alias: ['n'],

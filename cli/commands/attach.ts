@@ -7,20 +7,38 @@ import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
 import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, interactiveArgs, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import {
+  commonOptions,
+  connectChecks,
+  createAndMaybeWait,
+  interactiveArgs,
+  PARSE,
+  requestArgs,
+  type FriendCommon,
+} from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
 export const args = {
-  target: { type: 'positional', description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job', required: false },
-  container: { type: 'string', alias: ['c'], description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)', valueHint: 'name' },
+  target: {
+    type: 'positional',
+    description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job',
+    required: false,
+  },
+  container: {
+    type: 'string',
+    alias: ['c'],
+    description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)',
+    valueHint: 'name',
+  },
   ...interactiveArgs,
   ...requestArgs,
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]]',
+  usage:
+    'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]]',
   examples: [
     '# Ask to follow the output of the app container once',
     'kubectl request attach web-0 -c app',
@@ -41,7 +59,9 @@ export interface AttachOptions extends FriendCommon {
 export function parseAttachArgs(rawArgs: readonly string[]): AttachOptions {
   const parsed = parseCommandLine(rawArgs, args, PARSE);
   if (booleanFlag(parsed, 'stdin') || booleanFlag(parsed, 'tty')) {
-    throw usageError('attach is output-only: -i/--stdin and -t/--tty cannot be requested (an interactive session cannot be audited)');
+    throw usageError(
+      'attach is output-only: -i/--stdin and -t/--tty cannot be requested (an interactive session cannot be audited)',
+    );
   }
   const [target, ...extra] = parsed.positionals;
   if (!target) throw usageError('name a pod or TYPE/NAME to attach to, e.g. kubectl request attach web-0 -c app');
@@ -74,7 +94,10 @@ export function requestAttach(deps: CommandDeps, options: AttachOptions): Promis
 }
 
 export default defineCommand({
-  meta: { name: 'attach', description: 'Ask for access to read the output of a container (kubectl attach, output only)' },
+  meta: {
+    name: 'attach',
+    description: 'Ask for access to read the output of a container (kubectl attach, output only)',
+  },
   args,
   async run({ rawArgs }) {
     const options = parseAttachArgs(rawArgs);

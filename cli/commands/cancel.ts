@@ -9,7 +9,10 @@ export const args = { ...requestNameArg, ...connectionArgs } satisfies ArgsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request cancel NAME [-n NAMESPACE]',
-  examples: ['# Withdraw your own request (granted access ends with it)', 'kubectl request cancel alice-web-7fb96c846b-pcnxl-x2kqp -n shop'],
+  examples: [
+    '# Withdraw your own request (granted access ends with it)',
+    'kubectl request cancel alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
+  ],
 };
 
 export default defineCommand({
@@ -19,6 +22,8 @@ export default defineCommand({
     const parsed = parseCommandLine(rawArgs, args);
     const [name, ...extra] = parsed.positionals;
     if (!name || extra.length > 0) throw usageError('cancel takes one request name; see kubectl request list');
-    return withCluster(connectionOptions(parsed), async (deps) => (await import('../lib/manage.ts')).cancel(deps, name));
+    return withCluster(connectionOptions(parsed), async (deps) =>
+      (await import('../lib/manage.ts')).cancel(deps, name),
+    );
   },
 });

@@ -21,7 +21,9 @@ export const help: CommandHelp = {
     'source <(kubectl request completion zsh)',
     'kubectl request completion fish | source',
   ],
-  notes: ['Request names (grant, deny, wait, revoke, describe, cancel) and pod names (exec and its friends) come from the cluster.'],
+  notes: [
+    'Request names (grant, deny, wait, revoke, describe, cancel) and pod names (exec and its friends) come from the cluster.',
+  ],
 };
 
 export default defineCommand({

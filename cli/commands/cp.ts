@@ -17,15 +17,29 @@ import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
 export const args = {
-  source: { type: 'positional', description: 'LOCAL_PATH, or [NAMESPACE/]POD:PATH to copy out of a pod', required: false },
-  destination: { type: 'positional', description: 'LOCAL_PATH, or [NAMESPACE/]POD:PATH to copy into a pod', required: false },
-  container: { type: 'string', alias: ['c'], description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)', valueHint: 'name' },
+  source: {
+    type: 'positional',
+    description: 'LOCAL_PATH, or [NAMESPACE/]POD:PATH to copy out of a pod',
+    required: false,
+  },
+  destination: {
+    type: 'positional',
+    description: 'LOCAL_PATH, or [NAMESPACE/]POD:PATH to copy into a pod',
+    required: false,
+  },
+  container: {
+    type: 'string',
+    alias: ['c'],
+    description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)',
+    valueHint: 'name',
+  },
   ...requestArgs,
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
+  usage:
+    'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
   examples: [
     '# Ask to copy a file out of a pod once',
     'kubectl request cp web-0:/var/log/app.log ./app.log -c app',
@@ -76,7 +90,8 @@ export interface CpOptions extends FriendCommon {
 export function parseCpArgs(rawArgs: readonly string[]): CpOptions {
   const parsed = parseCommandLine(rawArgs, args, PARSE);
   const [source, destination, ...extra] = parsed.positionals;
-  if (!source || !destination) throw usageError('give SRC and DEST, e.g. kubectl request cp web-0:/var/log/app.log ./app.log');
+  if (!source || !destination)
+    throw usageError('give SRC and DEST, e.g. kubectl request cp web-0:/var/log/app.log ./app.log');
   if (extra.length > 0) throw usageError(`unexpected "${extra.join(' ')}"`);
   const from = parseFileSpec(source);
   const to = parseFileSpec(destination);
@@ -86,7 +101,9 @@ export function parseCpArgs(rawArgs: readonly string[]): CpOptions {
   const remote = (from ?? to)!;
   if (remote.namespace) {
     if (common.connection.namespace && common.connection.namespace !== remote.namespace) {
-      throw usageError(`-n ${common.connection.namespace} and ${remote.namespace}/${remote.pod} name different namespaces`);
+      throw usageError(
+        `-n ${common.connection.namespace} and ${remote.namespace}/${remote.pod} name different namespaces`,
+      );
     }
     common.connection.namespace = remote.namespace;
   }
@@ -105,7 +122,12 @@ export function parseCpArgs(rawArgs: readonly string[]): CpOptions {
 export function requestCp(deps: CommandDeps, options: CpOptions): Promise<number> {
   const namespace = deps.cluster.namespace;
   return createAndMaybeWait(deps, options, async (username) => {
-    const resolved = await resolveTarget(deps.cluster, namespace, { kind: 'pod', name: options.remote.pod }, options.container);
+    const resolved = await resolveTarget(
+      deps.cluster,
+      namespace,
+      { kind: 'pod', name: options.remote.pod },
+      options.container,
+    );
     const common = {
       next: (created: AccessRequest, connection: ConnectionOptions) =>
         kubectlCommand(created, connection, { local: options.local, remotePath: options.remote.path }),
@@ -141,7 +163,10 @@ export function requestCp(deps: CommandDeps, options: CpOptions): Promise<number
           copyOptions: { direction: 'in', path: directory },
         },
       }),
-      notes: [...resolved.notes, `copying in lets you write any file below ${directory} in container ${resolved.container}`],
+      notes: [
+        ...resolved.notes,
+        `copying in lets you write any file below ${directory} in container ${resolved.container}`,
+      ],
     };
   });
 }

@@ -8,26 +8,54 @@ import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
 import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
-import { commonOptions, createAndMaybeWait, interactiveArgs, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import {
+  commonOptions,
+  createAndMaybeWait,
+  interactiveArgs,
+  PARSE,
+  requestArgs,
+  type FriendCommon,
+} from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
 const PROFILES = Object.keys(PROFILE_CAPABILITIES).filter(Boolean);
 
 export const args = {
-  pod: { type: 'positional', description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job', required: false },
+  pod: {
+    type: 'positional',
+    description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job',
+    required: false,
+  },
   image: { type: 'string', description: 'Image of the debug container (required)', valueHint: 'image' },
-  target: { type: 'string', description: 'Share the process namespace of this container (as kubectl debug --target)', valueHint: 'container' },
-  container: { type: 'string', alias: ['c'], description: 'Name of the debug container (default: any name kubectl picks)', valueHint: 'name' },
-  profile: { type: 'string', description: `kubectl debug --profile: ${PROFILES.join(', ')} (default legacy: no added privileges)`, valueHint: 'profile' },
-  'arguments-only': { type: 'boolean', description: 'The words after -- are args for the image entrypoint, not a command' },
+  target: {
+    type: 'string',
+    description: 'Share the process namespace of this container (as kubectl debug --target)',
+    valueHint: 'container',
+  },
+  container: {
+    type: 'string',
+    alias: ['c'],
+    description: 'Name of the debug container (default: any name kubectl picks)',
+    valueHint: 'name',
+  },
+  profile: {
+    type: 'string',
+    description: `kubectl debug --profile: ${PROFILES.join(', ')} (default legacy: no added privileges)`,
+    valueHint: 'profile',
+  },
+  'arguments-only': {
+    type: 'boolean',
+    description: 'The words after -- are args for the image entrypoint, not a command',
+  },
   ...interactiveArgs,
   ...requestArgs,
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request debug (POD | TYPE/NAME) --image IMAGE [--target CONTAINER] [-c NAME] [--profile PROFILE] [--valid-for DURATION] [--wait [TIMEOUT]] [-- COMMAND [ARGS...]]',
+  usage:
+    'kubectl request debug (POD | TYPE/NAME) --image IMAGE [--target CONTAINER] [-c NAME] [--profile PROFILE] [--valid-for DURATION] [--wait [TIMEOUT]] [-- COMMAND [ARGS...]]',
   examples: [
     '# Ask to run ps in a busybox container sharing the processes of the app container',
     'kubectl request debug web-0 --image busybox:1.36 --target app -- ps aux',
@@ -54,7 +82,9 @@ export interface DebugOptions extends FriendCommon {
 export function parseDebugArgs(rawArgs: readonly string[]): DebugOptions {
   const parsed = parseCommandLine(rawArgs, args, { ...PARSE, allowRest: true });
   if (booleanFlag(parsed, 'stdin') || booleanFlag(parsed, 'tty')) {
-    throw usageError('an interactive debug container (-i/-t) cannot be requested: it cannot be audited; give the command after "--"');
+    throw usageError(
+      'an interactive debug container (-i/-t) cannot be requested: it cannot be audited; give the command after "--"',
+    );
   }
   const [target, ...extra] = parsed.positionals;
   if (!target) throw usageError('name a pod, e.g. kubectl request debug web-0 --image busybox --target app -- ps aux');
@@ -66,7 +96,14 @@ export function parseDebugArgs(rawArgs: readonly string[]): DebugOptions {
   const argumentsOnly = booleanFlag(parsed, 'arguments-only');
   const argv = parsed.rest ?? [];
   if (argumentsOnly && argv.length === 0) throw usageError('--arguments-only needs the arguments after "--"');
-  const options: DebugOptions = { ...commonOptions(parsed), target: parseTarget(target), image, profile, argumentsOnly, argv };
+  const options: DebugOptions = {
+    ...commonOptions(parsed),
+    target: parseTarget(target),
+    image,
+    profile,
+    argumentsOnly,
+    argv,
+  };
   const targetContainer = stringFlag(parsed, 'target');
   if (targetContainer) options.targetContainer = targetContainer;
   const container = stringFlag(parsed, 'container');
@@ -79,7 +116,8 @@ export function requestDebug(deps: CommandDeps, options: DebugOptions): Promise<
   return createAndMaybeWait(deps, options, async (username) => {
     const resolved = await resolveTarget(deps.cluster, namespace, options.target, options.targetContainer);
     const notes = resolved.notes.filter((note) => !note.startsWith('Defaulted container'));
-    if (options.argv.length === 0) notes.push(`no command after "--": the debug container runs the entrypoint of ${options.image}`);
+    if (options.argv.length === 0)
+      notes.push(`no command after "--": the debug container runs the entrypoint of ${options.image}`);
     return {
       body: buildAccessRequest({
         username,
@@ -101,13 +139,18 @@ export function requestDebug(deps: CommandDeps, options: DebugOptions): Promise<
       next: (created, connection) => kubectlCommand(created, connection),
       checks: [{ verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', namespace, name: resolved.pod }],
       notes,
-      after: [`Its output: kubectl logs -n ${namespace} ${resolved.pod} -c ${options.container ?? 'NAME'} (attaching needs its own request: kubectl request attach)`],
+      after: [
+        `Its output: kubectl logs -n ${namespace} ${resolved.pod} -c ${options.container ?? 'NAME'} (attaching needs its own request: kubectl request attach)`,
+      ],
     };
   });
 }
 
 export default defineCommand({
-  meta: { name: 'debug', description: 'Ask for access to add a debug container to a pod (kubectl debug, ephemeral container)' },
+  meta: {
+    name: 'debug',
+    description: 'Ask for access to add a debug container to a pod (kubectl debug, ephemeral container)',
+  },
   args,
   async run({ rawArgs }) {
     const options = parseDebugArgs(rawArgs);

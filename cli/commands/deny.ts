@@ -6,7 +6,11 @@ import { withCluster } from './_run.ts';
 
 export const args = {
   ...grantArgs,
-  reason: { type: 'string', description: 'Why: shown to the requester (kubectl request exec --wait prints it)', valueHint: 'text' },
+  reason: {
+    type: 'string',
+    description: 'Why: shown to the requester (kubectl request exec --wait prints it)',
+    valueHint: 'text',
+  },
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {

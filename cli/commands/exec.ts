@@ -17,20 +17,53 @@ import { withCluster } from './_run.ts';
 import { interactiveArgs } from './_friends.ts';
 
 export const args = {
-  target: { type: 'positional', description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job', required: false },
-  container: { type: 'string', alias: ['c'], description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)', valueHint: 'name' },
-  'any-command': { type: 'boolean', description: 'Ask for ANY command in the container, not one named after "--" (the approver sees that)' },
+  target: {
+    type: 'positional',
+    description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job',
+    required: false,
+  },
+  container: {
+    type: 'string',
+    alias: ['c'],
+    description: 'Container (default: the kubectl.kubernetes.io/default-container annotation, else the first)',
+    valueHint: 'name',
+  },
+  'any-command': {
+    type: 'boolean',
+    description: 'Ask for ANY command in the container, not one named after "--" (the approver sees that)',
+  },
   ...interactiveArgs,
-  'valid-for': { type: 'string', description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)', valueHint: 'duration' },
-  key: { type: 'string', alias: ['k'], description: 'A custom key=value your organisation asks for (repeatable)', valueHint: 'key=value' },
-  'on-behalf-of': { type: 'string', description: 'Request for another user (always-allowed admins only; you are recorded as the creator)', valueHint: 'user' },
-  reason: { type: 'string', description: 'Why you need the access, shown to the approver (stored in spec.reason)', valueHint: 'text' },
-  wait: { type: 'boolean', description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)' },
+  'valid-for': {
+    type: 'string',
+    description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)',
+    valueHint: 'duration',
+  },
+  key: {
+    type: 'string',
+    alias: ['k'],
+    description: 'A custom key=value your organisation asks for (repeatable)',
+    valueHint: 'key=value',
+  },
+  'on-behalf-of': {
+    type: 'string',
+    description: 'Request for another user (always-allowed admins only; you are recorded as the creator)',
+    valueHint: 'user',
+  },
+  reason: {
+    type: 'string',
+    description: 'Why you need the access, shown to the approver (stored in spec.reason)',
+    valueHint: 'text',
+  },
+  wait: {
+    type: 'boolean',
+    description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
+  },
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--reason TEXT] [--wait [TIMEOUT]] (-- COMMAND [ARGS...] | --any-command)',
+  usage:
+    'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--reason TEXT] [--wait [TIMEOUT]] (-- COMMAND [ARGS...] | --any-command)',
   examples: [
     '# Ask to run one command once in a pod',
     "kubectl request exec nginx-7fb96c846b-pcnxl -- cat '/my/app/config/*'",
@@ -64,7 +97,9 @@ export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
   }
   if (!target) throw usageError('name a pod or TYPE/NAME to exec into, e.g. kubectl request exec web-0 -- ls');
   if (extra.length > 0) {
-    throw usageError(`unexpected "${extra.join(' ')}": put the command after "--", e.g. kubectl request exec ${target} -- ${extra.join(' ')}`);
+    throw usageError(
+      `unexpected "${extra.join(' ')}": put the command after "--", e.g. kubectl request exec ${target} -- ${extra.join(' ')}`,
+    );
   }
   const command = parsed.rest ?? [];
   const anyCommand = booleanFlag(parsed, 'any-command');
@@ -74,7 +109,9 @@ export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
     );
   }
   if (command.length > 0 && anyCommand) {
-    throw usageError(`--any-command asks for any command, yet "${command.join(' ')}" follows "--"; give one or the other`);
+    throw usageError(
+      `--any-command asks for any command, yet "${command.join(' ')}" follows "--"; give one or the other`,
+    );
   }
   const options: ExecOptions = {
     connection: connectionOptions(parsed),

@@ -34,7 +34,12 @@ export function parseDecideArgs(rawArgs: readonly string[], status: DecideOption
   const verb = status === 'granted' ? 'grant' : 'deny';
   if (!name) throw usageError(`name the request to ${verb}; see kubectl request list`);
   if (extra.length > 0) throw usageError(`${verb} takes one request name, got also "${extra.join(' ')}"`);
-  const options: DecideOptions = { name, status, yes: booleanFlag(parsed, 'yes'), connection: connectionOptions(parsed) };
+  const options: DecideOptions = {
+    name,
+    status,
+    yes: booleanFlag(parsed, 'yes'),
+    connection: connectionOptions(parsed),
+  };
   const reason = stringFlag(parsed, 'reason');
   if (reason) options.reason = reason;
   return options;

@@ -13,15 +13,30 @@ const OUTPUTS = ['wide', 'yaml', 'json', 'name'] as const;
 export const args = {
   all: { type: 'boolean', description: 'Include granted, denied, used and expired requests' },
   'all-namespaces': { type: 'boolean', alias: ['A'], description: 'List requests in every namespace' },
-  output: { type: 'string', alias: ['o'], description: 'Output format: wide, name, json, yaml or jsonpath=TEMPLATE', valueHint: 'format' },
+  output: {
+    type: 'string',
+    alias: ['o'],
+    description: 'Output format: wide, name, json, yaml or jsonpath=TEMPLATE',
+    valueHint: 'format',
+  },
   'no-headers': { type: 'boolean', description: 'Leave out the header line of the table' },
-  selector: { type: 'string', alias: ['l'], description: 'Only requests with these labels, e.g. -l team=shop,tier!=db', valueHint: 'selector' },
-  watch: { type: 'boolean', alias: ['w'], description: 'After the list, print a line for every request that appears or changes state (Ctrl-C stops)' },
+  selector: {
+    type: 'string',
+    alias: ['l'],
+    description: 'Only requests with these labels, e.g. -l team=shop,tier!=db',
+    valueHint: 'selector',
+  },
+  watch: {
+    type: 'boolean',
+    alias: ['w'],
+    description: 'After the list, print a line for every request that appears or changes state (Ctrl-C stops)',
+  },
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request list [--all] [-A] [-l SELECTOR] [-o wide|name|json|yaml|jsonpath=TEMPLATE] [--no-headers] [-w] [-n NAMESPACE]',
+  usage:
+    'kubectl request list [--all] [-A] [-l SELECTOR] [-o wide|name|json|yaml|jsonpath=TEMPLATE] [--no-headers] [-w] [-n NAMESPACE]',
   examples: [
     '# Pending requests in the current namespace',
     'kubectl request list',
@@ -44,7 +59,9 @@ export function parseListArgs(rawArgs: readonly string[]): ListOptions & { conne
     jsonPath = output.slice('jsonpath='.length);
     if (!jsonPath) throw usageError("-o jsonpath= needs a template, e.g. -o jsonpath='{.items[*].metadata.name}'");
   } else if (output !== undefined && !(OUTPUTS as readonly string[]).includes(output)) {
-    throw usageError(`-o must be one of ${OUTPUTS.join(', ')} or jsonpath=TEMPLATE (got "${output}")${didYouMean(output, OUTPUTS)}`);
+    throw usageError(
+      `-o must be one of ${OUTPUTS.join(', ')} or jsonpath=TEMPLATE (got "${output}")${didYouMean(output, OUTPUTS)}`,
+    );
   }
   const watch = booleanFlag(parsed, 'watch');
   if (watch && output !== undefined && output !== 'wide' && output !== 'name') {
@@ -56,7 +73,11 @@ export function parseListArgs(rawArgs: readonly string[]): ListOptions & { conne
     allNamespaces: booleanFlag(parsed, 'all-namespaces'),
     noHeaders: booleanFlag(parsed, 'no-headers'),
     watch,
-    ...(jsonPath !== undefined ? { output: 'jsonpath' as const, jsonPath } : output ? { output: output as (typeof OUTPUTS)[number] } : {}),
+    ...(jsonPath !== undefined
+      ? { output: 'jsonpath' as const, jsonPath }
+      : output
+        ? { output: output as (typeof OUTPUTS)[number] }
+        : {}),
     ...(selector ? { selector } : {}),
     connection: connectionOptions(parsed),
   };

@@ -16,15 +16,28 @@ import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
 export const args = {
-  target: { type: 'positional', description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job', required: false },
-  ports: { type: 'positional', description: '[LOCAL_PORT:]REMOTE_PORT, as for kubectl port-forward (repeatable)', required: false },
-  'only-ports': { type: 'boolean', description: 'Record the remote ports in the request: only clients that name their ports (?ports=) can then use it, kubectl cannot' },
+  target: {
+    type: 'positional',
+    description: 'The pod, or TYPE/NAME: deployment, statefulset, daemonset, replicaset or job',
+    required: false,
+  },
+  ports: {
+    type: 'positional',
+    description: '[LOCAL_PORT:]REMOTE_PORT, as for kubectl port-forward (repeatable)',
+    required: false,
+  },
+  'only-ports': {
+    type: 'boolean',
+    description:
+      'Record the remote ports in the request: only clients that name their ports (?ports=) can then use it, kubectl cannot',
+  },
   ...requestArgs,
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]]',
+  usage:
+    'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]]',
   examples: [
     '# Ask to forward local 5432 to the database pod for an hour',
     'kubectl request port-forward db-0 5432 --valid-for 1h',
@@ -51,7 +64,9 @@ export function remotePort(mapping: string): number {
   const remote = mapping.includes(':') ? mapping.slice(mapping.lastIndexOf(':') + 1) : mapping;
   const port = /^\d+$/.test(remote) ? Number(remote) : Number.NaN;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw usageError(`"${mapping}" is not [LOCAL_PORT:]REMOTE_PORT with a remote port number 1-65535 (named ports are not supported)`);
+    throw usageError(
+      `"${mapping}" is not [LOCAL_PORT:]REMOTE_PORT with a remote port number 1-65535 (named ports are not supported)`,
+    );
   }
   return port;
 }
@@ -72,7 +87,9 @@ export function requestPortForward(deps: CommandDeps, options: PortForwardOption
     const resolved = await resolveTarget(deps.cluster, namespace, options.target);
     const notes = resolved.notes.filter((note) => !note.startsWith('Defaulted container'));
     if (!options.onlyPorts) {
-      notes.push(`kubectl port-forward does not tell the apiserver its ports: asking for a port-forward to any port of pod ${resolved.pod}`);
+      notes.push(
+        `kubectl port-forward does not tell the apiserver its ports: asking for a port-forward to any port of pod ${resolved.pod}`,
+      );
     }
     return {
       body: buildAccessRequest({

@@ -30,6 +30,8 @@ export default defineCommand({
     const [name, ...extra] = parsed.positionals;
     if (!name || extra.length > 0) throw usageError('revoke takes one request name; see kubectl request list --all');
     const options = { name, yes: booleanFlag(parsed, 'yes') };
-    return withCluster(connectionOptions(parsed), async (deps) => (await import('../lib/manage.ts')).revoke(deps, options));
+    return withCluster(connectionOptions(parsed), async (deps) =>
+      (await import('../lib/manage.ts')).revoke(deps, options),
+    );
   },
 });

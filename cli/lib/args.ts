@@ -107,8 +107,12 @@ export function parseCommandLine(
       }
     }
     if (!info) {
-      const suggestion = didYouMean(key, [...table.keys()].filter((k) => k.startsWith('--')));
-      const hint = !suggestion && options.allowRest && positionals.length > 0 ? '; put the command and its flags after "--"' : '';
+      const suggestion = didYouMean(
+        key,
+        [...table.keys()].filter((k) => k.startsWith('--')),
+      );
+      const hint =
+        !suggestion && options.allowRest && positionals.length > 0 ? '; put the command and its flags after "--"' : '';
       throw usageError(`unknown flag ${key}${suggestion}${hint}`);
     }
     switch (info.kind) {

@@ -89,7 +89,13 @@ export async function complete(words: readonly string[], source: CompletionSourc
   const none = { candidates: [], directive: Directive.noFileComp };
   const command = commandWord(before);
   if (!command) {
-    return { candidates: matching(Object.entries(source.commands).map(([n, s]) => `${n}\t${s}`), current), directive: Directive.noFileComp };
+    return {
+      candidates: matching(
+        Object.entries(source.commands).map(([n, s]) => `${n}\t${s}`),
+        current,
+      ),
+      directive: Directive.noFileComp,
+    };
   }
   const args = await source.args(command);
   if (!args) return none;
@@ -110,14 +116,19 @@ export async function complete(words: readonly string[], source: CompletionSourc
   }
 
   // The first positional word of the command: a request name or a pod.
-  const positionals = before.slice(before.indexOf(command) + 1).filter((w, i, all) => !w.startsWith('-') && !(i > 0 && takesValue(args, all[i - 1]!)));
+  const positionals = before
+    .slice(before.indexOf(command) + 1)
+    .filter((w, i, all) => !w.startsWith('-') && !(i > 0 && takesValue(args, all[i - 1]!)));
   if (positionals.length > 0) return none;
   try {
     const deps = await source.connect(connectionFrom(before));
     const namespace = deps.cluster.namespace;
     const wanted = REQUEST_NAMES[command];
     if (wanted) {
-      const [requests, grants] = await Promise.all([deps.cluster.listAccessRequests(namespace), deps.cluster.listAccessGrants(namespace)]);
+      const [requests, grants] = await Promise.all([
+        deps.cluster.listAccessRequests(namespace),
+        deps.cluster.listAccessGrants(namespace),
+      ]);
       const now = deps.now();
       const described = (request: AccessRequest, state: ReturnType<typeof requestState>) =>
         `${request.metadata.name}\t${request.spec.userInfo.username}: ${commandText(request)} on ${request.spec.forObject.name} (${stateText(state, now)})`;

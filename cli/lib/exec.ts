@@ -49,7 +49,8 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
     const namespace = deps.cluster.namespace;
     const resolved = await resolveTarget(deps.cluster, namespace, options.target, options.container);
     const notes = [...resolved.notes];
-    if (options.command.length === 0) notes.push('--any-command: asking for ANY command in the container (the approver sees that)');
+    if (options.command.length === 0)
+      notes.push('--any-command: asking for ANY command in the container (the approver sees that)');
     return {
       body: buildExecRequest({
         username,
@@ -124,7 +125,10 @@ export async function createAndMaybeWait(
   const nsFlag = shellQuote(['-n', namespace, ...connectionFlags(options.connection)]);
   let existing: AccessRequest | undefined;
   try {
-    const [requests, grants] = await Promise.all([cluster.listAccessRequests(namespace), cluster.listAccessGrants(namespace)]);
+    const [requests, grants] = await Promise.all([
+      cluster.listAccessRequests(namespace),
+      cluster.listAccessGrants(namespace),
+    ]);
     existing = identicalPending(body, requests, grants, deps.now());
   } catch (error) {
     throw explainError(error, { action: 'look for your pending requests', namespace, server: cluster.server });
@@ -160,7 +164,13 @@ export async function createAndMaybeWait(
     created,
     { timeoutMs: options.waitMs, checks: planned.checks },
   );
-  return reportWait(io, result, { name, line, nsFlag, waitMs: options.waitMs, ...(planned.after ? { after: planned.after } : {}) });
+  return reportWait(io, result, {
+    name,
+    line,
+    nsFlag,
+    waitMs: options.waitMs,
+    ...(planned.after ? { after: planned.after } : {}),
+  });
 }
 
 /** Prints what `--wait` (or `kubectl request wait`) ended with; a denial, expiry or timeout throws. */

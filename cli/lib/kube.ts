@@ -110,93 +110,97 @@ export async function connect(options: ConnectionOptions): Promise<Cluster> {
   const authz = apiClient(config, AuthorizationV1Api, timeoutMs);
   const crd = { group: GROUP, version: VERSION };
 
-  return withTimeoutErrors({
-    namespace,
-    server: config.getCurrentCluster()?.server ?? '',
+  return withTimeoutErrors(
+    {
+      namespace,
+      server: config.getCurrentCluster()?.server ?? '',
 
-    async whoAmI(): Promise<UserIdentity> {
-      const review = await authn.createSelfSubjectReview({
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
-      });
-      const user = review.status?.userInfo;
-      if (!user?.username) throw new CliError('the cluster did not say who you are (SelfSubjectReview returned no user)');
-      return { username: user.username, groups: user.groups ?? [] };
+      async whoAmI(): Promise<UserIdentity> {
+        const review = await authn.createSelfSubjectReview({
+          body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+        });
+        const user = review.status?.userInfo;
+        if (!user?.username)
+          throw new CliError('the cluster did not say who you are (SelfSubjectReview returned no user)');
+        return { username: user.username, groups: user.groups ?? [] };
+      },
+
+      readPod: async (ns, name) => (await core.readNamespacedPod({ namespace: ns, name })) as PodLike,
+
+      async readWorkload(kind: Exclude<WorkloadKind, 'pod'>, ns: string, name: string): Promise<WorkloadLike> {
+        const params = { namespace: ns, name };
+        switch (kind) {
+          case 'deployment':
+            return apps.readNamespacedDeployment(params);
+          case 'statefulset':
+            return apps.readNamespacedStatefulSet(params);
+          case 'daemonset':
+            return apps.readNamespacedDaemonSet(params);
+          case 'replicaset':
+            return apps.readNamespacedReplicaSet(params);
+          case 'job':
+            return batch.readNamespacedJob(params);
+        }
+      },
+
+      listPods: async (ns, labelSelector) =>
+        (await core.listNamespacedPod({ namespace: ns, labelSelector })).items as PodLike[],
+
+      createAccessRequest: async (ns, body) =>
+        (await custom.createNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, body })) as AccessRequest,
+
+      getAccessRequest: async (ns, name) =>
+        (await custom.getNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, name })) as AccessRequest,
+
+      async listAccessRequests(ns, labelSelector) {
+        const selector = labelSelector ? { labelSelector } : {};
+        const list = ns
+          ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, ...selector })
+          : await custom.listClusterCustomObject({ ...crd, plural: REQUESTS, ...selector });
+        return (list as { items?: AccessRequest[] }).items ?? [];
+      },
+
+      async deleteAccessRequest(ns, name, uid) {
+        await custom.deleteNamespacedCustomObject({
+          ...crd,
+          namespace: ns,
+          plural: REQUESTS,
+          name,
+          ...(uid ? { body: { preconditions: { uid } } } : {}),
+        });
+      },
+
+      async listAccessGrants(ns) {
+        const list = ns
+          ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS })
+          : await custom.listClusterCustomObject({ ...crd, plural: GRANTS });
+        return (list as { items?: AccessGrant[] }).items ?? [];
+      },
+
+      createAccessGrant: async (ns, body) =>
+        (await custom.createNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS, body })) as AccessGrant,
+
+      async deleteAccessGrant(ns, name, uid) {
+        await custom.deleteNamespacedCustomObject({
+          ...crd,
+          namespace: ns,
+          plural: GRANTS,
+          name,
+          ...(uid ? { body: { preconditions: { uid } } } : {}),
+        });
+      },
+
+      async canI(check: AccessCheck): Promise<boolean> {
+        const review = await authz.createSelfSubjectAccessReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { ...check } },
+          },
+        });
+        return review.status?.allowed === true;
+      },
     },
-
-    readPod: async (ns, name) => (await core.readNamespacedPod({ namespace: ns, name })) as PodLike,
-
-    async readWorkload(kind: Exclude<WorkloadKind, 'pod'>, ns: string, name: string): Promise<WorkloadLike> {
-      const params = { namespace: ns, name };
-      switch (kind) {
-        case 'deployment':
-          return apps.readNamespacedDeployment(params);
-        case 'statefulset':
-          return apps.readNamespacedStatefulSet(params);
-        case 'daemonset':
-          return apps.readNamespacedDaemonSet(params);
-        case 'replicaset':
-          return apps.readNamespacedReplicaSet(params);
-        case 'job':
-          return batch.readNamespacedJob(params);
-      }
-    },
-
-    listPods: async (ns, labelSelector) =>
-      (await core.listNamespacedPod({ namespace: ns, labelSelector })).items as PodLike[],
-
-    createAccessRequest: async (ns, body) =>
-      (await custom.createNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, body })) as AccessRequest,
-
-    getAccessRequest: async (ns, name) =>
-      (await custom.getNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, name })) as AccessRequest,
-
-    async listAccessRequests(ns, labelSelector) {
-      const selector = labelSelector ? { labelSelector } : {};
-      const list = ns
-        ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: REQUESTS, ...selector })
-        : await custom.listClusterCustomObject({ ...crd, plural: REQUESTS, ...selector });
-      return ((list as { items?: AccessRequest[] }).items ?? []);
-    },
-
-    async deleteAccessRequest(ns, name, uid) {
-      await custom.deleteNamespacedCustomObject({
-        ...crd,
-        namespace: ns,
-        plural: REQUESTS,
-        name,
-        ...(uid ? { body: { preconditions: { uid } } } : {}),
-      });
-    },
-
-    async listAccessGrants(ns) {
-      const list = ns
-        ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS })
-        : await custom.listClusterCustomObject({ ...crd, plural: GRANTS });
-      return ((list as { items?: AccessGrant[] }).items ?? []);
-    },
-
-    createAccessGrant: async (ns, body) =>
-      (await custom.createNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS, body })) as AccessGrant,
-
-    async deleteAccessGrant(ns, name, uid) {
-      await custom.deleteNamespacedCustomObject({
-        ...crd,
-        namespace: ns,
-        plural: GRANTS,
-        name,
-        ...(uid ? { body: { preconditions: { uid } } } : {}),
-      });
-    },
-
-    async canI(check: AccessCheck): Promise<boolean> {
-      const review = await authz.createSelfSubjectAccessReview({
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SelfSubjectAccessReview',
-          spec: { resourceAttributes: { ...check } },
-        },
-      });
-      return review.status?.allowed === true;
-    },
-  }, timeoutMs);
+    timeoutMs,
+  );
 }

@@ -4,7 +4,15 @@ import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
 import { reportWait, whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
-import { buildGrant, connectionFlags, grantName, kubectlCommand, requestState, shellQuote, type GrantState } from './requests.ts';
+import {
+  buildGrant,
+  connectionFlags,
+  grantName,
+  kubectlCommand,
+  requestState,
+  shellQuote,
+  type GrantState,
+} from './requests.ts';
 import { checksFor, waitForAccess } from './wait.ts';
 import { renderJsonPath } from './jsonpath.ts';
 import { ageOf, describeRequest, listTable, summarizeRequest, type ListRow } from './summary.ts';
@@ -69,7 +77,12 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
     yes: options.yes,
     what: `${verb} ${options.name}`,
   });
-  const body = buildGrant({ request, granter: me, status: options.status, ...(options.reason ? { reason: options.reason } : {}) });
+  const body = buildGrant({
+    request,
+    granter: me,
+    status: options.status,
+    ...(options.reason ? { reason: options.reason } : {}),
+  });
   try {
     await cluster.createAccessGrant(cluster.namespace, body);
   } catch (error) {
@@ -149,18 +162,25 @@ export async function list(deps: CommandDeps, options: ListOptions): Promise<num
   if (options.output === 'json' || options.output === 'yaml' || options.output === 'jsonpath') {
     const document = { apiVersion: 'v1', kind: 'List', items: rows.map((row) => row.request) };
     if (options.output === 'json') io.stdout(JSON.stringify(document, null, 2));
-    else if (options.output === 'jsonpath') io.stdout(renderJsonPath(options.jsonPath ?? '', JSON.parse(JSON.stringify(document))));
+    else if (options.output === 'jsonpath')
+      io.stdout(renderJsonPath(options.jsonPath ?? '', JSON.parse(JSON.stringify(document))));
     else io.stdout((await import('@kubernetes/client-node')).dumpYaml(document).trimEnd());
     return ExitCode.OK;
   }
   const table = (shown: readonly ListRow[], headers: boolean): string => {
     if (options.output === 'name') return shown.map((row) => nameOf(row.request)).join('\n');
-    const text = listTable(shown, { wide: options.output === 'wide', allNamespaces: options.allNamespaces }, deps.now());
+    const text = listTable(
+      shown,
+      { wide: options.output === 'wide', allNamespaces: options.allNamespaces },
+      deps.now(),
+    );
     return headers ? text : text.split('\n').slice(1).join('\n');
   };
   if (rows.length === 0) {
     const where = namespace ? `in namespace ${namespace}` : 'in any namespace';
-    io.stderr(`No ${options.all ? '' : 'pending '}access requests ${where}.${options.all ? '' : ' (--all shows decided ones too)'}`);
+    io.stderr(
+      `No ${options.all ? '' : 'pending '}access requests ${where}.${options.all ? '' : ' (--all shows decided ones too)'}`,
+    );
   } else {
     io.stdout(table(rows, !options.noHeaders && options.output !== 'name'));
   }
@@ -168,7 +188,8 @@ export async function list(deps: CommandDeps, options: ListOptions): Promise<num
 
   // -w: one line per request that appears or changes state, as kubectl get -w prints them.
   const seen = new Map<string, string>();
-  const key = (row: ListRow) => `${row.request.metadata.namespace}/${row.request.metadata.name}/${row.request.metadata.uid}`;
+  const key = (row: ListRow) =>
+    `${row.request.metadata.namespace}/${row.request.metadata.name}/${row.request.metadata.uid}`;
   const shownBefore = new Set(rows.map(key));
   for (const row of await listRows(deps, options)) seen.set(key(row), row.state.state);
   for (;;) {
@@ -212,7 +233,12 @@ export async function cancel(deps: CommandDeps, name: string): Promise<number> {
     await cluster.deleteAccessRequest(cluster.namespace, name, request.metadata.uid || undefined);
   } catch (error) {
     if (isNotFound(error)) throw requestNotFound(name, cluster.namespace);
-    throw explainError(error, { action: `cancel ${name}`, requestName: name, namespace: cluster.namespace, server: cluster.server });
+    throw explainError(error, {
+      action: `cancel ${name}`,
+      requestName: name,
+      namespace: cluster.namespace,
+      server: cluster.server,
+    });
   }
   io.stdout(`accessrequest/${name} cancelled`);
   return ExitCode.OK;
@@ -234,7 +260,12 @@ export async function waitFor(deps: CommandDeps, options: WaitForOptions): Promi
     request,
     { timeoutMs: options.timeoutMs, checks: checksFor(request) },
   );
-  return reportWait(io, result, { name: options.name, line: kubectlCommand(request, options.connection), nsFlag, waitMs: options.timeoutMs });
+  return reportWait(io, result, {
+    name: options.name,
+    line: kubectlCommand(request, options.connection),
+    nsFlag,
+    waitMs: options.timeoutMs,
+  });
 }
 
 export interface RevokeOptions {
@@ -250,10 +281,14 @@ export async function revoke(deps: CommandDeps, options: RevokeOptions): Promise
   const request = await getRequest(deps, name);
   const state = requestState(request, await listGrants(deps, namespace), deps.now());
   if (state.state === 'pending' || state.state === 'invalid') {
-    throw new CliError(`${name} has not been granted, so there is nothing to revoke; to refuse it: kubectl request deny ${name} -n ${namespace}`);
+    throw new CliError(
+      `${name} has not been granted, so there is nothing to revoke; to refuse it: kubectl request deny ${name} -n ${namespace}`,
+    );
   }
   if (state.state === 'denied') {
-    throw new CliError(`${name} was ${decidedText(state, deps.now())}; a denial stands and is not revoked (only an admin can remove it)`);
+    throw new CliError(
+      `${name} was ${decidedText(state, deps.now())}; a denial stands and is not revoked (only an admin can remove it)`,
+    );
   }
   const grant = state.grant;
   io.stdout(summarizeRequest(request, deps.now()));
@@ -262,10 +297,13 @@ export async function revoke(deps: CommandDeps, options: RevokeOptions): Promise
   try {
     await cluster.deleteAccessGrant(namespace, grant.metadata.name, grant.metadata.uid || undefined);
   } catch (error) {
-    if (isNotFound(error)) throw new CliError(`the grant of ${name} is already gone (revoked by someone else, or cleaned up)`);
+    if (isNotFound(error))
+      throw new CliError(`the grant of ${name} is already gone (revoked by someone else, or cleaned up)`);
     throw explainError(error, { action: `revoke ${name}`, namespace, server: cluster.server });
   }
-  io.stdout(`revoked ${name}: accessgrant/${grant.metadata.name} deleted, ${request.spec.userInfo.username}'s access ends with it`);
+  io.stdout(
+    `revoked ${name}: accessgrant/${grant.metadata.name} deleted, ${request.spec.userInfo.username}'s access ends with it`,
+  );
   io.stdout(`The request is pending again; to refuse it for good: kubectl request deny ${name} -n ${namespace}`);
   return ExitCode.OK;
 }

@@ -45,7 +45,8 @@ export function pickRunningPod(pods: readonly PodLike[]): PodLike | undefined {
   running.sort((a, b) => {
     const ready = Number(isReady(b)) - Number(isReady(a));
     if (ready) return ready;
-    const age = (toDate(a.metadata?.creationTimestamp)?.getTime() ?? 0) - (toDate(b.metadata?.creationTimestamp)?.getTime() ?? 0);
+    const age =
+      (toDate(a.metadata?.creationTimestamp)?.getTime() ?? 0) - (toDate(b.metadata?.creationTimestamp)?.getTime() ?? 0);
     if (age) return age;
     return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
   });
@@ -104,7 +105,9 @@ export async function resolveTarget(
       pod = await source.readPod(namespace, target.name);
     } catch (error) {
       if (isNotFound(error)) {
-        throw new CliError(`pod ${target.name} not found in namespace ${namespace}; check the name (kubectl get pods -n ${namespace})`);
+        throw new CliError(
+          `pod ${target.name} not found in namespace ${namespace}; check the name (kubectl get pods -n ${namespace})`,
+        );
       }
       throw explainError(error, { action: `read pod ${target.name}`, namespace });
     }

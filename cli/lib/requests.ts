@@ -2,7 +2,13 @@
 import { evaluateGrant, shellQuote, type GrantState } from '../../functions/access.ts';
 import type { KubectlHints } from '../../functions/kind.ts';
 import { kubectlArgs } from '../../functions/kinds.ts';
-import { API_VERSION, CREATED_BY_ANNOTATION, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
+import {
+  API_VERSION,
+  CREATED_BY_ANNOTATION,
+  type AccessGrant,
+  type AccessRequest,
+  type GrantStatus,
+} from '../../functions/schemas.ts';
 import type { AccessGrantBody, AccessRequestBody, ConnectionOptions } from './cluster.ts';
 
 export const ACCESS_REQUEST_KIND = 'AccessRequest';
@@ -125,7 +131,11 @@ export function connectionFlags(connection: ConnectionOptions): string[] {
  * debug or cp, as its kind says: functions/kinds.ts), ready to copy; `hints` fill in what the
  * request does not record (local paths, port mappings). Undefined for a subresource no kind knows.
  */
-export function kubectlCommand(request: Pick<AccessRequest, 'spec'>, connection: ConnectionOptions = {}, hints?: KubectlHints): string | undefined {
+export function kubectlCommand(
+  request: Pick<AccessRequest, 'spec'>,
+  connection: ConnectionOptions = {},
+  hints?: KubectlHints,
+): string | undefined {
   const args = kubectlArgs(request.spec, hints);
   return args && shellQuote(['kubectl', ...connectionFlags(connection), ...args]);
 }

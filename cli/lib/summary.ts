@@ -25,7 +25,9 @@ export function commandText(request: AccessRequest): string {
 }
 
 export function accessText(request: AccessRequest): string {
-  return request.spec.validFor ? `for ${request.spec.validFor} from the grant` : `once (a single ${oneUse(request.spec)})`;
+  return request.spec.validFor
+    ? `for ${request.spec.validFor} from the grant`
+    : `once (a single ${oneUse(request.spec)})`;
 }
 
 export function customKeysText(request: AccessRequest): string {
@@ -73,7 +75,9 @@ export function summarizeRequest(request: AccessRequest, now: Date): string {
     // Each kind of access says it in its own words: "port-forward to pod shop/web-0".
     `${request.spec.userInfo.username} asks to ${asks(request.spec)}`,
     `  request:     ${request.metadata.name}`,
-    ...(createdBy(request) ? [`  created by:  ${createdBy(request)} (on behalf of ${request.spec.userInfo.username})`] : []),
+    ...(createdBy(request)
+      ? [`  created by:  ${createdBy(request)} (on behalf of ${request.spec.userInfo.username})`]
+      : []),
     ...(request.spec.reason ? [`  why:         ${request.spec.reason}`] : []),
     // Each kind of access names its own facts (command, ports, image, copy destination …).
     ...requestedAccess(request.spec).map(([key, value]) => `  ${`${key}:`.padEnd(13)}${value}`),
@@ -108,7 +112,12 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('   ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('   ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 

@@ -46,7 +46,13 @@ export function checksFor(request: Pick<AccessRequest, 'spec'>): AccessCheck[] {
   const { subResource, name, namespace } = request.spec.forObject;
   if (!kind) return [];
   const verbs = kind.operation === 'CONNECT' ? ['create', 'get'] : ['patch'];
-  return verbs.map((verb) => ({ verb, resource: 'pods', subresource: kind.subResource || subResource, namespace, name }));
+  return verbs.map((verb) => ({
+    verb,
+    resource: 'pods',
+    subresource: kind.subResource || subResource,
+    namespace,
+    name,
+  }));
 }
 
 function isNotFound(error: unknown): boolean {
@@ -101,7 +107,9 @@ export async function waitForAccess(deps: WaitDeps, request: AccessRequest, opti
   deps.progress(`granted by ${grant.spec.grantedBy.username}; waiting until RBAC lets you in`);
   for (;;) {
     const answers = await Promise.all(options.checks.map((check) => cluster.canI(check)));
-    const missing = options.checks.filter((_, i) => !answers[i]).map((c) => `${c.verb} ${c.resource}/${c.subresource ?? ''}`);
+    const missing = options.checks
+      .filter((_, i) => !answers[i])
+      .map((c) => `${c.verb} ${c.resource}/${c.subresource ?? ''}`);
     if (missing.length === 0) return { outcome: 'granted', grant };
     if (deps.now().getTime() >= deadline) return { outcome: 'timeout', stage: 'rbac', grant, missing };
     tick(`for RBAC (${missing.join(', ')})`);

@@ -37,9 +37,11 @@ export function createAuditApp(options: AuditAppOptions): Hono {
       });
       log('info', 'audited', { seq, hash, type: message.type, summary });
       if (options.notify && notifyOn.has(message.type) && !message.data.request.dryRun) {
-        options.notify(summary, message).catch((error: unknown) =>
-          log('warn', 'chat notification failed; the audit line is stored', { seq, error: String(error) }),
-        );
+        options
+          .notify(summary, message)
+          .catch((error: unknown) =>
+            log('warn', 'chat notification failed; the audit line is stored', { seq, error: String(error) }),
+          );
       }
     },
     onError: (error) => log('error', 'could not store audit event', { error: String(error) }),

@@ -32,8 +32,7 @@ export function chainLine(seq: number, prev: string, entry: Entry): { text: stri
 const TAIL = /,"hash":"([0-9a-f]{64})"}$/;
 
 export type Verification =
-  | { ok: true; lines: number; head: string }
-  | { ok: false; line: number; reason: string; lines: number };
+  { ok: true; lines: number; head: string } | { ok: false; line: number; reason: string; lines: number };
 
 /** Checks every line of a chain file's text; names the first broken line (1-based). */
 export function verifyChain(text: string): Verification {
@@ -112,7 +111,9 @@ export class ChainFile {
       } catch (error) {
         // A partial line may be on disk: every later line would extend a broken chain, so stop
         // accepting (the audit webhook then answers 500 and kube-request-access denies).
-        this.failure = new Error(`writing ${this.path} failed (${(error as Error).message}); restart after checking it with verify`);
+        this.failure = new Error(
+          `writing ${this.path} failed (${(error as Error).message}); restart after checking it with verify`,
+        );
         throw this.failure;
       }
       this.seq = seq;

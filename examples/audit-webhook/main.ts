@@ -15,11 +15,29 @@ import { parseAddress, serveHttps, type Running } from '../shared/https.ts';
 
 export const serveArgs = {
   address: { type: 'string', alias: 'a', default: '0.0.0.0:9443', description: 'Address to listen on (host:port)' },
-  'cert-file': { type: 'string', alias: 'c', default: 'tls.crt', description: 'HTTPS certificate (PEM), re-read when it changes' },
+  'cert-file': {
+    type: 'string',
+    alias: 'c',
+    default: 'tls.crt',
+    description: 'HTTPS certificate (PEM), re-read when it changes',
+  },
   'key-file': { type: 'string', alias: 'k', default: 'tls.key', description: 'HTTPS private key (PEM)' },
-  file: { type: 'string', alias: 'f', default: 'audit.jsonl', description: 'The hash-chained JSON-lines audit file to append to' },
-  'chat-webhook-url': { type: 'string', description: 'Slack-compatible incoming webhook URL: one {text} post per event (optional; default $CHAT_WEBHOOK_URL, which keeps the secret out of the process list)' },
-  'chat-events': { type: 'string', default: 'audit-created', description: 'Comma-separated events posted to chat: audit-created, audit-granted, audit-exec' },
+  file: {
+    type: 'string',
+    alias: 'f',
+    default: 'audit.jsonl',
+    description: 'The hash-chained JSON-lines audit file to append to',
+  },
+  'chat-webhook-url': {
+    type: 'string',
+    description:
+      'Slack-compatible incoming webhook URL: one {text} post per event (optional; default $CHAT_WEBHOOK_URL, which keeps the secret out of the process list)',
+  },
+  'chat-events': {
+    type: 'string',
+    default: 'audit-created',
+    description: 'Comma-separated events posted to chat: audit-created, audit-granted, audit-exec',
+  },
 } as const;
 
 export type ServeFlags = { [K in keyof typeof serveArgs]?: string };
@@ -30,14 +48,19 @@ export interface RunningAuditWebhook extends Running {
 
 export async function startAuditWebhook(flags: ServeFlags, log: Log = jsonLog): Promise<RunningAuditWebhook> {
   const { host, port } = parseAddress(flags.address ?? '0.0.0.0:9443');
-  const events = (flags['chat-events'] ?? 'audit-created').split(',').map((s) => s.trim()).filter(Boolean);
+  const events = (flags['chat-events'] ?? 'audit-created')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const notifyOn = events.map((event) => {
     const parsed = v.safeParse(AuditType, event);
-    if (!parsed.success) throw new Error(`--chat-events: unknown event "${event}" (audit-created, audit-granted, audit-exec)`);
+    if (!parsed.success)
+      throw new Error(`--chat-events: unknown event "${event}" (audit-created, audit-granted, audit-exec)`);
     return parsed.output;
   });
   const chatUrl = flags['chat-webhook-url'] || process.env.CHAT_WEBHOOK_URL || undefined;
-  if (chatUrl && !/^https?:\/\//.test(chatUrl)) throw new Error("--chat-webhook-url (or $CHAT_WEBHOOK_URL) is not an http(s) URL");
+  if (chatUrl && !/^https?:\/\//.test(chatUrl))
+    throw new Error('--chat-webhook-url (or $CHAT_WEBHOOK_URL) is not an http(s) URL');
   const chain = await ChainFile.open(flags.file ?? 'audit.jsonl');
   const app = createAuditApp({ chain, notifyOn, log, ...(chatUrl ? { notify: chatNotifier(chatUrl) } : {}) });
   try {
@@ -47,7 +70,8 @@ export async function startAuditWebhook(flags: ServeFlags, log: Log = jsonLog): 
       port,
       certFile: flags['cert-file'] ?? 'tls.crt',
       keyFile: flags['key-file'] ?? 'tls.key',
-      onReloadError: (error) => log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
+      onReloadError: (error) =>
+        log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
     });
     log('info', 'serving', { url: running.url, file: chain.path, head: chain.head, chat: Boolean(chatUrl) });
     return {

@@ -13,7 +13,9 @@ export function summarize(message: AuditMessage): string {
       const namespace = metadata.namespace || request.namespace;
       const container = spec.execOptions?.container ? `, container ${spec.execOptions.container}` : '';
       const validFor = spec.validFor ? `valid for ${spec.validFor}` : 'once';
-      const keys = Object.entries(spec.customKeys ?? {}).map(([k, v]) => `, ${k} ${v}`).join('');
+      const keys = Object.entries(spec.customKeys ?? {})
+        .map(([k, v]) => `, ${k} ${v}`)
+        .join('');
       return `${spec.userInfo.username} requests ${quote(spec.execOptions?.command ?? [])} in pod ${namespace}/${spec.forObject.name} (${validFor}${container}${keys})${dry}; to decide: kubectl request grant ${name} -n ${namespace}`;
     }
     case 'audit-granted': {

@@ -32,15 +32,29 @@ export const noNodeBuiltins: esbuild.Plugin = {
   setup(build) {
     build.onResolve({ filter: /.*/ }, (args) => {
       const bare = args.path.split('/')[0] ?? args.path;
-      if (args.path.startsWith('node:') || NODE_BUILTINS.has(args.path) || (NODE_BUILTINS.has(bare) && !bare.startsWith('@'))) {
-        return { errors: [{ text: `Node built-in "${args.path}" imported by ${path.relative(process.cwd(), args.importer)}: the edge worker must run without Node APIs` }] };
+      if (
+        args.path.startsWith('node:') ||
+        NODE_BUILTINS.has(args.path) ||
+        (NODE_BUILTINS.has(bare) && !bare.startsWith('@'))
+      ) {
+        return {
+          errors: [
+            {
+              text: `Node built-in "${args.path}" imported by ${path.relative(process.cwd(), args.importer)}: the edge worker must run without Node APIs`,
+            },
+          ],
+        };
       }
       return undefined;
     });
   },
 };
 
-export async function bundleEdge(target: EdgeTarget, outdir: string, options: { minify?: boolean } = {}): Promise<EdgeBundle> {
+export async function bundleEdge(
+  target: EdgeTarget,
+  outdir: string,
+  options: { minify?: boolean } = {},
+): Promise<EdgeBundle> {
   await mkdir(outdir, { recursive: true });
   const file = path.join(outdir, `${target}.mjs`);
   await esbuild.build({
@@ -64,6 +78,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const outdir = path.resolve(process.argv[2] ?? path.join(HERE, 'dist'));
   for (const target of Object.keys(ENTRIES) as EdgeTarget[]) {
     const bundle = await bundleEdge(target, outdir);
-    console.log(`${target}: ${path.relative(process.cwd(), bundle.file)} ${(bundle.bytes / 1024).toFixed(1)} KiB (${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip)`);
+    console.log(
+      `${target}: ${path.relative(process.cwd(), bundle.file)} ${(bundle.bytes / 1024).toFixed(1)} KiB (${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip)`,
+    );
   }
 }

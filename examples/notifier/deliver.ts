@@ -16,14 +16,21 @@ export function nodePost(options: { ca?: string; timeoutMs?: number } = {}): Pos
         target,
         {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'kube-request-access-notifier' },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'user-agent': 'kube-request-access-notifier',
+          },
           timeout: options.timeoutMs ?? 5000,
           ...(options.ca && target.protocol === 'https:' ? { ca: options.ca } : {}),
         },
         (res) => {
           res.resume();
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, ...(typeof res.headers['retry-after'] === 'string' ? { retryAfter: res.headers['retry-after'] } : {}) }),
+            resolve({
+              status: res.statusCode ?? 0,
+              ...(typeof res.headers['retry-after'] === 'string' ? { retryAfter: res.headers['retry-after'] } : {}),
+            }),
           );
         },
       );
@@ -88,7 +95,14 @@ export function deliverer(options: DelivererOptions): Deliverer {
       }
     }
     log('error', 'chat post failed; written to the dead-letter file', { ...meta, error, file: options.deadLetterFile });
-    const line = JSON.stringify({ time: new Date().toISOString(), url: redact(options.url), error, attempts, ...meta, payload });
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      url: redact(options.url),
+      error,
+      attempts,
+      ...meta,
+      payload,
+    });
     await appendFile(options.deadLetterFile, `${line}\n`, { mode: 0o600 }).catch((e: unknown) =>
       log('error', 'cannot write the dead-letter file', { file: options.deadLetterFile, error: String(e), payload }),
     );

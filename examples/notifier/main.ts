@@ -15,14 +15,38 @@ import type { Format } from './message.ts';
 
 export const serveArgs = {
   address: { type: 'string', alias: 'a', default: '0.0.0.0:9443', description: 'Address to listen on (host:port)' },
-  'cert-file': { type: 'string', alias: 'c', default: 'tls.crt', description: 'HTTPS certificate (PEM), re-read when it changes' },
+  'cert-file': {
+    type: 'string',
+    alias: 'c',
+    default: 'tls.crt',
+    description: 'HTTPS certificate (PEM), re-read when it changes',
+  },
   'key-file': { type: 'string', alias: 'k', default: 'tls.key', description: 'HTTPS private key (PEM)' },
-  'chat-webhook-url': { type: 'string', description: 'Incoming-webhook URL to post to (default $CHAT_WEBHOOK_URL, which keeps the secret out of the process list)' },
-  format: { type: 'string', default: 'slack', description: 'slack (Slack-compatible {text, blocks}) or generic (plain JSON of the event)' },
-  'chat-ca-file': { type: 'string', description: 'Extra CA bundle (PEM) to trust for the chat webhook (an in-house receiver)' },
-  'dead-letter-file': { type: 'string', default: 'notifier-dead-letters.jsonl', description: 'Messages that could not be posted, one JSON line each' },
+  'chat-webhook-url': {
+    type: 'string',
+    description:
+      'Incoming-webhook URL to post to (default $CHAT_WEBHOOK_URL, which keeps the secret out of the process list)',
+  },
+  format: {
+    type: 'string',
+    default: 'slack',
+    description: 'slack (Slack-compatible {text, blocks}) or generic (plain JSON of the event)',
+  },
+  'chat-ca-file': {
+    type: 'string',
+    description: 'Extra CA bundle (PEM) to trust for the chat webhook (an in-house receiver)',
+  },
+  'dead-letter-file': {
+    type: 'string',
+    default: 'notifier-dead-letters.jsonl',
+    description: 'Messages that could not be posted, one JSON line each',
+  },
   attempts: { type: 'string', default: '5', description: 'Attempts per message, the first included' },
-  'retry-delay': { type: 'string', default: '1000', description: 'First retry after this many ms, doubling (at most 60 s)' },
+  'retry-delay': {
+    type: 'string',
+    default: '1000',
+    description: 'First retry after this many ms, doubling (at most 60 s)',
+  },
 } as const;
 
 export type ServeFlags = { [K in keyof typeof serveArgs]?: string };
@@ -39,8 +63,10 @@ export async function startNotifier(flags: ServeFlags, log: Log = jsonLog): Prom
   if (format !== 'slack' && format !== 'generic') throw new Error(`--format "${flags.format}": use slack or generic`);
   const attempts = Number(flags.attempts ?? '5');
   const baseDelayMs = Number(flags['retry-delay'] ?? '1000');
-  if (!Number.isInteger(attempts) || attempts < 1) throw new Error(`--attempts "${flags.attempts}" is not a positive integer`);
-  if (!Number.isFinite(baseDelayMs) || baseDelayMs < 0) throw new Error(`--retry-delay "${flags['retry-delay']}" is not a number of ms`);
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new Error(`--attempts "${flags.attempts}" is not a positive integer`);
+  if (!Number.isFinite(baseDelayMs) || baseDelayMs < 0)
+    throw new Error(`--retry-delay "${flags['retry-delay']}" is not a number of ms`);
   const ca = flags['chat-ca-file'] ? readFileSync(flags['chat-ca-file'], 'utf8') : undefined;
   const deadLetterFile = flags['dead-letter-file'] ?? 'notifier-dead-letters.jsonl';
   const send = deliverer({ url, post: nodePost(ca ? { ca } : {}), deadLetterFile, attempts, baseDelayMs, log });
@@ -50,7 +76,8 @@ export async function startNotifier(flags: ServeFlags, log: Log = jsonLog): Prom
     port,
     certFile: flags['cert-file'] ?? 'tls.crt',
     keyFile: flags['key-file'] ?? 'tls.key',
-    onReloadError: (error) => log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
+    onReloadError: (error) =>
+      log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
   });
   log('info', 'serving', { url: running.url, chat: redact(url), format, deadLetterFile });
   return {

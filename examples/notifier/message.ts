@@ -69,7 +69,11 @@ const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 function commandText(n: Notification): string {
-  return n.command.length > 0 ? n.command.map((arg) => code(esc(arg))).join(' ') : n.subResource === 'exec' ? 'any command' : n.subResource;
+  return n.command.length > 0
+    ? n.command.map((arg) => code(esc(arg))).join(' ')
+    : n.subResource === 'exec'
+      ? 'any command'
+      : n.subResource;
 }
 
 /** One line for chat clients that show only `text` (and for notifications). */
@@ -94,7 +98,11 @@ export function slackPayload(n: Notification): { text: string; blocks: object[] 
     `*Window*\n${esc(n.window)}`,
     `*Command (argv)*\n${commandText(n)}`,
     ...(Object.keys(n.customKeys).length > 0
-      ? [`*Custom keys*\n${Object.entries(n.customKeys).map(([k, v]) => esc(`${k}=${v}`)).join(', ')}`]
+      ? [
+          `*Custom keys*\n${Object.entries(n.customKeys)
+            .map(([k, v]) => esc(`${k}=${v}`))
+            .join(', ')}`,
+        ]
       : []),
     ...(n.reason ? [`*Reason*\n${esc(n.reason)}`] : []),
     ...(n.decidedBy ? [`*Decided by*\n${esc(n.decidedBy)}`] : []),

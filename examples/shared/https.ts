@@ -26,19 +26,23 @@ function readPem(file: string, flag: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new Error(`cannot read ${flag} ${file}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new Error(
+      `cannot read ${flag} ${file}: ${(error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
   }
 }
 
 const stamp = (files: string[]) =>
-  files.map((file) => {
-    try {
-      const s = statSync(file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  }).join('|');
+  files
+    .map((file) => {
+      try {
+        const s = statSync(file);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
 
 export async function serveHttps(options: ServeOptions): Promise<Running> {
   const tlsOptions = () => ({
@@ -71,7 +75,11 @@ export async function serveHttps(options: ServeOptions): Promise<Running> {
     server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host === '0.0.0.0' ? 'localhost' : options.host;
+  const host = options.host.includes(':')
+    ? `[${options.host}]`
+    : options.host === '0.0.0.0'
+      ? 'localhost'
+      : options.host;
   return {
     url: `https://${host}:${port}`,
     port,

@@ -11,11 +11,28 @@ import { DEFAULT_TICKET_PATTERN, rulesFrom } from './rules.ts';
 
 export const serveArgs = {
   address: { type: 'string', alias: 'a', default: '0.0.0.0:10443', description: 'Address to listen on (host:port)' },
-  'cert-file': { type: 'string', alias: 'c', default: 'tls.crt', description: 'HTTPS certificate (PEM), re-read when it changes' },
+  'cert-file': {
+    type: 'string',
+    alias: 'c',
+    default: 'tls.crt',
+    description: 'HTTPS certificate (PEM), re-read when it changes',
+  },
   'key-file': { type: 'string', alias: 'k', default: 'tls.key', description: 'HTTPS private key (PEM)' },
-  'ticket-pattern': { type: 'string', default: DEFAULT_TICKET_PATTERN, description: 'Regular expression customKeys.ticket must match' },
-  'ticket-example': { type: 'string', default: 'OPS-123', description: 'A valid ticket, quoted in messages to requesters' },
-  'example-key-value': { type: 'string', default: 'example-value', description: 'The value customKeys.example-key must have when set' },
+  'ticket-pattern': {
+    type: 'string',
+    default: DEFAULT_TICKET_PATTERN,
+    description: 'Regular expression customKeys.ticket must match',
+  },
+  'ticket-example': {
+    type: 'string',
+    default: 'OPS-123',
+    description: 'A valid ticket, quoted in messages to requesters',
+  },
+  'example-key-value': {
+    type: 'string',
+    default: 'example-value',
+    description: 'The value customKeys.example-key must have when set',
+  },
 } as const;
 
 export type ServeFlags = { [K in keyof typeof serveArgs]?: string };
@@ -33,7 +50,8 @@ export async function startValidatorWebhook(flags: ServeFlags, log: Log = jsonLo
     port,
     certFile: flags['cert-file'] ?? 'tls.crt',
     keyFile: flags['key-file'] ?? 'tls.key',
-    onReloadError: (error) => log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
+    onReloadError: (error) =>
+      log('error', 'certificate changed but cannot be loaded; keeping the old one', { error: String(error) }),
   });
   log('info', 'serving', { url: running.url, ticketPattern: rules.ticketPattern.source });
   return running;

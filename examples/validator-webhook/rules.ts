@@ -24,7 +24,11 @@ export const DEFAULT_RULES: Rules = {
 };
 
 /** Compiles `--ticket-pattern`; a bad pattern or an example that fails it is a start-up error. */
-export function rulesFrom(options: { ticketPattern?: string; ticketExample?: string; exampleKeyValue?: string }): Rules {
+export function rulesFrom(options: {
+  ticketPattern?: string;
+  ticketExample?: string;
+  exampleKeyValue?: string;
+}): Rules {
   let ticketPattern: RegExp;
   try {
     ticketPattern = new RegExp(options.ticketPattern ?? DEFAULT_TICKET_PATTERN);
@@ -53,7 +57,9 @@ export function validate(data: ValidateAccessRequestData, rules: Rules = DEFAULT
   }
   const example = keys['example-key'];
   if (example !== undefined && example !== rules.exampleKeyValue) {
-    problems.push(`customKeys.example-key must be "${rules.exampleKeyValue}" when set, got "${example}": fix it or leave it out`);
+    problems.push(
+      `customKeys.example-key must be "${rules.exampleKeyValue}" when set, got "${example}": fix it or leave it out`,
+    );
   }
   if (problems.length > 0) return { status: 'invalid', message: problems.join('; ') };
   return { status: 'valid', message: `ticket ${ticket}` };

@@ -31,7 +31,12 @@ export const attach = podConcern<PodAttachOptions>({
 });
 
 /** A request for attach to exactly this container, never an interactive one. */
-export function matchesAttach(candidate: AccessRequest, review: AdmissionRequest, container: string, prefix: string): boolean {
+export function matchesAttach(
+  candidate: AccessRequest,
+  review: AdmissionRequest,
+  container: string,
+  prefix: string,
+): boolean {
   const wanted = candidate.spec.attachOptions;
   return (
     targetsPod(candidate, review, 'attach', prefix) &&

@@ -8,8 +8,24 @@ import type { LoadedPolicy } from '../policy.ts';
 export type CleanupReason = 'expired' | 'unused' | 'used' | 'denied' | 'orphaned';
 
 export type CleanupEvent =
-  | { kind: 'AccessRequest'; namespace: string; name: string; uid: string; reason: CleanupReason; message: string; object: AccessRequest }
-  | { kind: 'AccessGrant'; namespace: string; name: string; uid: string; reason: CleanupReason; message: string; object: AccessGrant };
+  | {
+      kind: 'AccessRequest';
+      namespace: string;
+      name: string;
+      uid: string;
+      reason: CleanupReason;
+      message: string;
+      object: AccessRequest;
+    }
+  | {
+      kind: 'AccessGrant';
+      namespace: string;
+      name: string;
+      uid: string;
+      reason: CleanupReason;
+      message: string;
+      object: AccessGrant;
+    };
 
 export interface CleanupPlan {
   /** Requests first, then grants: deleting in this order never leaves a granted request without its grant visible. */
@@ -64,13 +80,18 @@ export function dueForCleanup(input: {
       continue;
     }
     if (staleAt && staleAt <= now) {
-      const reason: CleanupReason = verdict.state === 'denied' ? 'denied' : verdict.state === 'used' ? 'used' : 'unused';
+      const reason: CleanupReason =
+        verdict.state === 'denied' ? 'denied' : verdict.state === 'used' ? 'used' : 'unused';
       const what =
-        verdict.state === 'denied' ? 'denied'
-        : verdict.state === 'used' ? `used at ${verdict.usedAt.toISOString()}, kept`
-        : verdict.state === 'granted' ? 'granted but unused'
-        : verdict.state === 'invalid' ? `invalid (${verdict.reason})`
-        : 'never granted';
+        verdict.state === 'denied'
+          ? 'denied'
+          : verdict.state === 'used'
+            ? `used at ${verdict.usedAt.toISOString()}, kept`
+            : verdict.state === 'granted'
+              ? 'granted but unused'
+              : verdict.state === 'invalid'
+                ? `invalid (${verdict.reason})`
+                : 'never granted';
       deletions.push({ ...base, reason, message: `${what} for longer than ${Math.round(deleteAfterMs / 1000)}s` });
       continue;
     }
@@ -87,7 +108,11 @@ export function dueForCleanup(input: {
       (d) => d.kind === 'AccessRequest' && d.namespace === namespace && d.name === grant.spec.grantFor,
     );
     if (deletedNow) {
-      deletions.push({ ...base, reason: 'orphaned', message: `its AccessRequest ${grant.spec.grantFor} is being deleted` });
+      deletions.push({
+        ...base,
+        reason: 'orphaned',
+        message: `its AccessRequest ${grant.spec.grantFor} is being deleted`,
+      });
       continue;
     }
     const created = timestamp(grant.metadata.creationTimestamp);

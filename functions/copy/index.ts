@@ -60,7 +60,9 @@ export function isCopy(spec: RequestSpec): boolean {
 
 /** The source of kubectl cp out of a pod (`tar cf - SRC`), or undefined for any other command. */
 export function copiedOut(command: readonly string[]): string | undefined {
-  return command.length === 4 && command[0] === 'tar' && command[1] === 'cf' && command[2] === '-' && command[3] ? command[3] : undefined;
+  return command.length === 4 && command[0] === 'tar' && command[1] === 'cf' && command[2] === '-' && command[3]
+    ? command[3]
+    : undefined;
 }
 
 function withCopy(options: PodExecOptions, path: string, probe = false): PodExecOptions {
@@ -68,7 +70,12 @@ function withCopy(options: PodExecOptions, path: string, probe = false): PodExec
 }
 
 /** A copy-in request of this user for this pod and container. */
-export function matchesCopyIn(candidate: AccessRequest, review: AdmissionRequest, container: string, prefix: string): boolean {
+export function matchesCopyIn(
+  candidate: AccessRequest,
+  review: AdmissionRequest,
+  container: string,
+  prefix: string,
+): boolean {
   return (
     targetsPod(candidate, review, 'exec', prefix) &&
     candidate.spec.copyOptions?.direction === 'in' &&
@@ -80,7 +87,12 @@ export function matchesCopyIn(candidate: AccessRequest, review: AdmissionRequest
  * The exec review's copy-in branch: kubectl cp's `tar -xmf - -C DIR` with stdin (never a tty),
  * allowed by a copy-in request for DIR. Undefined for any other exec.
  */
-export async function copyIn(request: AdmissionRequest, options: PodExecOptions, lookup: Lookup, context: Context): Promise<Verdict | undefined> {
+export async function copyIn(
+  request: AdmissionRequest,
+  options: PodExecOptions,
+  lookup: Lookup,
+  context: Context,
+): Promise<Verdict | undefined> {
   const directory = extractDirectory(options.command);
   if (directory === undefined || !options.stdin || options.tty) return undefined;
   const prefix = context.config.usernamePrefix;
@@ -88,14 +100,18 @@ export async function copyIn(request: AdmissionRequest, options: PodExecOptions,
     review: request,
     lookup,
     context,
-    matches: (candidate) => matchesCopyIn(candidate, request, options.container, prefix) && candidate.spec.copyOptions?.path === directory,
+    matches: (candidate) =>
+      matchesCopyIn(candidate, request, options.container, prefix) && candidate.spec.copyOptions?.path === directory,
     what: `kubectl cp into ${directory} of pod ${request.namespace}/${request.name}${options.container ? ` container ${options.container}` : ''}`,
     again: requestCopyInCommand(request, options.container, directory),
     usedBy: 'copy',
   });
   const auditOptions = withCopy(options, directory);
   return verdict.allowed
-    ? { ...allow(`${verdict.message}; stdin allowed for kubectl cp into ${directory}`, { effects: verdict.effects }), auditOptions }
+    ? {
+        ...allow(`${verdict.message}; stdin allowed for kubectl cp into ${directory}`, { effects: verdict.effects }),
+        auditOptions,
+      }
     : { ...verdict, auditOptions };
 }
 
@@ -104,7 +120,12 @@ export async function copyIn(request: AdmissionRequest, options: PodExecOptions,
  * up a one-shot request, when DEST is the requested directory or directly inside it. Refusing it
  * would make kubectl extract into the parent directory instead. Undefined unless allowed.
  */
-export async function copyProbe(request: AdmissionRequest, options: PodExecOptions, lookup: Lookup, context: Context): Promise<Verdict | undefined> {
+export async function copyProbe(
+  request: AdmissionRequest,
+  options: PodExecOptions,
+  lookup: Lookup,
+  context: Context,
+): Promise<Verdict | undefined> {
   const probed = probedPath(options.command);
   if (probed === undefined || options.stdin || options.tty) return undefined;
   const prefix = context.config.usernamePrefix;
@@ -115,7 +136,9 @@ export async function copyProbe(request: AdmissionRequest, options: PodExecOptio
     context,
     matches: (candidate) => {
       const path = candidate.spec.copyOptions?.path;
-      return matchesCopyIn(candidate, request, options.container, prefix) && (path === clean || path === parentOf(clean));
+      return (
+        matchesCopyIn(candidate, request, options.container, prefix) && (path === clean || path === parentOf(clean))
+      );
     },
     what: `directory check of kubectl cp`,
     again: requestCopyInCommand(request, options.container, clean),
@@ -125,7 +148,11 @@ export async function copyProbe(request: AdmissionRequest, options: PodExecOptio
   return verdict.allowed ? { ...allow(verdict.message), auditOptions: withCopy(options, clean, true) } : undefined;
 }
 
-export function requestCopyInCommand(request: Pick<AdmissionRequest, 'namespace' | 'name'>, container: string, directory: string): string {
+export function requestCopyInCommand(
+  request: Pick<AdmissionRequest, 'namespace' | 'name'>,
+  container: string,
+  directory: string,
+): string {
   const parts = ['kubectl request cp', `-n ${shellQuote([request.namespace])}`];
   if (container) parts.push(`-c ${shellQuote([container])}`);
   parts.push('--valid-for 1h', 'FILE', shellQuote([`${request.name}:${intoDirectory(directory)}`]));
@@ -143,7 +170,7 @@ export function copyRule(spec: RequestSpec): string | undefined {
     return `spec.copyOptions.path: "${copy.path}" must be an absolute, clean directory path such as /tmp/upload`;
   }
   if (spec.execOptions?.command?.length) {
-    return 'spec.execOptions.command: a copy-in request allows only kubectl cp\'s tar; leave the command empty';
+    return "spec.execOptions.command: a copy-in request allows only kubectl cp's tar; leave the command empty";
   }
   return undefined;
 }
@@ -175,10 +202,16 @@ export const copyKind: AccessKind = {
       return [container, ['copy in', `kubectl cp into ${into}: stdin to tar, may write any file below ${into}`]];
     }
     const command = spec.execOptions?.command ?? [];
-    return [container, ['command', shellQuote(command)], ['copy out', `kubectl cp of ${copiedOut(command) ?? ''}, output only`]];
+    return [
+      container,
+      ['command', shellQuote(command)],
+      ['copy out', `kubectl cp of ${copiedOut(command) ?? ''}, output only`],
+    ];
   },
   brief: (spec) =>
-    spec.copyOptions ? `copy into ${spec.copyOptions.path}` : `copy out of ${copiedOut(spec.execOptions?.command ?? []) ?? ''}`,
+    spec.copyOptions
+      ? `copy into ${spec.copyOptions.path}`
+      : `copy out of ${copiedOut(spec.execOptions?.command ?? []) ?? ''}`,
   oneUse: 'copy',
   kubectl: (spec, hints = {}) => {
     const { namespace, name } = spec.forObject;

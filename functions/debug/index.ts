@@ -7,7 +7,14 @@ import { shellQuote } from '../access.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { podConcern, podOf, type AccessKind, type RequestSpec } from '../kind.ts';
 import { findGrantedRequest, sameArgv, targetsPod } from '../match.ts';
-import { describeIssues, Pod, type AccessRequest, type AdmissionRequest, type EphemeralContainer, type PodExecOptions } from '../schemas.ts';
+import {
+  describeIssues,
+  Pod,
+  type AccessRequest,
+  type AdmissionRequest,
+  type EphemeralContainer,
+  type PodExecOptions,
+} from '../schemas.ts';
 import { deny } from '../types.ts';
 
 type Json = Record<string, unknown>;
@@ -101,10 +108,20 @@ function rawEphemeralContainers(pod: unknown): Json[] {
 }
 
 /** The Pod stays the same pod and only gains one ephemeral container at the end. */
-function checkShape(review: AdmissionRequest, object: Json, oldObject: Json, before: number, after: number): string | undefined {
+function checkShape(
+  review: AdmissionRequest,
+  object: Json,
+  oldObject: Json,
+  before: number,
+  after: number,
+): string | undefined {
   const meta = (object.metadata ?? {}) as Json;
   const oldMeta = (oldObject.metadata ?? {}) as Json;
-  if (meta.name !== review.name || oldMeta.name !== review.name || (meta.namespace ?? review.namespace) !== review.namespace) {
+  if (
+    meta.name !== review.name ||
+    oldMeta.name !== review.name ||
+    (meta.namespace ?? review.namespace) !== review.namespace
+  ) {
     return `the Pod in the review is not pod ${review.namespace}/${review.name}`;
   }
   if (meta.uid !== oldMeta.uid) return 'the Pod was re-created: metadata.uid changed';
@@ -137,7 +154,13 @@ function withoutBookkeeping(pod: Json): Json {
 /** The dotted path of the first difference between two JSON values, or undefined when equal. */
 export function firstDifference(a: unknown, b: unknown, path: string): string | undefined {
   if (isDeepStrictEqual(a, b)) return undefined;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) {
+  if (
+    typeof a !== 'object' ||
+    typeof b !== 'object' ||
+    a === null ||
+    b === null ||
+    Array.isArray(a) !== Array.isArray(b)
+  ) {
     return path;
   }
   if (Array.isArray(a) && Array.isArray(b)) {
@@ -159,12 +182,18 @@ export function firstDifference(a: unknown, b: unknown, path: string): string | 
 /** What no request can allow: fields kubectl debug never sets, secrets by reference, interactivity. */
 function checkContainer(container: Json): string | undefined {
   const name = String(container.name ?? '');
-  const extra = Object.keys(container).filter((key) => !CONTAINER_FIELDS.has(key) && container[key] !== undefined && container[key] !== null);
+  const extra = Object.keys(container).filter(
+    (key) => !CONTAINER_FIELDS.has(key) && container[key] !== undefined && container[key] !== null,
+  );
   if (extra.length) {
     return `ephemeral container ${name}: ${extra.sort().join(', ')} cannot be set (volumes, ports and the like are not part of a debug request)`;
   }
   const env = container.env;
-  if (env !== undefined && (!Array.isArray(env) || env.some((item) => typeof item !== 'object' || item === null || (item as Json).valueFrom !== undefined))) {
+  if (
+    env !== undefined &&
+    (!Array.isArray(env) ||
+      env.some((item) => typeof item !== 'object' || item === null || (item as Json).valueFrom !== undefined))
+  ) {
     return `ephemeral container ${name}: env may hold plain values only, not valueFrom (secrets and config maps stay out of reach)`;
   }
   const resources = container.resources;
@@ -172,8 +201,10 @@ function checkContainer(container: Json): string | undefined {
     return `ephemeral container ${name}: resources cannot be set`;
   }
   if (container.stdin === true || container.tty === true) {
-    return `ephemeral container ${name}: stdin (-i) and tty (-t) are not allowed, an interactive shell cannot be audited; ` +
-      'run one command instead: kubectl debug POD --image IMAGE --target CONTAINER -- COMMAND, and read its output with kubectl logs';
+    return (
+      `ephemeral container ${name}: stdin (-i) and tty (-t) are not allowed, an interactive shell cannot be audited; ` +
+      'run one command instead: kubectl debug POD --image IMAGE --target CONTAINER -- COMMAND, and read its output with kubectl logs'
+    );
   }
   return undefined;
 }
@@ -195,7 +226,9 @@ export function neededProfile(securityContext: unknown): string {
   ) {
     return 'sysadmin';
   }
-  const added = Array.isArray((sc.capabilities as Json | undefined)?.add) ? ((sc.capabilities as Json).add as unknown[]).map(capability) : [];
+  const added = Array.isArray((sc.capabilities as Json | undefined)?.add)
+    ? ((sc.capabilities as Json).add as unknown[]).map(capability)
+    : [];
   if (added.length === 0) return '';
   for (const profile of ['general', 'netadmin'] as const) {
     const allowed = PROFILE_CAPABILITIES[profile] as readonly string[];
@@ -216,7 +249,13 @@ export function profileAllows(profile: string, securityContext: unknown): boolea
   return caps.every((cap) => allowed.includes(cap));
 }
 
-export function matchesDebug(candidate: AccessRequest, review: AdmissionRequest, added: EphemeralContainer, raw: Json, prefix: string): boolean {
+export function matchesDebug(
+  candidate: AccessRequest,
+  review: AdmissionRequest,
+  added: EphemeralContainer,
+  raw: Json,
+  prefix: string,
+): boolean {
   const wanted = candidate.spec.debugOptions;
   return (
     targetsPod(candidate, review, 'ephemeralcontainers', prefix) &&
@@ -251,7 +290,11 @@ export function debugAsExecOptions(added: EphemeralContainer | undefined, raw: J
   };
 }
 
-export function requestDebugCommand(request: Pick<AdmissionRequest, 'namespace' | 'name'>, added: EphemeralContainer, profile = ''): string {
+export function requestDebugCommand(
+  request: Pick<AdmissionRequest, 'namespace' | 'name'>,
+  added: EphemeralContainer,
+  profile = '',
+): string {
   const parts = ['kubectl request debug', `-n ${shellQuote([request.namespace])}`, shellQuote([request.name])];
   parts.push(`--image ${shellQuote([added.image || 'IMAGE'])}`);
   if (added.targetContainerName) parts.push(`--target ${shellQuote([added.targetContainerName])}`);
@@ -298,7 +341,8 @@ export const debugKind: AccessKind = {
       ['profile', options?.profile || 'legacy (no added privileges)'],
     ];
   },
-  brief: (spec) => `debug container of ${spec.debugOptions?.image || 'no image'}${spec.debugOptions?.target ? ` targeting ${spec.debugOptions.target}` : ''}`,
+  brief: (spec) =>
+    `debug container of ${spec.debugOptions?.image || 'no image'}${spec.debugOptions?.target ? ` targeting ${spec.debugOptions.target}` : ''}`,
   oneUse: 'debug container',
   kubectl: (spec) => {
     const options = spec.debugOptions;
@@ -308,7 +352,10 @@ export const debugKind: AccessKind = {
     const argumentsOnly = command.length === 0 && args.length > 0;
     const argv = argumentsOnly ? args : command;
     return [
-      'debug', '-n', spec.forObject.namespace, spec.forObject.name,
+      'debug',
+      '-n',
+      spec.forObject.namespace,
+      spec.forObject.name,
       `--image=${options?.image || 'IMAGE'}`,
       ...(options?.target ? [`--target=${options.target}`] : []),
       ...(options?.container ? ['-c', options.container] : []),

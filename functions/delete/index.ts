@@ -11,18 +11,29 @@ import { allow, CLUSTER_DELETERS, deny, type Context, type Decision, type Delete
 
 type Kind = 'AccessRequest' | 'AccessGrant';
 
-export async function reviewDelete(kind: Kind, admission: AdmissionRequest, lookup: Lookup, context: Context): Promise<Decision> {
+export async function reviewDelete(
+  kind: Kind,
+  admission: AdmissionRequest,
+  lookup: Lookup,
+  context: Context,
+): Promise<Decision> {
   const { username } = admission.userInfo;
   const { namespace, name } = admission;
   const parsed =
-    kind === 'AccessRequest' ? v.safeParse(AccessRequest, admission.oldObject) : v.safeParse(AccessGrant, admission.oldObject);
+    kind === 'AccessRequest'
+      ? v.safeParse(AccessRequest, admission.oldObject)
+      : v.safeParse(AccessGrant, admission.oldObject);
   const object = parsed.success ? parsed.output : undefined;
   const allowAs = (role: DeleterRole, message: string): Decision =>
-    allow(message, object ? { audit: [{ type: 'audit-deleted', data: { request: admission, kind, object, role } }] } : {});
+    allow(
+      message,
+      object ? { audit: [{ type: 'audit-deleted', data: { request: admission, kind, object, role } }] } : {},
+    );
 
   if (context.config.selfUsernames.includes(username)) return allowAs('webhook', 'deleted by kube-request-access');
   if (CLUSTER_DELETERS.includes(username)) return allowAs('cluster', 'deleted by the cluster');
-  if (isAlwaysAllowed(admission.userInfo, context.config)) return allowAs('admin', 'deleted by an always-allowed admin');
+  if (isAlwaysAllowed(admission.userInfo, context.config))
+    return allowAs('admin', 'deleted by an always-allowed admin');
 
   const prefix = context.config.usernamePrefix;
   if (kind === 'AccessGrant' && object && (object as AccessGrant).status === 'denied') {
@@ -30,11 +41,21 @@ export async function reviewDelete(kind: Kind, admission: AdmissionRequest, look
       `AccessGrant ${name} denies AccessRequest ${(object as AccessGrant).spec.grantFor}, and a denial stands: only an admin can remove it. To ask again, create a new request with kubectl request`,
     );
   }
-  if (kind === 'AccessRequest' && object && isSameUser((object as AccessRequest).spec.userInfo.username, username, prefix)) {
+  if (
+    kind === 'AccessRequest' &&
+    object &&
+    isSameUser((object as AccessRequest).spec.userInfo.username, username, prefix)
+  ) {
     return allowAs('requester', 'withdrawn by its requester');
   }
-  const approver = await lookup.isAuthorized(admission.userInfo, { verb: 'create', group: GROUP, resource: 'accessgrants', namespace });
-  if (approver) return allowAs('approver', kind === 'AccessGrant' ? 'revoked by an approver' : 'withdrawn by an approver');
+  const approver = await lookup.isAuthorized(admission.userInfo, {
+    verb: 'create',
+    group: GROUP,
+    resource: 'accessgrants',
+    namespace,
+  });
+  if (approver)
+    return allowAs('approver', kind === 'AccessGrant' ? 'revoked by an approver' : 'withdrawn by an approver');
 
   if (kind === 'AccessRequest') {
     const owner = object ? (object as AccessRequest).spec.userInfo.username : 'someone else';

@@ -37,7 +37,12 @@ export function requestCommand(request: AdmissionRequest, options: PodExecOption
   return parts.join(' ');
 }
 
-function matches(candidate: AccessRequest, request: AdmissionRequest, options: PodExecOptions, prefix: string): boolean {
+function matches(
+  candidate: AccessRequest,
+  request: AdmissionRequest,
+  options: PodExecOptions,
+  prefix: string,
+): boolean {
   const wanted = candidate.spec.execOptions;
   return (
     targetsPod(candidate, request, 'exec', prefix) &&
@@ -96,6 +101,14 @@ export const execKind: AccessKind = {
   kubectl: (spec) => {
     const command = spec.execOptions?.command ?? [];
     const container = spec.execOptions?.container;
-    return ['exec', '-n', spec.forObject.namespace, spec.forObject.name, ...(container ? ['-c', container] : []), '--', ...(command.length ? command : ['COMMAND'])];
+    return [
+      'exec',
+      '-n',
+      spec.forObject.namespace,
+      spec.forObject.name,
+      ...(container ? ['-c', container] : []),
+      '--',
+      ...(command.length ? command : ['COMMAND']),
+    ];
   },
 };

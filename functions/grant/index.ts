@@ -20,10 +20,18 @@ export const grant: Concern = async (admission, lookup, context) => {
 
   if (admission.operation === 'UPDATE') {
     const old = v.safeParse(AccessGrant, admission.oldObject);
-    if (!old.success || !isDeepStrictEqual(old.output.spec, accessGrant.spec) || old.output.status !== accessGrant.status) {
-      return deny('an AccessGrant cannot be changed after creation; to revoke access, an approver deletes the AccessGrant');
+    if (
+      !old.success ||
+      !isDeepStrictEqual(old.output.spec, accessGrant.spec) ||
+      old.output.status !== accessGrant.status
+    ) {
+      return deny(
+        'an AccessGrant cannot be changed after creation; to revoke access, an approver deletes the AccessGrant',
+      );
     }
-    return allow('metadata-only update', { audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessGrant', object: accessGrant } }] });
+    return allow('metadata-only update', {
+      audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessGrant', object: accessGrant } }],
+    });
   }
   if (admission.operation !== 'CREATE') {
     return deny(`AccessGrant reviews must be CREATE, UPDATE or DELETE, got ${admission.operation}`, 400);
@@ -49,13 +57,21 @@ export const grant: Concern = async (admission, lookup, context) => {
   }
   const accessRequest = await lookup.accessRequest(namespace, name, { uid });
   if (!accessRequest || accessRequest.metadata.deletionTimestamp) {
-    return deny(`spec.grantFor: there is no AccessRequest "${name}" in namespace ${namespace}; list pending ones with: kubectl request list -n ${namespace}`, 404);
+    return deny(
+      `spec.grantFor: there is no AccessRequest "${name}" in namespace ${namespace}; list pending ones with: kubectl request list -n ${namespace}`,
+      404,
+    );
   }
   if (uid !== accessRequest.metadata.uid) {
-    return deny(`spec.grantForUID: AccessRequest "${name}" was re-created since you looked at it; review the new one with: kubectl request describe -n ${namespace} ${name}`, 409);
+    return deny(
+      `spec.grantForUID: AccessRequest "${name}" was re-created since you looked at it; review the new one with: kubectl request describe -n ${namespace} ${name}`,
+      409,
+    );
   }
   if (isSameUser(accessRequest.spec.userInfo.username, username, prefix)) {
-    return deny(`you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`);
+    return deny(
+      `you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`,
+    );
   }
   const policies = await lookup.policiesFor(namespace);
   const broken = brokenPolicy(namespace, policies);
@@ -69,9 +85,20 @@ export const grant: Concern = async (admission, lookup, context) => {
     if (accessGrant.status === 'denied') return allow('', { audit });
     return deny(`AccessRequest "${name}" is pre-approved by AccessPolicy ${current.policy}: it needs no grant`, 409);
   }
-  if (current.state === 'granted' || current.state === 'denied' || current.state === 'expired' || current.state === 'used') {
-    const by = current.state === 'granted' ? current.grants.map((g) => g.spec.grantedBy.username).join(' and ') : current.grant.spec.grantedBy.username;
-    return deny(`AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${by}; a decision cannot be changed`, 409);
+  if (
+    current.state === 'granted' ||
+    current.state === 'denied' ||
+    current.state === 'expired' ||
+    current.state === 'used'
+  ) {
+    const by =
+      current.state === 'granted'
+        ? current.grants.map((g) => g.spec.grantedBy.username).join(' and ')
+        : current.grant.spec.grantedBy.username;
+    return deny(
+      `AccessRequest "${name}" was already ${current.state === 'denied' ? 'denied' : 'granted'} by ${by}; a decision cannot be changed`,
+      409,
+    );
   }
   if (current.state === 'pending' && accessGrant.status === 'granted') {
     if (current.approvedBy.includes(username)) {
@@ -82,7 +109,12 @@ export const grant: Concern = async (admission, lookup, context) => {
     }
     const after = current.approvals + 1;
     if (after < current.required) {
-      return allow('', { audit, warnings: [`AccessRequest ${name} now has ${after} of ${current.required} approvals; it needs ${current.required - after} more from other approvers`] });
+      return allow('', {
+        audit,
+        warnings: [
+          `AccessRequest ${name} now has ${after} of ${current.required} approvals; it needs ${current.required - after} more from other approvers`,
+        ],
+      });
     }
   }
   return allow('', { audit });

@@ -35,13 +35,20 @@ export const portforward = podConcern<PodPortForwardOptions>({
       again: requestPortForwardCommand(request, ports),
       usedBy: 'port-forward',
     };
-    const evaluated = await evaluateCandidates({ ...search, matches: (candidate) => matchesPortForward(candidate, request, ports, prefix) });
+    const evaluated = await evaluateCandidates({
+      ...search,
+      matches: (candidate) => matchesPortForward(candidate, request, ports, prefix),
+    });
     const history = !evaluated[0] || evaluated[0].state.state === 'used' || evaluated[0].state.state === 'expired';
     if (history && ports.length === 0) {
       // Say why a port-restricted request of this user for this pod does not count: more useful
       // than naming a request that is already used up or over.
       const restricted = (
-        await evaluateCandidates({ ...search, matches: (candidate) => targetsPod(candidate, request, 'portforward', prefix) && wantedPorts(candidate).length > 0 })
+        await evaluateCandidates({
+          ...search,
+          matches: (candidate) =>
+            targetsPod(candidate, request, 'portforward', prefix) && wantedPorts(candidate).length > 0,
+        })
       )[0];
       if (restricted) {
         return deny(
@@ -64,7 +71,12 @@ function wantedPorts(candidate: AccessRequest): readonly number[] {
 }
 
 /** Every port of the review is requested; a review without ports needs a request for any port. */
-export function matchesPortForward(candidate: AccessRequest, review: AdmissionRequest, ports: readonly number[], prefix: string): boolean {
+export function matchesPortForward(
+  candidate: AccessRequest,
+  review: AdmissionRequest,
+  ports: readonly number[],
+  prefix: string,
+): boolean {
   const wanted = wantedPorts(candidate);
   return (
     targetsPod(candidate, review, 'portforward', prefix) &&
@@ -74,10 +86,22 @@ export function matchesPortForward(candidate: AccessRequest, review: AdmissionRe
 
 /** Audit events keep the seed's `execOptions` field: no command, no streams, plus the ports. */
 export function portForwardAsExecOptions(options: PodPortForwardOptions): PodExecOptions {
-  return { stdin: false, stdout: false, stderr: false, tty: false, container: '', command: [], ...options, ports: options.ports };
+  return {
+    stdin: false,
+    stdout: false,
+    stderr: false,
+    tty: false,
+    container: '',
+    command: [],
+    ...options,
+    ports: options.ports,
+  };
 }
 
-export function requestPortForwardCommand(request: Pick<AdmissionRequest, 'namespace' | 'name'>, ports: readonly number[]): string {
+export function requestPortForwardCommand(
+  request: Pick<AdmissionRequest, 'namespace' | 'name'>,
+  ports: readonly number[],
+): string {
   const parts = ['kubectl request port-forward', `-n ${shellQuote([request.namespace])}`, shellQuote([request.name])];
   parts.push('--valid-for 1h');
   if (ports.length) parts.push(ports.join(' '));
@@ -103,7 +127,14 @@ export const portForwardKind: AccessKind = {
   asks: (spec) => `port-forward to ${podOf(spec)}`,
   describe: (spec) => {
     const ports = spec.portForwardOptions?.ports ?? [];
-    return [['ports', ports.length ? `${ports.join(', ')} (only for clients that name their ports; kubectl cannot use it)` : 'ANY port of the pod']];
+    return [
+      [
+        'ports',
+        ports.length
+          ? `${ports.join(', ')} (only for clients that name their ports; kubectl cannot use it)`
+          : 'ANY port of the pod',
+      ],
+    ];
   },
   brief: (spec) => {
     const ports = spec.portForwardOptions?.ports ?? [];

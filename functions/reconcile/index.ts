@@ -118,7 +118,10 @@ export function desiredRoleBindings(input: {
     // Every approval that counted (comma-separated), or the policy that pre-approved it.
     const annotations: Record<string, string> = verdict.policy
       ? { [REQUEST_ANNOTATION]: name, [POLICY_ANNOTATION]: verdict.policy }
-      : { [REQUEST_ANNOTATION]: name, [GRANT_ANNOTATION]: verdict.grants.map((grant) => grant.metadata.name).join(',') };
+      : {
+          [REQUEST_ANNOTATION]: name,
+          [GRANT_ANNOTATION]: verdict.grants.map((grant) => grant.metadata.name).join(','),
+        };
     if (verdict.expiresAt) annotations[EXPIRES_ANNOTATION] = verdict.expiresAt.toISOString();
     bindings.push({
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -177,11 +180,7 @@ export function planRoleBindings(
       plan.create.push(binding);
     } else if (!sameContent(found, binding)) {
       const resourceVersion = found.metadata?.resourceVersion;
-      plan.update.push(
-        resourceVersion
-          ? { ...binding, metadata: { ...binding.metadata, resourceVersion } }
-          : binding,
-      );
+      plan.update.push(resourceVersion ? { ...binding, metadata: { ...binding.metadata, resourceVersion } } : binding);
     }
   }
   for (const [key, binding] of current) {
@@ -204,7 +203,8 @@ function sameContent(a: ExistingRoleBinding, b: RoleBinding): boolean {
   if (subjects.length !== b.subjects.length) return false;
   for (const [i, s] of b.subjects.entries()) {
     const t = subjects[i];
-    if (!t || t.kind !== s.kind || t.name !== s.name || (t.apiGroup ?? RBAC_GROUP) !== s.apiGroup || t.namespace) return false;
+    if (!t || t.kind !== s.kind || t.name !== s.name || (t.apiGroup ?? RBAC_GROUP) !== s.apiGroup || t.namespace)
+      return false;
   }
   const owners = a.metadata?.ownerReferences ?? [];
   if (owners.length !== 1 || owners[0]?.uid !== b.metadata.ownerReferences[0]?.uid) return false;

@@ -24,7 +24,9 @@ export const request: Concern = async (admission, lookup, context) => {
     if (!old.success || !isDeepStrictEqual(old.output.spec, accessRequest.spec)) {
       return deny('an AccessRequest cannot be changed after creation; delete it and create a new one');
     }
-    return allow('metadata-only update', { audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessRequest', object: accessRequest } }] });
+    return allow('metadata-only update', {
+      audit: [{ type: 'audit-updated', data: { request: admission, kind: 'AccessRequest', object: accessRequest } }],
+    });
   }
   if (admission.operation !== 'CREATE') {
     return deny(`AccessRequest reviews must be CREATE, UPDATE or DELETE, got ${admission.operation}`, 400);
@@ -40,7 +42,10 @@ export const request: Concern = async (admission, lookup, context) => {
 
   const { username } = admission.userInfo;
   const requestedFor = accessRequest.spec.userInfo.username;
-  if (!isSameUser(requestedFor, username, context.config.usernamePrefix) && !isAlwaysAllowed(admission.userInfo, context.config)) {
+  if (
+    !isSameUser(requestedFor, username, context.config.usernamePrefix) &&
+    !isAlwaysAllowed(admission.userInfo, context.config)
+  ) {
     return deny(
       `you can only request access for yourself (requested for "${requestedFor}", authenticated as "${username}"); set spec.userInfo.username to "${username}"`,
     );
@@ -66,7 +71,10 @@ export const request: Concern = async (admission, lookup, context) => {
   const audit = [{ type: 'audit-created' as const, data: { request: admission, accessRequest } }];
   // Nothing of a dry run leaves the process: the validation webhook may record what it is shown.
   if (admission.dryRun) {
-    return allow('', { audit, warnings: ['dry run: the extended validation webhook was not asked; the real request may still be refused by it'] });
+    return allow('', {
+      audit,
+      warnings: ['dry run: the extended validation webhook was not asked; the real request may still be refused by it'],
+    });
   }
   const validation = await context.validator.validateAccessRequest({ request: admission, accessRequest });
   if (validation.status !== 'valid') {
@@ -78,26 +86,45 @@ export const request: Concern = async (admission, lookup, context) => {
 function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForMs: number): Decision | undefined {
   const { spec } = accessRequest;
   const target = spec.forObject;
-  if (target.resource.resource !== 'pods' || target.resource.group || (target.resource.version && target.resource.version !== 'v1')) {
-    return deny(`spec.forObject.resource: only core/v1 pods can be requested, got "${[target.resource.group, target.resource.version, target.resource.resource].join('/')}"`, 400);
+  if (
+    target.resource.resource !== 'pods' ||
+    target.resource.group ||
+    (target.resource.version && target.resource.version !== 'v1')
+  ) {
+    return deny(
+      `spec.forObject.resource: only core/v1 pods can be requested, got "${[target.resource.group, target.resource.version, target.resource.resource].join('/')}"`,
+      400,
+    );
   }
   // Each kind of access (functions/kinds.ts) has its own rule for what may be requested.
   const kind = kindOf(spec);
   if (!kind) {
-    return deny(`spec.forObject.subResource: "${target.subResource}" cannot be requested; use one of ${SUBRESOURCES.join(', ')}`, 400);
+    return deny(
+      `spec.forObject.subResource: "${target.subResource}" cannot be requested; use one of ${SUBRESOURCES.join(', ')}`,
+      400,
+    );
   }
   if (target.namespace !== namespace) {
-    return deny(`spec.forObject.namespace: must be the AccessRequest's own namespace "${namespace}", got "${target.namespace}"; create the request in namespace ${target.namespace} instead`, 400);
+    return deny(
+      `spec.forObject.namespace: must be the AccessRequest's own namespace "${namespace}", got "${target.namespace}"; create the request in namespace ${target.namespace} instead`,
+      400,
+    );
   }
   const ruleProblem = requestProblem(kind, spec);
   if (ruleProblem) return deny(ruleProblem, 403);
   if (spec.validFor) {
     const ms = parseDuration(spec.validFor);
     if (ms === undefined || ms <= 0) {
-      return deny(`spec.validFor: "${spec.validFor}" is not a positive duration; use a value like 30m or 2h, or leave it empty for a single use`, 400);
+      return deny(
+        `spec.validFor: "${spec.validFor}" is not a positive duration; use a value like 30m or 2h, or leave it empty for a single use`,
+        400,
+      );
     }
     if (ms > maxValidForMs) {
-      return deny(`spec.validFor: at most ${formatDuration(maxValidForMs)} is allowed, requested ${spec.validFor}; ask for a shorter window`, 400);
+      return deny(
+        `spec.validFor: at most ${formatDuration(maxValidForMs)} is allowed, requested ${spec.validFor}; ask for a shorter window`,
+        400,
+      );
     }
   }
   return undefined;
@@ -113,5 +140,7 @@ export const requestStatus: Concern = async (admission, _lookup, context) => {
   if (context.config.selfUsernames.includes(username) || isAlwaysAllowed(admission.userInfo, context.config)) {
     return allow('status written by kube-request-access');
   }
-  return deny(`the status of an AccessRequest is written by kube-request-access only, not by ${username}; to withdraw a request, delete it`);
+  return deny(
+    `the status of an AccessRequest is written by kube-request-access only, not by ${username}; to withdraw a request, delete it`,
+  );
 };

@@ -21,7 +21,13 @@ export function pendingByNamespace(input: {
   for (const request of input.requests) {
     const { namespace = '', name = '' } = request.metadata;
     if (request.metadata.deletionTimestamp) continue;
-    const state = evaluateGrant(request, grantsByRequest.get(`${namespace}/${name}`) ?? [], input.now, input.usernamePrefix, input.policies);
+    const state = evaluateGrant(
+      request,
+      grantsByRequest.get(`${namespace}/${name}`) ?? [],
+      input.now,
+      input.usernamePrefix,
+      input.policies,
+    );
     if (state.state === 'pending') pending.set(namespace, (pending.get(namespace) ?? 0) + 1);
   }
   return pending;

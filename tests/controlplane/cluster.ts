@@ -36,7 +36,10 @@ export const UNGATED_NAMESPACES = ['kube-system'] as const;
 export const GRANTED_ROLE = 'kube-request-access-granted-exec';
 export const WEBHOOK_CONFIGURATION = 'kube-request-access';
 /** Webhook names as the apiserver quotes them: `admission webhook "NAME" denied the request: …`. */
-export const WEBHOOK_NAMES = { exec: 'exec.kube-request-access.io', objects: 'objects.kube-request-access.io' } as const;
+export const WEBHOOK_NAMES = {
+  exec: 'exec.kube-request-access.io',
+  objects: 'objects.kube-request-access.io',
+} as const;
 
 export interface ControlPlaneOptions {
   /** Where PKI, kubeconfig, etcd data and logs go. Default `.dev/`; tests pass a temporary directory. */
@@ -200,13 +203,17 @@ interface HttpsResult {
 
 function httpsGet(url: string, ca: string, token?: string, timeoutMs = 3000, method = 'GET'): Promise<HttpsResult> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, ca, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method, ca, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: timeoutMs },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -230,7 +237,10 @@ interface RunOptions {
 
 function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<KubectlResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ? { ...process.env, ...options.env } : process.env });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: options.env ? { ...process.env, ...options.env } : process.env,
+    });
     track(child);
     let stdout = '';
     let stderr = '';
@@ -259,7 +269,10 @@ function run(command: string, args: readonly string[], options: RunOptions = {})
 /** Builds .dev/bin/controlplane unless it is up to date (tests/controlplane/build.sh), relaying progress. */
 export async function ensureBinary(log: (line: string) => void = defaultLog): Promise<string> {
   const result = await run('bash', [path.join(HERE, 'build.sh'), BINARY], { onLine: (line) => line && log(line) });
-  if (result.code !== 0) throw new Error(`building the control plane failed (exit ${result.code}):\n${result.stderr.split('\n').slice(-40).join('\n')}`);
+  if (result.code !== 0)
+    throw new Error(
+      `building the control plane failed (exit ${result.code}):\n${result.stderr.split('\n').slice(-40).join('\n')}`,
+    );
   return BINARY;
 }
 
@@ -277,7 +290,13 @@ function kubeconfigYaml(server: string, caPem: string, tokens: Record<User, stri
     'users:',
     ...USERS.flatMap((user) => [`  - name: ${user}`, '    user:', `      token: ${tokens[user]}`]),
     'contexts:',
-    ...USERS.flatMap((user) => [`  - name: ${user}`, '    context:', '      cluster: local', `      user: ${user}`, '      namespace: team-a']),
+    ...USERS.flatMap((user) => [
+      `  - name: ${user}`,
+      '    context:',
+      '      cluster: local',
+      `      user: ${user}`,
+      '      namespace: team-a',
+    ]),
     'current-context: admin',
     '',
   ].join('\n');
@@ -339,12 +358,28 @@ export function webhookConfiguration(url: string, caPem: string): object {
       {
         name: WEBHOOK_NAMES.exec,
         rules: [
-          { operations: ['CONNECT'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/exec', 'pods/attach', 'pods/portforward'], scope: 'Namespaced' },
-          { operations: ['UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
+          {
+            operations: ['CONNECT'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods/exec', 'pods/attach', 'pods/portforward'],
+            scope: 'Namespaced',
+          },
+          {
+            operations: ['UPDATE'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods/ephemeralcontainers'],
+            scope: 'Namespaced',
+          },
         ],
         ...common,
         // The one source of truth for what exec does not gate: the server gets the same list.
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...UNGATED_NAMESPACES] }] },
+        namespaceSelector: {
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...UNGATED_NAMESPACES] },
+          ],
+        },
       },
       {
         name: WEBHOOK_NAMES.objects,
@@ -357,7 +392,13 @@ export function webhookConfiguration(url: string, caPem: string): object {
             resources: ['accessrequests', 'accessgrants'],
             scope: 'Namespaced',
           },
-          { operations: ['UPDATE'], apiGroups: ['kube-request-access.io'], apiVersions: ['v1'], resources: ['accessrequests/status'], scope: 'Namespaced' },
+          {
+            operations: ['UPDATE'],
+            apiGroups: ['kube-request-access.io'],
+            apiVersions: ['v1'],
+            resources: ['accessrequests/status'],
+            scope: 'Namespaced',
+          },
         ],
         ...common,
       },
@@ -388,7 +429,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const webhookUrl = `https://127.0.0.1:${webhookPort}/`;
 
   const ca = await createCA('kube-request-access local CA');
-  const apiserverPem = await ca.issue({ commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost', '10.96.0.1', 'kubernetes.default.svc'] });
+  const apiserverPem = await ca.issue({
+    commonName: 'kube-apiserver',
+    hosts: ['127.0.0.1', 'localhost', '10.96.0.1', 'kubernetes.default.svc'],
+  });
   const webhookPem = await ca.issue({ commonName: 'kube-request-access webhook', hosts: ['127.0.0.1', 'localhost'] });
   // A CA of its own for the apiserver's webhook client certificate. The local CA is the apiserver's
   // --client-ca-file: every user certificate it signs would pass the webhook's check too, and a
@@ -410,14 +454,25 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   await writeFile(file('webhook.key'), webhookPem.key, { mode: 0o600 });
   await writeFile(file('webhook-client-ca.crt'), webhookClientCa.cert);
   const admissionKubeconfig = file('apiserver-webhook-client.kubeconfig');
-  await writeFile(admissionKubeconfig, webhookClientKubeconfigYaml(`127.0.0.1:${webhookPort}`, apiserverWebhookClient), { mode: 0o600 });
+  await writeFile(
+    admissionKubeconfig,
+    webhookClientKubeconfigYaml(`127.0.0.1:${webhookPort}`, apiserverWebhookClient),
+    { mode: 0o600 },
+  );
   await writeFile(file('admission-configuration.yaml'), admissionConfigurationYaml(admissionKubeconfig));
   await writeFile(file('sa.key'), serviceAccount.privateKey, { mode: 0o600 });
   await writeFile(file('sa.pub'), serviceAccount.publicKey);
 
-  const tokens = Object.fromEntries(USERS.map((user) => [user, randomBytes(24).toString('hex')])) as Record<User, string>;
+  const tokens = Object.fromEntries(USERS.map((user) => [user, randomBytes(24).toString('hex')])) as Record<
+    User,
+    string
+  >;
   const tokenFile = path.join(dir, 'tokens.csv');
-  await writeFile(tokenFile, USERS.map((user) => `${tokens[user]},${user},${user},"${GROUPS[user].join(',')}"`).join('\n') + '\n', { mode: 0o600 });
+  await writeFile(
+    tokenFile,
+    USERS.map((user) => `${tokens[user]},${user},${user},"${GROUPS[user].join(',')}"`).join('\n') + '\n',
+    { mode: 0o600 },
+  );
 
   const kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, kubeconfigYaml(server, ca.cert, tokens), { mode: 0o600 });
@@ -476,7 +531,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ...apiserverArgs,
   ];
 
-  log(`starting kube-apiserver on ${server} (log: ${path.relative(process.cwd(), logs.controlplane) || logs.controlplane})`);
+  log(
+    `starting kube-apiserver on ${server} (log: ${path.relative(process.cwd(), logs.controlplane) || logs.controlplane})`,
+  );
   let resolveExited!: (how: string) => void;
   const controlplaneExited = new Promise<string>((resolve) => (resolveExited = resolve));
   const spawnControlplane = (logFlags: 'w' | 'a'): ChildProcess => {
@@ -504,7 +561,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   try {
-    await waitForApiserver(server, ca.cert, tokens.admin, controlplane, logs.controlplane, options.readyTimeoutMs ?? 180_000, log);
+    await waitForApiserver(
+      server,
+      ca.cert,
+      tokens.admin,
+      controlplane,
+      logs.controlplane,
+      options.readyTimeoutMs ?? 180_000,
+      log,
+    );
   } catch (error) {
     await stopAll();
     throw error;
@@ -512,10 +577,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const kubectl = (user: User, args: readonly string[], kubectlOptions: KubectlOptions = {}): Promise<KubectlResult> =>
     // A discovery cache per cluster keeps ~/.kube/cache free of one directory per random port.
-    run('kubectl', ['--kubeconfig', kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args], {
-      timeoutMs: 60_000,
-      ...kubectlOptions,
-    });
+    run(
+      'kubectl',
+      ['--kubeconfig', kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
+      {
+        timeoutMs: 60_000,
+        ...kubectlOptions,
+      },
+    );
 
   const apply = async (manifest: string | object | readonly object[], user: User = 'admin'): Promise<void> => {
     const result = await kubectl(user, ['apply', '-f', '-'], { input: toManifest(manifest) });
@@ -543,7 +612,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const mustKubectl = async (args: readonly string[]): Promise<string> => {
     const result = await kubectl('admin', args);
-    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim()}`);
+    if (result.code !== 0)
+      throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim()}`);
     return result.stdout;
   };
 
@@ -596,7 +666,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     for (;;) {
       if (exited(child)) {
         webhookProcess = undefined;
-        throw new Error(`the webhook server exited (${child.exitCode ?? child.signalCode}) before it was ready; ${logs.webhook}:\n${tail(logs.webhook)}`);
+        throw new Error(
+          `the webhook server exited (${child.exitCode ?? child.signalCode}) before it was ready; ${logs.webhook}:\n${tail(logs.webhook)}`,
+        );
       }
       try {
         const res = await httpsGet(`${webhookUrl}readyz`, ca.cert);
@@ -606,7 +678,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       }
       if (Date.now() > deadline) {
         await stopWebhook();
-        throw new Error(`the webhook server did not answer /readyz with 200 within 60 s; ${logs.webhook}:\n${tail(logs.webhook)}`);
+        throw new Error(
+          `the webhook server did not answer /readyz with 200 within 60 s; ${logs.webhook}:\n${tail(logs.webhook)}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -646,7 +720,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await plane.killControlPlane();
       log(`restarting kube-apiserver on ${server} with the etcd data in ${etcdDir}`);
       controlplane = spawnControlplane('a');
-      await waitForApiserver(server, ca.cert, tokens.admin, controlplane, logs.controlplane, options.readyTimeoutMs ?? 180_000, log);
+      await waitForApiserver(
+        server,
+        ca.cert,
+        tokens.admin,
+        controlplane,
+        logs.controlplane,
+        options.readyTimeoutMs ?? 180_000,
+        log,
+      );
     },
   };
 
@@ -667,7 +749,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await mustKubectl(['wait', '--for=condition=Established', '--timeout=60s', 'customresourcedefinitions', '--all']);
     }
 
-    if (withKwok) plane.kwok = kwok = await startKwokNode(plane, { dir, kubectl, apply, log, port: kwokPort, pki: file });
+    if (withKwok)
+      plane.kwok = kwok = await startKwokNode(plane, { dir, kubectl, apply, log, port: kwokPort, pki: file });
 
     if (options.webhookConfiguration !== false) {
       log(`registering ValidatingWebhookConfiguration ${WEBHOOK_CONFIGURATION} → ${webhookUrl}`);
@@ -687,7 +770,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 /** KWOK against this control plane (kwok.ts), with the certificates startControlPlane issued. */
 function startKwokNode(
   plane: ControlPlane,
-  deps: { dir: string; kubectl: ControlPlane['kubectl']; apply: ControlPlane['apply']; log: (line: string) => void; port: number; pki: (name: string) => string },
+  deps: {
+    dir: string;
+    kubectl: ControlPlane['kubectl'];
+    apply: ControlPlane['apply'];
+    log: (line: string) => void;
+    port: number;
+    pki: (name: string) => string;
+  },
 ): Promise<Kwok> {
   return startKwok({
     dir: deps.dir,
@@ -718,7 +808,9 @@ async function waitForApiserver(
   let failing = 'not listening yet';
   for (;;) {
     if (exited(child)) {
-      throw new Error(`the control plane exited (${child.exitCode ?? child.signalCode}) during start-up; ${logFile}:\n${tail(logFile)}`);
+      throw new Error(
+        `the control plane exited (${child.exitCode ?? child.signalCode}) during start-up; ${logFile}:\n${tail(logFile)}`,
+      );
     }
     try {
       const res = await httpsGet(`${server}/readyz?verbose`, ca, token);
@@ -726,13 +818,18 @@ async function waitForApiserver(
         log(`kube-apiserver ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
         return;
       }
-      const checks = res.body.split('\n').filter((line) => line.startsWith('[-]')).map((line) => line.slice(3).split(' ')[0]);
+      const checks = res.body
+        .split('\n')
+        .filter((line) => line.startsWith('[-]'))
+        .map((line) => line.slice(3).split(' ')[0]);
       failing = checks.length ? `waiting for ${checks.join(', ')}` : `HTTP ${res.status}`;
     } catch (error) {
       failing = error instanceof Error && /ECONNREFUSED/.test(error.message) ? 'not listening yet' : String(error);
     }
     if (Date.now() - started > timeoutMs) {
-      throw new Error(`kube-apiserver not ready after ${timeoutMs / 1000} s (${failing}); ${logFile}:\n${tail(logFile)}`);
+      throw new Error(
+        `kube-apiserver not ready after ${timeoutMs / 1000} s (${failing}); ${logFile}:\n${tail(logFile)}`,
+      );
     }
     if (Date.now() - lastReport >= 5_000) {
       lastReport = Date.now();

@@ -71,7 +71,9 @@ export interface Kwok {
 /** Builds .dev/bin/kwok unless it is up to date (build-kwok.sh), relaying progress. */
 export async function ensureKwok(log: (line: string) => void): Promise<string> {
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [path.join(HERE, 'build-kwok.sh'), KWOK_BINARY], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', [path.join(HERE, 'build-kwok.sh'), KWOK_BINARY], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let pending = '';
     let all = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -84,7 +86,8 @@ export async function ensureKwok(log: (line: string) => void): Promise<string> {
     child.once('error', reject);
     child.once('close', (status) => {
       if (pending) log(pending);
-      if (status !== 0) reject(new Error(`building KWOK failed (exit ${status}):\n${all.split('\n').slice(-40).join('\n')}`));
+      if (status !== 0)
+        reject(new Error(`building KWOK failed (exit ${status}):\n${all.split('\n').slice(-40).join('\n')}`));
       else resolve();
     });
   });
@@ -130,7 +133,8 @@ spec:
       {{ end }}`;
 
 /** Object names: `NAMESPACE.POD` (and `.PORT`), valid DNS subdomains for valid pod names. */
-const objectName = (namespace: string, pod: string, suffix?: number) => `${namespace}.${pod}${suffix === undefined ? '' : `.${suffix}`}`;
+const objectName = (namespace: string, pod: string, suffix?: number) =>
+  `${namespace}.${pod}${suffix === undefined ? '' : `.${suffix}`}`;
 
 function yamlDocuments(file: string): string[] {
   return readFileSync(file, 'utf8')
@@ -160,7 +164,12 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
   const crdFiles = readdirSync(crds).filter((name) => name.endsWith('.yaml'));
   const applied = await options.kubectl(['apply', ...crdFiles.flatMap((name) => ['-f', path.join(crds, name)])]);
   if (applied.code !== 0) throw new Error(`applying KWOK's CRDs failed: ${applied.stderr.trim()}`);
-  const established = await options.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...crdFiles.map((name) => `crd/${name.replace(/^kwok\.x-k8s\.io_(.*)\.yaml$/, '$1')}.kwok.x-k8s.io`)]);
+  const established = await options.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    ...crdFiles.map((name) => `crd/${name.replace(/^kwok\.x-k8s\.io_(.*)\.yaml$/, '$1')}.kwok.x-k8s.io`),
+  ]);
   if (established.code !== 0) throw new Error(`KWOK's CRDs not established: ${established.stderr.trim()}`);
 
   // KWOK's own configuration: only its stages (node initialisation; pods Pending → Running,
@@ -171,7 +180,10 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     .sort()
     .flatMap((name) => yamlDocuments(path.join(stagesDir, name)));
   const config = path.join(home, 'kwok.yaml');
-  await writeFile(config, `# Written by tests/controlplane/kwok.ts: KWOK's "fast" node and pod stages, and one of ours.\n${[...stages, EPHEMERAL_CONTAINERS_STAGE].join('\n---\n')}\n`);
+  await writeFile(
+    config,
+    `# Written by tests/controlplane/kwok.ts: KWOK's "fast" node and pod stages, and one of ours.\n${[...stages, EPHEMERAL_CONTAINERS_STAGE].join('\n---\n')}\n`,
+  );
 
   const args = [
     `--parent-pid=${process.pid}`,
@@ -185,7 +197,9 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     `--tls-private-key-file=${options.keyFile}`,
     `--enable-crds=${KWOK_KINDS.join(',')}`,
   ];
-  options.log(`starting KWOK: node ${KWOK_NODE}, kubelet API on https://127.0.0.1:${options.port} (log: ${path.relative(process.cwd(), options.logFile) || options.logFile})`);
+  options.log(
+    `starting KWOK: node ${KWOK_NODE}, kubelet API on https://127.0.0.1:${options.port} (log: ${path.relative(process.cwd(), options.logFile) || options.logFile})`,
+  );
   const started = Date.now();
   const fd = openSync(options.logFile, 'a');
   // A small environment: the commands KWOK runs for exec inherit it, and must not see ours.
@@ -193,7 +207,12 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     stdio: ['ignore', fd, fd],
     detached: true,
     cwd: home,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8', KWOK_CLIENT_CA_FILE: options.clientCaFile },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      LANG: 'C.UTF-8',
+      KWOK_CLIENT_CA_FILE: options.clientCaFile,
+    },
   });
   closeSync(fd);
   options.track(child);
@@ -217,16 +236,29 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     await options.apply({
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: KWOK_NODE, labels: { 'kubernetes.io/hostname': KWOK_NODE, type: 'kwok' }, annotations: { 'kwok.x-k8s.io/node': 'fake' } },
+      metadata: {
+        name: KWOK_NODE,
+        labels: { 'kubernetes.io/hostname': KWOK_NODE, type: 'kwok' },
+        annotations: { 'kwok.x-k8s.io/node': 'fake' },
+      },
     });
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`KWOK exited (${child.exitCode ?? child.signalCode}) during start-up; ${options.logFile}:\n${tail(options.logFile)}`);
+        throw new Error(
+          `KWOK exited (${child.exitCode ?? child.signalCode}) during start-up; ${options.logFile}:\n${tail(options.logFile)}`,
+        );
       }
-      const ready = await options.kubectl(['get', 'node', KWOK_NODE, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+      const ready = await options.kubectl([
+        'get',
+        'node',
+        KWOK_NODE,
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+      ]);
       if (ready.code === 0 && ready.stdout.trim() === 'True') break;
-      if (Date.now() > deadline) throw new Error(`node ${KWOK_NODE} not Ready within 60 s; ${options.logFile}:\n${tail(options.logFile)}`);
+      if (Date.now() > deadline)
+        throw new Error(`node ${KWOK_NODE} not Ready within 60 s; ${options.logFile}:\n${tail(options.logFile)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     options.log(`KWOK node ${KWOK_NODE} Ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -249,7 +281,10 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
     print(namespace, pod, text, stream = 'stdout') {
       // The CRI log format KWOK parses: TIMESTAMP STREAM F(ull line) TEXT.
       const lines = text.replace(/\n$/, '').split('\n');
-      appendFileSync(logFile(namespace, pod), lines.map((line) => `${new Date().toISOString()} ${stream} F ${line}\n`).join(''));
+      appendFileSync(
+        logFile(namespace, pod),
+        lines.map((line) => `${new Date().toISOString()} ${stream} F ${line}\n`).join(''),
+      );
     },
     async preparePod(namespace, pod) {
       const workDir = sandbox(namespace, pod);
@@ -263,11 +298,32 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
           metadata,
           spec: {
             selector: selector(namespace, pod),
-            execs: [{ local: { workDir, envs: [{ name: 'HOME', value: workDir }, { name: 'POD_NAMESPACE', value: namespace }, { name: 'POD_NAME', value: pod }] } }],
+            execs: [
+              {
+                local: {
+                  workDir,
+                  envs: [
+                    { name: 'HOME', value: workDir },
+                    { name: 'POD_NAMESPACE', value: namespace },
+                    { name: 'POD_NAME', value: pod },
+                  ],
+                },
+              },
+            ],
           },
         },
-        { apiVersion: KWOK_API, kind: 'ClusterAttach', metadata, spec: { selector: selector(namespace, pod), attaches: [{ logsFile: logFile(namespace, pod) }] } },
-        { apiVersion: KWOK_API, kind: 'ClusterLogs', metadata, spec: { selector: selector(namespace, pod), logs: [{ logsFile: logFile(namespace, pod), follow: true }] } },
+        {
+          apiVersion: KWOK_API,
+          kind: 'ClusterAttach',
+          metadata,
+          spec: { selector: selector(namespace, pod), attaches: [{ logsFile: logFile(namespace, pod) }] },
+        },
+        {
+          apiVersion: KWOK_API,
+          kind: 'ClusterLogs',
+          metadata,
+          spec: { selector: selector(namespace, pod), logs: [{ logsFile: logFile(namespace, pod), follow: true }] },
+        },
       ]);
       return workDir;
     },
@@ -276,7 +332,10 @@ export async function startKwok(options: KwokStartOptions): Promise<Kwok> {
         apiVersion: KWOK_API,
         kind: 'ClusterPortForward',
         metadata: { name: objectName(namespace, pod, podPort), labels: { 'kube-request-access.io/sandbox': 'true' } },
-        spec: { selector: selector(namespace, pod), forwards: [{ ports: [podPort], target: { address: '127.0.0.1', port: localPort } }] },
+        spec: {
+          selector: selector(namespace, pod),
+          forwards: [{ ports: [podPort], target: { address: '127.0.0.1', port: localPort } }],
+        },
       });
     },
     process: () => current,

@@ -75,7 +75,9 @@ try {
 }
 
 if (!webhookAvailable && !values['no-webhook']) {
-  console.error('[controlplane] warning: adapters/node/main.ts does not exist yet, so no webhook server runs: exec and AccessRequests fail closed');
+  console.error(
+    '[controlplane] warning: adapters/node/main.ts does not exist yet, so no webhook server runs: exec and AccessRequests fail closed',
+  );
 }
 const demo = values.demo ? await createDemo(plane) : undefined;
 const pluginDir = await linkPlugin(plane);
@@ -84,15 +86,23 @@ const rel = (file: string): string => path.relative(process.cwd(), file) || file
 console.log(`
 kube-apiserver ${plane.server} is up${startWebhook ? `, webhook ${plane.webhookUrl}` : ''}.
 
-  export KUBECONFIG=${plane.kubeconfig}${pluginDir ? `
-  export PATH=${pluginDir}:$PATH     # the kubectl request plugin from this checkout` : ''}
+  export KUBECONFIG=${plane.kubeconfig}${
+    pluginDir
+      ? `
+  export PATH=${pluginDir}:$PATH     # the kubectl request plugin from this checkout`
+      : ''
+  }
   kubectl config get-contexts        # ${USERS.join(', ')} (current: admin; namespace team-a)
   kubectl --context alice auth can-i --list
 
 Users: admin (system:masters), alice and bob (developers), carol (approvers), dave (no role).
-Logs: ${rel(plane.logs.controlplane)}, ${rel(plane.logs.webhook)}${startWebhook ? `
+Logs: ${rel(plane.logs.controlplane)}, ${rel(plane.logs.webhook)}${
+  startWebhook
+    ? `
 The webhook reviews only requests with the kube-apiserver's client certificate (--client-ca-file ${rel(plane.webhookClientCaFile)});
-anything else gets 401: curl -sk -X POST ${plane.webhookUrl}` : ''}
+anything else gets 401: curl -sk -X POST ${plane.webhookUrl}`
+    : ''
+}
 `);
 if (values.demo) printWalkthrough(plane, pluginDir, demo);
 console.log('Press Ctrl-C to stop.');
@@ -127,7 +137,10 @@ async function createDemo(cp: ControlPlane): Promise<Demo> {
     kind: 'Pod',
     metadata: { name, namespace, labels: { app } },
     // On the KWOK node (no scheduler needed); without KWOK, pods have no node and never run.
-    spec: { ...(kwok ? { nodeName: kwok.nodeName } : {}), containers: [{ name: app, image, ...(app === 'nginx' ? { ports: [{ containerPort: 80 }] } : {}) }] },
+    spec: {
+      ...(kwok ? { nodeName: kwok.nodeName } : {}),
+      containers: [{ name: app, image, ...(app === 'nginx' ? { ports: [{ containerPort: 80 }] } : {}) }],
+    },
   });
   if (kwok) {
     // Each pod's "filesystem" is its sandbox directory: a few harmless files to list, read and copy.
@@ -135,9 +148,18 @@ async function createDemo(cp: ControlPlane): Promise<Demo> {
       const sandbox = await kwok.preparePod(namespace, name);
       await mkdir(path.join(sandbox, 'upload'), { recursive: true });
       await writeFile(path.join(sandbox, 'hostname'), `${name}\n`);
-      await writeFile(path.join(sandbox, 'index.html'), `<h1>${app} ${namespace}/${name}</h1>\n<p>Served from ${sandbox} through kubectl port-forward.</p>\n`);
+      await writeFile(
+        path.join(sandbox, 'index.html'),
+        `<h1>${app} ${namespace}/${name}</h1>\n<p>Served from ${sandbox} through kubectl port-forward.</p>\n`,
+      );
       kwok.print(namespace, name, `${name}: started in ${sandbox}`);
-      if (app === 'nginx') await kwok.forward(namespace, name, 80, await serveSandbox(sandbox, (line) => kwok.print(namespace, name, line)));
+      if (app === 'nginx')
+        await kwok.forward(
+          namespace,
+          name,
+          80,
+          await serveSandbox(sandbox, (line) => kwok.print(namespace, name, line)),
+        );
     }
     // The "containers" print a line now and then, for kubectl logs -f and kubectl attach.
     setInterval(() => {
@@ -152,7 +174,10 @@ async function createDemo(cp: ControlPlane): Promise<Demo> {
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'nginx' } },
-        template: { metadata: { labels: { app: 'nginx' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] } },
+        template: {
+          metadata: { labels: { app: 'nginx' } },
+          spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }] },
+        },
       },
     },
     // No controller-manager: the Deployment's pods are created by hand.
@@ -163,9 +188,20 @@ async function createDemo(cp: ControlPlane): Promise<Demo> {
     const deadline = Date.now() + 30_000;
     for (const [namespace, name] of DEMO_PODS) {
       for (;;) {
-        const phase = await cp.kubectl('admin', ['get', 'pod', name, '-n', namespace, '-o', 'jsonpath={.status.phase}']);
+        const phase = await cp.kubectl('admin', [
+          'get',
+          'pod',
+          name,
+          '-n',
+          namespace,
+          '-o',
+          'jsonpath={.status.phase}',
+        ]);
         if (phase.stdout === 'Running') break;
-        if (Date.now() > deadline) throw new Error(`demo pod ${namespace}/${name} not Running after 30 s (${phase.stdout || phase.stderr.trim()}); see ${kwok.log}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `demo pod ${namespace}/${name} not Running after 30 s (${phase.stdout || phase.stderr.trim()}); see ${kwok.log}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
@@ -174,7 +210,17 @@ async function createDemo(cp: ControlPlane): Promise<Demo> {
     // pods still have no node: an allowed exec ends at the apiserver ("does not have a host assigned").
     const running = JSON.stringify({ status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
     for (const [namespace, name] of DEMO_PODS) {
-      const result = await cp.kubectl('admin', ['patch', 'pod', name, '-n', namespace, '--subresource=status', '--type=merge', '-p', running]);
+      const result = await cp.kubectl('admin', [
+        'patch',
+        'pod',
+        name,
+        '-n',
+        namespace,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        running,
+      ]);
       if (result.code !== 0) throw new Error(`marking ${namespace}/${name} running failed: ${result.stderr.trim()}`);
     }
   }
@@ -200,7 +246,9 @@ async function serveSandbox(sandbox: string, print: (line: string) => void): Pro
     );
   });
   server.unref();
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 function printWalkthrough(cp: ControlPlane, pluginDir: string | undefined, demo: Demo | undefined): void {
   const real = demo?.real ?? false;
@@ -274,9 +322,13 @@ ${friends}`
    SPDY. That retry is a second exec, which a one-shot request no longer allows, so without the
    variable you would see the retry's 403 instead of the 400.`;
   console.log(`Walk-through: alice (developer) asks, carol (approver) decides.
-${real ? `The demo pods run on the KWOK node: their commands run on this host, each pod's in its own sandbox
+${
+  real
+    ? `The demo pods run on the KWOK node: their commands run on this host, each pod's in its own sandbox
 directory below ${path.relative(process.cwd(), path.dirname(path.dirname(sb))) || path.dirname(path.dirname(sb))}/; the walk-through's commands only list, read and copy files there.
-` : ''}
+`
+    : ''
+}
   export KUBECONFIG=${cp.kubeconfig}${pluginDir ? `\n  export PATH=${pluginDir}:$PATH` : ''}
 
 1. alice can see pods but not exec into them:

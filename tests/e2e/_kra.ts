@@ -26,14 +26,21 @@ export function pod(name: string, namespace: string, containers = ['app', 'sidec
  * (where exec runs commands) and ClusterExec/Attach/Logs are prepared, `spec.nodeName` is the KWOK
  * node, and it is Running when this resolves. Returns the sandbox directory on this host.
  */
-export async function runningPod(cp: ControlPlane, name: string, namespace: string, containers = ['app', 'sidecar']): Promise<string> {
+export async function runningPod(
+  cp: ControlPlane,
+  name: string,
+  namespace: string,
+  containers = ['app', 'sidecar'],
+): Promise<string> {
   if (!cp.kwok) throw new Error('runningPod needs startControlPlane({ kwok: true })');
   const sandbox = await cp.kwok.preparePod(namespace, name);
   const manifest = pod(name, namespace, containers);
   await cp.apply({ ...manifest, spec: { ...manifest.spec, nodeName: cp.kwok.nodeName } });
   await waitFor(
     `pod ${namespace}/${name} Running on ${cp.kwok.nodeName}`,
-    async () => (await cp.kubectl('admin', ['get', 'pod', name, '-n', namespace, '-o', 'jsonpath={.status.phase}'])).stdout === 'Running',
+    async () =>
+      (await cp.kubectl('admin', ['get', 'pod', name, '-n', namespace, '-o', 'jsonpath={.status.phase}'])).stdout ===
+      'Running',
     30_000,
     100,
   );
@@ -43,11 +50,15 @@ export async function runningPod(cp: ControlPlane, name: string, namespace: stri
 /** `kubectl request --context USER ARGS…` through the plugin of this checkout (bin/kubectl-request.mjs). */
 export function kubectlRequest(cp: ControlPlane, user: User, args: readonly string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -100,7 +111,14 @@ export function accessRequest(options: {
  * An AccessGrant. `create` pins it to the request's current uid (as `kubectl request grant`
  * does) unless `uid` is given; `uid: null` writes a grant that pins nothing.
  */
-export function accessGrant(options: { name: string; namespace: string; grantFor: string; by: string; status?: 'granted' | 'denied'; uid?: string | null }) {
+export function accessGrant(options: {
+  name: string;
+  namespace: string;
+  grantFor: string;
+  by: string;
+  status?: 'granted' | 'denied';
+  uid?: string | null;
+}) {
   return {
     apiVersion: API_VERSION,
     kind: 'AccessGrant',
@@ -116,13 +134,25 @@ export function accessGrant(options: { name: string; namespace: string; grantFor
 
 /** The uid of an AccessRequest (read as admin), or undefined when there is none. */
 export async function requestUid(cp: ControlPlane, namespace: string, name: string): Promise<string | undefined> {
-  const result = await cp.kubectl('admin', ['get', 'accessrequest', '-n', namespace, name, '-o', 'jsonpath={.metadata.uid}']);
+  const result = await cp.kubectl('admin', [
+    'get',
+    'accessrequest',
+    '-n',
+    namespace,
+    name,
+    '-o',
+    'jsonpath={.metadata.uid}',
+  ]);
   return result.code === 0 && result.stdout ? result.stdout : undefined;
 }
 
 /** What `kubectl request grant` writes: the grant pinned to the request object it names. */
 async function pinned(cp: ControlPlane, obj: object): Promise<object> {
-  const grant = obj as { kind?: string; metadata: { namespace: string }; spec: { grantFor: string; grantForUID?: string | null } };
+  const grant = obj as {
+    kind?: string;
+    metadata: { namespace: string };
+    spec: { grantFor: string; grantForUID?: string | null };
+  };
   if (grant.kind !== 'AccessGrant') return obj;
   const { grantForUID, ...spec } = grant.spec;
   if (grantForUID === null) return { ...grant, spec };
@@ -168,7 +198,16 @@ export async function kubectlExec(
   user: User,
   options: { namespace: string; pod: string; container?: string; command?: string[]; flags?: string[]; spdy?: boolean },
 ): Promise<{ outcome: Outcome; stderr: string }> {
-  const args = ['exec', '-n', options.namespace, options.pod, ...(options.container ? ['-c', options.container] : []), ...(options.flags ?? []), '--', ...(options.command ?? ['ls'])];
+  const args = [
+    'exec',
+    '-n',
+    options.namespace,
+    options.pod,
+    ...(options.container ? ['-c', options.container] : []),
+    ...(options.flags ?? []),
+    '--',
+    ...(options.command ?? ['ls']),
+  ];
   const previous = process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS;
   if (options.spdy) process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS = 'false';
   try {
@@ -200,19 +239,28 @@ export function execProbe(
   if (options.tty) query.set('tty', 'true');
   const url = `${cp.server}/api/v1/namespaces/${options.namespace}/pods/${options.pod}/exec?${query}`;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, outcome: outcome(body) }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, outcome: outcome(body) }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('exec probe timed out')));
     req.on('error', reject);
     req.end();
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -228,14 +276,31 @@ export async function getJson<T = { items: unknown[] }>(cp: ControlPlane, args: 
   return JSON.parse(result.stdout) as T;
 }
 
-export async function roleBindings(cp: ControlPlane, namespace: string): Promise<{ metadata: { name: string }; subjects: { name: string }[]; roleRef: { name: string } }[]> {
-  const list = await getJson<{ items: never[] }>(cp, ['rolebindings', '-n', namespace, '-l', 'app.kubernetes.io/managed-by=kube-request-access']);
+export async function roleBindings(
+  cp: ControlPlane,
+  namespace: string,
+): Promise<{ metadata: { name: string }; subjects: { name: string }[]; roleRef: { name: string } }[]> {
+  const list = await getJson<{ items: never[] }>(cp, [
+    'rolebindings',
+    '-n',
+    namespace,
+    '-l',
+    'app.kubernetes.io/managed-by=kube-request-access',
+  ]);
   return list.items;
 }
 
 /** Whether a one-shot AccessRequest was used: marked (status.usedAt), or already cleaned up. */
 export async function isUsed(cp: ControlPlane, namespace: string, name: string): Promise<boolean> {
-  const result = await cp.kubectl('admin', ['get', 'accessrequest', '-n', namespace, name, '-o', 'jsonpath={.status.usedAt}']);
+  const result = await cp.kubectl('admin', [
+    'get',
+    'accessrequest',
+    '-n',
+    namespace,
+    name,
+    '-o',
+    'jsonpath={.status.usedAt}',
+  ]);
   if (result.code !== 0) {
     if (/NotFound|not found/.test(result.stderr)) return true;
     throw new Error(`kubectl get accessrequest ${namespace}/${name}: ${result.stderr}`);
@@ -257,22 +322,32 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function startServe(cp: ControlPlane, name: string, args: readonly string[], port?: number): Promise<ServeProcess> {
+export async function startServe(
+  cp: ControlPlane,
+  name: string,
+  args: readonly string[],
+  port?: number,
+): Promise<ServeProcess> {
   const listen = port ?? (await freePort());
   const log = path.join(cp.dir, 'logs', `${name}.log`);
   const fd = openSync(log, 'a');
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      '--import', 'tsx',
-      '--import', path.join(ROOT, 'tests/controlplane/parent-watchdog.ts'),
+      '--import',
+      'tsx',
+      '--import',
+      path.join(ROOT, 'tests/controlplane/parent-watchdog.ts'),
       path.join(ROOT, 'adapters/node/main.ts'),
       'serve',
       // serve refuses a flag given twice: the caller's own credentials replace the admin's.
       ...(args.includes('--kubeconfig') ? [] : ['--kubeconfig', cp.kubeconfig, '--context', 'admin']),
-      '--address', `127.0.0.1:${listen}`,
-      '--cert-file', cp.webhookCert,
-      '--key-file', cp.webhookKey,
+      '--address',
+      `127.0.0.1:${listen}`,
+      '--cert-file',
+      cp.webhookCert,
+      '--key-file',
+      cp.webhookKey,
       // Like the control plane's own webhook: only the kube-apiserver's client certificate reviews.
       ...(args.includes('--client-ca-file') ? [] : ['--client-ca-file', cp.webhookClientCaFile]),
       ...args,
@@ -293,7 +368,8 @@ export async function startServe(cp: ControlPlane, name: string, args: readonly 
   process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`serve ${name} exited early:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`serve ${name} exited early:\n${readFileSync(log, 'utf8').slice(-2000)}`);
     const ready = await new Promise<boolean>((resolve) => {
       const req = request(`https://127.0.0.1:${listen}/readyz`, { ca: cp.caPem, timeout: 2000 }, (res) => {
         res.resume();
@@ -313,7 +389,10 @@ export async function startServe(cp: ControlPlane, name: string, args: readonly 
 }
 
 /** Round-robin TCP forwarding (TLS passes through): two webhook replicas behind one address. */
-export async function roundRobin(port: number, backends: readonly number[]): Promise<{ close(): Promise<void>; connections: number[] }> {
+export async function roundRobin(
+  port: number,
+  backends: readonly number[],
+): Promise<{ close(): Promise<void>; connections: number[] }> {
   const connections = backends.map(() => 0);
   let next = 0;
   const sockets = new Set<Socket>();
@@ -348,9 +427,14 @@ export async function roundRobin(port: number, backends: readonly number[]): Pro
 }
 
 /** Review log lines of a webhook server log (JSON lines with msg "review"). */
-export function reviews(log: string): { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string }[] {
+export function reviews(
+  log: string,
+): { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string }[] {
   return readFileSync(log, 'utf8')
     .split('\n')
     .filter((line) => line.includes('"msg":"review"'))
-    .map((line) => JSON.parse(line) as { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string });
+    .map(
+      (line) =>
+        JSON.parse(line) as { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string },
+    );
 }

@@ -19,7 +19,12 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-auth-'));
   // Standing exec RBAC: every refusal comes from the webhook, and a grant needs no RoleBinding first.
-  cp = await startControlPlane({ dir, developersCanExec: true, webhook: true, log: (line) => console.error(`# ${line}`) });
+  cp = await startControlPlane({
+    dir,
+    developersCanExec: true,
+    webhook: true,
+    log: (line) => console.error(`# ${line}`),
+  });
   await cp.apply(pod('web', 'team-a'));
 });
 
@@ -30,7 +35,11 @@ after(async () => {
 
 /** A granted one-shot request of alice for `ls` in team-a/web, as an approver leaves it. */
 async function grantedOneShot(name: string): Promise<void> {
-  await mustCreate(cp, 'alice', accessRequest({ name, namespace: 'team-a', user: 'alice', pod: 'web', command: ['ls'] }));
+  await mustCreate(
+    cp,
+    'alice',
+    accessRequest({ name, namespace: 'team-a', user: 'alice', pod: 'web', command: ['ls'] }),
+  );
   const created = await getJson<{ metadata: { uid: string } }>(cp, ['accessrequest', '-n', 'team-a', name]);
   const grant = accessGrant({ name, namespace: 'team-a', grantFor: name, by: 'carol' });
   await mustCreate(cp, 'carol', { ...grant, spec: { ...grant.spec, grantForUID: created.metadata.uid } });
@@ -60,7 +69,14 @@ function forgedReview(uid: string): string {
       namespace: 'team-a',
       operation: 'CONNECT',
       userInfo: { username: 'alice', uid: 'alice', groups: ['developers', 'system:authenticated'] },
-      object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'app', command: ['ls'] },
+      object: {
+        kind: 'PodExecOptions',
+        apiVersion: 'v1',
+        stdout: true,
+        stderr: true,
+        container: 'app',
+        command: ['ls'],
+      },
       oldObject: null,
       dryRun: false,
       options: null,
@@ -69,11 +85,21 @@ function forgedReview(uid: string): string {
 }
 
 /** POST straight to the webhook's port over HTTP/1.1, as anyone on the network could. */
-function postToWebhook(body: string, client?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
+function postToWebhook(
+  body: string,
+  client?: { cert: string; key: string },
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       cp.webhookUrl,
-      { method: 'POST', ca: cp.caPem, agent: false, timeout: 10_000, ...client, headers: { 'Content-Type': 'application/json' } },
+      {
+        method: 'POST',
+        ca: cp.caPem,
+        agent: false,
+        timeout: 10_000,
+        ...client,
+        headers: { 'Content-Type': 'application/json' },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -116,20 +142,27 @@ describe('the webhook answers only its kube-apiserver', () => {
     const refusedH2 = await h2PostToWebhook(forgedReview('forged-2'));
     assert.equal(refusedH2.status, 401, refusedH2.body);
     // A certificate with the apiserver's name from a CA the webhook does not trust: refused too.
-    const impostor = await (await createCA('kube-request-access webhook client CA')).issue({ commonName: 'kube-apiserver', client: true });
+    const impostor = await (
+      await createCA('kube-request-access webhook client CA')
+    ).issue({ commonName: 'kube-apiserver', client: true });
     assert.equal((await postToWebhook(forgedReview('forged-3'), impostor)).status, 401);
 
     assert.equal(await unused('alice-ls'), true, 'the forged reviews used nothing up');
     // Through the kube-apiserver, which presents its client certificate, alice's exec still gets
     // through (400 "no host assigned" = admitted; there is no kubelet here)…
-    const allowed = await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app', command: ['ls'] });
+    const allowed = await execProbe(cp, 'alice', {
+      namespace: 'team-a',
+      pod: 'web',
+      container: 'app',
+      command: ['ls'],
+    });
     assert.equal(allowed.outcome, 'allowed', allowed.body);
     // …once.
     const again = await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app', command: ['ls'] });
     assert.equal(again.outcome, 'denied', again.body);
   });
 
-  it('would have used the request up with the apiserver\'s certificate: the 401 is what protects it', async () => {
+  it("would have used the request up with the apiserver's certificate: the 401 is what protects it", async () => {
     // The control for the test above: the same forged review, sent with the client certificate
     // only the kube-apiserver holds, is reviewed and consumes the one-shot request.
     await grantedOneShot('alice-ls-2');

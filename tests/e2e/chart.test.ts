@@ -16,7 +16,18 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
 import { parseYaml, serverArgs } from '../support/manifests-lint.ts';
-import { accessGrant, accessRequest, execProbe, getJson, mustCreate, roleBindings, runningPod, startServe, waitFor, type ServeProcess } from './_kra.ts';
+import {
+  accessGrant,
+  accessRequest,
+  execProbe,
+  getJson,
+  mustCreate,
+  roleBindings,
+  runningPod,
+  startServe,
+  waitFor,
+  type ServeProcess,
+} from './_kra.ts';
 
 const run = promisify(execFile);
 const HELM = path.join(ROOT, '.dev/bin/helm');
@@ -33,20 +44,35 @@ describe('the Helm chart on a real kube-apiserver', () => {
   let helm: (args: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
   before(async () => {
-    const built = await run('nice', ['bash', path.join(ROOT, 'scripts/build-helm.sh')], { maxBuffer: 16 * 1024 * 1024 }).catch((error) => error);
+    const built = await run('nice', ['bash', path.join(ROOT, 'scripts/build-helm.sh')], {
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((error) => error);
     assert.ok(existsSync(HELM), `scripts/build-helm.sh did not build ${HELM}: ${built?.stderr ?? ''}`);
     dir = await mkdtemp(path.join(tmpdir(), 'kra-chart-e2e-'));
     cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
     helm = async (args) => {
       try {
-        const { stdout, stderr } = await run(HELM, [...args, '--kubeconfig', cp.kubeconfig, '--kube-context', 'admin'], {
-          maxBuffer: 16 * 1024 * 1024,
-          env: { ...process.env, HELM_CACHE_HOME: path.join(dir, 'helm/cache'), HELM_CONFIG_HOME: path.join(dir, 'helm/config'), HELM_DATA_HOME: path.join(dir, 'helm/data') },
-        });
+        const { stdout, stderr } = await run(
+          HELM,
+          [...args, '--kubeconfig', cp.kubeconfig, '--kube-context', 'admin'],
+          {
+            maxBuffer: 16 * 1024 * 1024,
+            env: {
+              ...process.env,
+              HELM_CACHE_HOME: path.join(dir, 'helm/cache'),
+              HELM_CONFIG_HOME: path.join(dir, 'helm/config'),
+              HELM_DATA_HOME: path.join(dir, 'helm/data'),
+            },
+          },
+        );
         return { code: 0, stdout, stderr };
       } catch (error) {
         const e = error as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(error) };
+        return {
+          code: typeof e.code === 'number' ? e.code : 1,
+          stdout: e.stdout ?? '',
+          stderr: e.stderr ?? String(error),
+        };
       }
     };
   });
@@ -60,20 +86,36 @@ describe('the Helm chart on a real kube-apiserver', () => {
 
   it('helm install: the chart with a server outside the cluster, its TLS CA and the client CA', async () => {
     const install = await helm([
-      'install', RELEASE, CHART,
-      '--namespace', NAMESPACE, '--create-namespace',
-      '--set', `fullnameOverride=${RELEASE}`,
-      '--set', `grantedRole.name=${GRANTED_ROLE}`,
-      '--set', 'tls.mode=secret',
-      '--set', 'tls.secretName=kra-local-tls',
-      '--set-file', `tls.caBundle=${cp.caFile}`,
-      '--set', `webhook.url=${cp.webhookUrl}`,
-      '--set-file', `clientCA.pem=${cp.webhookClientCaFile}`,
+      'install',
+      RELEASE,
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '--create-namespace',
+      '--set',
+      `fullnameOverride=${RELEASE}`,
+      '--set',
+      `grantedRole.name=${GRANTED_ROLE}`,
+      '--set',
+      'tls.mode=secret',
+      '--set',
+      'tls.secretName=kra-local-tls',
+      '--set-file',
+      `tls.caBundle=${cp.caFile}`,
+      '--set',
+      `webhook.url=${cp.webhookUrl}`,
+      '--set-file',
+      `clientCA.pem=${cp.webhookClientCaFile}`,
     ]);
     assert.equal(install.code, 0, install.stderr);
     assert.match(install.stdout, /STATUS: deployed/);
-    const config = await getJson<{ webhooks: { name: string; clientConfig: { url?: string; caBundle?: string }; namespaceSelector?: any }[] }>(cp, ['validatingwebhookconfiguration', RELEASE]);
-    assert.deepEqual(config.webhooks.map((w) => w.name), ['exec.kube-request-access.io', 'objects.kube-request-access.io']);
+    const config = await getJson<{
+      webhooks: { name: string; clientConfig: { url?: string; caBundle?: string }; namespaceSelector?: any }[];
+    }>(cp, ['validatingwebhookconfiguration', RELEASE]);
+    assert.deepEqual(
+      config.webhooks.map((w) => w.name),
+      ['exec.kube-request-access.io', 'objects.kube-request-access.io'],
+    );
     for (const webhook of config.webhooks) {
       assert.equal(webhook.clientConfig.url, cp.webhookUrl);
       assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString(), cp.caPem);
@@ -106,7 +148,9 @@ describe('the Helm chart on a real kube-apiserver', () => {
     const deployment = parseYaml(manifest.stdout).find((o) => o.kind === 'Deployment' && o.metadata.name === RELEASE)!;
     // Replaced below by local files and a faster cleanup (serve refuses a flag given twice).
     const local = new Set(['--address', '--cert-file', '--key-file', '--client-ca-file', '--cleanup-interval']);
-    const chartArgs = serverArgs(deployment).slice(1).filter((a) => !local.has(a.split('=')[0]!));
+    const chartArgs = serverArgs(deployment)
+      .slice(1)
+      .filter((a) => !local.has(a.split('=')[0]!));
     assert.ok(chartArgs.includes(`--granted-role-name=${GRANTED_ROLE}`), chartArgs.join(' '));
     assert.ok(chartArgs.includes(`--ungated-namespaces=kube-system,${NAMESPACE}`), chartArgs.join(' '));
     assert.ok(serverArgs(deployment).includes('--client-ca-file=/etc/kube-request-access/client-ca/ca.crt'));
@@ -120,40 +164,82 @@ describe('the Helm chart on a real kube-apiserver', () => {
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Config',
-        clusters: [{ name: 'local', cluster: { server: cp.server, 'certificate-authority-data': Buffer.from(cp.caPem).toString('base64') } }],
+        clusters: [
+          {
+            name: 'local',
+            cluster: { server: cp.server, 'certificate-authority-data': Buffer.from(cp.caPem).toString('base64') },
+          },
+        ],
         users: [{ name: 'sa', user: { token: token.stdout.trim() } }],
         contexts: [{ name: 'sa', context: { cluster: 'local', user: 'sa' } }],
         'current-context': 'sa',
       }),
       { mode: 0o600 },
     );
-    server = await startServe(cp, 'chart', [...chartArgs, '--client-ca-file', cp.webhookClientCaFile, '--kubeconfig', kubeconfig, '--context', 'sa', '--cleanup-interval', '1s'], cp.webhookPort);
+    server = await startServe(
+      cp,
+      'chart',
+      [
+        ...chartArgs,
+        '--client-ca-file',
+        cp.webhookClientCaFile,
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'sa',
+        '--cleanup-interval',
+        '1s',
+      ],
+      cp.webhookPort,
+    );
 
     const sandbox = await runningPod(cp, 'web', 'team-a');
     await writeFile(path.join(sandbox, 'notes.txt'), 'through the chart\n');
     // Before any request alice holds no exec at all (mode A): RBAC refuses.
-    const before = await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app', command: ['cat', 'notes.txt'] });
+    const before = await execProbe(cp, 'alice', {
+      namespace: 'team-a',
+      pod: 'web',
+      container: 'app',
+      command: ['cat', 'notes.txt'],
+    });
     assert.equal(before.status, 403, before.body);
     assert.match(before.body, /cannot create resource \\"pods\/exec\\"/);
 
-    await mustCreate(cp, 'alice', accessRequest({ name: 'chart-flow', namespace: 'team-a', user: 'alice', pod: 'web', command: ['cat', 'notes.txt'] }));
+    await mustCreate(
+      cp,
+      'alice',
+      accessRequest({
+        name: 'chart-flow',
+        namespace: 'team-a',
+        user: 'alice',
+        pod: 'web',
+        command: ['cat', 'notes.txt'],
+      }),
+    );
     const request = await getJson<{ metadata: { uid: string } }>(cp, ['accessrequest', '-n', 'team-a', 'chart-flow']);
     const grant = accessGrant({ name: 'chart-flow', namespace: 'team-a', grantFor: 'chart-flow', by: 'carol' });
     await mustCreate(cp, 'carol', { ...grant, spec: { ...grant.spec, grantForUID: request.metadata.uid } });
-    const binding = async () => (await roleBindings(cp, 'team-a')).find((b) => b.metadata.name === 'kube-request-access.chart-flow');
+    const binding = async () =>
+      (await roleBindings(cp, 'team-a')).find((b) => b.metadata.name === 'kube-request-access.chart-flow');
     const bound = await waitFor('the RoleBinding of the chart’s granted role', binding, 10_000);
     assert.equal(bound.roleRef.name, GRANTED_ROLE);
 
-    const exec = await cp.kubectl('alice', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], { timeoutMs: 30_000 });
+    const exec = await cp.kubectl('alice', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], {
+      timeoutMs: 30_000,
+    });
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'through the chart\n');
     // One-shot: used up by that exec.
-    const again = await cp.kubectl('alice', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], { timeoutMs: 30_000 });
+    const again = await cp.kubectl('alice', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /denied the request|forbidden/i);
 
     // Admins (the chart's alwaysAllowedGroups) exec without a request, through the webhook.
-    const admin = await cp.kubectl('admin', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], { timeoutMs: 30_000 });
+    const admin = await cp.kubectl('admin', ['exec', '-n', 'team-a', 'web', '-c', 'app', '--', 'cat', 'notes.txt'], {
+      timeoutMs: 30_000,
+    });
     assert.equal(admin.code, 0, admin.stderr);
     const log = await readFile(server.log, 'utf8');
     assert.match(log, /"allowed":true/);

@@ -35,7 +35,13 @@ function start(user: User, args: readonly string[], env: Record<string, string> 
   const child = spawn('kubectl', ['request', '--context', user, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`, KUBECONFIG: cp.kubeconfig, NO_COLOR: '1', ...env },
+    env: {
+      ...process.env,
+      PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+      KUBECONFIG: cp.kubeconfig,
+      NO_COLOR: '1',
+      ...env,
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -75,7 +81,10 @@ function request(user: User, args: readonly string[], env?: Record<string, strin
   return start(user, args, env).done;
 }
 
-function pod(name: string, options: { labels?: Record<string, string>; containers?: string[]; defaultContainer?: string } = {}) {
+function pod(
+  name: string,
+  options: { labels?: Record<string, string>; containers?: string[]; defaultContainer?: string } = {},
+) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -83,7 +92,9 @@ function pod(name: string, options: { labels?: Record<string, string>; container
       name,
       namespace: NS,
       ...(options.labels ? { labels: options.labels } : {}),
-      ...(options.defaultContainer ? { annotations: { 'kubectl.kubernetes.io/default-container': options.defaultContainer } } : {}),
+      ...(options.defaultContainer
+        ? { annotations: { 'kubectl.kubernetes.io/default-container': options.defaultContainer } }
+        : {}),
     },
     spec: { containers: (options.containers ?? ['app']).map((c) => ({ name: c, image: 'busybox' })) },
   };
@@ -128,7 +139,17 @@ before(async () => {
   ]);
   // No kubelet runs pods here: mark the ones the test treats as running.
   for (const name of ['shop-running', 'other-running']) {
-    const patched = await cp.kubectl('admin', ['patch', 'pod', name, '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Running"}}']);
+    const patched = await cp.kubectl('admin', [
+      'patch',
+      'pod',
+      name,
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"phase":"Running"}}',
+    ]);
     assert.equal(patched.code, 0, patched.stderr);
   }
 });
@@ -141,7 +162,18 @@ after(async () => {
 describe('kubectl request, end to end', () => {
   it('alice asks with --wait, carol grants, the printed kubectl exec is allowed at once, a replay is denied', async () => {
     // Before anything: RBAC refuses alice's exec.
-    assert.equal((await kubectlExec(cp, 'alice', { namespace: NS, pod: 'web-0', container: 'app', command: ['ls', '/tmp'], spdy: true })).outcome, 'forbidden');
+    assert.equal(
+      (
+        await kubectlExec(cp, 'alice', {
+          namespace: NS,
+          pod: 'web-0',
+          container: 'app',
+          command: ['ls', '/tmp'],
+          spdy: true,
+        })
+      ).outcome,
+      'forbidden',
+    );
 
     const asking = start('alice', ['exec', 'web-0', '-n', NS, '-k', 'ticket=OPS-1', '--wait=90s', '--', 'ls', '/tmp']);
     const [, name] = (await asking.waitForStdout(CREATED)) as [string, string];
@@ -149,7 +181,12 @@ describe('kubectl request, end to end', () => {
     const stored = await getJson<StoredRequest>(cp, ['accessrequest', '-n', NS, name]);
     assert.deepEqual(stored.spec.userInfo, { username: 'alice' });
     assert.deepEqual(
-      { pod: stored.spec.forObject.name, sub: stored.spec.forObject.subResource, container: stored.spec.execOptions.container, command: stored.spec.execOptions.command },
+      {
+        pod: stored.spec.forObject.name,
+        sub: stored.spec.forObject.subResource,
+        container: stored.spec.execOptions.container,
+        command: stored.spec.execOptions.command,
+      },
       { pod: 'web-0', sub: 'exec', container: 'app', command: ['ls', '/tmp'] },
     );
     assert.deepEqual(stored.spec.customKeys, { ticket: 'OPS-1' });
@@ -164,7 +201,10 @@ describe('kubectl request, end to end', () => {
     assert.equal(unconfirmed.code, 2);
     assert.match(unconfirmed.stdout, /^alice asks to exec in pod team-a\/web-0$/m);
     assert.match(unconfirmed.stdout, /^ {2}command: {5}ls \/tmp$/m);
-    assert.equal(unconfirmed.stderr.trim(), `error: refusing to grant ${name} without confirmation: no terminal to ask on; re-run with --yes (see kubectl request grant --help)`);
+    assert.equal(
+      unconfirmed.stderr.trim(),
+      `error: refusing to grant ${name} without confirmation: no terminal to ask on; re-run with --yes (see kubectl request grant --help)`,
+    );
 
     const granted = await request('carol', ['grant', name, '-n', NS, '--yes']);
     assert.equal(granted.code, 0, granted.stderr);
@@ -172,16 +212,28 @@ describe('kubectl request, end to end', () => {
 
     const again = await request('carol', ['grant', name, '-n', NS, '--yes']);
     assert.equal(again.code, 1);
-    assert.match(again.stderr.trim(), new RegExp(`^error: ${name} is already granted by carol \\d+s ago; nothing to do$`));
+    assert.match(
+      again.stderr.trim(),
+      new RegExp(`^error: ${name} is already granted by carol \\d+s ago; nothing to do$`),
+    );
 
     const waited = await asking.done;
     assert.equal(waited.code, 0, waited.stderr);
     assert.match(waited.stderr, /waiting for an approver to decide on/);
     assert.match(waited.stderr, /granted by carol; waiting until RBAC lets you in/);
-    assert.match(waited.stdout, /granted by carol; run now:\n {2}kubectl --context alice exec -n team-a web-0 -c app -- ls \/tmp\n/);
+    assert.match(
+      waited.stdout,
+      /granted by carol; run now:\n {2}kubectl --context alice exec -n team-a web-0 -c app -- ls \/tmp\n/,
+    );
 
     // The printed command works at once (no sleeping here): admission passes, the pod has no node.
-    const exec = await kubectlExec(cp, 'alice', { namespace: NS, pod: 'web-0', container: 'app', command: ['ls', '/tmp'], spdy: true });
+    const exec = await kubectlExec(cp, 'alice', {
+      namespace: NS,
+      pod: 'web-0',
+      container: 'app',
+      command: ['ls', '/tmp'],
+      spdy: true,
+    });
     assert.equal(exec.outcome, 'allowed', exec.stderr);
 
     // The one-shot is used up. Give alice standing RBAC so the replay reaches the webhook, which
@@ -191,12 +243,21 @@ describe('kubectl request, end to end', () => {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRoleBinding',
         metadata: { name: 'e2e:alice-standing-exec' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kube-request-access-granted-exec' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'kube-request-access-granted-exec',
+        },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
       },
     ]);
     try {
-      const replay = await execProbe(cp, 'alice', { namespace: NS, pod: 'web-0', container: 'app', command: ['ls', '/tmp'] });
+      const replay = await execProbe(cp, 'alice', {
+        namespace: NS,
+        pod: 'web-0',
+        container: 'app',
+        command: ['ls', '/tmp'],
+      });
       assert.equal(replay.status, 403, replay.body);
       assert.equal(replay.outcome, 'denied', replay.body);
       // The denial names the used-up request.
@@ -207,20 +268,49 @@ describe('kubectl request, end to end', () => {
   });
 
   it('a denial with a reason reaches the waiting requester, exit 3', async () => {
-    const asking = start('alice', ['exec', 'web-0', '-n', NS, '--wait', '90s', '--reason', 'OPS-7: config drift', '--', 'cat', '/etc/secret']);
+    const asking = start('alice', [
+      'exec',
+      'web-0',
+      '-n',
+      NS,
+      '--wait',
+      '90s',
+      '--reason',
+      'OPS-7: config drift',
+      '--',
+      'cat',
+      '/etc/secret',
+    ]);
     const [, name] = (await asking.waitForStdout(CREATED)) as [string, string];
     const stored = await getJson<StoredRequest & { spec: { reason?: string } }>(cp, ['accessrequest', '-n', NS, name]);
     assert.equal(stored.spec.reason, 'OPS-7: config drift');
     // The same request again is refused with the pending one's name.
     const twice = await request('alice', ['exec', 'web-0', '-n', NS, '--', 'cat', '/etc/secret']);
     assert.equal(twice.code, 1, twice.stderr);
-    assert.match(twice.stderr, new RegExp(`^error: an identical request of yours is already pending: ${name} .*kubectl request wait ${name} -n team-a`, 'm'));
-    const denied = await request('carol', ['deny', name, '-n', NS, '--yes', '--reason', 'read the config from the repo']);
+    assert.match(
+      twice.stderr,
+      new RegExp(
+        `^error: an identical request of yours is already pending: ${name} .*kubectl request wait ${name} -n team-a`,
+        'm',
+      ),
+    );
+    const denied = await request('carol', [
+      'deny',
+      name,
+      '-n',
+      NS,
+      '--yes',
+      '--reason',
+      'read the config from the repo',
+    ]);
     assert.equal(denied.code, 0, denied.stderr);
     assert.match(denied.stdout, new RegExp(`^denied ${name} \\(reason: read the config from the repo\\)$`, 'm'));
     const waited = await asking.done;
     assert.equal(waited.code, 3, waited.stderr);
-    assert.equal(waited.stderr.trim().split('\n').at(-1), `error: ${name} was denied by carol: read the config from the repo`);
+    assert.equal(
+      waited.stderr.trim().split('\n').at(-1),
+      `error: ${name} was denied by carol: read the config from the repo`,
+    );
 
     const described = await request('alice', ['describe', name, '-n', NS]);
     assert.equal(described.code, 0, described.stderr);
@@ -245,7 +335,10 @@ describe('kubectl request, end to end', () => {
     assert.equal(cancelled.code, 0, cancelled.stderr);
     const gone = await request('alice', ['describe', name, '-n', NS]);
     assert.equal(gone.code, 1);
-    assert.equal(gone.stderr.trim(), `error: access request ${name} not found in namespace team-a; run "kubectl request list --all" to see the requests there`);
+    assert.equal(
+      gone.stderr.trim(),
+      `error: access request ${name} not found in namespace team-a; run "kubectl request list --all" to see the requests there`,
+    );
   });
 
   it('a grant by someone who is not an approver is refused in one line', async () => {
@@ -257,13 +350,19 @@ describe('kubectl request, end to end', () => {
     const bob = await request('bob', ['grant', name, '-n', NS, '--yes']);
     assert.equal(bob.code, 3);
     assert.equal(bob.stderr.split('\n').filter(Boolean).length, 1, bob.stderr);
-    assert.match(bob.stderr, /^error: not allowed to grant \S+: .*User "bob" cannot create resource "accessgrants" .*; ask a cluster admin for the role you need$/m);
+    assert.match(
+      bob.stderr,
+      /^error: not allowed to grant \S+: .*User "bob" cannot create resource "accessgrants" .*; ask a cluster admin for the role you need$/m,
+    );
 
     // dave holds no role at all: he cannot even read the request.
     const dave = await request('dave', ['grant', name, '-n', NS, '--yes']);
     assert.equal(dave.code, 3);
     assert.equal(dave.stderr.split('\n').filter(Boolean).length, 1, dave.stderr);
-    assert.match(dave.stderr, /^error: not allowed to read access request \S+: .*User "dave" cannot get resource "accessrequests"/m);
+    assert.match(
+      dave.stderr,
+      /^error: not allowed to read access request \S+: .*User "dave" cannot get resource "accessrequests"/m,
+    );
 
     // alice cannot grant her own request (refused before asking the cluster).
     const own = await request('alice', ['grant', name, '-n', NS, '--yes']);
@@ -287,7 +386,10 @@ describe('kubectl request, end to end', () => {
   it('refuses -it and a forgotten "--" with what to do instead', async () => {
     const interactive = await request('alice', ['exec', '-it', 'web-0', '-n', NS, '--', 'sh']);
     assert.equal(interactive.code, 2);
-    assert.match(interactive.stderr, /^error: interactive exec is not allowed: -i\/--stdin and -t\/--tty cannot be requested/);
+    assert.match(
+      interactive.stderr,
+      /^error: interactive exec is not allowed: -i\/--stdin and -t\/--tty cannot be requested/,
+    );
     const bare = await request('alice', ['exec', 'web-0', '-n', NS, '--valid-for', '5m']);
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /pass --any-command/);
@@ -302,11 +404,21 @@ describe('kubectl request, end to end', () => {
     assert.equal((await request('carol', ['grant', name, '-n', NS, '--yes'])).code, 0);
     const waited = await request('alice', ['wait', name, '-n', NS, '--timeout', '60s']);
     assert.equal(waited.code, 0, waited.stderr);
-    assert.match(waited.stdout, /granted by carol; run now:\n {2}kubectl --context alice exec -n team-a web-0 -c app -- date/);
+    assert.match(
+      waited.stdout,
+      /granted by carol; run now:\n {2}kubectl --context alice exec -n team-a web-0 -c app -- date/,
+    );
 
     const names = await request('carol', ['list', '-n', NS, '--all', '-o', 'name']);
     assert.match(names.stdout, new RegExp(`^accessrequest\\.kube-request-access\\.io/${name}$`, 'm'));
-    const users = await request('carol', ['list', '-n', NS, '--all', '-o', `jsonpath={range .items[?(@.metadata.name)]}{end}`]);
+    const users = await request('carol', [
+      'list',
+      '-n',
+      NS,
+      '--all',
+      '-o',
+      `jsonpath={range .items[?(@.metadata.name)]}{end}`,
+    ]);
     assert.equal(users.code, 2, 'filters are not supported and say so');
 
     const bob = await request('bob', ['revoke', name, '-n', NS, '--yes']);
@@ -324,7 +436,11 @@ describe('kubectl request, end to end', () => {
     const run = (args: string[]) =>
       new Promise<string>((resolve) => {
         const child = spawn('kubectl', ['__complete', ...args], {
-          env: { ...process.env, PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`, KUBECONFIG: cp.kubeconfig },
+          env: {
+            ...process.env,
+            PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+            KUBECONFIG: cp.kubeconfig,
+          },
         });
         let out = '';
         child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -337,12 +453,18 @@ describe('kubectl request, end to end', () => {
 
   it('says the certificate is not trusted when the kubeconfig has the wrong CA', async () => {
     const other = await createCA('not the cluster CA');
-    const config = (await readFile(cp.kubeconfig, 'utf8')).replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${Buffer.from(other.cert).toString('base64')}`);
+    const config = (await readFile(cp.kubeconfig, 'utf8')).replace(
+      /certificate-authority-data: \S+/,
+      `certificate-authority-data: ${Buffer.from(other.cert).toString('base64')}`,
+    );
     const kubeconfig = path.join(dir, 'wrong-ca.yaml');
     await writeFile(kubeconfig, config);
     const result = await request('alice', ['list'], { KUBECONFIG: kubeconfig });
     assert.equal(result.code, 1);
-    assert.match(result.stderr.trim(), /^error: the cluster at https:\/\/\S+ is not trusted \([A-Z_]+\): .*certificate-authority/);
+    assert.match(
+      result.stderr.trim(),
+      /^error: the cluster at https:\/\/\S+ is not trusted \([A-Z_]+\): .*certificate-authority/,
+    );
     assert.doesNotMatch(result.stderr, /cannot reach/);
   });
 
@@ -361,7 +483,9 @@ describe('kubectl request, end to end', () => {
     );
     const result = await request('alice', ['list'], { KUBECONFIG: kubeconfig });
     assert.equal(result.code, 1);
-    assert.equal(result.stderr.trim(), 'error: cannot reach the cluster at https://127.0.0.1:1 (ECONNREFUSED); check --context/--kubeconfig and that the cluster is up');
+    assert.equal(
+      result.stderr.trim(),
+      'error: cannot reach the cluster at https://127.0.0.1:1 (ECONNREFUSED); check --context/--kubeconfig and that the cluster is up',
+    );
   });
 });
-

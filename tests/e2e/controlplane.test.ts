@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { ROOT, WEBHOOK_CONFIGURATION, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
+import {
+  ROOT,
+  WEBHOOK_CONFIGURATION,
+  startControlPlane,
+  type ControlPlane,
+  type User,
+} from '../controlplane/cluster.ts';
 
 const crdsDir = path.join(ROOT, 'manifests/crds');
 const haveCrds = existsSync(crdsDir) && readdirSync(crdsDir).some((name) => /\.(ya?ml|json)$/.test(name));
@@ -28,7 +34,12 @@ async function canIOn(plane: ControlPlane, user: User, ...args: string[]): Promi
 }
 
 function pod(name: string, namespace: string) {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'main', image: 'busybox' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: { containers: [{ name: 'main', image: 'busybox' }] },
+  };
 }
 
 describe('local control plane', () => {
@@ -45,7 +56,9 @@ describe('local control plane', () => {
   it('serves the local kubectl with a kube-apiserver stamped v1.34', async () => {
     const result = await cp.kubectl('admin', ['version', '-o', 'json']);
     assert.equal(result.code, 0, result.stderr);
-    const version = JSON.parse(result.stdout) as { serverVersion?: { gitVersion?: string; major?: string; minor?: string } };
+    const version = JSON.parse(result.stdout) as {
+      serverVersion?: { gitVersion?: string; major?: string; minor?: string };
+    };
     assert.match(version.serverVersion?.gitVersion ?? '', /^v1\.34\.\d+$/);
     assert.equal(version.serverVersion?.major, '1');
     assert.equal(version.serverVersion?.minor, '34');
@@ -87,7 +100,11 @@ describe('local control plane', () => {
         ['patch', 'ephemeralcontainers'],
         ['update', 'ephemeralcontainers'],
       ] as const) {
-        assert.equal(await canI(user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-a'), false, `${user} ${verb} pods/${subresource}`);
+        assert.equal(
+          await canI(user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-a'),
+          false,
+          `${user} ${verb} pods/${subresource}`,
+        );
       }
     }
   });
@@ -120,29 +137,48 @@ describe('local control plane', () => {
     assert.deepEqual(role.rules, shipped.rules);
   });
 
-  it('lets alice create an AccessRequest once the CRDs are installed', { skip: haveCrds ? false : 'manifests/crds/ has no CRDs yet' }, async () => {
-    const request = {
-      apiVersion: 'kube-request-access.io/v1',
-      kind: 'AccessRequest',
-      metadata: { name: 'smoke', namespace: 'team-a' },
-      spec: {
-        userInfo: { username: 'alice' },
-        forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'p', namespace: 'team-a' },
-        execOptions: { command: ['ls'] },
-      },
-    };
-    const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'name'], { input: JSON.stringify(request) });
-    assert.equal(created.code, 0, created.stderr);
-    assert.match(created.stdout, /accessrequest.*\/smoke/);
-    const denied = await cp.kubectl('dave', ['create', '-f', '-'], { input: JSON.stringify({ ...request, metadata: { name: 'dave', namespace: 'team-a' } }) });
-    assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /forbidden/i);
-  });
+  it(
+    'lets alice create an AccessRequest once the CRDs are installed',
+    { skip: haveCrds ? false : 'manifests/crds/ has no CRDs yet' },
+    async () => {
+      const request = {
+        apiVersion: 'kube-request-access.io/v1',
+        kind: 'AccessRequest',
+        metadata: { name: 'smoke', namespace: 'team-a' },
+        spec: {
+          userInfo: { username: 'alice' },
+          forObject: {
+            resource: { group: '', version: 'v1', resource: 'pods' },
+            subResource: 'exec',
+            name: 'p',
+            namespace: 'team-a',
+          },
+          execOptions: { command: ['ls'] },
+        },
+      };
+      const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'name'], {
+        input: JSON.stringify(request),
+      });
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /accessrequest.*\/smoke/);
+      const denied = await cp.kubectl('dave', ['create', '-f', '-'], {
+        input: JSON.stringify({ ...request, metadata: { name: 'dave', namespace: 'team-a' } }),
+      });
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.stderr, /forbidden/i);
+    },
+  );
 
   it('sends exec to the webhook, fails closed while it is down, and leaves kube-system alone', async () => {
     await cp.apply([pod('p', 'team-a'), pod('p', 'kube-system')]);
     await cp.registerWebhook();
-    const registered = await cp.kubectl('admin', ['get', 'validatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json']);
+    const registered = await cp.kubectl('admin', [
+      'get',
+      'validatingwebhookconfiguration',
+      WEBHOOK_CONFIGURATION,
+      '-o',
+      'json',
+    ]);
     assert.equal(registered.code, 0, registered.stderr);
 
     // The apiserver picks up webhook configurations through an informer: retry briefly.
@@ -176,7 +212,12 @@ describe('local control plane with developersCanExec', () => {
 
   before(async () => {
     planeDir = await mkdtemp(path.join(tmpdir(), 'kra-controlplane-'));
-    plane = await startControlPlane({ dir: planeDir, developersCanExec: true, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
+    plane = await startControlPlane({
+      dir: planeDir,
+      developersCanExec: true,
+      webhookConfiguration: false,
+      log: (line) => console.error(`# ${line}`),
+    });
   });
 
   after(async () => {
@@ -195,11 +236,19 @@ describe('local control plane with developersCanExec', () => {
         ['patch', 'ephemeralcontainers'],
         ['update', 'ephemeralcontainers'],
       ] as const) {
-        assert.equal(await canIOn(plane, user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-b'), true, `${user} ${verb} pods/${subresource}`);
+        assert.equal(
+          await canIOn(plane, user, verb, 'pods', `--subresource=${subresource}`, '-n', 'team-b'),
+          true,
+          `${user} ${verb} pods/${subresource}`,
+        );
       }
     }
     for (const user of ['carol', 'dave'] as const) {
-      assert.equal(await canIOn(plane, user, 'create', 'pods', '--subresource=exec', '-n', 'team-a'), false, `${user} create pods/exec`);
+      assert.equal(
+        await canIOn(plane, user, 'create', 'pods', '--subresource=exec', '-n', 'team-a'),
+        false,
+        `${user} create pods/exec`,
+      );
     }
   });
 });

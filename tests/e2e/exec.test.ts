@@ -48,7 +48,10 @@ async function startReplicas(): Promise<void> {
   // below spreads them over both replicas (over HTTP/2 one connection would carry every review).
   const args = ['--always-allowed-group-name', 'system:masters', '--cleanup-interval', '1m', '--no-http2'];
   replicas = await Promise.all([startServe(cp, 'replica-1', args), startServe(cp, 'replica-2', args)]);
-  balancer = await roundRobin(cp.webhookPort, replicas.map((r) => r.port));
+  balancer = await roundRobin(
+    cp.webhookPort,
+    replicas.map((r) => r.port),
+  );
 }
 
 async function stopReplicas(): Promise<void> {
@@ -88,28 +91,44 @@ describe('exec is allowed only with a granted AccessRequest', () => {
 
   it('refuses a grant by the requester', async () => {
     await mustCreate(cp, 'carol', accessRequest({ name: 'carols', namespace: 'team-a', user: 'carol', pod: 'web' }));
-    const result = await create(cp, 'carol', accessGrant({ name: 'carols', namespace: 'team-a', grantFor: 'carols', by: 'carol' }));
+    const result = await create(
+      cp,
+      'carol',
+      accessGrant({ name: 'carols', namespace: 'team-a', grantFor: 'carols', by: 'carol' }),
+    );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /admission webhook "objects\.kube-request-access\.io" denied the request/);
     assert.equal(await exists(cp, 'accessgrant', 'team-a', 'carols'), false);
   });
 
   it('refuses a grant that names someone else in grantedBy', async () => {
-    const result = await create(cp, 'carol', accessGrant({ name: 'spoofed', namespace: 'team-a', grantFor: 'pending', by: 'dave' }));
+    const result = await create(
+      cp,
+      'carol',
+      accessGrant({ name: 'spoofed', namespace: 'team-a', grantFor: 'pending', by: 'dave' }),
+    );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /denied the request/);
     assert.equal(await exists(cp, 'accessgrant', 'team-a', 'spoofed'), false);
   });
 
   it('refuses an AccessRequest for someone else', async () => {
-    const result = await create(cp, 'alice', accessRequest({ name: 'for-bob', namespace: 'team-a', user: 'bob', pod: 'web' }));
+    const result = await create(
+      cp,
+      'alice',
+      accessRequest({ name: 'for-bob', namespace: 'team-a', user: 'bob', pod: 'web' }),
+    );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /denied the request/);
     assert.equal(await exists(cp, 'accessrequest', 'team-a', 'for-bob'), false);
   });
 
   it('allows exactly one exec for a one-shot grant by carol; the next is denied', async () => {
-    await mustCreate(cp, 'carol', accessGrant({ name: 'pending', namespace: 'team-a', grantFor: 'pending', by: 'carol' }));
+    await mustCreate(
+      cp,
+      'carol',
+      accessGrant({ name: 'pending', namespace: 'team-a', grantFor: 'pending', by: 'carol' }),
+    );
     const first = await kubectlExec(cp, 'alice', { ...execA, spdy: true });
     assert.equal(first.outcome, 'allowed', first.stderr);
     const second = await kubectlExec(cp, 'alice', { ...execA, spdy: true });
@@ -118,8 +137,16 @@ describe('exec is allowed only with a granted AccessRequest', () => {
   });
 
   it('allows repeated execs within a time-bound window, and denies them after it', async () => {
-    await mustCreate(cp, 'bob', accessRequest({ name: 'window', namespace: 'team-b', user: 'bob', pod: 'web', validFor: '5s' }));
-    await mustCreate(cp, 'carol', accessGrant({ name: 'window', namespace: 'team-b', grantFor: 'window', by: 'carol' }));
+    await mustCreate(
+      cp,
+      'bob',
+      accessRequest({ name: 'window', namespace: 'team-b', user: 'bob', pod: 'web', validFor: '5s' }),
+    );
+    await mustCreate(
+      cp,
+      'carol',
+      accessGrant({ name: 'window', namespace: 'team-b', grantFor: 'window', by: 'carol' }),
+    );
     const started = Date.now();
     for (let i = 0; i < 3; i++) {
       // Default kubectl (WebSocket, then SPDY): a time-bound grant survives the double call.
@@ -135,8 +162,24 @@ describe('exec is allowed only with a granted AccessRequest', () => {
 
 describe('a granted request covers only what it names', () => {
   before(async () => {
-    await mustCreate(cp, 'alice', accessRequest({ name: 'narrow', namespace: 'team-a', user: 'alice', pod: 'web', container: 'app', command: ['ls'], validFor: '10m' }));
-    await mustCreate(cp, 'carol', accessGrant({ name: 'narrow', namespace: 'team-a', grantFor: 'narrow', by: 'carol' }));
+    await mustCreate(
+      cp,
+      'alice',
+      accessRequest({
+        name: 'narrow',
+        namespace: 'team-a',
+        user: 'alice',
+        pod: 'web',
+        container: 'app',
+        command: ['ls'],
+        validFor: '10m',
+      }),
+    );
+    await mustCreate(
+      cp,
+      'carol',
+      accessGrant({ name: 'narrow', namespace: 'team-a', grantFor: 'narrow', by: 'carol' }),
+    );
   });
 
   it('allows the named exec', async () => {
@@ -177,12 +220,21 @@ describe('one-shot requests across two webhook replicas', () => {
       const exec = { namespace: 'team-a', pod: 'db', container: 'app', command: ['ls'] };
       const results = await Promise.all([execProbe(cp, 'alice', exec), execProbe(cp, 'alice', exec)]);
       const outcomes = results.map((r) => r.outcome).sort();
-      assert.deepEqual(outcomes, ['allowed', 'denied'], `round ${round}: ${results.map((r) => `${r.status} ${r.body}`).join(' | ')}`);
+      assert.deepEqual(
+        outcomes,
+        ['allowed', 'denied'],
+        `round ${round}: ${results.map((r) => `${r.status} ${r.body}`).join(' | ')}`,
+      );
       assert.equal(await isUsed(cp, 'team-a', name), true);
     }
     const perReplica = replicas.map((r) => reviews(r.log).filter((line) => line.operation === 'CONNECT').length);
-    console.error(`# CONNECT reviews per replica: ${perReplica.join(', ')}; connections: ${balancer?.connections.join(', ')}`);
-    assert.ok(perReplica.every((n) => n > 0), `both replicas reviewed execs: ${perReplica.join(', ')}`);
+    console.error(
+      `# CONNECT reviews per replica: ${perReplica.join(', ')}; connections: ${balancer?.connections.join(', ')}`,
+    );
+    assert.ok(
+      perReplica.every((n) => n > 0),
+      `both replicas reviewed execs: ${perReplica.join(', ')}`,
+    );
   });
 
   it('creates no RoleBindings without --granted-role-name', async () => {
@@ -193,13 +245,21 @@ describe('one-shot requests across two webhook replicas', () => {
 
 describe('fail closed', () => {
   it('denies every exec while the webhook is down, and allows again once it is back', async () => {
-    await mustCreate(cp, 'alice', accessRequest({ name: 'down', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '10m' }));
+    await mustCreate(
+      cp,
+      'alice',
+      accessRequest({ name: 'down', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '10m' }),
+    );
     await mustCreate(cp, 'carol', accessGrant({ name: 'down', namespace: 'team-a', grantFor: 'down', by: 'carol' }));
     assert.equal((await execProbe(cp, 'alice', execA)).outcome, 'allowed');
     await stopReplicas();
     const alice = await kubectlExec(cp, 'alice', { ...execA, spdy: true });
     assert.equal(alice.outcome, 'webhook-unreachable', alice.stderr);
-    const created = await create(cp, 'alice', accessRequest({ name: 'while-down', namespace: 'team-a', user: 'alice', pod: 'web' }));
+    const created = await create(
+      cp,
+      'alice',
+      accessRequest({ name: 'while-down', namespace: 'team-a', user: 'alice', pod: 'web' }),
+    );
     assert.notEqual(created.code, 0, 'an AccessRequest was created while the webhook was down');
     await startReplicas();
     assert.equal((await execProbe(cp, 'alice', execA)).outcome, 'allowed');

@@ -24,7 +24,12 @@ const accessRequest = (name: string, customKeys?: Record<string, string>) => ({
   metadata: { name, namespace: 'team-a' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'team-a' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'web-0',
+      namespace: 'team-a',
+    },
     validFor: '1h',
     execOptions: { container: 'app', command: ['cat', '/app/config'], stdout: true, stderr: true },
     ...(customKeys ? { customKeys } : {}),
@@ -32,9 +37,14 @@ const accessRequest = (name: string, customKeys?: Record<string, string>) => ({
 });
 
 const auditTypes = () =>
-  readFileSync(auditFile, 'utf8').trimEnd().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { type: string }).type);
+  readFileSync(auditFile, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { type: string }).type);
 
-const execAsAlice = () => cp.kubectl('alice', ['exec', '-n', 'team-a', 'web-0', '-c', 'app', '--', 'cat', '/app/config']);
+const execAsAlice = () =>
+  cp.kubectl('alice', ['exec', '-n', 'team-a', 'web-0', '-c', 'app', '--', 'cat', '/app/config']);
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-e2e-extensions-'));
@@ -42,13 +52,20 @@ before(async () => {
   cp = await startControlPlane({ dir, developersCanExec: true, log: (line) => console.error(`# ${line}`) });
   // The examples serve with the certificate the control plane made for 127.0.0.1, signed by its CA.
   const tls = { 'cert-file': cp.webhookCert, 'key-file': cp.webhookKey };
-  validator = await startValidatorWebhook({ address: '127.0.0.1:0', ...tls, 'ticket-pattern': '^[A-Z]+-[0-9]+$' }, quiet);
+  validator = await startValidatorWebhook(
+    { address: '127.0.0.1:0', ...tls, 'ticket-pattern': '^[A-Z]+-[0-9]+$' },
+    quiet,
+  );
   audit = await startAuditWebhook({ address: '127.0.0.1:0', ...tls, file: auditFile }, quiet);
   await cp.startWebhook([
-    '--audit-webhook-url', `${audit.url}/audit`,
-    '--audit-webhook-ca-bundle', cp.caFile,
-    '--extended-validation-webhook-url', `${validator.url}/validate`,
-    '--extended-validation-webhook-ca-bundle', cp.caFile,
+    '--audit-webhook-url',
+    `${audit.url}/audit`,
+    '--audit-webhook-ca-bundle',
+    cp.caFile,
+    '--extended-validation-webhook-url',
+    `${validator.url}/validate`,
+    '--extended-validation-webhook-ca-bundle',
+    cp.caFile,
   ]);
   await cp.apply({
     apiVersion: 'v1',
@@ -67,13 +84,20 @@ after(async () => {
 
 describe('extension webhooks against a real kube-apiserver', () => {
   it('refuses an AccessRequest without ticket with the validator message', async () => {
-    const result = await cp.kubectl('alice', ['create', '-f', '-'], { input: JSON.stringify(accessRequest('alice-no-ticket')) });
+    const result = await cp.kubectl('alice', ['create', '-f', '-'], {
+      input: JSON.stringify(accessRequest('alice-no-ticket')),
+    });
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /denied the request: .*a ticket is required: add -k ticket=OPS-123 to kubectl request exec/);
+    assert.match(
+      result.stderr,
+      /denied the request: .*a ticket is required: add -k ticket=OPS-123 to kubectl request exec/,
+    );
   });
 
   it('chains created → granted → exec in the audit file, and verify passes', async () => {
-    const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], { input: JSON.stringify(accessRequest('alice-cat', { ticket: 'OPS-42' })) });
+    const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], {
+      input: JSON.stringify(accessRequest('alice-cat', { ticket: 'OPS-42' })),
+    });
     assert.equal(created.code, 0, created.stderr);
     const grant = {
       apiVersion: 'kube-request-access.io/v1',
@@ -96,7 +120,10 @@ describe('extension webhooks against a real kube-apiserver', () => {
     const types = auditTypes();
     assert.deepEqual(types.slice(0, 3), ['audit-created', 'audit-granted', 'audit-exec']);
     // kubectl may try WebSocket, then SPDY: every further line is that same exec.
-    assert.ok(types.slice(3).every((type) => type === 'audit-exec'), types.join(', '));
+    assert.ok(
+      types.slice(3).every((type) => type === 'audit-exec'),
+      types.join(', '),
+    );
     const verified = await runVerify(auditFile);
     assert.equal(verified.code, 0, verified.output);
   });

@@ -20,11 +20,26 @@ const NS = 'team-a';
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-friends-'));
-  cp = await startControlPlane({ dir, developersCanExec: true, webhook: true, log: (line) => console.error(`# ${line}`) });
+  cp = await startControlPlane({
+    dir,
+    developersCanExec: true,
+    webhook: true,
+    log: (line) => console.error(`# ${line}`),
+  });
   await cp.apply([pod('web', NS), pod('db', NS)]);
   // No kubelet: kubectl port-forward insists on a running pod.
   for (const name of ['web', 'db']) {
-    const patched = await cp.kubectl('admin', ['patch', 'pod', name, '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Running"}}']);
+    const patched = await cp.kubectl('admin', [
+      'patch',
+      'pod',
+      name,
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"phase":"Running"}}',
+    ]);
     assert.equal(patched.code, 0, patched.stderr);
   }
 });
@@ -37,11 +52,15 @@ after(async () => {
 /** `kubectl request --context USER ARGS…` through the plugin binary. */
 function plugin(user: User, args: readonly string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, ...args],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -66,7 +85,11 @@ async function askAndGrant(args: readonly string[]): Promise<string> {
 }
 
 /** One kubectl run, classified; SPDY only (no WebSocket attempt and retry), as with a kubelet. */
-async function kubectl(user: User, args: readonly string[], input?: string): Promise<{ outcome: Outcome; result: KubectlResult }> {
+async function kubectl(
+  user: User,
+  args: readonly string[],
+  input?: string,
+): Promise<{ outcome: Outcome; result: KubectlResult }> {
   const saved = { ...process.env };
   process.env.KUBECTL_REMOTE_COMMAND_WEBSOCKETS = 'false';
   process.env.KUBECTL_PORT_FORWARD_WEBSOCKETS = 'false';
@@ -82,15 +105,23 @@ async function kubectl(user: User, args: readonly string[], input?: string): Pro
 }
 
 /** A raw CONNECT as `user` (what SPDY kubectl sends), e.g. portforward?ports=8080. */
-function connect(user: User, subresource: string, query: string): Promise<{ status: number; outcome: Outcome; body: string }> {
+function connect(
+  user: User,
+  subresource: string,
+  query: string,
+): Promise<{ status: number; outcome: Outcome; body: string }> {
   const url = `${cp.server}/api/v1/namespaces/${NS}/pods/web/${subresource}?${query}`;
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, outcome: outcome(body) }));
-    });
+    const req = httpsRequest(
+      url,
+      { method: 'POST', ca: cp.caPem, headers: { authorization: `Bearer ${cp.tokens[user]}` }, timeout: 20_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, outcome: outcome(body) }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('probe timed out')));
     req.on('error', reject);
     req.end();
@@ -101,7 +132,10 @@ interface AuditLine {
   log?: string;
   type?: string;
   verdict?: string;
-  data?: { request: { subResource: string; userInfo: { username: string }; object: Record<string, unknown> }; execOptions: Record<string, unknown> };
+  data?: {
+    request: { subResource: string; userInfo: { username: string }; object: Record<string, unknown> };
+    execOptions: Record<string, unknown>;
+  };
 }
 
 /** audit-exec lines of the webhook's audit log for `subResource`. */
@@ -153,7 +187,11 @@ describe('kubectl port-forward', () => {
     assert.equal(replay.outcome, 'denied', replay.result.stderr);
     const allowed = audited('portforward').filter((line) => line.verdict === 'allowed');
     assert.equal(allowed.length, 1);
-    assert.deepEqual(allowed[0]!.data!.request.object.ports ?? [], [], 'kubectl sends PodPortForwardOptions without ports');
+    assert.deepEqual(
+      allowed[0]!.data!.request.object.ports ?? [],
+      [],
+      'kubectl sends PodPortForwardOptions without ports',
+    );
   });
 
   it('a request for port 8080 does not allow 5432 when the client names its ports', async () => {
@@ -169,7 +207,9 @@ describe('kubectl port-forward', () => {
 describe('kubectl debug', () => {
   const debugArgs = ['debug', '-n', NS, 'web', '--image=busybox:1.36', '--target=app', '--', 'ps', 'aux'];
 
-  async function ephemeralContainers(): Promise<{ name: string; image: string; targetContainerName?: string; command?: string[] }[]> {
+  async function ephemeralContainers(): Promise<
+    { name: string; image: string; targetContainerName?: string; command?: string[] }[]
+  > {
     const pod = await getJson<{ spec: { ephemeralContainers?: never[] } }>(cp, ['pod', '-n', NS, 'web']);
     return pod.spec.ephemeralContainers ?? [];
   }
@@ -183,7 +223,17 @@ describe('kubectl debug', () => {
 
   it('accepts exactly the requested ephemeral container once; another image or a second one is denied', async () => {
     await askAndGrant(['debug', 'web', '-n', NS, '--image', 'busybox:1.36', '--target', 'app', '--', 'ps', 'aux']);
-    const otherImage = await kubectl('alice', ['debug', '-n', NS, 'web', '--image=alpine:3', '--target=app', '--', 'ps', 'aux']);
+    const otherImage = await kubectl('alice', [
+      'debug',
+      '-n',
+      NS,
+      'web',
+      '--image=alpine:3',
+      '--target=app',
+      '--',
+      'ps',
+      'aux',
+    ]);
     assert.equal(otherImage.outcome, 'denied', otherImage.result.stderr);
     const privileged = await kubectl('alice', [...debugArgs.slice(0, 5), '--profile=sysadmin', ...debugArgs.slice(5)]);
     assert.equal(privileged.outcome, 'denied', privileged.result.stderr);
@@ -192,7 +242,10 @@ describe('kubectl debug', () => {
     assert.equal(accepted.result.code, 0, accepted.result.stderr);
     const added = await ephemeralContainers();
     assert.equal(added.length, 1);
-    assert.deepEqual({ image: added[0]!.image, target: added[0]!.targetContainerName, command: added[0]!.command }, { image: 'busybox:1.36', target: 'app', command: ['ps', 'aux'] });
+    assert.deepEqual(
+      { image: added[0]!.image, target: added[0]!.targetContainerName, command: added[0]!.command },
+      { image: 'busybox:1.36', target: 'app', command: ['ps', 'aux'] },
+    );
 
     const second = await kubectl('alice', debugArgs);
     assert.equal(second.outcome, 'denied', second.result.stderr);
@@ -212,7 +265,11 @@ describe('kubectl cp', () => {
     await askAndGrant(['cp', '-c', 'app', `${NS}/db:/etc/hostname`, local]);
     const allowed = await kubectl('alice', ['cp', '-c', 'app', `${NS}/db:/etc/hostname`, local]);
     assert.equal(allowed.outcome, 'allowed', allowed.result.stderr);
-    const line = audited('exec').find((l) => l.verdict === 'allowed' && JSON.stringify(l.data?.execOptions.command) === JSON.stringify(['tar', 'cf', '-', '/etc/hostname']));
+    const line = audited('exec').find(
+      (l) =>
+        l.verdict === 'allowed' &&
+        JSON.stringify(l.data?.execOptions.command) === JSON.stringify(['tar', 'cf', '-', '/etc/hostname']),
+    );
     assert.ok(line, 'the tar cf - of kubectl cp was audited as allowed');
     assert.equal(line.data!.execOptions.stdin, false);
   });
@@ -233,7 +290,12 @@ describe('kubectl cp', () => {
     const allowed = await kubectl('alice', ['cp', '-c', 'app', local, target]);
     assert.equal(allowed.outcome, 'allowed', allowed.result.stderr);
     assert.equal(await isUsed(cp, NS, name), true, 'the one-shot copy-in request is used up');
-    const tar = audited('exec').find((l) => l.verdict === 'allowed' && (l.data?.execOptions.copy as { path?: string } | undefined)?.path === '/tmp/upload' && !(l.data?.execOptions.copy as { probe?: boolean }).probe);
+    const tar = audited('exec').find(
+      (l) =>
+        l.verdict === 'allowed' &&
+        (l.data?.execOptions.copy as { path?: string } | undefined)?.path === '/tmp/upload' &&
+        !(l.data?.execOptions.copy as { probe?: boolean }).probe,
+    );
     assert.ok(tar, 'the copy-in tar was audited');
     assert.equal(tar.data!.execOptions.stdin, true);
     assert.deepEqual(tar.data!.execOptions.command, ['tar', '-xmf', '-', '-C', '/tmp/upload']);

@@ -56,10 +56,17 @@ let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-informer-'));
   cp = await startControlPlane({ dir, webhookConfiguration: false, log: (line) => console.error(`# ${line}`) });
-  await mustCreate(cp, 'admin', accessRequest({ name: 'before-start', namespace: 'team-a', user: 'alice', pod: 'web' }));
+  await mustCreate(
+    cp,
+    'admin',
+    accessRequest({ name: 'before-start', namespace: 'team-a', user: 'alice', pod: 'web' }),
+  );
   proxy = await cuttableProxy(Number(new URL(cp.server).port));
   const kubeconfig = path.join(dir, 'proxied-kubeconfig');
-  await writeFile(kubeconfig, (await readFile(cp.kubeconfig, 'utf8')).replace(cp.server, `https://127.0.0.1:${proxy.port}`));
+  await writeFile(
+    kubeconfig,
+    (await readFile(cp.kubeconfig, 'utf8')).replace(cp.server, `https://127.0.0.1:${proxy.port}`),
+  );
   backend = await startKubernetesBackend({
     kubeconfig,
     context: 'admin',
@@ -88,49 +95,104 @@ describe('Kubernetes backend', () => {
 
   it('finds requests by namespace, pod and user, and grants by request', async () => {
     await mustCreate(cp, 'admin', accessRequest({ name: 'r-bob', namespace: 'team-a', user: 'bob', pod: 'web' }));
-    await mustCreate(cp, 'admin', accessRequest({ name: 'r-other-pod', namespace: 'team-a', user: 'alice', pod: 'db' }));
-    await mustCreate(cp, 'admin', accessGrant({ name: 'g', namespace: 'team-a', grantFor: 'before-start', by: 'carol' }));
-    await waitFor('the grant in the cache', async () => (await backend.lookup.grantsFor('team-a', 'before-start')).length === 1);
+    await mustCreate(
+      cp,
+      'admin',
+      accessRequest({ name: 'r-other-pod', namespace: 'team-a', user: 'alice', pod: 'db' }),
+    );
+    await mustCreate(
+      cp,
+      'admin',
+      accessGrant({ name: 'g', namespace: 'team-a', grantFor: 'before-start', by: 'carol' }),
+    );
+    await waitFor(
+      'the grant in the cache',
+      async () => (await backend.lookup.grantsFor('team-a', 'before-start')).length === 1,
+    );
     const alice = await backend.lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice'] });
-    assert.deepEqual(alice.map((r) => r.metadata.name), ['before-start']);
-    const both = await backend.lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice', 'bob'] });
+    assert.deepEqual(
+      alice.map((r) => r.metadata.name),
+      ['before-start'],
+    );
+    const both = await backend.lookup.accessRequestsFor({
+      namespace: 'team-a',
+      pod: 'web',
+      usernames: ['alice', 'bob'],
+    });
     assert.deepEqual(both.map((r) => r.metadata.name).sort(), ['before-start', 'r-bob']);
-    assert.deepEqual(await backend.lookup.accessRequestsFor({ namespace: 'team-b', pod: 'web', usernames: ['alice'] }), []);
+    assert.deepEqual(
+      await backend.lookup.accessRequestsFor({ namespace: 'team-b', pod: 'web', usernames: ['alice'] }),
+      [],
+    );
     assert.deepEqual(await backend.lookup.grantsFor('team-a', 'r-bob'), []);
   });
 
   it('loses no event while its connection to the apiserver is cut', async () => {
     await proxy.cut();
-    await mustCreate(cp, 'admin', accessRequest({ name: 'during-outage', namespace: 'team-b', user: 'alice', pod: 'web' }));
+    await mustCreate(
+      cp,
+      'admin',
+      accessRequest({ name: 'during-outage', namespace: 'team-b', user: 'alice', pod: 'web' }),
+    );
     const deleted = await cp.kubectl('admin', ['delete', 'accessrequest', '-n', 'team-a', 'r-bob']);
     assert.equal(deleted.code, 0, deleted.stderr);
     await sleep(1_500); // the watch fails and retries with backoff meanwhile
     await proxy.restore();
-    await waitFor('the outage events', async () => {
-      const created = await backend.lookup.accessRequest('team-b', 'during-outage');
-      const gone = !(await backend.lookup.accessRequest('team-a', 'r-bob'));
-      return created && gone;
-    }, 20_000, 100);
+    await waitFor(
+      'the outage events',
+      async () => {
+        const created = await backend.lookup.accessRequest('team-b', 'during-outage');
+        const gone = !(await backend.lookup.accessRequest('team-a', 'r-bob'));
+        return created && gone;
+      },
+      20_000,
+      100,
+    );
     assert.equal(backend.isReady(), true);
   });
 
   it('marks a one-shot request used only on the resourceVersion read, once, and gives it back once', async () => {
-    const live = await getJson<{ metadata: { uid: string; resourceVersion: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod']);
-    const effect = { type: 'consume-request' as const, namespace: 'team-a', name: 'r-other-pod', uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion };
+    const live = await getJson<{ metadata: { uid: string; resourceVersion: string } }>(cp, [
+      'accessrequest',
+      '-n',
+      'team-a',
+      'r-other-pod',
+    ]);
+    const effect = {
+      type: 'consume-request' as const,
+      namespace: 'team-a',
+      name: 'r-other-pod',
+      uid: live.metadata.uid,
+      resourceVersion: live.metadata.resourceVersion,
+    };
     await assert.rejects(backend.effects.run({ ...effect, resourceVersion: '1' }), EffectConflict);
     const results = await Promise.allSettled([backend.effects.run(effect), backend.effects.run(effect)]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     assert.ok(rejected.reason instanceof EffectConflict);
-    const used = await getJson<{ metadata: { uid: string }; status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod']);
+    const used = await getJson<{ metadata: { uid: string }; status?: { usedAt?: string } }>(cp, [
+      'accessrequest',
+      '-n',
+      'team-a',
+      'r-other-pod',
+    ]);
     assert.ok(used.status?.usedAt, 'marked used on its status');
     assert.equal(used.metadata.uid, live.metadata.uid);
     assert.ok((await backend.lookup.accessRequest('team-a', 'r-other-pod'))?.status?.usedAt, 'the cache knows at once');
     // Given back (a failed audit): usable again, exactly once more.
-    const release = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<Effect | undefined>).value!;
+    const release = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<Effect | undefined>)
+      .value!;
     assert.equal(release.type, 'release-request');
     await backend.effects.run(release);
-    assert.equal((await getJson<{ status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod'])).status?.usedAt, undefined);
-    await assert.rejects(backend.effects.run(release), /409|Conflict|conflict|changed/i, 'a release applies once, on the version its consume made');
+    assert.equal(
+      (await getJson<{ status?: { usedAt?: string } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod'])).status
+        ?.usedAt,
+      undefined,
+    );
+    await assert.rejects(
+      backend.effects.run(release),
+      /409|Conflict|conflict|changed/i,
+      'a release applies once, on the version its consume made',
+    );
   });
 });

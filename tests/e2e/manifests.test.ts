@@ -31,11 +31,18 @@ import {
 
 const run = promisify(execFile);
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [key: string]: any };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: any;
+};
 
 async function render(dir: string): Promise<Obj[]> {
   const { stdout } = await run('kubectl', ['kustomize', path.join(ROOT, dir)], { maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(stdout).map((doc) => doc.toJSON() as Obj).filter(Boolean);
+  return parseAllDocuments(stdout)
+    .map((doc) => doc.toJSON() as Obj)
+    .filter(Boolean);
 }
 
 const find = (objects: Obj[], kind: string, name?: string) => {
@@ -83,23 +90,36 @@ describe('kubectl kustomize manifests', () => {
       assert.equal(webhook.sideEffects, 'NoneOnDryRun', where);
       assert.equal(webhook.failurePolicy, 'Fail', where);
       assert.deepEqual(webhook.admissionReviewVersions, ['v1'], where);
-      assert.ok(webhook.timeoutSeconds >= 1 && webhook.timeoutSeconds <= 10, `${where}: timeoutSeconds ${webhook.timeoutSeconds}`);
+      assert.ok(
+        webhook.timeoutSeconds >= 1 && webhook.timeoutSeconds <= 10,
+        `${where}: timeoutSeconds ${webhook.timeoutSeconds}`,
+      );
       if (webhook.name === 'exec.kube-request-access.io') {
         // Exec is not gated in the webhook's own namespace and kube-system, so it can be repaired.
         const excluded = (webhook.namespaceSelector?.matchExpressions ?? []).find(
           (e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
         );
         assert.ok(excluded, `${where}: no namespaceSelector on kubernetes.io/metadata.name`);
-        assert.ok(excluded.values.includes(ownNamespace), `${where}: its own namespace ${ownNamespace} is not excluded`);
+        assert.ok(
+          excluded.values.includes(ownNamespace),
+          `${where}: its own namespace ${ownNamespace} is not excluded`,
+        );
         assert.ok(excluded.values.includes('kube-system'), `${where}: kube-system is not excluded`);
-        assert.equal(webhook.namespaceSelector.matchLabels, undefined, `${where}: matchLabels would need a forgeable label`);
+        assert.equal(
+          webhook.namespaceSelector.matchLabels,
+          undefined,
+          `${where}: matchLabels would need a forgeable label`,
+        );
       } else {
         // Requests and grants are reviewed everywhere: an excluded namespace would be unreviewed.
         assert.equal(webhook.namespaceSelector, undefined, `${where}: reviews requests and grants in every namespace`);
       }
       assert.equal(webhook.clientConfig.service.name, service!.metadata.name, where);
       assert.equal(webhook.clientConfig.service.namespace, ownNamespace, where);
-      assert.ok(service!.spec.ports.some((p: any) => p.port === webhook.clientConfig.service.port), `${where}: Service port`);
+      assert.ok(
+        service!.spec.ports.some((p: any) => p.port === webhook.clientConfig.service.port),
+        `${where}: Service port`,
+      );
       for (const rule of webhook.rules) {
         for (const resource of rule.resources) {
           assert.notEqual(resource, '*', `${where}: "*" does not match subresources; name them`);
@@ -108,7 +128,10 @@ describe('kubectl kustomize manifests', () => {
       }
     }
     const has = (op: string, group: string, resource: string) =>
-      assert.ok(rules.some((r) => r.op === op && r.group === group && r.resource === resource), `no ${op} rule for ${group}/${resource}`);
+      assert.ok(
+        rules.some((r) => r.op === op && r.group === group && r.resource === resource),
+        `no ${op} rule for ${group}/${resource}`,
+      );
     for (const sub of ['pods/exec', 'pods/attach', 'pods/portforward']) has('CONNECT', '', sub);
     has('UPDATE', '', 'pods/ephemeralcontainers');
     for (const op of ['CREATE', 'UPDATE', 'DELETE']) {
@@ -127,8 +150,14 @@ describe('kubectl kustomize manifests', () => {
     assert.equal(container.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(container.securityContext.capabilities.drop, ['ALL']);
     assert.ok(container.resources.requests.cpu && container.resources.requests.memory);
-    assert.deepEqual([container.readinessProbe.httpGet.path, container.readinessProbe.httpGet.scheme], ['/readyz', 'HTTPS']);
-    assert.deepEqual([container.livenessProbe.httpGet.path, container.livenessProbe.httpGet.scheme], ['/healthz', 'HTTPS']);
+    assert.deepEqual(
+      [container.readinessProbe.httpGet.path, container.readinessProbe.httpGet.scheme],
+      ['/readyz', 'HTTPS'],
+    );
+    assert.deepEqual(
+      [container.livenessProbe.httpGet.path, container.livenessProbe.httpGet.scheme],
+      ['/healthz', 'HTTPS'],
+    );
     assert.equal(container.args[0], 'serve');
     const [pdb] = find(objects, 'PodDisruptionBudget');
     assert.deepEqual(pdb!.spec.selector.matchLabels, spec.selector.matchLabels);
@@ -150,13 +179,24 @@ describe('kubectl kustomize manifests', () => {
         // Reads, deletes (cleanup), and the status of requests (marking a one-shot used): never
         // creating or changing a request or a grant.
         const writesStatusOnly = rule.resources.every((r: string) => r === 'accessrequests/status');
-        assert.deepEqual([...rule.verbs].sort(), writesStatusOnly ? ['update'] : ['delete', 'get', 'list', 'watch'], JSON.stringify(rule));
+        assert.deepEqual(
+          [...rule.verbs].sort(),
+          writesStatusOnly ? ['update'] : ['delete', 'get', 'list', 'watch'],
+          JSON.stringify(rule),
+        );
       }
     }
     find(objects, 'ClusterRole', grantedRole);
     const [developer] = find(objects, 'ClusterRole', 'kube-request-access:developer');
     for (const rule of developer!.rules) {
-      for (const forbidden of ['pods/exec', 'pods/attach', 'pods/portforward', 'pods/ephemeralcontainers', 'nodes/proxy', '*']) {
+      for (const forbidden of [
+        'pods/exec',
+        'pods/attach',
+        'pods/portforward',
+        'pods/ephemeralcontainers',
+        'nodes/proxy',
+        '*',
+      ]) {
         assert.ok(!rule.resources.includes(forbidden), `developers must not hold ${forbidden}`);
       }
     }
@@ -195,13 +235,17 @@ describe('the manifests on a real kube-apiserver', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const valid = () => accessRequest({ name: 'valid', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h30m' });
+  const valid = () =>
+    accessRequest({ name: 'valid', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h30m' });
 
   it('accepts a well-formed AccessRequest and AccessGrant and prints the columns', async () => {
     await mustCreate(cp, 'admin', valid());
     await mustCreate(cp, 'admin', accessGrant({ name: 'valid', namespace: 'team-a', grantFor: 'valid', by: 'carol' }));
     const requests = await cp.kubectl('admin', ['get', 'acr', '-n', 'team-a']);
-    assert.match(requests.stdout.split('\n')[0]!, /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+USED\s+AGE/);
+    assert.match(
+      requests.stdout.split('\n')[0]!,
+      /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+USED\s+AGE/,
+    );
     assert.match(requests.stdout, /valid\s+alice\s+web\s+exec\s+app\s+\["ls"\]\s+1h30m/);
     const grants = await cp.kubectl('admin', ['get', 'acg', '-n', 'team-a']);
     assert.match(grants.stdout.split('\n')[0]!, /NAME\s+REQUEST\s+GRANTEDBY\s+STATUS\s+AGE/);
@@ -213,10 +257,18 @@ describe('the manifests on a real kube-apiserver', () => {
     ['an empty username', (r) => (r.spec.userInfo.username = ''), /spec\.userInfo\.username/],
     ['a validFor that is not a duration', (r) => (r.spec.validFor = 'soon'), /spec\.validFor/],
     ['a negative validFor', (r) => (r.spec.validFor = '-1h'), /spec\.validFor/],
-    ['an unknown subResource', (r) => (r.spec.forObject.subResource = 'shell'), /spec\.forObject\.subResource: Unsupported value/],
+    [
+      'an unknown subResource',
+      (r) => (r.spec.forObject.subResource = 'shell'),
+      /spec\.forObject\.subResource: Unsupported value/,
+    ],
     ['a command that is not a list', (r) => (r.spec.execOptions.command = 'ls -l'), /spec\.execOptions\.command/],
     ['a tty that is not a boolean', (r) => (r.spec.execOptions.tty = 'yes'), /spec\.execOptions\.tty/],
-    ['a customKeys value that is not a string', (r) => (r.spec.customKeys = { ticket: 42 }), /spec\.customKeys\.ticket/],
+    [
+      'a customKeys value that is not a string',
+      (r) => (r.spec.customKeys = { ticket: 42 }),
+      /spec\.customKeys\.ticket/,
+    ],
   ];
   for (const [what, breakIt, message] of malformed) {
     it(`rejects an AccessRequest with ${what}`, async () => {
@@ -243,15 +295,51 @@ describe('the manifests on a real kube-apiserver', () => {
   });
 
   it('refuses changes to a request spec, a grant spec or a grant status, even by an admin', async () => {
-    const spec = await cp.kubectl('admin', ['patch', 'acr', '-n', 'team-a', 'valid', '--type=merge', '-p', '{"spec":{"validFor":"12h"}}']);
+    const spec = await cp.kubectl('admin', [
+      'patch',
+      'acr',
+      '-n',
+      'team-a',
+      'valid',
+      '--type=merge',
+      '-p',
+      '{"spec":{"validFor":"12h"}}',
+    ]);
     assert.notEqual(spec.code, 0);
     assert.match(spec.stderr, /spec is immutable/);
-    const user = await cp.kubectl('admin', ['patch', 'acr', '-n', 'team-a', 'valid', '--type=merge', '-p', '{"spec":{"userInfo":{"username":"bob"}}}']);
+    const user = await cp.kubectl('admin', [
+      'patch',
+      'acr',
+      '-n',
+      'team-a',
+      'valid',
+      '--type=merge',
+      '-p',
+      '{"spec":{"userInfo":{"username":"bob"}}}',
+    ]);
     assert.match(user.stderr, /spec is immutable/);
-    const status = await cp.kubectl('admin', ['patch', 'acg', '-n', 'team-a', 'valid', '--type=merge', '-p', '{"status":"denied"}']);
+    const status = await cp.kubectl('admin', [
+      'patch',
+      'acg',
+      '-n',
+      'team-a',
+      'valid',
+      '--type=merge',
+      '-p',
+      '{"status":"denied"}',
+    ]);
     assert.notEqual(status.code, 0);
     assert.match(status.stderr, /status is immutable/);
-    const grantSpec = await cp.kubectl('admin', ['patch', 'acg', '-n', 'team-a', 'valid', '--type=merge', '-p', '{"spec":{"grantFor":"other"}}']);
+    const grantSpec = await cp.kubectl('admin', [
+      'patch',
+      'acg',
+      '-n',
+      'team-a',
+      'valid',
+      '--type=merge',
+      '-p',
+      '{"spec":{"grantFor":"other"}}',
+    ]);
     assert.match(grantSpec.stderr, /spec is immutable/);
     // Labels stay editable (the metadata is not part of the spec).
     const label = await cp.kubectl('admin', ['label', 'acr', '-n', 'team-a', 'valid', 'ticket=OPS-1']);
@@ -263,37 +351,75 @@ describe('the manifests on a real kube-apiserver', () => {
     assert.equal(applied.code, 0, applied.stderr);
     const certs = path.join(dir, 'certs');
     const kubectl = `kubectl --kubeconfig ${cp.kubeconfig} --context admin`;
-    await run('bash', [path.join(ROOT, 'scripts/make-webhook-certs.sh'), '--out-dir', certs], { env: { ...process.env, KUBECTL: kubectl } });
-    const secret = await getJson<{ type: string; data: Record<string, string> }>(cp, ['secret', '-n', 'kube-request-access', 'kube-request-access-tls']);
+    await run('bash', [path.join(ROOT, 'scripts/make-webhook-certs.sh'), '--out-dir', certs], {
+      env: { ...process.env, KUBECTL: kubectl },
+    });
+    const secret = await getJson<{ type: string; data: Record<string, string> }>(cp, [
+      'secret',
+      '-n',
+      'kube-request-access',
+      'kube-request-access-tls',
+    ]);
     assert.equal(secret.type, 'kubernetes.io/tls');
     const ca = await readFile(path.join(certs, 'ca.crt'), 'utf8');
-    const config = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, ['validatingwebhookconfiguration', 'kube-request-access']);
+    const config = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, [
+      'validatingwebhookconfiguration',
+      'kube-request-access',
+    ]);
     assert.equal(config.webhooks.length, 2);
-    for (const webhook of config.webhooks) assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString(), ca);
+    for (const webhook of config.webhooks)
+      assert.equal(Buffer.from(webhook.clientConfig.caBundle ?? '', 'base64').toString(), ca);
     // Re-applying the manifests (an upgrade) keeps the patched caBundle.
     const again = await cp.kubectl('admin', ['apply', '-k', path.join(ROOT, 'manifests')]);
     assert.equal(again.code, 0, again.stderr);
-    const kept = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, ['validatingwebhookconfiguration', 'kube-request-access']);
+    const kept = await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(cp, [
+      'validatingwebhookconfiguration',
+      'kube-request-access',
+    ]);
     assert.ok(kept.webhooks.every((w) => w.clientConfig.caBundle));
   });
 
   it('fails closed while no webhook pod answers: exec except in the ungated namespaces, requests and grants everywhere', async () => {
     // The webhook namespace enforces the restricted Pod Security Standard: a compliant pod.
     const restricted = pod('web', 'kube-request-access', ['app']) as any;
-    restricted.spec.securityContext = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
-    restricted.spec.containers[0].securityContext = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+    restricted.spec.securityContext = {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
+    restricted.spec.containers[0].securityContext = {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    };
     await cp.apply([pod('web', 'team-a'), pod('web', 'kube-system'), restricted]);
     // Even cluster-admin's exec is refused: the apiserver cannot reach the webhook Service.
-    assert.equal((await execProbe(cp, 'admin', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome, 'webhook-unreachable');
+    assert.equal(
+      (await execProbe(cp, 'admin', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome,
+      'webhook-unreachable',
+    );
     // The webhook's own namespace and kube-system stay reachable for repairs.
-    assert.equal((await execProbe(cp, 'admin', { namespace: 'kube-system', pod: 'web', container: 'app' })).outcome, 'allowed');
-    assert.equal((await execProbe(cp, 'admin', { namespace: 'kube-request-access', pod: 'web', container: 'app' })).outcome, 'allowed');
+    assert.equal(
+      (await execProbe(cp, 'admin', { namespace: 'kube-system', pod: 'web', container: 'app' })).outcome,
+      'allowed',
+    );
+    assert.equal(
+      (await execProbe(cp, 'admin', { namespace: 'kube-request-access', pod: 'web', container: 'app' })).outcome,
+      'allowed',
+    );
     // A new AccessRequest cannot be created either (same webhook configuration).
-    const created = await create(cp, 'alice', accessRequest({ name: 'while-down', namespace: 'team-a', user: 'alice', pod: 'web' }));
+    const created = await create(
+      cp,
+      'alice',
+      accessRequest({ name: 'while-down', namespace: 'team-a', user: 'alice', pod: 'web' }),
+    );
     assert.notEqual(created.code, 0);
     assert.match(created.stderr, /failed calling webhook/);
     // Not even in kube-system: the objects webhook has no exclusions.
-    const ungated = await create(cp, 'admin', accessRequest({ name: 'while-down', namespace: 'kube-system', user: 'alice', pod: 'web' }));
+    const ungated = await create(
+      cp,
+      'admin',
+      accessRequest({ name: 'while-down', namespace: 'kube-system', user: 'alice', pod: 'web' }),
+    );
     assert.notEqual(ungated.code, 0);
     assert.match(ungated.stderr, /failed calling webhook "objects.kube-request-access.io"/);
     // Nor deleted, by anyone: DELETE is reviewed too.
@@ -305,7 +431,15 @@ describe('the manifests on a real kube-apiserver', () => {
   });
 
   it('runs the real server with only the service account RBAC of the manifests', async () => {
-    const token = await cp.kubectl('admin', ['create', 'token', 'kube-request-access', '-n', 'kube-request-access', '--duration', '1h']);
+    const token = await cp.kubectl('admin', [
+      'create',
+      'token',
+      'kube-request-access',
+      '-n',
+      'kube-request-access',
+      '--duration',
+      '1h',
+    ]);
     assert.equal(token.code, 0, token.stderr);
     const kubeconfig = path.join(dir, 'sa-kubeconfig');
     await writeFile(
@@ -313,7 +447,12 @@ describe('the manifests on a real kube-apiserver', () => {
       JSON.stringify({
         apiVersion: 'v1',
         kind: 'Config',
-        clusters: [{ name: 'local', cluster: { server: cp.server, 'certificate-authority-data': Buffer.from(cp.caPem).toString('base64') } }],
+        clusters: [
+          {
+            name: 'local',
+            cluster: { server: cp.server, 'certificate-authority-data': Buffer.from(cp.caPem).toString('base64') },
+          },
+        ],
         users: [{ name: 'sa', user: { token: token.stdout.trim() } }],
         contexts: [{ name: 'sa', context: { cluster: 'local', user: 'sa' } }],
         'current-context': 'sa',
@@ -325,7 +464,16 @@ describe('the manifests on a real kube-apiserver', () => {
     server = await startServe(
       cp,
       'service-account',
-      ['--kubeconfig', kubeconfig, '--context', 'sa', '--granted-role-name', 'kube-request-access-granted-exec', '--cleanup-interval', '1s'],
+      [
+        '--kubeconfig',
+        kubeconfig,
+        '--context',
+        'sa',
+        '--granted-role-name',
+        'kube-request-access-granted-exec',
+        '--cleanup-interval',
+        '1s',
+      ],
       cp.webhookPort,
     );
     // The schema tests' granted request would also match the execs below. The deletion is
@@ -339,14 +487,29 @@ describe('the manifests on a real kube-apiserver', () => {
     const saFlowGrant = accessGrant({ name: 'sa-flow', namespace: 'team-a', grantFor: 'sa-flow', by: 'carol' });
     await mustCreate(cp, 'carol', { ...saFlowGrant, spec: { ...saFlowGrant.spec, grantForUID: saFlow.metadata.uid } });
     // The service account may bind the granted role: the reconciler's RoleBinding appears.
-    const saFlowBinding = async () => (await roleBindings(cp, 'team-a')).some((b) => b.metadata.name === 'kube-request-access.sa-flow');
+    const saFlowBinding = async () =>
+      (await roleBindings(cp, 'team-a')).some((b) => b.metadata.name === 'kube-request-access.sa-flow');
     await waitFor('the RoleBinding made by the service account', saFlowBinding, 5_000);
     // And delete the request it consumes (its own DELETE, which it recognises by a SelfSubjectReview).
-    assert.equal((await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome, 'allowed');
-    assert.equal((await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome, 'denied');
+    assert.equal(
+      (await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome,
+      'allowed',
+    );
+    assert.equal(
+      (await execProbe(cp, 'alice', { namespace: 'team-a', pod: 'web', container: 'app' })).outcome,
+      'denied',
+    );
     await waitFor('the RoleBinding to go', async () => !(await saFlowBinding()), 5_000);
     const canI = async (...args: string[]) =>
-      (await cp.kubectl('admin', ['auth', 'can-i', '--as', 'system:serviceaccount:kube-request-access:kube-request-access', ...args])).stdout.trim();
+      (
+        await cp.kubectl('admin', [
+          'auth',
+          'can-i',
+          '--as',
+          'system:serviceaccount:kube-request-access:kube-request-access',
+          ...args,
+        ])
+      ).stdout.trim();
     assert.equal(await canI('bind', 'clusterrole/kube-request-access-granted-exec'), 'yes');
     assert.equal(await canI('bind', 'clusterrole/cluster-admin'), 'no');
     assert.equal(await canI('create', 'accessrequests.kube-request-access.io', '-n', 'team-a'), 'no');
@@ -357,7 +520,16 @@ describe('the manifests on a real kube-apiserver', () => {
     assert.equal(await canI('create', 'selfsubjectreviews.authentication.k8s.io'), 'yes');
     // system:basic-user (every authenticated user) already allows selfsubjectreviews; our rule repeats it.
     assert.equal(
-      (await cp.kubectl('admin', ['auth', 'can-i', 'create', 'selfsubjectreviews.authentication.k8s.io', '--as', 'dave'])).stdout.trim(),
+      (
+        await cp.kubectl('admin', [
+          'auth',
+          'can-i',
+          'create',
+          'selfsubjectreviews.authentication.k8s.io',
+          '--as',
+          'dave',
+        ])
+      ).stdout.trim(),
       'yes',
     );
   });

@@ -25,33 +25,67 @@ let cp: ControlPlane;
 let dir: string;
 
 /** A seed AccessRequest as its kubectl-request wrote it (execOptions an embedded PodExecOptions). */
-function seedRequest(name: string, user: string, options: { command?: string[]; validFor?: string; customKeys?: Record<string, string> | null } = {}) {
+function seedRequest(
+  name: string,
+  user: string,
+  options: { command?: string[]; validFor?: string; customKeys?: Record<string, string> | null } = {},
+) {
   return {
     apiVersion: SEED,
     kind: 'AccessRequest',
     metadata: { name, namespace: NS, labels: { username: user } },
     spec: {
       userInfo: { username: user },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: NS },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web',
+        namespace: NS,
+      },
       ...(options.validFor ? { validFor: options.validFor } : {}),
-      execOptions: { apiVersion: 'v1', kind: 'PodExecOptions', stdout: true, stderr: true, container: 'app', command: options.command ?? ['cat', 'notes.txt'] },
+      execOptions: {
+        apiVersion: 'v1',
+        kind: 'PodExecOptions',
+        stdout: true,
+        stderr: true,
+        container: 'app',
+        command: options.command ?? ['cat', 'notes.txt'],
+      },
       ...(options.customKeys !== undefined ? { customKeys: options.customKeys } : {}),
     },
   };
 }
 
 function seedGrant(name: string, grantFor: string, by: string, status: 'granted' | 'denied' = 'granted') {
-  return { apiVersion: SEED, kind: 'AccessGrant', metadata: { name, namespace: NS }, spec: { grantedBy: { username: by }, grantFor }, status };
+  return {
+    apiVersion: SEED,
+    kind: 'AccessGrant',
+    metadata: { name, namespace: NS },
+    spec: { grantedBy: { username: by }, grantFor },
+    status,
+  };
 }
 
 /** `kube-request-access migrate-from-seed …` as docs/migrating.md runs it (this checkout's bin/). */
 function migrate(args: readonly string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/kube-request-access.mjs'), 'migrate-from-seed', '--kubeconfig', cp.kubeconfig, '--context', 'admin', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin/kube-request-access.mjs'),
+        'migrate-from-seed',
+        '--kubeconfig',
+        cp.kubeconfig,
+        '--context',
+        'admin',
+        ...args,
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -60,7 +94,11 @@ function migrate(args: readonly string[]): Promise<KubectlResult> {
   });
 }
 
-type Obj = { metadata: { name: string; uid: string; annotations?: Record<string, string> }; spec: Record<string, unknown> & { grantForUID?: string; validFor?: string }; status?: unknown };
+type Obj = {
+  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  spec: Record<string, unknown> & { grantForUID?: string; validFor?: string };
+  status?: unknown;
+};
 const names = (list: { items: Obj[] }) => list.items.map((o) => o.metadata.name).sort();
 
 describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, () => {
@@ -68,12 +106,22 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     dir = await mkdtemp(path.join(tmpdir(), 'kra-migrate-'));
     // Step 1: the new CRDs are installed (startControlPlane applies manifests/crds, and RBAC);
     // the ValidatingWebhookConfiguration is not registered and no webhook runs.
-    cp = await startControlPlane({ dir, webhookConfiguration: false, kwok: true, log: (line) => console.error(`# ${line}`) });
+    cp = await startControlPlane({
+      dir,
+      webhookConfiguration: false,
+      kwok: true,
+      log: (line) => console.error(`# ${line}`),
+    });
     const sandbox = await runningPod(cp, 'web', NS, ['app']);
     await writeFile(path.join(sandbox, 'notes.txt'), 'migrated notes\n');
     // What the seed's users have: its CRDs and objects.
     await cp.apply(await readFile(path.join(ROOT, 'tests/fixtures/seed-crds.yaml'), 'utf8'));
-    await waitFor('the seed CRDs to be served', async () => (await cp.kubectl('admin', ['get', SEED_ACR, '-A'])).code === 0, 30_000, 200);
+    await waitFor(
+      'the seed CRDs to be served',
+      async () => (await cp.kubectl('admin', ['get', SEED_ACR, '-A'])).code === 0,
+      30_000,
+      200,
+    );
     await cp.apply([
       // granted one-shot, customKeys as the seed's Go client writes a nil map
       seedRequest('alice-notes', 'alice', { customKeys: null }),
@@ -109,8 +157,14 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     const result = await migrate(['--dry-run']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\[dry run\] accessrequest team-a\/alice-notes: would be created$/m);
-    assert.match(result.stdout, /^\[dry run\] accessgrant team-a\/alice-notes-grant: would be created \(granted by carol, for alice-notes, pinned to <uid of the new AccessRequest>\)$/m);
-    assert.match(result.stdout, /^\[dry run\] summary: accessrequests 5 would be created, 0 existed, 0 skipped, 0 failed; accessgrants 3 would be created, 2 skipped, 0 failed$/m);
+    assert.match(
+      result.stdout,
+      /^\[dry run\] accessgrant team-a\/alice-notes-grant: would be created \(granted by carol, for alice-notes, pinned to <uid of the new AccessRequest>\)$/m,
+    );
+    assert.match(
+      result.stdout,
+      /^\[dry run\] summary: accessrequests 5 would be created, 0 existed, 0 skipped, 0 failed; accessgrants 3 would be created, 2 skipped, 0 failed$/m,
+    );
     assert.deepEqual((await getJson<{ items: Obj[] }>(cp, [NEW_ACR, '-A'])).items, []);
     assert.deepEqual((await getJson<{ items: Obj[] }>(cp, [NEW_ACG, '-A'])).items, []);
   });
@@ -119,8 +173,14 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     const result = await migrate([]);
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^accessgrant team-a\/alice-self-grant: skipped: a self-grant by alice/m);
-    assert.match(result.stdout, /^accessgrant team-a\/orphan-grant: skipped: its request deleted-request does not exist$/m);
-    assert.match(result.stdout, /^summary: accessrequests 5 created, 0 existed, 0 skipped, 0 failed; accessgrants 3 created, 2 skipped, 0 failed$/m);
+    assert.match(
+      result.stdout,
+      /^accessgrant team-a\/orphan-grant: skipped: its request deleted-request does not exist$/m,
+    );
+    assert.match(
+      result.stdout,
+      /^summary: accessrequests 5 created, 0 existed, 0 skipped, 0 failed; accessgrants 3 created, 2 skipped, 0 failed$/m,
+    );
 
     const requests = await getJson<{ items: Obj[] }>(cp, [NEW_ACR, '-n', NS]);
     assert.deepEqual(names(requests), ['alice-notes', 'alice-pending', 'alice-self', 'bob-denied', 'dave-window']);
@@ -132,12 +192,23 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     const notes = byName.get('alice-notes')!;
     assert.notEqual(notes.metadata.uid, seed.metadata.uid, 'a new object');
     assert.equal(notes.metadata.annotations?.['kube-request-access.io/migrated-from-uid'], seed.metadata.uid);
-    assert.deepEqual(notes.spec.execOptions, { apiVersion: 'v1', kind: 'PodExecOptions', stdout: true, stderr: true, container: 'app', command: ['cat', 'notes.txt'] });
+    assert.deepEqual(notes.spec.execOptions, {
+      apiVersion: 'v1',
+      kind: 'PodExecOptions',
+      stdout: true,
+      stderr: true,
+      container: 'app',
+      command: ['cat', 'notes.txt'],
+    });
     assert.equal(notes.spec.customKeys, undefined, 'a nil map is no keys');
     assert.deepEqual(byName.get('alice-pending')!.spec.customKeys, { ticket: 'OPS-8' });
     for (const grant of grants.items) {
       const request = byName.get(String(grant.spec.grantFor))!;
-      assert.equal(grant.spec.grantForUID, request.metadata.uid, `${grant.metadata.name} is pinned to the new ${request.metadata.name}`);
+      assert.equal(
+        grant.spec.grantForUID,
+        request.metadata.uid,
+        `${grant.metadata.name} is pinned to the new ${request.metadata.name}`,
+      );
     }
     // A time-bound grant's window runs from the seed's grant: only what is left of it carries over.
     const window = byName.get('dave-window')!;
@@ -150,14 +221,22 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^accessrequest team-a\/alice-notes: exists \(migrated before, uid [0-9a-f-]+\)$/m);
     assert.match(result.stdout, /^accessgrant team-a\/alice-notes-grant: skipped: exists$/m);
-    assert.match(result.stdout, /^summary: accessrequests 0 created, 5 existed, 0 skipped, 0 failed; accessgrants 0 created, 5 skipped, 0 failed$/m);
+    assert.match(
+      result.stdout,
+      /^summary: accessrequests 0 created, 5 existed, 0 skipped, 0 failed; accessgrants 0 created, 5 skipped, 0 failed$/m,
+    );
   });
 
   it('steps 4-5: with the webhook registered and running, the migrated grant lets alice exec once', async () => {
     await cp.registerWebhook();
     await cp.startWebhook();
     // The reconciler re-makes her RoleBinding from the migrated grant (the seed's ones are not reused).
-    await waitFor('alice\'s RoleBinding', async () => (await roleBindings(cp, NS)).some((rb) => rb.subjects.some((s) => s.name === 'alice')), 30_000, 200);
+    await waitFor(
+      "alice's RoleBinding",
+      async () => (await roleBindings(cp, NS)).some((rb) => rb.subjects.some((s) => s.name === 'alice')),
+      30_000,
+      200,
+    );
     const exec = await cp.kubectl('alice', ['exec', '-n', NS, 'web', '-c', 'app', '--', 'cat', 'notes.txt']);
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, 'migrated notes\n');
@@ -173,14 +252,20 @@ describe('migrating from the seed (docs/migrating.md)', { timeout: 240_000 }, ()
   });
 
   it('after registering the webhook, a migrated grant is refused (why the command runs before)', async () => {
-    await cp.apply([seedRequest('alice-late', 'alice', { command: ['uptime'] }), seedGrant('alice-late-grant', 'alice-late', 'carol')]);
+    await cp.apply([
+      seedRequest('alice-late', 'alice', { command: ['uptime'] }),
+      seedGrant('alice-late-grant', 'alice-late', 'carol'),
+    ]);
     const result = await migrate([]);
     assert.equal(result.code, 1, result.stdout);
-    assert.match(result.stdout, /^accessgrant team-a\/alice-late-grant: FAILED: admission webhook "objects.kube-request-access.io" denied the request: spec.grantedBy.username must be you: it says "carol", authenticated as "admin"/m);
+    assert.match(
+      result.stdout,
+      /^accessgrant team-a\/alice-late-grant: FAILED: admission webhook "objects.kube-request-access.io" denied the request: spec.grantedBy.username must be you: it says "carol", authenticated as "admin"/m,
+    );
     assert.match(result.stdout, /accessgrants 0 created, \d+ skipped, 1 failed$/m);
   });
 
-  it('step 7: the seed\'s CRDs (and its objects) are removed; the migrated objects stay', async () => {
+  it("step 7: the seed's CRDs (and its objects) are removed; the migrated objects stay", async () => {
     const removed = await cp.kubectl('admin', ['delete', 'crd', SEED_ACR, SEED_ACG, '--wait=true']);
     assert.equal(removed.code, 0, removed.stderr);
     const list = await cp.kubectl('admin', ['get', 'acr', '-n', NS, '-o', 'name']);

@@ -24,14 +24,27 @@ interface Packed {
 }
 
 /** Runs a command; resolves with its outcome, never throws on a non-zero exit. */
-async function sh(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}) {
+async function sh(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+) {
   const started = performance.now();
   try {
-    const { stdout, stderr } = await run(file, args, { maxBuffer: 32 * 1024 * 1024, timeout: options.timeout ?? 120_000, ...options });
+    const { stdout, stderr } = await run(file, args, {
+      maxBuffer: 32 * 1024 * 1024,
+      timeout: options.timeout ?? 120_000,
+      ...options,
+    });
     return { code: 0, stdout, stderr, ms: performance.now() - started };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(error), ms: performance.now() - started };
+    return {
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? String(error),
+      ms: performance.now() - started,
+    };
   }
 }
 
@@ -52,15 +65,28 @@ describe('the npm package, packed and installed globally into a temporary prefix
     prefix = path.join(dir, 'prefix');
     const tarball = path.join(dir, packed.filename);
     // Offline from npm's cache when it holds everything; else npm fetches what it lacks.
-    let install = await sh('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { cwd: dir });
+    let install = await sh(
+      'npm',
+      ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball],
+      { cwd: dir },
+    );
     if (install.code !== 0 && /ENOTCACHED/.test(install.stderr)) {
-      install = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: dir });
+      install = await sh(
+        'npm',
+        ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
+        { cwd: dir },
+      );
     }
     assert.equal(install.code, 0, `npm install -g failed:\n${install.stderr.slice(-3000)}`);
     bin = path.join(prefix, 'bin');
     installed = path.join(prefix, 'lib/node_modules/kube-request-access');
     const pathWithout = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT));
-    env = { ...process.env, PATH: [bin, ...pathWithout].join(path.delimiter), NODE_OPTIONS: '', KUBECONFIG: path.join(dir, 'no-kubeconfig') };
+    env = {
+      ...process.env,
+      PATH: [bin, ...pathWithout].join(path.delimiter),
+      NODE_OPTIONS: '',
+      KUBECONFIG: path.join(dir, 'no-kubeconfig'),
+    };
   });
 
   after(async () => {
@@ -69,7 +95,9 @@ describe('the npm package, packed and installed globally into a temporary prefix
 
   it('holds the bundled CLI, the server bundle, the webhooks module with declarations, and nothing else', (t) => {
     const files = packed.files.map((f) => f.path).sort();
-    t.diagnostic(`${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${files.length} files`);
+    t.diagnostic(
+      `${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${files.length} files`,
+    );
     for (const required of [
       'package.json',
       'README.md',
@@ -85,14 +113,19 @@ describe('the npm package, packed and installed globally into a temporary prefix
     }
     const unwanted = files.filter(
       (f) =>
-        /^(tests|bench|\.ci|docs|examples|manifests|charts|scripts|functions|adapters|webhooks|seed|node_modules|\.dev)\//.test(f) ||
+        /^(tests|bench|\.ci|docs|examples|manifests|charts|scripts|functions|adapters|webhooks|seed|node_modules|\.dev)\//.test(
+          f,
+        ) ||
         /\.go$|(^|\/)go\.(mod|sum)$/.test(f) ||
         (f.endsWith('.ts') && !f.endsWith('.d.ts')),
     );
     assert.deepEqual(unwanted, [], 'sources, tests, benchmarks, CI, Go or docs beyond the README in the tarball');
     // Everything is under the folders package.json `files` names, or what npm always adds.
     const allowed = /^(bin\/|cli\/dist\/|dist\/server\/|dist\/lib\/|package\.json$|README\.md$|LICENSE$)/;
-    assert.deepEqual(files.filter((f) => !allowed.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => !allowed.test(f)),
+      [],
+    );
     assert.ok(packed.size < 1024 * 1024, `tarball is ${packed.size} bytes`);
   });
 
@@ -109,7 +142,9 @@ describe('the npm package, packed and installed globally into a temporary prefix
     assert.equal(help.stderr, '');
     const times: number[] = [];
     for (let i = 0; i < 3; i++) times.push((await sh(path.join(bin, 'kubectl-request'), ['--help'], { env })).ms);
-    t.diagnostic(`kubectl-request --help: ${times.map((ms) => `${Math.round(ms)} ms`).join(', ')} (wall, loaded machine)`);
+    t.diagnostic(
+      `kubectl-request --help: ${times.map((ms) => `${Math.round(ms)} ms`).join(', ')} (wall, loaded machine)`,
+    );
     const version = await sh(path.join(bin, 'kubectl-request'), ['--version'], { env });
     assert.equal(version.stdout.trim(), JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version);
     const plugin = await sh('kubectl', ['request', '--help'], { env });
@@ -122,10 +157,14 @@ describe('the npm package, packed and installed globally into a temporary prefix
   it('kube-request-access serve --help lists the server flags', async (t) => {
     const help = await sh(path.join(bin, 'kube-request-access'), ['serve', '--help'], { env });
     assert.equal(help.code, 0, help.stderr);
-    for (const flag of ['--address', '--client-ca-file', '--ungated-namespaces', '--granted-role-name']) assert.ok(help.stdout.includes(flag), `${flag} missing`);
+    for (const flag of ['--address', '--client-ca-file', '--ungated-namespaces', '--granted-role-name'])
+      assert.ok(help.stdout.includes(flag), `${flag} missing`);
     const times: number[] = [];
-    for (let i = 0; i < 3; i++) times.push((await sh(path.join(bin, 'kube-request-access'), ['serve', '--help'], { env })).ms);
-    t.diagnostic(`kube-request-access serve --help: ${times.map((ms) => `${Math.round(ms)} ms`).join(', ')} (wall, loaded machine)`);
+    for (let i = 0; i < 3; i++)
+      times.push((await sh(path.join(bin, 'kube-request-access'), ['serve', '--help'], { env })).ms);
+    t.diagnostic(
+      `kube-request-access serve --help: ${times.map((ms) => `${Math.round(ms)} ms`).join(', ')} (wall, loaded machine)`,
+    );
     const top = await sh(path.join(bin, 'kube-request-access'), ['--help'], { env });
     assert.equal(top.code, 0, top.stderr);
     assert.match(top.stdout, /serve/);
@@ -139,7 +178,17 @@ describe('the npm package, packed and installed globally into a temporary prefix
     const port = await freePort();
     const child = spawn(
       path.join(bin, 'kube-request-access'),
-      ['serve', '--address', `127.0.0.1:${port}`, '--cert-file', path.join(dir, 'tls.crt'), '--key-file', path.join(dir, 'tls.key'), '--objects', path.join(ROOT, 'tests/fixtures/objects.json')],
+      [
+        'serve',
+        '--address',
+        `127.0.0.1:${port}`,
+        '--cert-file',
+        path.join(dir, 'tls.crt'),
+        '--key-file',
+        path.join(dir, 'tls.key'),
+        '--objects',
+        path.join(ROOT, 'tests/fixtures/objects.json'),
+      ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -183,7 +232,12 @@ describe('the npm package, packed and installed globally into a temporary prefix
     );
     const js = await sh(process.execPath, [path.join(lib, 'consumer.mjs')], { env, cwd: lib });
     assert.equal(js.code, 0, js.stderr);
-    assert.deepEqual(JSON.parse(js.stdout), { valid: { status: 'valid' }, invalid: { status: 'invalid', message: 'no' }, receiver: 'function', audit: 'object' });
+    assert.deepEqual(JSON.parse(js.stdout), {
+      valid: { status: 'valid' },
+      invalid: { status: 'invalid', message: 'no' },
+      receiver: 'function',
+      audit: 'object',
+    });
 
     await writeFile(
       path.join(lib, 'consumer.ts'),
@@ -199,9 +253,21 @@ describe('the npm package, packed and installed globally into a temporary prefix
       ].join('\n'),
     );
     // A consumer's usual settings: Node's module resolution (package exports, .js specifiers).
-    const compilerOptions = { noEmit: true, strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', types: [], skipLibCheck: true };
+    const compilerOptions = {
+      noEmit: true,
+      strict: true,
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      target: 'es2022',
+      types: [],
+      skipLibCheck: true,
+    };
     await writeFile(path.join(lib, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
-    const tsc = await sh(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(lib, 'tsconfig.json')], { env, cwd: lib });
+    const tsc = await sh(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(lib, 'tsconfig.json')],
+      { env, cwd: lib },
+    );
     assert.equal(tsc.code, 0, `${tsc.stdout}${tsc.stderr}`);
   });
 });

@@ -14,7 +14,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
-import { accessGrant, getJson, isUsed, kubectlRequest, mustCreate, outcome, roleBindings, runningPod, waitFor } from './_kra.ts';
+import {
+  accessGrant,
+  getJson,
+  isUsed,
+  kubectlRequest,
+  mustCreate,
+  outcome,
+  roleBindings,
+  runningPod,
+  waitFor,
+} from './_kra.ts';
 
 const NS = 'team-a';
 const NOTES = 'hello from the sandbox of team-a/box\n';
@@ -43,7 +53,11 @@ async function askAndGrant(args: readonly string[]): Promise<string> {
   const name = /accessrequest\/(\S+) created/.exec(asked.stdout)?.[1];
   assert.ok(name, asked.stdout);
   await mustCreate(cp, 'carol', accessGrant({ name, namespace: NS, grantFor: name, by: 'carol' }));
-  await waitFor(`the RoleBinding for ${name}`, async () => (await roleBindings(cp, NS)).some((b) => b.metadata.name.endsWith(`.${name}`)), 10_000);
+  await waitFor(
+    `the RoleBinding for ${name}`,
+    async () => (await roleBindings(cp, NS)).some((b) => b.metadata.name.endsWith(`.${name}`)),
+    10_000,
+  );
   return name;
 }
 
@@ -51,7 +65,10 @@ interface AuditLine {
   log?: string;
   type?: string;
   verdict?: string;
-  data?: { request: { subResource: string; userInfo: { username: string }; object: Record<string, unknown> }; execOptions: Record<string, unknown> };
+  data?: {
+    request: { subResource: string; userInfo: { username: string }; object: Record<string, unknown> };
+    execOptions: Record<string, unknown>;
+  };
 }
 
 /** The webhook's audit-exec events for `subResource` (and, for exec, exactly `command`). */
@@ -65,8 +82,15 @@ function audited(subResource: string, command?: readonly string[]): AuditLine[] 
 }
 
 /** A long-running kubectl (attach, port-forward) as `user`, with its output so far. */
-function startKubectl(user: User, args: readonly string[]): { child: ChildProcess; out: () => string; stdout: () => string; stop: () => Promise<number | null> } {
-  const child = spawn('kubectl', ['--kubeconfig', cp.kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startKubectl(
+  user: User,
+  args: readonly string[],
+): { child: ChildProcess; out: () => string; stdout: () => string; stop: () => Promise<number | null> } {
+  const child = spawn(
+    'kubectl',
+    ['--kubeconfig', cp.kubeconfig, '--context', user, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let stdout = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => ((out += chunk), (stdout += chunk)));
@@ -86,14 +110,14 @@ function startKubectl(user: User, args: readonly string[]): { child: ChildProces
 }
 
 describe('kubectl exec on a real pod (WebSocket first, kubectl defaults)', () => {
-  it('prints the granted command\'s output and exits 0', async () => {
+  it("prints the granted command's output and exits 0", async () => {
     await askAndGrant(['exec', 'box', '-c', 'app', '--valid-for', '10m', '--', 'cat', 'notes.txt']);
     const result = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', 'cat', 'notes.txt']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, NOTES);
   });
 
-  it('exits with the command\'s own exit code, stderr included', async () => {
+  it("exits with the command's own exit code, stderr included", async () => {
     await askAndGrant(['exec', 'box', '-c', 'app', '--valid-for', '10m', '--', 'cat', 'missing.txt']);
     const missing = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', 'cat', 'missing.txt']);
     assert.equal(missing.code, 1, missing.stderr);
@@ -105,7 +129,7 @@ describe('kubectl exec on a real pod (WebSocket first, kubectl defaults)', () =>
     assert.equal(seven.code, 7, seven.stderr);
   });
 
-  it('runs in the pod\'s sandbox directory', async () => {
+  it("runs in the pod's sandbox directory", async () => {
     await askAndGrant(['exec', 'box', '-c', 'app', '--valid-for', '10m', '--', 'pwd']);
     const result = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', 'pwd']);
     assert.equal(result.code, 0, result.stderr);
@@ -119,7 +143,11 @@ describe('kubectl exec on a real pod (WebSocket first, kubectl defaults)', () =>
     assert.equal(first.code, 0, first.stderr);
     assert.equal(first.stdout, 'one-shot message of the day\n');
     const reviewed = audited('exec', command);
-    assert.deepEqual(reviewed.map((line) => line.verdict), ['allowed'], 'the WebSocket upgrade succeeds: no SPDY retry, one review');
+    assert.deepEqual(
+      reviewed.map((line) => line.verdict),
+      ['allowed'],
+      'the WebSocket upgrade succeeds: no SPDY retry, one review',
+    );
     assert.equal(await isUsed(cp, NS, name), true, 'the one-shot request is used up');
 
     const second = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', ...command]);
@@ -128,10 +156,12 @@ describe('kubectl exec on a real pod (WebSocket first, kubectl defaults)', () =>
     // RBAC refuses once the used request's RoleBinding is gone; while alice holds another grant
     // in team-a, the webhook does.
     assert.ok(['denied', 'forbidden'].includes(outcome(second.stderr)), second.stderr);
-    console.error(`# reviews of ${command.join(' ')}: ${JSON.stringify(audited('exec', command).map((line) => line.verdict))}`);
+    console.error(
+      `# reviews of ${command.join(' ')}: ${JSON.stringify(audited('exec', command).map((line) => line.verdict))}`,
+    );
   });
 
-  it('a command nobody granted is denied with the webhook\'s message, and prints nothing', async () => {
+  it("a command nobody granted is denied with the webhook's message, and prints nothing", async () => {
     // alice holds the granted role in team-a (time-bound grants above), so RBAC lets her through:
     // the refusal is the webhook's.
     const result = await cp.kubectl('alice', ['exec', '-n', NS, 'box', '-c', 'app', '--', 'ls', '/']);
@@ -149,7 +179,10 @@ describe('kubectl cp on a real pod', () => {
     const result = await cp.kubectl('alice', ['cp', '-c', 'app', `${NS}/box:notes.txt`, local]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await readFile(local, 'utf8'), NOTES);
-    assert.deepEqual(audited('exec', ['tar', 'cf', '-', 'notes.txt']).map((line) => line.verdict), ['allowed']);
+    assert.deepEqual(
+      audited('exec', ['tar', 'cf', '-', 'notes.txt']).map((line) => line.verdict),
+      ['allowed'],
+    );
   });
 
   it('copies a file into the pod: the test -d probe answers "no directory", then tar writes the file', async () => {
@@ -163,8 +196,15 @@ describe('kubectl cp on a real pod', () => {
     assert.equal(await readFile(path.join(upload, 'fix.sql'), 'utf8'), 'select 1;\n');
     assert.equal(await isUsed(cp, NS, name), true, 'the one-shot copy-in request is used up');
     const probe = audited('exec', ['test', '-d', `${upload}/fix.sql`]);
-    assert.deepEqual(probe.map((line) => line.verdict), ['allowed'], 'kubectl probed the destination once');
-    assert.deepEqual(audited('exec', ['tar', '-xmf', '-', '-C', upload]).map((line) => line.verdict), ['allowed']);
+    assert.deepEqual(
+      probe.map((line) => line.verdict),
+      ['allowed'],
+      'kubectl probed the destination once',
+    );
+    assert.deepEqual(
+      audited('exec', ['tar', '-xmf', '-', '-C', upload]).map((line) => line.verdict),
+      ['allowed'],
+    );
   });
 
   it('copies into an existing directory of the pod: the probe answers "directory", the file keeps its name', async () => {
@@ -182,23 +222,41 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
   let web: Server | undefined;
   after(() => web?.close());
 
-  it('port-forward carries an HTTP request to a server in the pod\'s working directory', async () => {
+  it("port-forward carries an HTTP request to a server in the pod's working directory", async () => {
     // The "container's" server: static files from the sandbox, on a loopback port of this host.
     web = createServer((req, res) => {
-      const file = path.join(sandbox, path.normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, ''));
+      const file = path.join(
+        sandbox,
+        path.normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^(\.\.[/\\])+/, ''),
+      );
       readFile(file).then(
         (body) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body),
         () => res.writeHead(404).end('not found\n'),
       );
     });
-    const serverPort = await new Promise<number>((resolve) => web!.listen(0, '127.0.0.1', () => resolve((web!.address() as { port: number }).port)));
+    const serverPort = await new Promise<number>((resolve) =>
+      web!.listen(0, '127.0.0.1', () => resolve((web!.address() as { port: number }).port)),
+    );
     await cp.kwok!.forward(NS, 'box', 8080, serverPort);
     await askAndGrant(['port-forward', 'box', '8080']);
 
     const local = await freePort();
-    const forward = startKubectl('alice', ['port-forward', '-n', NS, 'pod/box', `${local}:8080`, '--address', '127.0.0.1']);
+    const forward = startKubectl('alice', [
+      'port-forward',
+      '-n',
+      NS,
+      'pod/box',
+      `${local}:8080`,
+      '--address',
+      '127.0.0.1',
+    ]);
     try {
-      await waitFor('kubectl port-forward to listen', async () => /Forwarding from 127\.0\.0\.1/.test(forward.out()) || forward.child.exitCode !== null, 20_000, 100);
+      await waitFor(
+        'kubectl port-forward to listen',
+        async () => /Forwarding from 127\.0\.0\.1/.test(forward.out()) || forward.child.exitCode !== null,
+        20_000,
+        100,
+      );
       assert.match(forward.out(), /Forwarding from 127\.0\.0\.1/);
       const body = await new Promise<string>((resolve, reject) => {
         const req = httpRequest({ host: '127.0.0.1', port: local, path: '/notes.txt', timeout: 15_000 }, (res) => {
@@ -215,7 +273,11 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
     } finally {
       await forward.stop();
     }
-    assert.deepEqual(audited('portforward').map((line) => line.verdict), ['allowed'], 'one port-forward, one review');
+    assert.deepEqual(
+      audited('portforward').map((line) => line.verdict),
+      ['allowed'],
+      'one port-forward, one review',
+    );
   });
 
   it('attach shows what the container prints', async () => {
@@ -237,7 +299,10 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
     } finally {
       await attach.stop();
     }
-    assert.deepEqual(audited('attach').map((line) => line.verdict), ['allowed']);
+    assert.deepEqual(
+      audited('attach').map((line) => line.verdict),
+      ['allowed'],
+    );
     const logs = await cp.kubectl('alice', ['logs', '-n', NS, 'box', '-c', 'app']);
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /^tick 1$/m);
@@ -245,16 +310,39 @@ describe('kubectl port-forward, attach and debug on a real pod', () => {
 
   it('debug is admitted and its ephemeral container is added to the running pod and reported running', async () => {
     await askAndGrant(['debug', 'box', '--image', 'busybox:1.36', '--target', 'app', '--', 'ps', 'aux']);
-    const result = await cp.kubectl('alice', ['debug', '-n', NS, 'box', '--image=busybox:1.36', '--target=app', '--', 'ps', 'aux']);
+    const result = await cp.kubectl('alice', [
+      'debug',
+      '-n',
+      NS,
+      'box',
+      '--image=busybox:1.36',
+      '--target=app',
+      '--',
+      'ps',
+      'aux',
+    ]);
     assert.equal(result.code, 0, result.stderr);
-    const running = await getJson<{ spec: { ephemeralContainers?: { name: string; image: string; targetContainerName?: string }[] }; status: { phase: string } }>(cp, ['pod', '-n', NS, 'box']);
-    assert.deepEqual(running.spec.ephemeralContainers?.map((c) => [c.image, c.targetContainerName]), [['busybox:1.36', 'app']]);
+    const running = await getJson<{
+      spec: { ephemeralContainers?: { name: string; image: string; targetContainerName?: string }[] };
+      status: { phase: string };
+    }>(cp, ['pod', '-n', NS, 'box']);
+    assert.deepEqual(
+      running.spec.ephemeralContainers?.map((c) => [c.image, c.targetContainerName]),
+      [['busybox:1.36', 'app']],
+    );
     assert.equal(running.status.phase, 'Running');
     // KWOK reports it started, as a kubelet would.
     const name = running.spec.ephemeralContainers![0]!.name;
-    await waitFor(`ephemeral container ${name} running`, async () => {
-      const pod = await getJson<{ status: { ephemeralContainerStatuses?: { name: string; state: { running?: object } }[] } }>(cp, ['pod', '-n', NS, 'box']);
-      return pod.status.ephemeralContainerStatuses?.some((c) => c.name === name && c.state.running);
-    }, 10_000, 100);
+    await waitFor(
+      `ephemeral container ${name} running`,
+      async () => {
+        const pod = await getJson<{
+          status: { ephemeralContainerStatuses?: { name: string; state: { running?: object } }[] };
+        }>(cp, ['pod', '-n', NS, 'box']);
+        return pod.status.ephemeralContainerStatuses?.some((c) => c.name === name && c.state.running);
+      },
+      10_000,
+      100,
+    );
   });
 });

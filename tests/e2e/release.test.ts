@@ -18,7 +18,11 @@ import { ROOT } from '../controlplane/cluster.ts';
 
 const run = promisify(execFile);
 
-async function sh(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}) {
+async function sh(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+) {
   try {
     const { stdout, stderr } = await run(file, args, { maxBuffer: 32 * 1024 * 1024, timeout: 180_000, ...options });
     return { code: 0, stdout, stderr };
@@ -28,7 +32,10 @@ async function sh(file: string, args: readonly string[], options: { cwd?: string
   }
 }
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 describe('scripts/release.ts: the krew archive and manifest', () => {
   let dir: string;
@@ -45,7 +52,10 @@ describe('scripts/release.ts: the krew archive and manifest', () => {
     extracted = path.join(dir, 'extracted');
     await mkdir(extracted);
     await run('tar', ['-xzf', result.archive, '-C', extracted]);
-    basePath = (process.env.PATH ?? '').split(path.delimiter).filter((p) => !p.startsWith(ROOT)).join(path.delimiter);
+    basePath = (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((p) => !p.startsWith(ROOT))
+      .join(path.delimiter);
   });
 
   after(async () => {
@@ -62,7 +72,10 @@ describe('scripts/release.ts: the krew archive and manifest', () => {
     assert.equal(manifest.spec.platforms.length, 1);
     const [platform] = manifest.spec.platforms;
     assert.deepEqual(platform.selector.matchExpressions, [{ key: 'os', operator: 'In', values: ['linux', 'darwin'] }]);
-    assert.equal(platform.uri, `https://github.com/kube-request-access/kube-request-access/releases/download/v${version}/kubectl-request-v${version}.tar.gz`);
+    assert.equal(
+      platform.uri,
+      `https://github.com/kube-request-access/kube-request-access/releases/download/v${version}/kubectl-request-v${version}.tar.gz`,
+    );
     assert.equal(path.basename(platform.uri), path.basename(result.archive));
     assert.match(platform.sha256, /^[0-9a-f]{64}$/);
     assert.equal(platform.sha256, await sha256(result.archive));
@@ -76,9 +89,18 @@ describe('scripts/release.ts: the krew archive and manifest', () => {
   it('packs the plugin, its package.json and LICENSE, and nothing else', async () => {
     const { stdout } = await run('tar', ['-tzf', result.archive]);
     const entries = stdout.trim().split('\n').sort();
-    assert.ok(entries.includes('LICENSE') && entries.includes('package.json') && entries.includes('bin/kubectl-request.mjs'), entries.join(' '));
-    assert.deepEqual(entries.filter((e) => !/^(LICENSE|package\.json|bin\/|bin\/[\w-]+\.mjs)$/.test(e)), []);
-    assert.equal(await readFile(path.join(extracted, 'LICENSE'), 'utf8'), await readFile(path.join(ROOT, 'LICENSE'), 'utf8'));
+    assert.ok(
+      entries.includes('LICENSE') && entries.includes('package.json') && entries.includes('bin/kubectl-request.mjs'),
+      entries.join(' '),
+    );
+    assert.deepEqual(
+      entries.filter((e) => !/^(LICENSE|package\.json|bin\/|bin\/[\w-]+\.mjs)$/.test(e)),
+      [],
+    );
+    assert.equal(
+      await readFile(path.join(extracted, 'LICENSE'), 'utf8'),
+      await readFile(path.join(ROOT, 'LICENSE'), 'utf8'),
+    );
     assert.ok(statSync(path.join(extracted, 'bin/kubectl-request.mjs')).mode & 0o111, 'the plugin is executable');
   });
 
@@ -122,15 +144,24 @@ describe('scripts/release.ts: the krew archive and manifest', () => {
     assert.equal(built.code, 0, built.stderr);
     const krew = path.join(ROOT, '.dev/bin/krew');
     const krewRoot = path.join(dir, 'krew');
-    const env = { ...process.env, KREW_ROOT: krewRoot, PATH: [path.join(krewRoot, 'bin'), basePath].join(path.delimiter) };
-    const install = await sh(krew, ['install', `--manifest=${result.manifest}`, `--archive=${result.archive}`], { env });
+    const env = {
+      ...process.env,
+      KREW_ROOT: krewRoot,
+      PATH: [path.join(krewRoot, 'bin'), basePath].join(path.delimiter),
+    };
+    const install = await sh(krew, ['install', `--manifest=${result.manifest}`, `--archive=${result.archive}`], {
+      env,
+    });
     assert.equal(install.code, 0, `${install.stdout}${install.stderr}`);
     assert.match(install.stderr + install.stdout, /Installed plugin: request/);
     const version_ = await sh('kubectl', ['request', '--version'], { env });
     assert.equal(version_.code, 0, version_.stderr);
     assert.equal(version_.stdout.trim(), version);
     // krew's receipt of the install, naming this version.
-    assert.match(await readFile(path.join(krewRoot, 'receipts/request.yaml'), 'utf8'), new RegExp(`version: v${version.replaceAll('.', '\\.')}`));
+    assert.match(
+      await readFile(path.join(krewRoot, 'receipts/request.yaml'), 'utf8'),
+      new RegExp(`version: v${version.replaceAll('.', '\\.')}`),
+    );
   });
 
   it('the committed cli/krew/request.yaml was written by the script for this version', async () => {
@@ -138,6 +169,10 @@ describe('scripts/release.ts: the krew archive and manifest', () => {
     const sha = /sha256: "([0-9a-f]{64})"/.exec(committed)?.[1];
     assert.ok(sha && !/^0+$/.test(sha), 'a real sha256');
     const uri = `https://github.com/kube-request-access/kube-request-access/releases/download/v${version}/kubectl-request-v${version}.tar.gz`;
-    assert.equal(committed, krewManifest({ version, uri, sha256: sha }), 're-run: node --import tsx scripts/release.ts');
+    assert.equal(
+      committed,
+      krewManifest({ version, uri, sha256: sha }),
+      're-run: node --import tsx scripts/release.ts',
+    );
   });
 });

@@ -16,7 +16,7 @@ import { ROOT, startControlPlane, type ControlPlane, type User } from '../contro
 import { kubectlRequest, roleBindings, runningPod, waitFor } from './_kra.ts';
 
 const NS = 'team-a';
-const NOTES = 'granted from the approvers\' page\n';
+const NOTES = "granted from the approvers' page\n";
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.KRA_SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs') : undefined;
 
@@ -31,19 +31,28 @@ async function startUi(user: User): Promise<string> {
   delete env.DISPLAY;
   delete env.WAYLAND_DISPLAY;
   delete env.BROWSER;
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, 'ui', '--no-open'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/kubectl-request.mjs'), '--kubeconfig', cp.kubeconfig, '--context', user, 'ui', '--no-open'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    },
+  );
   uis.push(child);
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  return waitFor(`kubectl request ui as ${user} to print its URL`, async () => {
-    if (child.exitCode !== null) throw new Error(`kubectl request ui as ${user} exited ${child.exitCode}: ${out}`);
-    return /Open in your browser: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out)?.[1];
-  }, 60_000, 100);
+  return waitFor(
+    `kubectl request ui as ${user} to print its URL`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`kubectl request ui as ${user} exited ${child.exitCode}: ${out}`);
+      return /Open in your browser: (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(out)?.[1];
+    },
+    60_000,
+    100,
+  );
 }
 
 /** alice asks with the plugin; returns the request's name. */
@@ -61,12 +70,19 @@ async function newPage(options: { javaScriptEnabled?: boolean } = {}): Promise<P
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `no chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM`);
+  assert.ok(
+    existsSync(CHROMIUM),
+    `no chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run does), or set CHROMIUM`,
+  );
   dir = await mkdtemp(path.join(tmpdir(), 'kra-ui-'));
   cp = await startControlPlane({ dir, webhook: true, kwok: true, log: (line) => console.error(`# ${line}`) });
   const sandbox = await runningPod(cp, 'box', NS, ['app', 'sidecar']);
   await writeFile(path.join(sandbox, 'notes.txt'), NOTES);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'], headless: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu'],
+    headless: true,
+  });
 });
 
 after(async () => {
@@ -85,7 +101,7 @@ describe('kubectl request ui in chromium', () => {
     bare.search = '';
     const page = await newPage();
     assert.equal((await page.goto(bare.href))?.status(), 403);
-    assert.match(await page.textContent('body') ?? '', /missing or wrong token/);
+    assert.match((await page.textContent('body')) ?? '', /missing or wrong token/);
     const wrong = new URL(carolUrl);
     wrong.searchParams.set('token', 'x'.repeat(32));
     assert.equal((await fetch(wrong)).status, 403);
@@ -96,7 +112,19 @@ describe('kubectl request ui in chromium', () => {
   });
 
   it("carol sees alice's new request appear without a reload, grants it on the page, and alice's exec runs", async () => {
-    const earlier = await ask('bob', ['box', '-c', 'sidecar', '--valid-for', '30m', '-k', 'ticket=OPS-41', '--', 'ls', '-la', '/var/log']);
+    const earlier = await ask('bob', [
+      'box',
+      '-c',
+      'sidecar',
+      '--valid-for',
+      '30m',
+      '-k',
+      'ticket=OPS-41',
+      '--',
+      'ls',
+      '-la',
+      '/var/log',
+    ]);
     const page = await newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -110,7 +138,11 @@ describe('kubectl request ui in chromium', () => {
     const name = await ask('alice', ['box', '-c', 'app', '-k', 'ticket=OPS-42', '--', 'cat', 'notes.txt']);
     const row = page.locator(`tr[data-request="${NS}/${name}"]`);
     await row.waitFor({ timeout: 15_000 });
-    assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the row came without a reload');
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { marker?: number }).marker),
+      42,
+      'the row came without a reload',
+    );
     const text = (await row.innerText()).replace(/\s+/g, ' ');
     assert.match(text, /alice/);
     assert.match(text, /box/);
@@ -134,13 +166,20 @@ describe('kubectl request ui in chromium', () => {
     const said = await outcome.innerText();
     assert.match(said, new RegExp(`Granted ${name}: alice may now run \\(once\\)`), said);
     assert.match(said, new RegExp(`kubectl exec -n ${NS} box -c app -- cat notes.txt`));
-    await waitFor(`the RoleBinding for ${name}`, async () => (await roleBindings(cp, NS)).some((b) => b.metadata.name.endsWith(`.${name}`)), 15_000);
+    await waitFor(
+      `the RoleBinding for ${name}`,
+      async () => (await roleBindings(cp, NS)).some((b) => b.metadata.name.endsWith(`.${name}`)),
+      15_000,
+    );
 
-    const grant = JSON.parse((await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`, '-o', 'json'])).stdout) as {
+    const grant = JSON.parse(
+      (await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`, '-o', 'json'])).stdout,
+    ) as {
       spec: { grantedBy: { username: string }; grantForUID?: string };
       status: string;
     };
-    const uid = (await cp.kubectl('admin', ['get', 'accessrequest', '-n', NS, name, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+    const uid = (await cp.kubectl('admin', ['get', 'accessrequest', '-n', NS, name, '-o', 'jsonpath={.metadata.uid}']))
+      .stdout;
     assert.equal(grant.spec.grantedBy.username, 'carol');
     assert.equal(grant.spec.grantForUID, uid);
     assert.equal(grant.status, 'granted');
@@ -170,8 +209,15 @@ describe('kubectl request ui in chromium', () => {
     await outcome.waitFor();
     const said = await outcome.innerText();
     assert.match(said, /Refused: not allowed to grant/);
-    assert.match(said, /HTTP 403: accessgrants\.kube-request-access\.io is forbidden: User "bob" cannot create resource "accessgrants"/);
-    assert.equal((await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`])).code, 1, 'no grant was made');
+    assert.match(
+      said,
+      /HTTP 403: accessgrants\.kube-request-access\.io is forbidden: User "bob" cannot create resource "accessgrants"/,
+    );
+    assert.equal(
+      (await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`])).code,
+      1,
+      'no grant was made',
+    );
     await page.context().close();
   });
 
@@ -183,14 +229,24 @@ describe('kubectl request ui in chromium', () => {
     await page.goto(new URL(`/requests/${NS}/${name}?${new URL(carolUrl).searchParams}`, carolUrl).href);
     await page.waitForSelector('[data-testid="grant"]');
     // Same name, new object: the page still holds the old uid.
-    const request = JSON.parse((await cp.kubectl('admin', ['get', 'accessrequest', '-n', NS, name, '-o', 'json'])).stdout) as { metadata: Record<string, unknown>; spec: unknown };
+    const request = JSON.parse(
+      (await cp.kubectl('admin', ['get', 'accessrequest', '-n', NS, name, '-o', 'json'])).stdout,
+    ) as { metadata: Record<string, unknown>; spec: unknown };
     assert.equal((await cp.kubectl('alice', ['delete', 'accessrequest', '-n', NS, name])).code, 0);
-    const again = { apiVersion: 'kube-request-access.io/v1', kind: 'AccessRequest', metadata: { name, namespace: NS }, spec: request.spec };
+    const again = {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessRequest',
+      metadata: { name, namespace: NS },
+      spec: request.spec,
+    };
     const created = await cp.kubectl('alice', ['create', '-f', '-'], { input: JSON.stringify(again) });
     assert.equal(created.code, 0, created.stderr);
     await page.getByTestId('grant').click();
     const said = await page.getByTestId('outcome').innerText();
-    assert.match(said, /Refused: denied by the objects\.kube-request-access\.io webhook: spec\.grantForUID: AccessRequest ".+" was re-created since you looked at it/);
+    assert.match(
+      said,
+      /Refused: denied by the objects\.kube-request-access\.io webhook: spec\.grantForUID: AccessRequest ".+" was re-created since you looked at it/,
+    );
     assert.match(said, /admission webhook "objects\.kube-request-access\.io" denied the request/);
     await page.context().close();
   });

@@ -79,13 +79,16 @@ async function exists(kind: string, name: string): Promise<boolean> {
  * Applies requests, then their grants pinned to the requests' uids (as `kubectl request grant`
  * writes them): a grant covers exactly one request object.
  */
-async function applyPinned(objects: readonly { kind: string; metadata: { name: string; namespace: string }; spec: object }[]): Promise<void> {
+async function applyPinned(
+  objects: readonly { kind: string; metadata: { name: string; namespace: string }; spec: object }[],
+): Promise<void> {
   const requests = objects.filter((o) => o.kind === 'AccessRequest');
   await cp.apply(requests);
   const grants = [];
   for (const grant of objects.filter((o) => o.kind === 'AccessGrant')) {
     const { grantFor } = grant.spec as { grantFor: string };
-    const uid = (await kubectlJson(['get', 'accessrequest', grantFor, '-n', grant.metadata.namespace])).json?.metadata?.uid;
+    const uid = (await kubectlJson(['get', 'accessrequest', grantFor, '-n', grant.metadata.namespace])).json?.metadata
+      ?.uid;
     grants.push({ ...grant, spec: { ...grant.spec, grantForUID: uid } });
   }
   if (grants.length) await cp.apply(grants);
@@ -93,7 +96,15 @@ async function applyPinned(objects: readonly { kind: string; metadata: { name: s
 
 /** Deletes and re-creates a granted one-shot request; waits until the Node informers hold the new one. */
 async function freshOneShot(name: string, pod: string): Promise<void> {
-  await cp.kubectl('admin', ['delete', 'accessrequest,accessgrant', name, '-n', NS, '--ignore-not-found', '--wait=true']);
+  await cp.kubectl('admin', [
+    'delete',
+    'accessrequest,accessgrant',
+    name,
+    '-n',
+    NS,
+    '--ignore-not-found',
+    '--wait=true',
+  ]);
   await applyPinned([accessRequest(name, 'alice', pod, { command: ['date'] }), accessGrant(name, 'carol', 'granted')]);
   const uid = (await kubectlJson(['get', 'accessrequest', name, '-n', NS])).json?.metadata?.uid;
   const grantUid = (await kubectlJson(['get', 'accessgrant', name, '-n', NS])).json?.metadata?.uid;
@@ -115,7 +126,10 @@ async function measureLatency(targets: readonly (RunningWorker | 'node')[]): Pro
     const name = target === 'node' ? 'node (informer cache, in-process)' : target.name;
     const samples: Record<string, number[]> = { allowed: [], denied: [] };
     for (let i = 0; i < 30; i++) {
-      for (const [kind, review] of [['allowed', allowed], ['denied', denied]] as const) {
+      for (const [kind, review] of [
+        ['allowed', allowed],
+        ['denied', denied],
+      ] as const) {
         const started = performance.now();
         await postTo(target, review);
         samples[kind]!.push(performance.now() - started);
@@ -210,10 +224,15 @@ describe('edge bundles', () => {
  * it names (a request that does not exist gets a uid nothing has).
  */
 async function pinnedReview(review: unknown): Promise<unknown> {
-  const request = (review as { request?: { resource?: { resource?: string }; object?: { spec?: { grantFor?: string; grantForUID?: string } } } }).request;
+  const request = (
+    review as {
+      request?: { resource?: { resource?: string }; object?: { spec?: { grantFor?: string; grantForUID?: string } } };
+    }
+  ).request;
   const spec = request?.object?.spec;
   if (request?.resource?.resource !== 'accessgrants' || !spec?.grantFor || spec.grantForUID) return review;
-  const uid = (await kubectlJson(['get', 'accessrequest', spec.grantFor, '-n', NS])).json?.metadata?.uid ?? 'uid-of-nothing';
+  const uid =
+    (await kubectlJson(['get', 'accessrequest', spec.grantFor, '-n', NS])).json?.metadata?.uid ?? 'uid-of-nothing';
   const pinned = structuredClone(review) as { request: { object: { spec: { grantForUID?: string } } } };
   pinned.request.object.spec.grantForUID = uid;
   return pinned;
@@ -226,7 +245,11 @@ describe('edge worker against the real control plane', () => {
       const expected = await postTo('node', review);
       assert.equal(expected.response.allowed, testCase.allowed, `node: ${expected.response.status?.message}`);
       for (const worker of workers) {
-        assert.deepEqual(comparable(await postTo(worker, review)), comparable(expected), `${worker.name} differs from node`);
+        assert.deepEqual(
+          comparable(await postTo(worker, review)),
+          comparable(expected),
+          `${worker.name} differs from node`,
+        );
       }
     });
   }
@@ -245,7 +268,8 @@ describe('edge worker against the real control plane', () => {
       const answers = [await postTo(target, first), await postTo(target, second)];
       assert.equal(answers[0]!.response.allowed, true, `${name}: ${answers[0]!.response.status?.message}`);
       assert.equal(answers[1]!.response.allowed, false, `${name}: the one-shot was used twice`);
-      const used = (await kubectlJson(['get', 'accessrequest', 'alice-once', '-n', NS])).json as { status?: { usedAt?: string } } | undefined;
+      const used = (await kubectlJson(['get', 'accessrequest', 'alice-once', '-n', NS])).json as
+        { status?: { usedAt?: string } } | undefined;
       assert.ok(used?.status?.usedAt, `${name}: the one-shot is not marked used`);
       if (expected) assert.deepEqual(answers.map(comparable), expected.map(comparable), `${name} differs from node`);
       else expected = answers;
@@ -262,7 +286,11 @@ describe('edge worker against the real control plane', () => {
 
   it('refuses reviews without the admission token, but answers /healthz', async () => {
     for (const worker of workers) {
-      const res = await worker.fetch('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(CASES[0]!.review) });
+      const res = await worker.fetch('/', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(CASES[0]!.review),
+      });
       assert.equal(res.status, 401, worker.name);
       await res.text();
       const health = await worker.fetch('/healthz');
@@ -279,13 +307,20 @@ describe('edge worker against the real control plane', () => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        events.push({ type: new URL(req.url ?? '/', 'https://audit').searchParams.get('type'), body: JSON.parse(body) });
+        events.push({
+          type: new URL(req.url ?? '/', 'https://audit').searchParams.get('type'),
+          body: JSON.parse(body),
+        });
         // A new TLS handshake per call, so swapping the certificate below takes effect at once.
         res.writeHead(status, { Connection: 'close' }).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const auditEnv = { ...env, AUDIT_WEBHOOK_URL: `https://127.0.0.1:${(server.address() as AddressInfo).port}/audit`, WEBHOOK_CA: cp.caPem };
+    const auditEnv = {
+      ...env,
+      AUDIT_WEBHOOK_URL: `https://127.0.0.1:${(server.address() as AddressInfo).port}/audit`,
+      WEBHOOK_CA: cp.caPem,
+    };
     const audited: RunningWorker[] = [];
     try {
       audited.push(
@@ -301,8 +336,16 @@ describe('edge worker against the real control plane', () => {
         server.setSecureContext(own);
         events.length = 0;
         const ok = await postTo(worker, execReview('u-50', 'admin', 'web-9', ['sh']));
-        assert.equal(ok.response.allowed, true, `${worker.name}: ${ok.response.status?.message}\n${worker.output().slice(-1500)}`);
-        assert.deepEqual(events.map((e) => e.type), ['audit-exec'], worker.name);
+        assert.equal(
+          ok.response.allowed,
+          true,
+          `${worker.name}: ${ok.response.status?.message}\n${worker.output().slice(-1500)}`,
+        );
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ['audit-exec'],
+          worker.name,
+        );
         assert.equal(events[0]!.body.isAdmin, true);
         assert.equal(events[0]!.body.request?.uid, 'u-50');
 
@@ -326,7 +369,10 @@ describe('edge worker against the real control plane', () => {
   });
 
   it('deletes an expired request and its grant from the scheduled handler (workerd cron)', async () => {
-    await applyPinned([accessRequest('alice-expiring', 'alice', 'web-7', { validFor: '1s' }), accessGrant('alice-expiring', 'carol', 'granted')]);
+    await applyPinned([
+      accessRequest('alice-expiring', 'alice', 'web-7', { validFor: '1s' }),
+      accessGrant('alice-expiring', 'carol', 'granted'),
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 2_200));
     const workerd = workers.find((w) => w.name === 'workerd')!;
     await workerd.scheduled!();
@@ -338,8 +384,14 @@ describe('edge worker against the real control plane', () => {
   it('runs the cleanup on an interval in the Deno and Bun entries', async () => {
     for (const start of [startDeno, startBun]) {
       const name = `alice-expiring-${start === startDeno ? 'deno' : 'bun'}`;
-      await applyPinned([accessRequest(name, 'alice', 'web-8', { validFor: '1s' }), accessGrant(name, 'carol', 'granted')]);
-      const worker = await start(start === startDeno ? bundles.deno.file : bundles.bun.file, { ...env, CLEANUP_INTERVAL: '500ms' });
+      await applyPinned([
+        accessRequest(name, 'alice', 'web-8', { validFor: '1s' }),
+        accessGrant(name, 'carol', 'granted'),
+      ]);
+      const worker = await start(start === startDeno ? bundles.deno.file : bundles.bun.file, {
+        ...env,
+        CLEANUP_INTERVAL: '500ms',
+      });
       try {
         const deadline = Date.now() + 15_000;
         while (await exists('accessrequest', name)) {
@@ -361,13 +413,24 @@ describe('edge worker against the real control plane', () => {
     const client = kubernetesClient({ server: cp.server, token: cp.tokens.admin, fetch: pinnedFetch(cp.caPem) });
     const query = { namespace: NS, pod: 'web-1', usernames: ['alice'] };
     const auto = fetchLookup({ client, logger: silentLogger });
-    assert.deepEqual((await auto.accessRequestsFor(query)).map((r) => r.metadata.name), ['alice-web-1']);
+    assert.deepEqual(
+      (await auto.accessRequestsFor(query)).map((r) => r.metadata.name),
+      ['alice-web-1'],
+    );
     assert.equal(auto.fieldSelectorsWork(), true, 'no fallback to whole-namespace lists');
     const on = fetchLookup({ client, fieldSelectors: 'on', logger: silentLogger });
-    assert.deepEqual((await on.accessRequestsFor(query)).map((r) => r.metadata.name), ['alice-web-1']);
-    assert.deepEqual((await on.grantsFor(NS, 'alice-web-1')).map((g) => g.metadata.name), ['alice-web-1']);
+    assert.deepEqual(
+      (await on.accessRequestsFor(query)).map((r) => r.metadata.name),
+      ['alice-web-1'],
+    );
+    assert.deepEqual(
+      (await on.grantsFor(NS, 'alice-web-1')).map((g) => g.metadata.name),
+      ['alice-web-1'],
+    );
     // The server did the narrowing: only web-1's requests (alice's and bob's) come back.
-    const listed = (await client.get(`/apis/kube-request-access.io/v1/namespaces/${NS}/accessrequests`, { fieldSelector: 'spec.forObject.name=web-1' })) as { items: { metadata: { name: string } }[] };
+    const listed = (await client.get(`/apis/kube-request-access.io/v1/namespaces/${NS}/accessrequests`, {
+      fieldSelector: 'spec.forObject.name=web-1',
+    })) as { items: { metadata: { name: string } }[] };
     assert.deepEqual(listed.items.map((i) => i.metadata.name).sort(), ['alice-web-1', 'bob-web-1']);
 
     // Fresh isolates learn that selectors work: same verdicts, and the latency with them.
@@ -384,7 +447,12 @@ describe('edge worker against the real control plane', () => {
     for (const testCase of CASES.filter((c) => !JSON.stringify(c.review).includes('"dryRun":true'))) {
       const review = await pinnedReview(testCase.review);
       const expected = await postTo('node', review);
-      for (const worker of workers) assert.deepEqual(comparable(await postTo(worker, review)), comparable(expected), `${worker.name}: ${testCase.name}`);
+      for (const worker of workers)
+        assert.deepEqual(
+          comparable(await postTo(worker, review)),
+          comparable(expected),
+          `${worker.name}: ${testCase.name}`,
+        );
     }
     figures.reviewLatencyWithSelectableFields = await measureLatency(workers);
   });

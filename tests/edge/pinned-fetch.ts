@@ -12,7 +12,11 @@ export function pinnedFetch(caPem: string): typeof fetch {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', reject);
-        res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '' })));
+        res.on('end', () =>
+          resolve(
+            new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '' }),
+          ),
+        );
       });
       init?.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
       req.on('error', reject);

@@ -21,7 +21,11 @@ export interface RunningWorker {
 
 const BIN = path.join(ROOT, 'node_modules/.bin');
 
-async function waitHealthy(fetchFn: (pathname: string) => Promise<Response>, alive: () => string | undefined, timeoutMs = 30_000): Promise<void> {
+async function waitHealthy(
+  fetchFn: (pathname: string) => Promise<Response>,
+  alive: () => string | undefined,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = alive();
@@ -52,7 +56,9 @@ export async function startWorkerd(bundle: string, env: Record<string, string>, 
     bindings: env,
     // workerd's fetch takes no CA bundle: the outbound network trusts exactly the cluster CA (and
     // may reach loopback, where the test's API server listens). In production this is the TLS proxy.
-    outboundService: { network: { allow: ['public', 'private', 'local'], tlsOptions: { trustedCertificates: [caPem] } } },
+    outboundService: {
+      network: { allow: ['public', 'private', 'local'], tlsOptions: { trustedCertificates: [caPem] } },
+    },
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -73,7 +79,9 @@ export async function startWorkerd(bundle: string, env: Record<string, string>, 
     fetch: fetchFn,
     async scheduled() {
       // Fetcher.scheduled: what Cloudflare's cron trigger calls.
-      const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown> };
+      const worker = (await mf.getWorker()) as unknown as {
+        scheduled(options: { cron: string; scheduledTime: Date }): Promise<unknown>;
+      };
       await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
     },
     output: () => output,
@@ -81,7 +89,13 @@ export async function startWorkerd(bundle: string, env: Record<string, string>, 
   };
 }
 
-async function startProcess(name: string, command: string, args: string[], env: Record<string, string>, fixedPort?: number): Promise<RunningWorker> {
+async function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  fixedPort?: number,
+): Promise<RunningWorker> {
   const port = fixedPort ?? (await freePort());
   let output = '';
   const started = performance.now();
@@ -89,14 +103,23 @@ async function startProcess(name: string, command: string, args: string[], env: 
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     // No cleanup timer unless a test asks for one (CLEANUP_INTERVAL in env).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLEANUP_INTERVAL: '0', ...env, HOST: '127.0.0.1', PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      CLEANUP_INTERVAL: '0',
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    },
   });
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const base = `http://127.0.0.1:${port}`;
   const fetchFn = (pathname: string, init?: RequestInit) => fetch(`${base}${pathname}`, init);
   const exited = () =>
-    child.exitCode !== null || child.signalCode !== null ? `${name} exited (${child.exitCode ?? child.signalCode}):\n${output}` : undefined;
+    child.exitCode !== null || child.signalCode !== null
+      ? `${name} exited (${child.exitCode ?? child.signalCode}):\n${output}`
+      : undefined;
   try {
     await waitHealthy(fetchFn, exited);
   } catch (error) {
@@ -119,19 +142,34 @@ async function startProcess(name: string, command: string, args: string[], env: 
 }
 
 /** workerd itself (no miniflare) with examples/edge/workerd/config.capnp, the self-hosted setup. */
-export async function startWorkerdServe(bundle: string, env: Record<string, string>, caPem: string): Promise<RunningWorker> {
+export async function startWorkerdServe(
+  bundle: string,
+  env: Record<string, string>,
+  caPem: string,
+): Promise<RunningWorker> {
   const dir = path.dirname(bundle);
   await copyFile(path.join(ROOT, 'examples/edge/workerd/config.capnp'), path.join(dir, 'config.capnp'));
   await writeFile(path.join(dir, 'ca.pem'), caPem);
   const port = await freePort();
-  return startProcess('workerd serve', path.join(BIN, 'workerd'), ['serve', path.join(dir, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`], env, port);
+  return startProcess(
+    'workerd serve',
+    path.join(BIN, 'workerd'),
+    ['serve', path.join(dir, 'config.capnp'), '--socket-addr', `http=127.0.0.1:${port}`],
+    env,
+    port,
+  );
 }
 
 export function startDeno(bundle: string, env: Record<string, string>): Promise<RunningWorker> {
-  return startProcess('deno', path.join(BIN, 'deno'), ['run', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', bundle], {
-    ...env,
-    DENO_NO_UPDATE_CHECK: '1',
-  });
+  return startProcess(
+    'deno',
+    path.join(BIN, 'deno'),
+    ['run', '--no-prompt', '--allow-net', '--allow-env', '--allow-read', bundle],
+    {
+      ...env,
+      DENO_NO_UPDATE_CHECK: '1',
+    },
+  );
 }
 
 export function startBun(bundle: string, env: Record<string, string>): Promise<RunningWorker> {

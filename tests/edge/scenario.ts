@@ -13,7 +13,12 @@ export const EXEC_REVIEW = JSON.parse(readFileSync(path.join(FIXTURES, 'exec-rev
 
 export const NS = 'team-a';
 
-export function accessRequest(name: string, user: string, pod: string, options: { command?: string[]; validFor?: string; namespace?: string } = {}) {
+export function accessRequest(
+  name: string,
+  user: string,
+  pod: string,
+  options: { command?: string[]; validFor?: string; namespace?: string } = {},
+) {
   const namespace = options.namespace ?? NS;
   return {
     apiVersion: 'kube-request-access.io/v1',
@@ -21,7 +26,12 @@ export function accessRequest(name: string, user: string, pod: string, options: 
     metadata: { name, namespace },
     spec: {
       userInfo: { username: user },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: pod, namespace },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: pod,
+        namespace,
+      },
       validFor: options.validFor ?? '',
       execOptions: { container: 'app', command: options.command ?? [], stdout: true, stderr: true },
     },
@@ -76,11 +86,20 @@ export function execReview(
     userInfo: { username: user, uid: user, groups: USERS[user] ?? [] },
     dryRun: options.dryRun ?? false,
   });
-  Object.assign(review.request.object, { command, ...(options.tty ? { tty: true } : {}), ...(options.stdin ? { stdin: true } : {}) });
+  Object.assign(review.request.object, {
+    command,
+    ...(options.tty ? { tty: true } : {}),
+    ...(options.stdin ? { stdin: true } : {}),
+  });
   return review;
 }
 
-function objectReview(uid: string, user: string, resource: 'accessrequests' | 'accessgrants', object: { metadata: { name: string; namespace: string } }) {
+function objectReview(
+  uid: string,
+  user: string,
+  resource: 'accessrequests' | 'accessgrants',
+  object: { metadata: { name: string; namespace: string } },
+) {
   const kind = resource === 'accessrequests' ? 'AccessRequest' : 'AccessGrant';
   return {
     apiVersion: 'admission.k8s.io/v1',
@@ -108,25 +127,91 @@ export interface Case {
 }
 
 export const CASES: Case[] = [
-  { name: 'allows the granted command within the window', review: execReview('u-01', 'alice', 'web-1', ['cat', '/app/config']), allowed: true },
+  {
+    name: 'allows the granted command within the window',
+    review: execReview('u-01', 'alice', 'web-1', ['cat', '/app/config']),
+    allowed: true,
+  },
   { name: 'denies another command', review: execReview('u-02', 'alice', 'web-1', ['sh']), allowed: false },
-  { name: 'denies a tty', review: execReview('u-03', 'alice', 'web-1', ['cat', '/app/config'], { tty: true, stdin: true }), allowed: false },
-  { name: 'denies a request whose grant says denied', review: execReview('u-04', 'alice', 'web-2', ['ls']), allowed: false },
+  {
+    name: 'denies a tty',
+    review: execReview('u-03', 'alice', 'web-1', ['cat', '/app/config'], { tty: true, stdin: true }),
+    allowed: false,
+  },
+  {
+    name: 'denies a request whose grant says denied',
+    review: execReview('u-04', 'alice', 'web-2', ['ls']),
+    allowed: false,
+  },
   { name: 'denies a request nobody granted', review: execReview('u-05', 'alice', 'web-3', ['ls']), allowed: false },
-  { name: 'denies a user without a request', review: execReview('u-06', 'dave', 'web-1', ['cat', '/app/config']), allowed: false },
+  {
+    name: 'denies a user without a request',
+    review: execReview('u-06', 'dave', 'web-1', ['cat', '/app/config']),
+    allowed: false,
+  },
   { name: 'allows an always-allowed group', review: execReview('u-07', 'admin', 'web-9', ['sh']), allowed: true },
-  { name: 'denies a request of another namespace', review: execReview('u-08', 'alice', 'web-1', ['cat', '/app/config'], { namespace: 'team-b' }), allowed: false },
-  { name: "allows any command under bob's commandless request", review: execReview('u-09', 'bob', 'web-1', ['sh', '-c', 'id']), allowed: true },
-  { name: "denies alice under bob's request", review: execReview('u-10', 'alice', 'web-1', ['sh', '-c', 'id']), allowed: false },
-  { name: 'allows a dry run of a one-shot without using it up', review: execReview('u-11', 'alice', 'web-5', ['date'], { dryRun: true }), allowed: true },
-  { name: 'allows an AccessRequest for oneself', review: objectReview('u-12', 'alice', 'accessrequests', accessRequest('new-one', 'alice', 'web-1', { command: ['ls'] })), allowed: true },
-  { name: 'denies an AccessRequest for someone else', review: objectReview('u-13', 'alice', 'accessrequests', accessRequest('new-two', 'bob', 'web-1', { command: ['ls'] })), allowed: false },
-  { name: 'allows an approver to grant', review: objectReview('u-14', 'carol', 'accessgrants', accessGrant('alice-web-3', 'carol', 'granted')), allowed: true },
-  { name: 'denies granting one\'s own request', review: objectReview('u-15', 'alice', 'accessgrants', accessGrant('alice-web-3', 'alice', 'granted')), allowed: false },
-  { name: 'denies a grant for a request that does not exist', review: objectReview('u-16', 'carol', 'accessgrants', accessGrant('nothing-here', 'carol', 'granted')), allowed: false },
+  {
+    name: 'denies a request of another namespace',
+    review: execReview('u-08', 'alice', 'web-1', ['cat', '/app/config'], { namespace: 'team-b' }),
+    allowed: false,
+  },
+  {
+    name: "allows any command under bob's commandless request",
+    review: execReview('u-09', 'bob', 'web-1', ['sh', '-c', 'id']),
+    allowed: true,
+  },
+  {
+    name: "denies alice under bob's request",
+    review: execReview('u-10', 'alice', 'web-1', ['sh', '-c', 'id']),
+    allowed: false,
+  },
+  {
+    name: 'allows a dry run of a one-shot without using it up',
+    review: execReview('u-11', 'alice', 'web-5', ['date'], { dryRun: true }),
+    allowed: true,
+  },
+  {
+    name: 'allows an AccessRequest for oneself',
+    review: objectReview(
+      'u-12',
+      'alice',
+      'accessrequests',
+      accessRequest('new-one', 'alice', 'web-1', { command: ['ls'] }),
+    ),
+    allowed: true,
+  },
+  {
+    name: 'denies an AccessRequest for someone else',
+    review: objectReview(
+      'u-13',
+      'alice',
+      'accessrequests',
+      accessRequest('new-two', 'bob', 'web-1', { command: ['ls'] }),
+    ),
+    allowed: false,
+  },
+  {
+    name: 'allows an approver to grant',
+    review: objectReview('u-14', 'carol', 'accessgrants', accessGrant('alice-web-3', 'carol', 'granted')),
+    allowed: true,
+  },
+  {
+    name: "denies granting one's own request",
+    review: objectReview('u-15', 'alice', 'accessgrants', accessGrant('alice-web-3', 'alice', 'granted')),
+    allowed: false,
+  },
+  {
+    name: 'denies a grant for a request that does not exist',
+    review: objectReview('u-16', 'carol', 'accessgrants', accessGrant('nothing-here', 'carol', 'granted')),
+    allowed: false,
+  },
   {
     name: 'denies a malformed review, echoing its uid',
-    review: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-17', operation: 'CONNECT' } },
+    review: {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: { uid: 'u-17', operation: 'CONNECT' },
+    },
     allowed: false,
   },
 ];

@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EffectConflict } from '../../adapters/ports.ts';
 import { silentLogger } from '../../adapters/log.ts';
-import { createEdgeWorker, edgeSettings, fetchEffects, fetchLookup, kubernetesClient } from '../../adapters/edge/index.ts';
+import {
+  createEdgeWorker,
+  edgeSettings,
+  fetchEffects,
+  fetchLookup,
+  kubernetesClient,
+} from '../../adapters/edge/index.ts';
 import { execReview } from './scenario.ts';
 
 type Call = { url: URL; method: string; headers: Headers; body?: string };
@@ -29,9 +35,17 @@ function fakeFetch(route: (call: Call) => { status: number; body?: unknown }) {
 
 /** The API server as far as these tests need it: it says who the worker is, and lists nothing. */
 const apiServer = () =>
-  fakeFetch((call) => (call.url.pathname.endsWith('/selfsubjectreviews') ? { status: 201, body: { status: { userInfo: { username: 'system:serviceaccount:kra:edge' } } } } : { status: 200, body: { items: [] } })).fn;
+  fakeFetch((call) =>
+    call.url.pathname.endsWith('/selfsubjectreviews')
+      ? { status: 201, body: { status: { userInfo: { username: 'system:serviceaccount:kra:edge' } } } }
+      : { status: 200, body: { items: [] } },
+  ).fn;
 
-const ENV = { KUBERNETES_API_URL: 'https://k8s.example.com', KUBERNETES_TOKEN: 'sa-token', ALWAYS_ALLOWED_GROUPS: 'system:masters' };
+const ENV = {
+  KUBERNETES_API_URL: 'https://k8s.example.com',
+  KUBERNETES_TOKEN: 'sa-token',
+  ALWAYS_ALLOWED_GROUPS: 'system:masters',
+};
 
 function post(review: unknown, token?: string): Request {
   return new Request('https://webhook.example.com/', {
@@ -47,23 +61,39 @@ describe('edge settings', () => {
   });
 
   it('refuses plain http to anything but loopback', () => {
-    assert.throws(() => edgeSettings({ ...ENV, KUBERNETES_API_URL: 'http://k8s.example.com' }), /must be an https: URL/);
-    assert.equal(edgeSettings({ ...ENV, KUBERNETES_API_URL: 'http://127.0.0.1:8001' }).apiServer.host, '127.0.0.1:8001');
+    assert.throws(
+      () => edgeSettings({ ...ENV, KUBERNETES_API_URL: 'http://k8s.example.com' }),
+      /must be an https: URL/,
+    );
+    assert.equal(
+      edgeSettings({ ...ENV, KUBERNETES_API_URL: 'http://127.0.0.1:8001' }).apiServer.host,
+      '127.0.0.1:8001',
+    );
   });
 
   it('reads lists and durations', () => {
-    const settings = edgeSettings({ ...ENV, ALWAYS_ALLOWED_USERS: 'root, ops', MAX_VALID_FOR: '2h', NAMESPACES: 'a,b' });
+    const settings = edgeSettings({
+      ...ENV,
+      ALWAYS_ALLOWED_USERS: 'root, ops',
+      MAX_VALID_FOR: '2h',
+      NAMESPACES: 'a,b',
+    });
     assert.deepEqual(settings.config.alwaysAllowedUsers, ['root', 'ops']);
     assert.equal(settings.config.maxValidForMs, 7_200_000);
     assert.deepEqual(settings.namespaces, ['a', 'b']);
-    assert.throws(() => edgeSettings({ ...ENV, WEBHOOK_TIMEOUT: 'soon' }), /WEBHOOK_TIMEOUT="soon" is not a positive duration/);
+    assert.throws(
+      () => edgeSettings({ ...ENV, WEBHOOK_TIMEOUT: 'soon' }),
+      /WEBHOOK_TIMEOUT="soon" is not a positive duration/,
+    );
   });
 });
 
 describe('edge worker', () => {
   it('answers 500 naming the problem when misconfigured, so the apiserver fails closed', async () => {
     const worker = createEdgeWorker({ write: () => {} });
-    const res = await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), { KUBERNETES_API_URL: 'https://k8s.example.com' });
+    const res = await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), {
+      KUBERNETES_API_URL: 'https://k8s.example.com',
+    });
     assert.equal(res.status, 500);
     assert.match(await res.text(), /KUBERNETES_TOKEN is missing/);
   });
@@ -83,18 +113,26 @@ describe('edge worker', () => {
     const audit = fakeFetch(() => ({ status }));
     const worker = createEdgeWorker({ kubernetesFetch: apiServer, webhookFetch: () => audit.fn, write: () => {} });
     const env = { ...ENV, AUDIT_WEBHOOK_URL: 'https://audit.example.com/events' };
-    const allowed = (await (await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), env)).json()) as { response: { allowed: boolean } };
+    const allowed = (await (await worker.fetch(post(execReview('u1', 'admin', 'p', ['sh'])), env)).json()) as {
+      response: { allowed: boolean };
+    };
     assert.equal(allowed.response.allowed, true);
     assert.equal(audit.calls[0]?.url.toString(), 'https://audit.example.com/events?type=audit-exec');
     assert.equal(JSON.parse(audit.calls[0]!.body!).isAdmin, true);
     status = 503;
-    const denied = (await (await worker.fetch(post(execReview('u2', 'admin', 'p', ['sh'])), env)).json()) as { response: { allowed: boolean; status: { message: string } } };
+    const denied = (await (await worker.fetch(post(execReview('u2', 'admin', 'p', ['sh'])), env)).json()) as {
+      response: { allowed: boolean; status: { message: string } };
+    };
     assert.equal(denied.response.allowed, false);
     assert.match(denied.response.status.message, /audit webhook did not accept/);
   });
 
   it('denies an AccessRequest when the validation webhook cannot be asked', async () => {
-    const worker = createEdgeWorker({ kubernetesFetch: apiServer, webhookFetch: () => fakeFetch(() => ({ status: 500 })).fn, write: () => {} });
+    const worker = createEdgeWorker({
+      kubernetesFetch: apiServer,
+      webhookFetch: () => fakeFetch(() => ({ status: 500 })).fn,
+      write: () => {},
+    });
     const env = { ...ENV, EXTENDED_VALIDATION_WEBHOOK_URL: 'https://validate.example.com/' };
     const review = {
       apiVersion: 'admission.k8s.io/v1',
@@ -113,13 +151,20 @@ describe('edge worker', () => {
           metadata: { name: 'r', namespace: 'team-a' },
           spec: {
             userInfo: { username: 'alice' },
-            forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
+            forObject: {
+              resource: { group: '', version: 'v1', resource: 'pods' },
+              subResource: 'exec',
+              name: 'web',
+              namespace: 'team-a',
+            },
             execOptions: { container: 'app', command: ['ls'] },
           },
         },
       },
     };
-    const answer = (await (await worker.fetch(post(review), env)).json()) as { response: { allowed: boolean; status: { message: string } } };
+    const answer = (await (await worker.fetch(post(review), env)).json()) as {
+      response: { allowed: boolean; status: { message: string } };
+    };
     assert.equal(answer.response.allowed, false);
     assert.match(answer.response.status.message, /extended validation webhook could not be asked/);
   });
@@ -132,7 +177,12 @@ describe('fetch lookup and effects', () => {
     metadata: { name: 'r1', namespace: 'team-a', uid: 'uid-1', resourceVersion: '7' },
     spec: {
       userInfo: { username: 'alice' },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web',
+        namespace: 'team-a',
+      },
     },
   };
   const other = structuredClone(item);
@@ -141,9 +191,15 @@ describe('fetch lookup and effects', () => {
 
   it('lists one namespace with a field selector and a bearer token, and filters what comes back', async () => {
     const api = fakeFetch(() => ({ status: 200, body: { items: [item, other] } }));
-    const lookup = fetchLookup({ client: kubernetesClient({ server: 'https://k8s.example.com/prefix', token: 't', fetch: api.fn }), logger: silentLogger });
+    const lookup = fetchLookup({
+      client: kubernetesClient({ server: 'https://k8s.example.com/prefix', token: 't', fetch: api.fn }),
+      logger: silentLogger,
+    });
     const found = await lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice'] });
-    assert.deepEqual(found.map((r) => r.metadata.name), ['r1']);
+    assert.deepEqual(
+      found.map((r) => r.metadata.name),
+      ['r1'],
+    );
     assert.equal(api.calls[0]!.url.pathname, '/prefix/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests');
     assert.equal(api.calls[0]!.url.searchParams.get('fieldSelector'), 'spec.forObject.name=web');
     assert.equal(api.calls[0]!.headers.get('authorization'), 'Bearer t');
@@ -153,29 +209,57 @@ describe('fetch lookup and effects', () => {
   it('falls back to the namespace list when the CRD declares no selectableFields, once', async () => {
     const api = fakeFetch((call) =>
       call.url.searchParams.has('fieldSelector')
-        ? { status: 400, body: { kind: 'Status', reason: 'BadRequest', message: 'field label not supported: spec.forObject.name' } }
+        ? {
+            status: 400,
+            body: { kind: 'Status', reason: 'BadRequest', message: 'field label not supported: spec.forObject.name' },
+          }
         : { status: 200, body: { items: [item] } },
     );
-    const lookup = fetchLookup({ client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }), logger: silentLogger });
-    for (let i = 0; i < 2; i++) assert.equal((await lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice'] })).length, 1);
-    assert.deepEqual(api.calls.map((c) => c.url.searchParams.has('fieldSelector')), [true, false, false]);
+    const lookup = fetchLookup({
+      client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }),
+      logger: silentLogger,
+    });
+    for (let i = 0; i < 2; i++)
+      assert.equal(
+        (await lookup.accessRequestsFor({ namespace: 'team-a', pod: 'web', usernames: ['alice'] })).length,
+        1,
+      );
+    assert.deepEqual(
+      api.calls.map((c) => c.url.searchParams.has('fieldSelector')),
+      [true, false, false],
+    );
   });
 
   it('fails closed on an API error instead of finding nothing', async () => {
     const api = fakeFetch(() => ({ status: 403, body: { kind: 'Status', reason: 'Forbidden', message: 'forbidden' } }));
-    const lookup = fetchLookup({ client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }), logger: silentLogger });
+    const lookup = fetchLookup({
+      client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }),
+      logger: silentLogger,
+    });
     await assert.rejects(lookup.grantsFor('team-a', 'r1'), /HTTP 403 \(give the token get, list and delete/);
   });
 
   it('consumes with uid and resourceVersion preconditions; 409 and 404 are a lost race', async () => {
     let status = 200;
     const api = fakeFetch(() => ({ status, body: {} }));
-    const effects = fetchEffects({ client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }), logger: silentLogger });
-    const effect = { type: 'consume-request' as const, namespace: 'team-a', name: 'r1', uid: 'uid-1', resourceVersion: '7' };
+    const effects = fetchEffects({
+      client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }),
+      logger: silentLogger,
+    });
+    const effect = {
+      type: 'consume-request' as const,
+      namespace: 'team-a',
+      name: 'r1',
+      uid: 'uid-1',
+      resourceVersion: '7',
+    };
     await effects.run(effect);
     // Marked used on its status subresource, with the uid and resourceVersion the decision read.
     assert.equal(api.calls[0]!.method, 'PUT');
-    assert.equal(api.calls[0]!.url.pathname, '/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests/r1/status');
+    assert.equal(
+      api.calls[0]!.url.pathname,
+      '/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests/r1/status',
+    );
     const { uid, resourceVersion } = JSON.parse(api.calls[0]!.body!).metadata;
     assert.deepEqual({ uid, resourceVersion }, { uid: 'uid-1', resourceVersion: '7' });
     for (status of [409, 404]) await assert.rejects(effects.run(effect), EffectConflict);
@@ -188,7 +272,11 @@ describe('kubernetes client', () => {
   it('retries once when the API server answers 429', async () => {
     let calls = 0;
     let always429 = false;
-    const api = fakeFetch(() => (always429 || ++calls === 1 ? { status: 429, body: { kind: 'Status', reason: 'TooManyRequests', message: 'storage is (re)initializing' } } : { status: 200, body: { items: [] } }));
+    const api = fakeFetch(() =>
+      always429 || ++calls === 1
+        ? { status: 429, body: { kind: 'Status', reason: 'TooManyRequests', message: 'storage is (re)initializing' } }
+        : { status: 200, body: { items: [] } },
+    );
     const client = kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn });
     assert.deepEqual(await client.get('/apis/x'), { items: [] });
     assert.equal(api.calls.length, 2);

@@ -13,10 +13,21 @@ export function grantedObjects(now = Date.now(), options: { oneShot?: boolean } 
     {
       apiVersion: 'kube-request-access.io/v1',
       kind: 'AccessRequest',
-      metadata: { name: 'alice-web', namespace: 'team-a', uid: 'uid-alice-web', resourceVersion: '1', creationTimestamp: new Date(now - 60_000).toISOString() },
+      metadata: {
+        name: 'alice-web',
+        namespace: 'team-a',
+        uid: 'uid-alice-web',
+        resourceVersion: '1',
+        creationTimestamp: new Date(now - 60_000).toISOString(),
+      },
       spec: {
         userInfo: { username: 'alice' },
-        forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
+        forObject: {
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          subResource: 'exec',
+          name: 'web',
+          namespace: 'team-a',
+        },
         ...(options.oneShot ? {} : { validFor: '1h' }),
         execOptions: { container: 'app', command: ['ls'] },
       },
@@ -24,7 +35,13 @@ export function grantedObjects(now = Date.now(), options: { oneShot?: boolean } 
     {
       apiVersion: 'kube-request-access.io/v1',
       kind: 'AccessGrant',
-      metadata: { name: 'alice-web', namespace: 'team-a', uid: 'uid-grant', resourceVersion: '2', creationTimestamp: new Date(now - 30_000).toISOString() },
+      metadata: {
+        name: 'alice-web',
+        namespace: 'team-a',
+        uid: 'uid-grant',
+        resourceVersion: '2',
+        creationTimestamp: new Date(now - 30_000).toISOString(),
+      },
       spec: { grantFor: 'alice-web', grantForUID: 'uid-alice-web', grantedBy: { username: 'carol' } },
       status: 'granted',
     },
@@ -45,7 +62,14 @@ export function execReview(uid: string): string {
       namespace: 'team-a',
       operation: 'CONNECT',
       userInfo: { username: 'alice', groups: ['developers'] },
-      object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'app', command: ['ls'] },
+      object: {
+        kind: 'PodExecOptions',
+        apiVersion: 'v1',
+        stdout: true,
+        stderr: true,
+        container: 'app',
+        command: ['ls'],
+      },
       oldObject: null,
       dryRun: false,
     },
@@ -60,10 +84,28 @@ export interface ServeProcess {
 }
 
 /** `serve --objects DIR/objects.json` with DIR/tls.crt and DIR/tls.key; resolves once it serves. */
-export async function startMemoryServe(dir: string, extra: readonly string[] = [], stdout: StdioOptions = 'ignore'): Promise<ServeProcess> {
+export async function startMemoryServe(
+  dir: string,
+  extra: readonly string[] = [],
+  stdout: StdioOptions = 'ignore',
+): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key'), '--objects', join(dir, 'objects.json'), ...extra],
+    [
+      '--import',
+      'tsx',
+      'adapters/node/main.ts',
+      'serve',
+      '--address',
+      '127.0.0.1:0',
+      '--cert-file',
+      join(dir, 'tls.crt'),
+      '--key-file',
+      join(dir, 'tls.key'),
+      '--objects',
+      join(dir, 'objects.json'),
+      ...extra,
+    ],
     { cwd: root, stdio: ['ignore', stdout as 'ignore' | 'pipe', 'pipe'] },
   );
   let log = '';

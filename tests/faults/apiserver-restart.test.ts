@@ -32,7 +32,12 @@ let backend: KubernetesBackend | undefined;
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-fault-apiserver-'));
   // Developers hold standing exec rights: the webhook alone decides, no RoleBinding in the way.
-  cp = await startControlPlane({ dir, developersCanExec: true, webhook: true, log: (line) => console.error(`# ${line}`) });
+  cp = await startControlPlane({
+    dir,
+    developersCanExec: true,
+    webhook: true,
+    log: (line) => console.error(`# ${line}`),
+  });
   await cp.apply(pod('web', 'team-a'));
   backend = await startKubernetesBackend({
     kubeconfig: cp.kubeconfig,
@@ -98,11 +103,16 @@ function watchReadiness() {
 /** Creates `obj` as `user`, retrying while the webhook refuses it (it may still be catching up). */
 async function createWhenAccepted(user: 'alice' | 'carol' | 'admin', obj: object): Promise<number> {
   let last = '';
-  await waitFor(`${user} creating ${(obj as { kind: string }).kind}`, async () => {
-    const result = await create(cp, user, obj);
-    last = result.stderr;
-    return result.code === 0;
-  }, 30_000, 200).catch((error: Error) => {
+  await waitFor(
+    `${user} creating ${(obj as { kind: string }).kind}`,
+    async () => {
+      const result = await create(cp, user, obj);
+      last = result.stderr;
+      return result.code === 0;
+    },
+    30_000,
+    200,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}: ${last}`);
   });
   return Date.now();
@@ -110,7 +120,15 @@ async function createWhenAccepted(user: 'alice' | 'carol' | 'admin', obj: object
 
 /** carol's grant of alice's request, pinned to the request's uid (spec.grantForUID) as `kubectl request grant` does. */
 async function grantOf(name: string) {
-  const uid = await cp.kubectl('admin', ['get', 'accessrequest', '-n', 'team-a', name, '-o', 'jsonpath={.metadata.uid}']);
+  const uid = await cp.kubectl('admin', [
+    'get',
+    'accessrequest',
+    '-n',
+    'team-a',
+    name,
+    '-o',
+    'jsonpath={.metadata.uid}',
+  ]);
   assert.equal(uid.code, 0, uid.stderr);
   const grant = accessGrant({ name, namespace: 'team-a', grantFor: name, by: 'carol' });
   return { ...grant, spec: { ...grant.spec, grantForUID: uid.stdout.trim() } };
@@ -119,85 +137,125 @@ async function grantOf(name: string) {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 describe('the kube-apiserver killed and restarted with its data', () => {
-  it('goes unready while stale, never allows a request deleted after the restart, and honours a new grant within the bound', { timeout: 300_000 }, async (t) => {
-    await mustCreate(cp, 'alice', accessRequest({ name: 'before-outage', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h' }));
-    await mustCreate(cp, 'carol', await grantOf('before-outage'));
-    await waitFor('the granted exec allowed', async () => (await probe()).outcome === 'allowed', 10_000, 100);
-    assert.equal(await readyz(), 200);
-
-    // The outage: SIGKILL, as a crash or an OOM kill would.
-    const readiness = watchReadiness();
-    try {
-      const killedAt = Date.now();
-      await cp.killControlPlane('SIGKILL');
-
-      // Within the bound the cache still counts as synced; past it, lookups deny and say why.
-      await sleep(STALE_AFTER_MS - 1_500);
-      assert.equal(backend!.isReady(), true, 'still ready within the staleness bound');
-      await waitFor('the in-process backend stale', async () => !backend!.isReady(), 5_000, 50);
-      const staleAfter = Date.now() - killedAt;
-      const error = await backend!.lookup.accessRequest('team-a', 'before-outage').then(
-        () => assert.fail('a lookup on a stale cache must fail'),
-        (err: unknown) => err,
+  it(
+    'goes unready while stale, never allows a request deleted after the restart, and honours a new grant within the bound',
+    { timeout: 300_000 },
+    async (t) => {
+      await mustCreate(
+        cp,
+        'alice',
+        accessRequest({ name: 'before-outage', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h' }),
       );
-      assert.ok(error instanceof PublicError, 'the reason reaches the user (a PublicError)');
-      assert.match(error.publicMessage, /^the AccessRequest cache lost its watch of the API server \d+ s ago; .*nothing is allowed until (it catches|they catch) up/);
-      t.diagnostic(`a lookup on the stale cache: "${error.publicMessage}"`);
+      await mustCreate(cp, 'carol', await grantOf('before-outage'));
+      await waitFor('the granted exec allowed', async () => (await probe()).outcome === 'allowed', 10_000, 100);
+      assert.equal(await readyz(), 200);
 
-      await sleep(Math.max(0, killedAt + OUTAGE_MS - Date.now()));
-      const unreadyAt = readiness.firstSince(killedAt, 503);
-      assert.ok(unreadyAt, `the webhook's /readyz turned 503 during the outage (seen: ${JSON.stringify(readiness.changes)})`);
-      const unreadyAfter = unreadyAt - killedAt;
-      assert.ok(unreadyAfter >= STALE_AFTER_MS - 500 && unreadyAfter <= STALE_AFTER_MS + 1_500, `/readyz 503 ${seconds(unreadyAfter)} after the kill`);
+      // The outage: SIGKILL, as a crash or an OOM kill would.
+      const readiness = watchReadiness();
+      try {
+        const killedAt = Date.now();
+        await cp.killControlPlane('SIGKILL');
 
-      const restartAt = Date.now();
-      await cp.restartControlPlane();
-      const apiserverReadyAt = Date.now();
-      // Delete the request at once, as an admin revoking it would: an admin's delete does not need the cache.
-      const deleted = await cp.kubectl('admin', ['delete', 'accessrequest', '-n', 'team-a', 'before-outage']);
-      assert.equal(deleted.code, 0, deleted.stderr);
-      const deletedAt = Date.now();
+        // Within the bound the cache still counts as synced; past it, lookups deny and say why.
+        await sleep(STALE_AFTER_MS - 1_500);
+        assert.equal(backend!.isReady(), true, 'still ready within the staleness bound');
+        await waitFor('the in-process backend stale', async () => !backend!.isReady(), 5_000, 50);
+        const staleAfter = Date.now() - killedAt;
+        const error = await backend!.lookup.accessRequest('team-a', 'before-outage').then(
+          () => assert.fail('a lookup on a stale cache must fail'),
+          (err: unknown) => err,
+        );
+        assert.ok(error instanceof PublicError, 'the reason reaches the user (a PublicError)');
+        assert.match(
+          error.publicMessage,
+          /^the AccessRequest cache lost its watch of the API server \d+ s ago; .*nothing is allowed until (it catches|they catch) up/,
+        );
+        t.diagnostic(`a lookup on the stale cache: "${error.publicMessage}"`);
 
-      // From now on the exec is never allowed: denied as stale first, then because the request is gone.
-      const outcomes: { at: number; outcome: string; message: string }[] = [];
-      await waitFor('the exec denied because the request is gone', async () => {
-        const result = await probe();
-        outcomes.push({ at: Date.now(), ...result });
-        return result.outcome === 'denied' && !/cache/.test(result.message);
-      }, 20_000, 100);
-      const revokedAt = outcomes.at(-1)!.at;
-      const allowedAfterDelete = outcomes.filter((o) => o.outcome === 'allowed');
-      assert.deepEqual(allowedAfterDelete, [], 'no exec allowed after the request was deleted');
-      assert.deepEqual(outcomes.filter((o) => o.outcome === 'other'), [], 'every answer a denial');
+        await sleep(Math.max(0, killedAt + OUTAGE_MS - Date.now()));
+        const unreadyAt = readiness.firstSince(killedAt, 503);
+        assert.ok(
+          unreadyAt,
+          `the webhook's /readyz turned 503 during the outage (seen: ${JSON.stringify(readiness.changes)})`,
+        );
+        const unreadyAfter = unreadyAt - killedAt;
+        assert.ok(
+          unreadyAfter >= STALE_AFTER_MS - 500 && unreadyAfter <= STALE_AFTER_MS + 1_500,
+          `/readyz 503 ${seconds(unreadyAfter)} after the kill`,
+        );
 
-      // A new request and grant are honoured once the caches have caught up.
-      await waitFor('the webhook ready again', async () => readiness.firstSince(unreadyAt, 200) !== undefined, CATCH_UP_BOUND_MS + 5_000, 50);
-      const webhookReadyAt = readiness.firstSince(unreadyAt, 200)!;
-      await waitFor('the in-process backend ready again', async () => backend!.isReady(), 10_000, 50);
-      await createWhenAccepted('alice', accessRequest({ name: 'after-outage', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h' }));
-      const grantedAt = await createWhenAccepted('carol', await grantOf('after-outage'));
-      await waitFor('the new grant honoured', async () => (await probe()).outcome === 'allowed', 10_000, 50);
-      const allowedAt = Date.now();
+        const restartAt = Date.now();
+        await cp.restartControlPlane();
+        const apiserverReadyAt = Date.now();
+        // Delete the request at once, as an admin revoking it would: an admin's delete does not need the cache.
+        const deleted = await cp.kubectl('admin', ['delete', 'accessrequest', '-n', 'team-a', 'before-outage']);
+        assert.equal(deleted.code, 0, deleted.stderr);
+        const deletedAt = Date.now();
 
-      const figures = {
-        'outage (SIGKILL to restart)': seconds(restartAt - killedAt),
-        'in-process lookups stale after': seconds(staleAfter),
-        "webhook /readyz 503 after": seconds(unreadyAfter),
-        'apiserver restart to /readyz': seconds(apiserverReadyAt - restartAt),
-        'webhook /readyz 200 after the apiserver was ready': seconds(Math.max(0, webhookReadyAt - apiserverReadyAt)),
-        'delete accepted to exec denied (request gone)': seconds(revokedAt - deletedAt),
-        'execs allowed after the delete': String(allowedAfterDelete.length),
-        'new grant accepted to exec allowed': seconds(allowedAt - grantedAt),
-        'apiserver ready to the new grant honoured': seconds(allowedAt - apiserverReadyAt),
-      };
-      for (const [what, value] of Object.entries(figures)) t.diagnostic(`${what}: ${value}`);
-      const staleDenial = outcomes.find((o) => /cache/.test(o.message));
-      if (staleDenial) t.diagnostic(`a denial while catching up: ${staleDenial.message}`);
+        // From now on the exec is never allowed: denied as stale first, then because the request is gone.
+        const outcomes: { at: number; outcome: string; message: string }[] = [];
+        await waitFor(
+          'the exec denied because the request is gone',
+          async () => {
+            const result = await probe();
+            outcomes.push({ at: Date.now(), ...result });
+            return result.outcome === 'denied' && !/cache/.test(result.message);
+          },
+          20_000,
+          100,
+        );
+        const revokedAt = outcomes.at(-1)!.at;
+        const allowedAfterDelete = outcomes.filter((o) => o.outcome === 'allowed');
+        assert.deepEqual(allowedAfterDelete, [], 'no exec allowed after the request was deleted');
+        assert.deepEqual(
+          outcomes.filter((o) => o.outcome === 'other'),
+          [],
+          'every answer a denial',
+        );
 
-      assert.ok(webhookReadyAt - apiserverReadyAt <= CATCH_UP_BOUND_MS, `the webhook caught up ${seconds(webhookReadyAt - apiserverReadyAt)} after the apiserver was ready`);
-      assert.ok(allowedAt - grantedAt <= 2_000, `the new grant was honoured ${seconds(allowedAt - grantedAt)} after it was accepted`);
-    } finally {
-      await readiness.stop();
-    }
-  });
+        // A new request and grant are honoured once the caches have caught up.
+        await waitFor(
+          'the webhook ready again',
+          async () => readiness.firstSince(unreadyAt, 200) !== undefined,
+          CATCH_UP_BOUND_MS + 5_000,
+          50,
+        );
+        const webhookReadyAt = readiness.firstSince(unreadyAt, 200)!;
+        await waitFor('the in-process backend ready again', async () => backend!.isReady(), 10_000, 50);
+        await createWhenAccepted(
+          'alice',
+          accessRequest({ name: 'after-outage', namespace: 'team-a', user: 'alice', pod: 'web', validFor: '1h' }),
+        );
+        const grantedAt = await createWhenAccepted('carol', await grantOf('after-outage'));
+        await waitFor('the new grant honoured', async () => (await probe()).outcome === 'allowed', 10_000, 50);
+        const allowedAt = Date.now();
+
+        const figures = {
+          'outage (SIGKILL to restart)': seconds(restartAt - killedAt),
+          'in-process lookups stale after': seconds(staleAfter),
+          'webhook /readyz 503 after': seconds(unreadyAfter),
+          'apiserver restart to /readyz': seconds(apiserverReadyAt - restartAt),
+          'webhook /readyz 200 after the apiserver was ready': seconds(Math.max(0, webhookReadyAt - apiserverReadyAt)),
+          'delete accepted to exec denied (request gone)': seconds(revokedAt - deletedAt),
+          'execs allowed after the delete': String(allowedAfterDelete.length),
+          'new grant accepted to exec allowed': seconds(allowedAt - grantedAt),
+          'apiserver ready to the new grant honoured': seconds(allowedAt - apiserverReadyAt),
+        };
+        for (const [what, value] of Object.entries(figures)) t.diagnostic(`${what}: ${value}`);
+        const staleDenial = outcomes.find((o) => /cache/.test(o.message));
+        if (staleDenial) t.diagnostic(`a denial while catching up: ${staleDenial.message}`);
+
+        assert.ok(
+          webhookReadyAt - apiserverReadyAt <= CATCH_UP_BOUND_MS,
+          `the webhook caught up ${seconds(webhookReadyAt - apiserverReadyAt)} after the apiserver was ready`,
+        );
+        assert.ok(
+          allowedAt - grantedAt <= 2_000,
+          `the new grant was honoured ${seconds(allowedAt - grantedAt)} after it was accepted`,
+        );
+      } finally {
+        await readiness.stop();
+      }
+    },
+  );
 });

@@ -23,18 +23,33 @@ interface Answer {
 
 function post(url: string, path: string, body?: string, timeoutMs = 3_000): Promise<Answer> {
   return new Promise((resolve) => {
-    const req = request(`${url}${path}`, { method: body ? 'POST' : 'GET', ca: caPem, headers: { 'content-type': 'application/json' }, timeout: timeoutMs, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        try {
-          const response = (JSON.parse(text) as { response: { allowed: boolean; status?: { message: string } } }).response;
-          resolve({ status: res.statusCode ?? 0, allowed: response.allowed, message: response.status?.message ?? '' });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, message: text });
-        }
-      });
-    });
+    const req = request(
+      `${url}${path}`,
+      {
+        method: body ? 'POST' : 'GET',
+        ca: caPem,
+        headers: { 'content-type': 'application/json' },
+        timeout: timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          try {
+            const response = (JSON.parse(text) as { response: { allowed: boolean; status?: { message: string } } })
+              .response;
+            resolve({
+              status: res.statusCode ?? 0,
+              allowed: response.allowed,
+              message: response.status?.message ?? '',
+            });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, message: text });
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve({ status: 0 }));
     req.end(body);
@@ -49,7 +64,8 @@ async function startServer() {
   return server;
 }
 
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+const rssMb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 before(async () => {
   const ca = await createCA('audit-log faults');
@@ -74,7 +90,9 @@ describe('the audit log reader stalls, then goes away', () => {
       // Batches of concurrent reviews until the log refuses (its pipe and its 1 MiB buffer full).
       // Reviews whose line waits in the buffer get no answer: the apiserver would time them out.
       for (let batch = 0; batch < 40 && !refused; batch++) {
-        const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => post(server.url, '/', execReview(`r-${batch}-${i}`), 1_000)));
+        const answers = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => post(server.url, '/', execReview(`r-${batch}-${i}`), 1_000)),
+        );
         for (const answer of answers) {
           if (answer.allowed) allowed++;
           else if (answer.status === 200) refused ??= answer;
@@ -82,7 +100,9 @@ describe('the audit log reader stalls, then goes away', () => {
         }
         peak = Math.max(peak, rssMb(pid));
       }
-      console.error(`# stalled reader: ${allowed} allowed, ${unanswered} waiting, then refused; RSS ${startRss.toFixed(0)} → ${peak.toFixed(0)} MB`);
+      console.error(
+        `# stalled reader: ${allowed} allowed, ${unanswered} waiting, then refused; RSS ${startRss.toFixed(0)} → ${peak.toFixed(0)} MB`,
+      );
       assert.ok(refused, 'the stalled log never refused');
       assert.match(refused.message!, /audit log cannot take this decision \(its reader is not keeping up/);
       // Every allowed review's line is in the pipe or the buffer: read them all, and count.
@@ -109,7 +129,10 @@ describe('the audit log reader stalls, then goes away', () => {
       const answers: Answer[] = [];
       for (let i = 0; i < 5; i++) answers.push(await post(server.url, '/', execReview(`closed-${i}`)));
       assert.equal(server.child.exitCode, null, `serve exited:\n${server.log().slice(-2000)}`);
-      assert.ok(answers.every((a) => a.allowed === false), JSON.stringify(answers));
+      assert.ok(
+        answers.every((a) => a.allowed === false),
+        JSON.stringify(answers),
+      );
       assert.match(answers.at(-1)!.message!, /audit log cannot take this decision \(its output failed: .*EPIPE/);
       assert.equal((await post(server.url, '/healthz')).status, 200);
     } finally {

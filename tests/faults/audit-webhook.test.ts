@@ -18,14 +18,19 @@ let pem: Pem;
 
 function post(url: string, body: string): Promise<{ allowed: boolean; message: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/`, { method: 'POST', ca: ca.cert, headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const response = (JSON.parse(text) as { response: { allowed: boolean; status?: { message: string } } }).response;
-        resolve({ allowed: response.allowed, message: response.status?.message ?? '' });
-      });
-    });
+    const req = request(
+      `${url}/`,
+      { method: 'POST', ca: ca.cert, headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          const response = (JSON.parse(text) as { response: { allowed: boolean; status?: { message: string } } })
+            .response;
+          resolve({ allowed: response.allowed, message: response.status?.message ?? '' });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -47,18 +52,27 @@ describe('the audit webhook fails with a one-shot request', () => {
     let failing = true;
     const accepted: { type: string; isAllowed?: boolean }[] = [];
     const refused: { type: string; isAllowed?: boolean }[] = [];
-    const webhook = await startHttpsServer(pem, (req, body, res) => {
-      const type = new URL(req.url ?? '/', 'https://x').searchParams.get('type') ?? '';
-      const event = { type, isAllowed: (JSON.parse(body) as { isAllowed?: boolean }).isAllowed };
-      if (failing) {
-        refused.push(event);
-        res.writeHead(503).end('down for maintenance');
-      } else {
-        accepted.push(event);
-        res.writeHead(200).end();
-      }
-    }, '/audit');
-    const server = await startMemoryServe(dir, ['--audit-webhook-url', webhook.url, '--audit-webhook-ca-bundle', join(dir, 'ca.crt')]);
+    const webhook = await startHttpsServer(
+      pem,
+      (req, body, res) => {
+        const type = new URL(req.url ?? '/', 'https://x').searchParams.get('type') ?? '';
+        const event = { type, isAllowed: (JSON.parse(body) as { isAllowed?: boolean }).isAllowed };
+        if (failing) {
+          refused.push(event);
+          res.writeHead(503).end('down for maintenance');
+        } else {
+          accepted.push(event);
+          res.writeHead(200).end();
+        }
+      },
+      '/audit',
+    );
+    const server = await startMemoryServe(dir, [
+      '--audit-webhook-url',
+      webhook.url,
+      '--audit-webhook-ca-bundle',
+      join(dir, 'ca.crt'),
+    ]);
     try {
       const first = await post(server.url, execReview('while-down'));
       assert.equal(first.allowed, false);
@@ -73,7 +87,10 @@ describe('the audit webhook fails with a one-shot request', () => {
       assert.equal(third.allowed, false);
       assert.match(third.message, /was used at .*a one-shot request allows exactly one exec/);
       // What the webhook accepted: exactly one allowed exec, then the replay's denial.
-      assert.deepEqual(accepted, [{ type: 'audit-exec', isAllowed: true }, { type: 'audit-exec', isAllowed: false }]);
+      assert.deepEqual(accepted, [
+        { type: 'audit-exec', isAllowed: true },
+        { type: 'audit-exec', isAllowed: false },
+      ]);
     } finally {
       server.child.kill('SIGKILL');
       await webhook.close();

@@ -34,7 +34,21 @@ interface Server {
 async function startServer(extra: string[] = []): Promise<Server> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key'), '--objects', 'tests/fixtures/objects.json', ...extra],
+    [
+      '--import',
+      'tsx',
+      'adapters/node/main.ts',
+      'serve',
+      '--address',
+      '127.0.0.1:0',
+      '--cert-file',
+      join(dir, 'tls.crt'),
+      '--key-file',
+      join(dir, 'tls.key'),
+      '--objects',
+      'tests/fixtures/objects.json',
+      ...extra,
+    ],
     { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -81,10 +95,18 @@ function connect(url: string, client?: Pem): http2.ClientHttp2Session {
   return session;
 }
 
-function post(session: http2.ClientHttp2Session, path: string, body?: string): Promise<{ status: number; body: string; ms: number }> {
+function post(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body?: string,
+): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const stream = session.request({ ':method': body === undefined ? 'GET' : 'POST', ':path': path, 'content-type': 'application/json' });
+    const stream = session.request({
+      ':method': body === undefined ? 'GET' : 'POST',
+      ':path': path,
+      'content-type': 'application/json',
+    });
     let status = 0;
     let text = '';
     stream.setEncoding('utf8');
@@ -104,7 +126,12 @@ function unfinishedBodies(session: http2.ClientHttp2Session): Promise<string[]> 
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   return Promise.all(
     Array.from({ length: STREAMS }, () => {
-      const stream = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'application/json', 'content-length': String(BODY_BYTES) });
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/',
+        'content-type': 'application/json',
+        'content-length': String(BODY_BYTES),
+      });
       let status = 0;
       stream.on('response', (headers) => (status = Number(headers[':status'])));
       stream.on('error', () => {});
@@ -120,7 +147,9 @@ function unfinishedBodies(session: http2.ClientHttp2Session): Promise<string[]> 
       };
       stream.write(prefix);
       pump();
-      return new Promise<string>((resolve) => stream.once('close', () => resolve(status ? `HTTP ${status}` : `RST ${stream.rstCode}`)));
+      return new Promise<string>((resolve) =>
+        stream.once('close', () => resolve(status ? `HTTP ${status}` : `RST ${stream.rstCode}`)),
+      );
     }),
   );
 }
@@ -141,44 +170,50 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('one client cannot exhaust the server memory', () => {
-  it(`holds ${STREAMS} unfinished 3 MiB HTTP/2 bodies on one connection under ${RSS_BOUND_MB} MB and keeps answering`, { timeout: 60_000 }, async () => {
-    const server = await startServer();
-    const attacker = connect(server.url);
-    const apiserver = connect(server.url);
-    try {
-      assert.equal((await post(apiserver, '/healthz')).status, 200);
-      const baseline = rssMb(server.child.pid!);
-      const rss = watchRss(server.child.pid!);
-      const started = Date.now();
-      const ended = unfinishedBodies(attacker);
-      // While the attack runs, a review and a probe on another connection are answered promptly.
-      await sleep(1_000);
-      const review = await post(apiserver, '/', fixture());
-      assert.equal(review.status, 200);
-      assert.equal(JSON.parse(review.body).response.allowed, true);
-      const probe = await post(apiserver, '/healthz');
-      assert.equal(probe.status, 200);
-      // Bounded: without a body deadline the streams would stay open for ever.
-      const outcomes = await Promise.race([ended, sleep(25_000).then(() => undefined)]);
-      const seconds = (Date.now() - started) / 1000;
-      const peak = rss.stop();
-      console.error(`# RSS baseline ${baseline.toFixed(0)} MB, peak ${peak.toFixed(0)} MB; ${STREAMS} streams ${outcomes ? `ended after ${seconds.toFixed(1)} s: ${summary(outcomes)}` : 'still open after 25 s'}; review answered in ${review.ms.toFixed(0)} ms`);
-      assert.ok(peak < RSS_BOUND_MB, `RSS peaked at ${peak.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB)`);
-      assert.ok(outcomes, `the ${STREAMS} unfinished bodies were still held after 25 s`);
-      // Every stream was cut (RST 8 = CANCEL), none was left holding memory; at 5 s per batch of
-      // 32 streams that takes two rounds.
-      assert.deepEqual(new Set(outcomes), new Set([`RST ${http2.constants.NGHTTP2_CANCEL}`]));
-      assert.ok(seconds < 20, `the streams were cut after ${seconds} s`);
-      assert.match(server.log(), /cut a request whose body did not arrive in time/);
-      // And the attacker's connection still gets answers.
-      assert.equal((await post(attacker, '/healthz')).status, 200);
-      assert.equal(server.child.exitCode, null, 'the server is still running');
-    } finally {
-      attacker.destroy();
-      apiserver.destroy();
-      await server.stop();
-    }
-  });
+  it(
+    `holds ${STREAMS} unfinished 3 MiB HTTP/2 bodies on one connection under ${RSS_BOUND_MB} MB and keeps answering`,
+    { timeout: 60_000 },
+    async () => {
+      const server = await startServer();
+      const attacker = connect(server.url);
+      const apiserver = connect(server.url);
+      try {
+        assert.equal((await post(apiserver, '/healthz')).status, 200);
+        const baseline = rssMb(server.child.pid!);
+        const rss = watchRss(server.child.pid!);
+        const started = Date.now();
+        const ended = unfinishedBodies(attacker);
+        // While the attack runs, a review and a probe on another connection are answered promptly.
+        await sleep(1_000);
+        const review = await post(apiserver, '/', fixture());
+        assert.equal(review.status, 200);
+        assert.equal(JSON.parse(review.body).response.allowed, true);
+        const probe = await post(apiserver, '/healthz');
+        assert.equal(probe.status, 200);
+        // Bounded: without a body deadline the streams would stay open for ever.
+        const outcomes = await Promise.race([ended, sleep(25_000).then(() => undefined)]);
+        const seconds = (Date.now() - started) / 1000;
+        const peak = rss.stop();
+        console.error(
+          `# RSS baseline ${baseline.toFixed(0)} MB, peak ${peak.toFixed(0)} MB; ${STREAMS} streams ${outcomes ? `ended after ${seconds.toFixed(1)} s: ${summary(outcomes)}` : 'still open after 25 s'}; review answered in ${review.ms.toFixed(0)} ms`,
+        );
+        assert.ok(peak < RSS_BOUND_MB, `RSS peaked at ${peak.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB)`);
+        assert.ok(outcomes, `the ${STREAMS} unfinished bodies were still held after 25 s`);
+        // Every stream was cut (RST 8 = CANCEL), none was left holding memory; at 5 s per batch of
+        // 32 streams that takes two rounds.
+        assert.deepEqual(new Set(outcomes), new Set([`RST ${http2.constants.NGHTTP2_CANCEL}`]));
+        assert.ok(seconds < 20, `the streams were cut after ${seconds} s`);
+        assert.match(server.log(), /cut a request whose body did not arrive in time/);
+        // And the attacker's connection still gets answers.
+        assert.equal((await post(attacker, '/healthz')).status, 200);
+        assert.equal(server.child.exitCode, null, 'the server is still running');
+      } finally {
+        attacker.destroy();
+        apiserver.destroy();
+        await server.stop();
+      }
+    },
+  );
 
   it('refuses a 3 MiB deeply nested JSON body with 400 before parsing it, without a memory spike', async () => {
     const server = await startServer();
@@ -192,7 +227,9 @@ describe('one client cannot exhaust the server memory', () => {
       const probe = await post(client, '/healthz');
       const answer = await pending;
       const peak = rss.stop();
-      console.error(`# deep JSON: ${answer.status} in ${answer.ms.toFixed(0)} ms, RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MB, a probe sent meanwhile took ${probe.ms.toFixed(0)} ms`);
+      console.error(
+        `# deep JSON: ${answer.status} in ${answer.ms.toFixed(0)} ms, RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MB, a probe sent meanwhile took ${probe.ms.toFixed(0)} ms`,
+      );
       assert.equal(answer.status, 400);
       assert.match(answer.body, /nests JSON deeper than 64 levels/);
       assert.ok(peak - baseline < 60, `RSS grew by ${(peak - baseline).toFixed(0)} MB`);
@@ -216,7 +253,9 @@ describe('one client cannot exhaust the server memory', () => {
       const seconds = (Date.now() - started) / 1000;
       const review = await post(apiserver, '/', fixture());
       const peak = rss.stop();
-      console.error(`# with --client-ca-file: ${summary(outcomes)} after ${seconds.toFixed(1)} s, RSS peak ${peak.toFixed(0)} MB`);
+      console.error(
+        `# with --client-ca-file: ${summary(outcomes)} after ${seconds.toFixed(1)} s, RSS peak ${peak.toFixed(0)} MB`,
+      );
       assert.deepEqual(new Set(outcomes), new Set(['HTTP 401']));
       assert.equal(JSON.parse(review.body).response.allowed, true, 'the unauthenticated bodies consumed nothing');
       assert.ok(peak < RSS_BOUND_MB);

@@ -20,19 +20,29 @@ const startReplica = (extra: string[] = []) => startMemoryServe(dir, ['--shutdow
 
 function call(url: string, agent: Agent, path = '/', body?: string): Promise<{ status: number; allowed?: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: body ? 'POST' : 'GET', ca: caPem, agent, headers: { 'content-type': 'application/json' }, timeout: 5_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        let allowed: boolean | undefined;
-        try {
-          allowed = (JSON.parse(text) as { response?: { allowed?: boolean } }).response?.allowed;
-        } catch {
-          // a probe's text
-        }
-        resolve({ status: res.statusCode ?? 0, allowed });
-      });
-    });
+    const req = request(
+      `${url}${path}`,
+      {
+        method: body ? 'POST' : 'GET',
+        ca: caPem,
+        agent,
+        headers: { 'content-type': 'application/json' },
+        timeout: 5_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let allowed: boolean | undefined;
+          try {
+            allowed = (JSON.parse(text) as { response?: { allowed?: boolean } }).response?.allowed;
+          } catch {
+            // a probe's text
+          }
+          resolve({ status: res.statusCode ?? 0, allowed });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end(body);
@@ -91,7 +101,9 @@ describe('SIGTERM under load', () => {
       assert.equal(probe.status, 503, 'a terminating replica is not ready');
       await load;
       const code = await a.exited;
-      console.error(`# SIGTERM under load: ${servedByTerminating} reviews served while draining, ${retried} retried on the other replica, ${failures} failed; exit ${code}`);
+      console.error(
+        `# SIGTERM under load: ${servedByTerminating} reviews served while draining, ${retried} retried on the other replica, ${failures} failed; exit ${code}`,
+      );
       assert.equal(failures, 0);
       assert.ok(servedByTerminating > 0, 'the terminating replica stopped serving at once');
       assert.equal(code, 0, a.log().slice(-2000));

@@ -10,7 +10,15 @@ import { accessGrant, accessRequest, execReview, NOW, objectReview, shellPorts, 
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
-function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Partial<Lookup>; validate?: Validator['validateAccessRequest']; effects?: EffectExecutor } = {}) {
+function setup(
+  options: {
+    objects?: unknown[];
+    audit?: AuditSink[];
+    lookup?: Partial<Lookup>;
+    validate?: Validator['validateAccessRequest'];
+    effects?: EffectExecutor;
+  } = {},
+) {
   const cluster = new MemoryCluster(options.objects ?? [accessRequest(), accessGrant()]);
   const events: AuditEvent[] = [];
   const recorder: AuditSink = { name: 'recorder', record: async (event) => void events.push(event) };
@@ -23,7 +31,11 @@ function setup(options: { objects?: unknown[]; audit?: AuditSink[]; lookup?: Par
     maxBodyBytes: 64 * 1024,
   });
   const post = (body: string | object, contentType = 'application/json') =>
-    app.request('/', { method: 'POST', headers: { 'Content-Type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': contentType },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
   const review = async (request: object) => {
     const res = await post({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
     assert.equal(res.status, 200);
@@ -60,7 +72,11 @@ describe('admission endpoint', () => {
   });
 
   it('turns an allowed exec into a denial when the one-shot was consumed elsewhere meanwhile', async () => {
-    const raced: EffectExecutor = { run: async () => { throw new EffectConflict('deleted by another replica'); } };
+    const raced: EffectExecutor = {
+      run: async () => {
+        throw new EffectConflict('deleted by another replica');
+      },
+    };
     const { review, events } = setup({ effects: raced });
     const response = await review(execReview());
     assert.equal(response.allowed, false);
@@ -86,25 +102,50 @@ describe('admission endpoint', () => {
       config: DEFAULT_CONFIG,
       clock: () => NOW,
     });
-    const grantReview = (dryRun: boolean) => ({ ...objectReview(accessGrant(), { user: users.carol, dryRun }), uid: `u-${dryRun}` });
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(true) }) });
+    const grantReview = (dryRun: boolean) => ({
+      ...objectReview(accessGrant(), { user: users.carol, dryRun }),
+      uid: `u-${dryRun}`,
+    });
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(true) }),
+    });
     assert.equal(((await res.json()) as AdmissionResponseReview).response.allowed, true);
     assert.deepEqual(sent, [], 'the audit webhook must not hear of a dry run');
-    assert.deepEqual(logged.map((e) => [e.type, e.data.request.dryRun]), [['audit-granted', true]]);
+    assert.deepEqual(
+      logged.map((e) => [e.type, e.data.request.dryRun]),
+      [['audit-granted', true]],
+    );
     // The same grant for real does reach it.
-    await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(false) }) });
-    assert.deepEqual((sent as AuditEvent[]).map((e) => e.type), ['audit-granted']);
+    await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: grantReview(false) }),
+    });
+    assert.deepEqual(
+      (sent as AuditEvent[]).map((e) => e.type),
+      ['audit-granted'],
+    );
   });
 
   it('audits every decision, allowed or denied', async () => {
     const { review, events } = setup();
     await review(execReview());
     await review(execReview({ command: ['id'] }));
-    assert.deepEqual(events.map((e) => e.type === 'audit-exec' && e.data.isAllowed), [true, false]);
+    assert.deepEqual(
+      events.map((e) => e.type === 'audit-exec' && e.data.isAllowed),
+      [true, false],
+    );
   });
 
   it('denies when an audit sink fails, so nothing unaudited gets through', async () => {
-    const failing: AuditSink = { name: 'down', record: async () => { throw new Error('connect ECONNREFUSED'); } };
+    const failing: AuditSink = {
+      name: 'down',
+      record: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+    };
     const { review } = setup({ audit: [failing] });
     const response = await review(execReview());
     assert.equal(response.allowed, false);
@@ -132,12 +173,28 @@ describe('admission endpoint', () => {
       clock: () => NOW,
     });
     const post = async () =>
-      ((await (await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) })).json()) as AdmissionResponseReview).response;
+      (
+        (await (
+          await app.request('/', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }),
+          })
+        ).json()) as AdmissionResponseReview
+      ).response;
     const first = await post();
     assert.equal(first.allowed, false);
     assert.match(first.status!.message, /audit webhook did not accept/);
-    assert.equal((await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt, undefined, 'given back, not used up');
-    assert.deepEqual(logged.map((e) => e.type === 'audit-exec' && e.data.isAllowed), [false], 'the log has the final verdict only');
+    assert.equal(
+      (await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt,
+      undefined,
+      'given back, not used up',
+    );
+    assert.deepEqual(
+      logged.map((e) => e.type === 'audit-exec' && e.data.isAllowed),
+      [false],
+      'the log has the final verdict only',
+    );
     // The webhook is back: the same exec goes through once, then the request is used.
     assert.equal((await post()).allowed, true);
     assert.equal((await post()).allowed, false);
@@ -154,7 +211,11 @@ describe('admission endpoint', () => {
       config: DEFAULT_CONFIG,
       clock: () => NOW,
     });
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) });
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }),
+    });
     const response = ((await res.json()) as AdmissionResponseReview).response;
     assert.equal(response.allowed, false);
     assert.match(response.status!.message, /audit log cannot take this decision \(its reader is not keeping up\)/);
@@ -163,7 +224,12 @@ describe('admission endpoint', () => {
   });
 
   it('writes the final verdict to the audit log after a failed audit webhook', async () => {
-    const failing: AuditSink = { name: 'down', record: async () => { throw new Error('HTTP 500'); } };
+    const failing: AuditSink = {
+      name: 'down',
+      record: async () => {
+        throw new Error('HTTP 500');
+      },
+    };
     const logged: AuditEvent[] = [];
     const cluster = new MemoryCluster([accessRequest({ validFor: '1h' }), accessGrant()]);
     const app = createApp({
@@ -173,14 +239,24 @@ describe('admission endpoint', () => {
       config: DEFAULT_CONFIG,
       clock: () => NOW,
     });
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }) });
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: execReview() }),
+    });
     assert.equal(((await res.json()) as AdmissionResponseReview).response.allowed, false);
     assert.equal(logged.length, 1);
     assert.equal(logged[0]!.type === 'audit-exec' && logged[0]!.data.isAllowed, false);
   });
 
   it('denies with a safe message when the lookup throws', async () => {
-    const { review } = setup({ lookup: { accessRequestsFor: async () => { throw new Error('secret internal detail'); } } });
+    const { review } = setup({
+      lookup: {
+        accessRequestsFor: async () => {
+          throw new Error('secret internal detail');
+        },
+      },
+    });
     const response = await review(execReview());
     assert.equal(response.allowed, false);
     assert.equal(response.status?.code, 500);
@@ -189,12 +265,21 @@ describe('admission endpoint', () => {
   });
 
   it('denies an AccessRequest when the validator throws (fail closed)', async () => {
-    const { review } = setup({ validate: async () => { throw new Error('timeout'); } });
+    const { review } = setup({
+      validate: async () => {
+        throw new Error('timeout');
+      },
+    });
     const object = accessRequest({ name: 'new' });
     const response = await review({
-      uid: 'u-1', kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' },
+      uid: 'u-1',
+      kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' },
       resource: { group: 'kube-request-access.io', version: 'v1', resource: 'accessrequests' },
-      namespace: 'team-a', name: 'new', operation: 'CREATE', userInfo: { username: 'alice' }, object,
+      namespace: 'team-a',
+      name: 'new',
+      operation: 'CREATE',
+      userInfo: { username: 'alice' },
+      object,
     });
     assert.equal(response.allowed, false);
     assert.equal(response.status?.code, 500);
@@ -212,17 +297,37 @@ describe('admission endpoint', () => {
   it('logs one line, and answers 500, when the request fails outside a review (a client gone mid-body)', async () => {
     const lines: [string, Record<string, unknown> | undefined][] = [];
     const log = (msg: string, fields?: Record<string, unknown>) => void lines.push([msg, fields]);
-    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => undefined }, audit: [], config: DEFAULT_CONFIG, logger: { debug: log, info: log, warn: log, error: log } });
+    const app = createApp({
+      lookup: {} as Lookup,
+      effects: { run: async () => undefined },
+      audit: [],
+      config: DEFAULT_CONFIG,
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
     const body = new ReadableStream({ pull: (controller) => controller.error(new Error('the client went away')) });
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
     assert.equal(res.status, 500);
-    assert.deepEqual(lines.map(([msg]) => msg), ['request failed']);
+    assert.deepEqual(
+      lines.map(([msg]) => msg),
+      ['request failed'],
+    );
     assert.match(String((lines[0]![1]!.error as Error).message), /the client went away/);
   });
 
   it('reports not ready until the caches have synced', async () => {
     let ready = false;
-    const app = createApp({ lookup: {} as Lookup, effects: { run: async () => undefined }, audit: [], config: DEFAULT_CONFIG, isReady: () => ready });
+    const app = createApp({
+      lookup: {} as Lookup,
+      effects: { run: async () => undefined },
+      audit: [],
+      config: DEFAULT_CONFIG,
+      isReady: () => ready,
+    });
     assert.equal((await app.request('/readyz')).status, 503);
     ready = true;
     assert.equal((await app.request('/readyz')).status, 200);
@@ -238,9 +343,23 @@ describe('bad input is never allowed and always explained', () => {
   const http400: Array<[string, string | object, string?, RegExp?]> = [
     ['an empty body', '', undefined, /not valid JSON/],
     ['a body that is not JSON', '{"apiVersion":', undefined, /not valid JSON/],
-    ['admission.k8s.io/v1beta1', { ...valid(), apiVersion: 'admission.k8s.io/v1beta1' }, undefined, /admissionReviewVersions: \[v1\]/],
+    [
+      'admission.k8s.io/v1beta1',
+      { ...valid(), apiVersion: 'admission.k8s.io/v1beta1' },
+      undefined,
+      /admissionReviewVersions: \[v1\]/,
+    ],
     ['no request at all', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, undefined, /request/],
-    ['a missing uid', (() => { const b = valid(); const { uid: _uid, ...rest } = b.request; return { ...b, request: rest }; })(), undefined, /uid/],
+    [
+      'a missing uid',
+      (() => {
+        const b = valid();
+        const { uid: _uid, ...rest } = b.request;
+        return { ...b, request: rest };
+      })(),
+      undefined,
+      /uid/,
+    ],
     ['JSON null', 'null', undefined, /unsupported AdmissionReview version/],
   ];
   for (const [name, body, contentType, message] of http400) {
@@ -271,7 +390,11 @@ describe('bad input is never allowed and always explained', () => {
     ['a userInfo without username', { userInfo: { groups: ['x'] } }, /userInfo.username/],
     ['missing object', { object: null }, /PodExecOptions/],
     ['an unknown subresource', { subResource: 'proxy' }, /does not review \/pods\/proxy/],
-    ['an unknown resource', { resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: '' }, /does not review apps\/deployments/],
+    [
+      'an unknown resource',
+      { resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: '' },
+      /does not review apps\/deployments/,
+    ],
     ['an unknown operation', { operation: 'PATCH' }, /operation/],
   ];
   for (const [name, patch, message] of denials) {

@@ -29,29 +29,49 @@ const tlsFlags = () => ({ 'cert-file': join(dir, 'tls.crt'), 'key-file': join(di
 let ca: CertificateAuthority;
 let validator: { url: string; close(): Promise<void> };
 
-function review(url: string, request: AdmissionRequest | string): Promise<{ allowed: boolean; code: number; message: string }> {
-  const body = typeof request === 'string' ? request : JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
+function review(
+  url: string,
+  request: AdmissionRequest | string,
+): Promise<{ allowed: boolean; code: number; message: string }> {
+  const body =
+    typeof request === 'string'
+      ? request
+      : JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
   return new Promise((resolve, reject) => {
-    const req = https.request(`${url}/`, { method: 'POST', ca: ca.cert, agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        try {
-          assert.equal(res.statusCode, 200, text);
-          const { response } = JSON.parse(text) as { response: { allowed: boolean; status?: { code: number; message: string } } };
-          resolve({ allowed: response.allowed, code: response.status?.code ?? 0, message: response.status?.message ?? '' });
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const req = https.request(
+      `${url}/`,
+      { method: 'POST', ca: ca.cert, agent: false, headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => {
+          try {
+            assert.equal(res.statusCode, 200, text);
+            const { response } = JSON.parse(text) as {
+              response: { allowed: boolean; status?: { code: number; message: string } };
+            };
+            resolve({
+              allowed: response.allowed,
+              code: response.status?.code ?? 0,
+              message: response.status?.message ?? '',
+            });
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 const auditTypes = (file: string) =>
-  readFileSync(file, 'utf8').trimEnd().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { type: string }).type);
+  readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { type: string }).type);
 
 before(async () => {
   ca = await createCA();
@@ -59,7 +79,10 @@ before(async () => {
   writeFileSync(join(dir, 'tls.crt'), leaf.cert);
   writeFileSync(join(dir, 'tls.key'), leaf.key);
   writeFileSync(join(dir, 'ca.crt'), ca.cert);
-  validator = await startValidatorWebhook({ address: '127.0.0.1:0', ...tlsFlags(), 'ticket-pattern': '^[A-Z]+-[0-9]+$' }, quiet);
+  validator = await startValidatorWebhook(
+    { address: '127.0.0.1:0', ...tlsFlags(), 'ticket-pattern': '^[A-Z]+-[0-9]+$' },
+    quiet,
+  );
 });
 
 after(async () => {
@@ -79,21 +102,37 @@ describe('extension webhooks with the main server', () => {
         effects: cluster,
         settings: DEFAULT_CONFIG,
         auditWebhook: httpsEndpoint({ url: `${auditWebhook.url}/audit`, caBundle: ca.cert }, 'audit webhook'),
-        validationWebhook: httpsEndpoint({ url: `${validator.url}/validate`, caBundle: ca.cert }, 'extended-validation webhook'),
+        validationWebhook: httpsEndpoint(
+          { url: `${validator.url}/validate`, caBundle: ca.cert },
+          'extended-validation webhook',
+        ),
         auditLog: (line) => auditLog.push(line),
         clock: () => NOW,
       }),
     );
     let main: RunningServer | undefined;
     try {
-      main = await startHttpsServer({ app, address: '127.0.0.1:0', tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, logger: silentLogger });
+      main = await startHttpsServer({
+        app,
+        address: '127.0.0.1:0',
+        tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+        logger: silentLogger,
+      });
 
       const withoutTicket = accessRequest({ name: 'alice-cat', validFor: '1h', createdAt: NOW.toISOString() });
       const refused = await review(main.url, objectReview(withoutTicket, { user: users.alice }));
       assert.equal(refused.allowed, false);
-      assert.match(refused.message, /validation webhook: a ticket is required: add -k ticket=OPS-123 to kubectl request exec/);
+      assert.match(
+        refused.message,
+        /validation webhook: a ticket is required: add -k ticket=OPS-123 to kubectl request exec/,
+      );
 
-      const withTicket = accessRequest({ name: 'alice-cat', validFor: '1h', createdAt: NOW.toISOString(), customKeys: { ticket: 'OPS-42' } });
+      const withTicket = accessRequest({
+        name: 'alice-cat',
+        validFor: '1h',
+        createdAt: NOW.toISOString(),
+        customKeys: { ticket: 'OPS-42' },
+      });
       const created = await review(main.url, objectReview(withTicket, { user: users.alice }));
       assert.equal(created.allowed, true, created.message);
       cluster.add(withTicket);
@@ -107,22 +146,36 @@ describe('extension webhooks with the main server', () => {
       assert.equal(exec.allowed, true, exec.message);
 
       assert.deepEqual(auditTypes(file), ['audit-created', 'audit-granted', 'audit-exec']);
-      const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { data: { accessRequest?: { spec: { customKeys?: Record<string, string> } } } });
+      const lines = readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map(
+          (line) => JSON.parse(line) as { data: { accessRequest?: { spec: { customKeys?: Record<string, string> } } } },
+        );
       assert.deepEqual(lines[0]!.data.accessRequest?.spec.customKeys, { ticket: 'OPS-42' });
       const verified = await runVerify(file);
       assert.equal(verified.code, 0, verified.output);
       // The always-on log saw the same three events.
-      assert.deepEqual(auditLog.map((line) => (JSON.parse(line) as { type: string }).type), ['audit-created', 'audit-granted', 'audit-exec']);
+      assert.deepEqual(
+        auditLog.map((line) => (JSON.parse(line) as { type: string }).type),
+        ['audit-created', 'audit-granted', 'audit-exec'],
+      );
 
       await auditWebhook.close();
-      const unaudited = await review(main.url, execReview({ user: users.alice, uid: 'e1b2c3d4-0000-4000-8000-000000000009' }));
+      const unaudited = await review(
+        main.url,
+        execReview({ user: users.alice, uid: 'e1b2c3d4-0000-4000-8000-000000000009' }),
+      );
       assert.equal(unaudited.allowed, false);
       assert.equal(unaudited.code, 500);
       assert.match(unaudited.message, /audit webhook/);
       assert.deepEqual(auditTypes(file), ['audit-created', 'audit-granted', 'audit-exec']);
       // The audit log records the verdict the failed webhook left: denied.
       const last = JSON.parse(auditLog.at(-1)!) as { type: string; verdict: string; uid: string };
-      assert.deepEqual([last.type, last.verdict, last.uid], ['audit-exec', 'denied', 'e1b2c3d4-0000-4000-8000-000000000009']);
+      assert.deepEqual(
+        [last.type, last.verdict, last.uid],
+        ['audit-exec', 'denied', 'e1b2c3d4-0000-4000-8000-000000000009'],
+      );
     } finally {
       await main?.close(0);
       await auditWebhook.close();
@@ -146,7 +199,10 @@ describe('extension webhooks with the main server', () => {
         },
         silentLogger,
       );
-      const refused = await review(server.url, objectReview(accessRequest({ name: 'alice-other', namespace: 'team-a' }), { user: users.alice }));
+      const refused = await review(
+        server.url,
+        objectReview(accessRequest({ name: 'alice-other', namespace: 'team-a' }), { user: users.alice }),
+      );
       assert.equal(refused.allowed, false);
       assert.match(refused.message, /add -k ticket=OPS-123 to kubectl request exec/);
 

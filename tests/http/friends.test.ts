@@ -8,9 +8,19 @@ import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import type { AuditSink } from '../../adapters/ports.ts';
 import { DEFAULT_CONFIG, type AuditEvent } from '../../functions/types.ts';
 import { accessGrant, NOW, shellPorts } from '../support/builders.ts';
-import { attachRequest, copyInRequest, debugRequest, execRequest, portForwardRequest, type Fixture } from '../unit/friends/_builders.ts';
+import {
+  attachRequest,
+  copyInRequest,
+  debugRequest,
+  execRequest,
+  portForwardRequest,
+  type Fixture,
+} from '../unit/friends/_builders.ts';
 
-const fixture = (name: Fixture) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as { request: Record<string, any> };
+const fixture = (name: Fixture) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as {
+    request: Record<string, any>;
+  };
 
 function setup(objects: unknown[]) {
   const cluster = new MemoryCluster(objects);
@@ -23,7 +33,11 @@ function setup(objects: unknown[]) {
     clock: () => NOW,
   });
   const review = async (body: object) => {
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     assert.equal(res.status, 200);
     const answer = (await res.json()) as AdmissionResponseReview;
     assert.equal(answer.apiVersion, 'admission.k8s.io/v1');
@@ -33,11 +47,35 @@ function setup(objects: unknown[]) {
   return { cluster, events, review };
 }
 
-const friends: Array<{ name: string; fixture: Fixture; request: unknown; change?: (r: Record<string, any>) => void; other: unknown }> = [
+const friends: Array<{
+  name: string;
+  fixture: Fixture;
+  request: unknown;
+  change?: (r: Record<string, any>) => void;
+  other: unknown;
+}> = [
   { name: 'attach', fixture: 'attach-review', request: attachRequest(), other: execRequest([]) },
-  { name: 'port-forward (kubectl, no ports)', fixture: 'portforward-review', request: portForwardRequest([]), other: attachRequest() },
-  { name: 'port-forward of a named port', fixture: 'portforward-review', request: portForwardRequest([8080]), change: (r) => { r.object.ports = [8080]; }, other: portForwardRequest([5432]) },
-  { name: 'debug', fixture: 'ephemeralcontainers-review', request: debugRequest(), other: attachRequest({ container: 'debugger-7xk2p' }) },
+  {
+    name: 'port-forward (kubectl, no ports)',
+    fixture: 'portforward-review',
+    request: portForwardRequest([]),
+    other: attachRequest(),
+  },
+  {
+    name: 'port-forward of a named port',
+    fixture: 'portforward-review',
+    request: portForwardRequest([8080]),
+    change: (r) => {
+      r.object.ports = [8080];
+    },
+    other: portForwardRequest([5432]),
+  },
+  {
+    name: 'debug',
+    fixture: 'ephemeralcontainers-review',
+    request: debugRequest(),
+    other: attachRequest({ container: 'debugger-7xk2p' }),
+  },
   { name: 'kubectl cp into a pod', fixture: 'copy-in-review', request: copyInRequest(), other: execRequest([]) },
 ];
 
@@ -69,10 +107,16 @@ describe('friends of exec over HTTP', () => {
       const { review, cluster, events } = setup([friend.request, accessGrant()]);
       const first = await review(body());
       assert.equal(first.allowed, true, first.status?.message);
-      assert.ok((await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt, 'the one-shot request is marked used');
+      assert.ok(
+        (await cluster.accessRequest('team-a', 'alice-web-0'))?.status?.usedAt,
+        'the one-shot request is marked used',
+      );
       const replay = await review(body());
       assert.equal(replay.allowed, false);
-      assert.deepEqual(events.map((e) => e.type === 'audit-exec' && e.data.isAllowed), [true, false]);
+      assert.deepEqual(
+        events.map((e) => e.type === 'audit-exec' && e.data.isAllowed),
+        [true, false],
+      );
     });
 
     it(`${friend.name}: a dry run consumes nothing`, async () => {

@@ -100,12 +100,21 @@ const VALID_FOR = ['', '', '', '', '', ...Object.keys(DURATIONS)];
 /** Config.usernamePrefix: "a name without it is read as prefix + name". */
 const canonical = (name: string, prefix: string) => (prefix && !name.startsWith(prefix) ? prefix + name : name);
 
-const argvEqual = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const argvEqual = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** kubectl cp in: `tar -xmf - -C DIR`, also with --no-same-permissions --no-same-owner (docs/friends.md). */
 function tarDirectory(argv: readonly string[]): string | undefined {
-  for (const head of [['tar', '-xmf', '-'], ['tar', '--no-same-permissions', '--no-same-owner', '-xmf', '-']]) {
-    if (argv.length === head.length + 2 && argvEqual(argv.slice(0, head.length), head) && argv[head.length] === '-C' && argv[head.length + 1]) {
+  for (const head of [
+    ['tar', '-xmf', '-'],
+    ['tar', '--no-same-permissions', '--no-same-owner', '-xmf', '-'],
+  ]) {
+    if (
+      argv.length === head.length + 2 &&
+      argvEqual(argv.slice(0, head.length), head) &&
+      argv[head.length] === '-C' &&
+      argv[head.length + 1]
+    ) {
       return argv[head.length + 1];
     }
   }
@@ -126,8 +135,12 @@ const parent = (path: string) => (path.lastIndexOf('/') <= 0 ? '/' : path.slice(
 /** A configured name matches as written, or with the username prefix in front (the seed strips it). */
 function isAlwaysAllowed(review: ExecReview, config: Config): boolean {
   const prefix = config.usernamePrefix;
-  const named = (name: string) => name !== '' && (review.user === name || (prefix !== '' && !name.startsWith(prefix) && review.user === prefix + name));
-  return config.alwaysAllowedUsers.some(named) || (review.groups ?? []).some((g) => config.alwaysAllowedGroups.includes(g));
+  const named = (name: string) =>
+    name !== '' &&
+    (review.user === name || (prefix !== '' && !name.startsWith(prefix) && review.user === prefix + name));
+  return (
+    config.alwaysAllowedUsers.some(named) || (review.groups ?? []).some((g) => config.alwaysAllowedGroups.includes(g))
+  );
 }
 
 /** Invariant 1: a live request of this very user for this namespace and pod, subresource exec. */
@@ -187,7 +200,11 @@ function oracle(scenario: Scenario, config: Config): Verdict {
   // A plain exec: no stdin or tty on either side, no copyOptions, the same argv or none requested.
   if (!review.stdin && !review.tty) {
     const exec = live.filter(
-      (r) => !r.copy && sameContainer(r) && !(r.hasExecOptions && (r.stdin || r.tty)) && (!r.hasExecOptions || !r.command?.length || argvEqual(r.command, argv)),
+      (r) =>
+        !r.copy &&
+        sameContainer(r) &&
+        !(r.hasExecOptions && (r.stdin || r.tty)) &&
+        (!r.hasExecOptions || !r.command?.length || argvEqual(r.command, argv)),
     );
     if (exec.length) return { permits: true, via: 'exec', by: exec };
   }
@@ -210,7 +227,18 @@ function oracle(scenario: Scenario, config: Config): Verdict {
 // ---------------------------------------------------------------------------------------------
 // Generators.
 
-const USERS = ['alice', 'oidc:alice', 'bob', 'oidc:bob', 'carol', 'oidc:carol', BREAKGLASS, `oidc:${BREAKGLASS}`, `oidc:oidc:${BREAKGLASS}`, 'oidc:oidc:alice'];
+const USERS = [
+  'alice',
+  'oidc:alice',
+  'bob',
+  'oidc:bob',
+  'carol',
+  'oidc:carol',
+  BREAKGLASS,
+  `oidc:${BREAKGLASS}`,
+  `oidc:oidc:${BREAKGLASS}`,
+  'oidc:oidc:alice',
+];
 const GROUPS = ['developers', 'system:authenticated', ADMINS, 'kube-request-access:admins ', 'approvers'];
 const NAMESPACES = ['team-a', 'team-b'];
 const PODS = ['web-0', 'web-1'];
@@ -239,10 +267,11 @@ const COPY_PATHS = ['/tmp/upload', '/tmp', '/', '/tmp/upload/'];
 
 const SAME = 'same' as const;
 /** Mostly what the review asks for, so that matches and near misses are common. */
-const sameOr = <T,>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 8, arbitrary: fc.constant(SAME) }, { weight: 1, arbitrary: arb });
+const sameOr = <T>(arb: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 8, arbitrary: fc.constant(SAME) }, { weight: 1, arbitrary: arb });
 /** True in p percent of runs (unbiased: fast-check's integers favour their bounds). */
 const mostly = (p: number) => fc.noBias(fc.integer({ min: 1, max: 100 })).map((n) => n <= p);
-const optional = <T,>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 4 });
+const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 4 });
 
 const commandArb: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...COMMANDS) },
@@ -258,13 +287,26 @@ const PROBES = COMMANDS.filter((argv) => argv[0] === 'test');
 const reviewArb = (aim: Aim): fc.Arbitrary<ExecReview> =>
   fc.record({
     uid: fc.uuid(),
-    user: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...USERS) }, { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 10 }) }),
+    user: fc.oneof(
+      { weight: 9, arbitrary: fc.constantFrom(...USERS) },
+      { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 10 }) },
+    ),
     // Always-allowed identities in about one run of six: they pass whatever the cluster holds.
-    groups: optional(fc.tuple(fc.subarray(GROUPS.filter((g) => g !== ADMINS)), mostly(8)).map(([groups, admin]) => (admin ? [...groups, ADMINS] : groups))),
+    groups: optional(
+      fc
+        .tuple(fc.subarray(GROUPS.filter((g) => g !== ADMINS)), mostly(8))
+        .map(([groups, admin]) => (admin ? [...groups, ADMINS] : groups)),
+    ),
     namespace: fc.constantFrom(...NAMESPACES),
     pod: fc.constantFrom(...PODS),
     container: optional(fc.constantFrom(...CONTAINERS)),
-    command: aim === 'exec' ? optional(commandArb) : fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...(aim === 'copy' ? EXTRACTS : PROBES)) }, { weight: 1, arbitrary: commandArb }),
+    command:
+      aim === 'exec'
+        ? optional(commandArb)
+        : fc.oneof(
+            { weight: 4, arbitrary: fc.constantFrom(...(aim === 'copy' ? EXTRACTS : PROBES)) },
+            { weight: 1, arbitrary: commandArb },
+          ),
     // kubectl cp in sends its tar with stdin; everything else mostly without.
     stdin: optional(mostly(aim === 'copy' ? 85 : 10)),
     tty: optional(mostly(8)),
@@ -294,41 +336,68 @@ interface GrantTemplate {
   forOther: boolean;
 }
 const grantTemplateArb: fc.Arbitrary<GrantTemplate> = fc.record({
-  uid: fc.oneof({ weight: 12, arbitrary: fc.constant('own' as const) }, { weight: 1, arbitrary: fc.constantFrom('other' as const, 'none' as const, 'empty' as const) }),
+  uid: fc.oneof(
+    { weight: 12, arbitrary: fc.constant('own' as const) },
+    { weight: 1, arbitrary: fc.constantFrom('other' as const, 'none' as const, 'empty' as const) },
+  ),
   // Mostly an approver; sometimes anyone, the requester included (a self-grant is void).
-  grantedBy: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('carol', 'oidc:carol') }, { weight: 1, arbitrary: fc.constantFrom(...USERS) }),
-  status: fc.oneof({ weight: 6, arbitrary: fc.constant('granted' as const) }, { weight: 1, arbitrary: fc.constant('denied' as const) }),
+  grantedBy: fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom('carol', 'oidc:carol') },
+    { weight: 1, arbitrary: fc.constantFrom(...USERS) },
+  ),
+  status: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('granted' as const) },
+    { weight: 1, arbitrary: fc.constant('denied' as const) },
+  ),
   offset: offsetArb,
   elsewhere: mostly(8),
   forOther: mostly(8),
 });
 
-const requestTemplateArb = (aim: Aim) => fc.record({
-  user: sameOr(fc.constantFrom(...USERS)),
-  strip: fc.boolean(),
-  namespace: sameOr(fc.constantFrom(...NAMESPACES)),
-  forNamespace: sameOr(fc.constantFrom(...NAMESPACES)),
-  pod: sameOr(fc.constantFrom(...PODS)),
-  subResource: fc.oneof({ weight: 16, arbitrary: fc.constant('exec') }, { weight: 1, arbitrary: fc.constantFrom('attach', 'portforward', 'Exec') }),
-  resource: fc.oneof({ weight: 24, arbitrary: fc.constant('pods') }, { weight: 1, arbitrary: fc.constant('services') }),
-  group: fc.oneof({ weight: 24, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constant('apps') }),
-  hasExecOptions: mostly(90),
-  container: sameOr(optional(fc.constantFrom(...CONTAINERS))),
-  command: fc.oneof({ weight: 4, arbitrary: fc.constant(SAME) }, { weight: 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: commandArb }),
-  stdin: mostly(10),
-  tty: mostly(10),
-  copy: fc.oneof(
-    { weight: aim === 'exec' ? 4 : 1, arbitrary: fc.constant(undefined) },
-    {
-      weight: aim === 'exec' ? 1 : 3,
-      arbitrary: fc.record({ direction: fc.constantFrom('in', 'in', 'in', 'out', ''), path: sameOr(fc.constantFrom(...COPY_PATHS)), parent: mostly(aim === 'probe' ? 50 : 10) }),
-    },
-  ),
-  validFor: fc.constantFrom(...VALID_FOR),
-  deleted: mostly(5),
-  offset: offsetArb,
-  grants: fc.oneof({ weight: 1, arbitrary: fc.constant<GrantTemplate[]>([]) }, { weight: 6, arbitrary: fc.array(grantTemplateArb, { minLength: 1, maxLength: 3 }) }),
-});
+const requestTemplateArb = (aim: Aim) =>
+  fc.record({
+    user: sameOr(fc.constantFrom(...USERS)),
+    strip: fc.boolean(),
+    namespace: sameOr(fc.constantFrom(...NAMESPACES)),
+    forNamespace: sameOr(fc.constantFrom(...NAMESPACES)),
+    pod: sameOr(fc.constantFrom(...PODS)),
+    subResource: fc.oneof(
+      { weight: 16, arbitrary: fc.constant('exec') },
+      { weight: 1, arbitrary: fc.constantFrom('attach', 'portforward', 'Exec') },
+    ),
+    resource: fc.oneof(
+      { weight: 24, arbitrary: fc.constant('pods') },
+      { weight: 1, arbitrary: fc.constant('services') },
+    ),
+    group: fc.oneof({ weight: 24, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constant('apps') }),
+    hasExecOptions: mostly(90),
+    container: sameOr(optional(fc.constantFrom(...CONTAINERS))),
+    command: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(SAME) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: commandArb },
+    ),
+    stdin: mostly(10),
+    tty: mostly(10),
+    copy: fc.oneof(
+      { weight: aim === 'exec' ? 4 : 1, arbitrary: fc.constant(undefined) },
+      {
+        weight: aim === 'exec' ? 1 : 3,
+        arbitrary: fc.record({
+          direction: fc.constantFrom('in', 'in', 'in', 'out', ''),
+          path: sameOr(fc.constantFrom(...COPY_PATHS)),
+          parent: mostly(aim === 'probe' ? 50 : 10),
+        }),
+      },
+    ),
+    validFor: fc.constantFrom(...VALID_FOR),
+    deleted: mostly(5),
+    offset: offsetArb,
+    grants: fc.oneof(
+      { weight: 1, arbitrary: fc.constant<GrantTemplate[]>([]) },
+      { weight: 6, arbitrary: fc.array(grantTemplateArb, { minLength: 1, maxLength: 3 }) },
+    ),
+  });
 
 const scenarioArb: fc.Arbitrary<Scenario> = fc
   .constantFrom<Aim>('exec', 'exec', 'copy', 'probe')
@@ -336,19 +405,30 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
     fc.tuple(
       fc.constantFrom('', '', 'oidc:'),
       reviewArb(aim),
-      fc.oneof({ weight: 1, arbitrary: fc.constant([]) }, { weight: 6, arbitrary: fc.array(requestTemplateArb(aim), { minLength: 1, maxLength: 4 }) }),
+      fc.oneof(
+        { weight: 1, arbitrary: fc.constant([]) },
+        { weight: 6, arbitrary: fc.array(requestTemplateArb(aim), { minLength: 1, maxLength: 4 }) },
+      ),
       mostly(80),
     ),
   )
   .map(([prefix, prefixed, templates, addPrefix]) => {
     // Behind a prefix (OIDC) the apiserver sends most user names with it.
-    const review = prefix && addPrefix && !prefixed.user.startsWith(prefix) ? { ...prefixed, user: prefix + prefixed.user } : prefixed;
+    const review =
+      prefix && addPrefix && !prefixed.user.startsWith(prefix)
+        ? { ...prefixed, user: prefix + prefixed.user }
+        : prefixed;
     const requests: ModelRequest[] = [];
     const grants: ModelGrant[] = [];
     templates.forEach((t, i) => {
       const namespace = t.namespace === SAME ? review.namespace : t.namespace;
       // The review's user as a request may spell it: with the prefix, or without it.
-      const user = t.user !== SAME ? t.user : prefix && t.strip && review.user.startsWith(prefix) && review.user.length > prefix.length ? review.user.slice(prefix.length) : review.user;
+      const user =
+        t.user !== SAME
+          ? t.user
+          : prefix && t.strip && review.user.startsWith(prefix) && review.user.length > prefix.length
+            ? review.user.slice(prefix.length)
+            : review.user;
       const request: ModelRequest = {
         name: `req-${i}`,
         namespace,
@@ -364,7 +444,14 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc
         command: t.command === SAME ? review.command : t.command,
         stdin: t.stdin,
         tty: t.tty,
-        ...(t.copy ? { copy: { direction: t.copy.direction, path: t.copy.path === SAME ? copyPathOf(review, t.copy.parent) : t.copy.path } } : {}),
+        ...(t.copy
+          ? {
+              copy: {
+                direction: t.copy.direction,
+                path: t.copy.path === SAME ? copyPathOf(review, t.copy.parent) : t.copy.path,
+              },
+            }
+          : {}),
         validFor: t.validFor,
         deleted: t.deleted,
         createdMs: NOW + t.offset,
@@ -410,7 +497,12 @@ function accessRequestObject(r: ModelRequest): Record<string, unknown> {
     },
     spec: {
       userInfo: { username: r.user },
-      forObject: { resource: { group: r.group, version: 'v1', resource: r.resource }, subResource: r.subResource, name: r.pod, namespace: r.forNamespace },
+      forObject: {
+        resource: { group: r.group, version: 'v1', resource: r.resource },
+        subResource: r.subResource,
+        name: r.pod,
+        namespace: r.forNamespace,
+      },
       validFor: r.validFor,
       ...(r.hasExecOptions ? { execOptions } : {}),
       ...(r.copy ? { copyOptions: r.copy } : {}),
@@ -422,14 +514,26 @@ function accessGrantObject(g: ModelGrant): Record<string, unknown> {
   return {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessGrant',
-    metadata: { name: g.name, namespace: g.namespace, uid: `uid-${g.name}`, resourceVersion: '9', creationTimestamp: iso(g.createdMs) },
-    spec: { grantFor: g.grantFor, grantedBy: { username: g.grantedBy }, ...(g.grantForUID !== undefined ? { grantForUID: g.grantForUID } : {}) },
+    metadata: {
+      name: g.name,
+      namespace: g.namespace,
+      uid: `uid-${g.name}`,
+      resourceVersion: '9',
+      creationTimestamp: iso(g.createdMs),
+    },
+    spec: {
+      grantFor: g.grantFor,
+      grantedBy: { username: g.grantedBy },
+      ...(g.grantForUID !== undefined ? { grantForUID: g.grantForUID } : {}),
+    },
     status: g.status,
   };
 }
 
 function reviewBody(r: ExecReview): Record<string, any> {
-  const object: Record<string, unknown> = r.sparse ? {} : { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: !r.tty };
+  const object: Record<string, unknown> = r.sparse
+    ? {}
+    : { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: !r.tty };
   if (r.container !== undefined) object.container = r.container;
   if (r.command !== undefined) object.command = r.command;
   if (r.stdin !== undefined) object.stdin = r.stdin;
@@ -441,7 +545,9 @@ function reviewBody(r: ExecReview): Record<string, any> {
     kind,
     resource,
     subResource: 'exec',
-    ...(r.sparse ? {} : { requestKind: kind, requestResource: resource, requestSubResource: 'exec', oldObject: null, options: null }),
+    ...(r.sparse
+      ? {}
+      : { requestKind: kind, requestResource: resource, requestSubResource: 'exec', oldObject: null, options: null }),
     name: r.pod,
     namespace: r.namespace,
     operation: 'CONNECT',
@@ -460,12 +566,21 @@ const configFor = (prefix: string): Config => ({
 });
 
 function setup(scenario: Scenario) {
-  const cluster = new MemoryCluster([...scenario.requests.map(accessRequestObject), ...scenario.grants.map(accessGrantObject)]);
+  const cluster = new MemoryCluster([
+    ...scenario.requests.map(accessRequestObject),
+    ...scenario.grants.map(accessGrantObject),
+  ]);
   const sent: AuditEvent[] = [];
   const logged: AuditEvent[] = [];
   // Both serialise like real sinks do, so an event JSON cannot carry fails here too.
-  const webhook: AuditSink = { name: 'audit webhook', record: async (event) => void sent.push(JSON.parse(JSON.stringify(event))) };
-  const log: AuditSink = { name: 'audit log', record: async (event) => void logged.push(JSON.parse(JSON.stringify(event))) };
+  const webhook: AuditSink = {
+    name: 'audit webhook',
+    record: async (event) => void sent.push(JSON.parse(JSON.stringify(event))),
+  };
+  const log: AuditSink = {
+    name: 'audit log',
+    record: async (event) => void logged.push(JSON.parse(JSON.stringify(event))),
+  };
   const config = configFor(scenario.prefix);
   const app = createApp({
     ...shellPorts(cluster),
@@ -508,13 +623,25 @@ async function checkWellFormed(scenario: Scenario, body: string): Promise<void> 
   const allowed = answer.response.allowed;
   assert.equal(answer.response.uid, scenario.review.uid, 'the uid is echoed');
   if (allowed) assert.ok(verdict.permits, `wrongly allowed: ${answer.response.status?.message}`);
-  else assert.ok(!verdict.permits, `wrongly denied (oracle: ${verdict.via} by ${verdict.by.map(key).join(', ')}): ${answer.response.status?.message}`);
+  else
+    assert.ok(
+      !verdict.permits,
+      `wrongly denied (oracle: ${verdict.via} by ${verdict.by.map(key).join(', ')}): ${answer.response.status?.message}`,
+    );
   // Every decision is audited once, with the verdict given; a dry run never reaches the webhook.
   const execEvents = logged.filter((e) => e.type === 'audit-exec');
   assert.equal(execEvents.length, 1, 'one audit-exec event in the audit log');
-  assert.equal(execEvents[0]!.type === 'audit-exec' && execEvents[0]!.data.isAllowed, allowed, 'the audit log says what was answered');
+  assert.equal(
+    execEvents[0]!.type === 'audit-exec' && execEvents[0]!.data.isAllowed,
+    allowed,
+    'the audit log says what was answered',
+  );
   const dryRun = scenario.review.dryRun === true;
-  assert.equal(sent.length, dryRun ? 0 : 1, dryRun ? 'a dry run reaches no audit webhook' : 'the audit webhook hears of it');
+  assert.equal(
+    sent.length,
+    dryRun ? 0 : 1,
+    dryRun ? 'a dry run reaches no audit webhook' : 'the audit webhook hears of it',
+  );
   // What was used up: nothing on a dry run, a denial, an admin, a time-bound grant or a cp probe;
   // else exactly one of the one-shot requests that allowed it (invariants 5 and 6).
   const after = await remaining();
@@ -526,9 +653,16 @@ async function checkWellFormed(scenario: Scenario, body: string): Promise<void> 
   const oneShots = verdict.by.filter((r) => r.validFor === '').map(key);
   const timeBound = verdict.by.some((r) => r.validFor !== '');
   assert.ok(gone.length <= 1, `at most one request used up, got ${gone.join(', ')}`);
-  for (const k of gone) assert.ok(oneShots.includes(k), `${k} used up, but only one-shot requests that allowed this may be: ${oneShots.join(', ')}`);
+  for (const k of gone)
+    assert.ok(
+      oneShots.includes(k),
+      `${k} used up, but only one-shot requests that allowed this may be: ${oneShots.join(', ')}`,
+    );
   if (gone.length === 0) {
-    assert.ok(verdict.via === 'admin' || verdict.via === 'probe' || timeBound, 'an exec allowed only by one-shot requests uses one up');
+    assert.ok(
+      verdict.via === 'admin' || verdict.via === 'probe' || timeBound,
+      'an exec allowed only by one-shot requests uses one up',
+    );
   }
 }
 
@@ -555,26 +689,45 @@ const brokenArb: fc.Arbitrary<Mutation> = fc.oneof(
     { name: 'username is a number', broken: true, apply: (b) => ((b.request.userInfo.username = 7), json(b)) },
     { name: 'groups is a string', broken: true, apply: (b) => ((b.request.userInfo.groups = ADMINS), json(b)) },
     { name: 'groups holds a number', broken: true, apply: (b) => ((b.request.userInfo.groups = [ADMINS, 1]), json(b)) },
-    { name: 'identity only in __proto__', broken: true, apply: (b) => ((b.request.userInfo = {}), json(b).replace('"userInfo":{}', `"userInfo":{"__proto__":{"username":"${BREAKGLASS}","groups":["${ADMINS}"]}}`)) },
+    {
+      name: 'identity only in __proto__',
+      broken: true,
+      apply: (b) => (
+        (b.request.userInfo = {}),
+        json(b).replace('"userInfo":{}', `"userInfo":{"__proto__":{"username":"${BREAKGLASS}","groups":["${ADMINS}"]}}`)
+      ),
+    },
     { name: 'no operation', broken: true, apply: (b) => (delete b.request.operation, json(b)) },
     { name: 'operation lower case', broken: true, apply: (b) => ((b.request.operation = 'connect'), json(b)) },
     { name: 'operation CREATE', broken: true, apply: (b) => ((b.request.operation = 'CREATE'), json(b)) },
     { name: 'operation GET', broken: true, apply: (b) => ((b.request.operation = 'GET'), json(b)) },
     { name: 'no resource', broken: true, apply: (b) => (delete b.request.resource, json(b)) },
-    { name: 'resource in group apps', broken: true, apply: (b) => ((b.request.resource = { group: 'apps', version: 'v1', resource: 'pods' }), json(b)) },
+    {
+      name: 'resource in group apps',
+      broken: true,
+      apply: (b) => ((b.request.resource = { group: 'apps', version: 'v1', resource: 'pods' }), json(b)),
+    },
     { name: 'subResource Exec', broken: true, apply: (b) => ((b.request.subResource = 'Exec'), json(b)) },
     { name: 'no subResource', broken: true, apply: (b) => (delete b.request.subResource, json(b)) },
     { name: 'subResource is a number', broken: true, apply: (b) => ((b.request.subResource = 1), json(b)) },
     { name: 'object is a string', broken: true, apply: (b) => ((b.request.object = 'cat /app/config'), json(b)) },
     { name: 'object is null', broken: true, apply: (b) => ((b.request.object = null), json(b)) },
     { name: 'no object', broken: true, apply: (b) => (delete b.request.object, json(b)) },
-    { name: 'command is a string', broken: true, apply: (b) => ((b.request.object.command = 'cat /app/config'), json(b)) },
+    {
+      name: 'command is a string',
+      broken: true,
+      apply: (b) => ((b.request.object.command = 'cat /app/config'), json(b)),
+    },
     { name: 'command holds a number', broken: true, apply: (b) => ((b.request.object.command = ['cat', 5]), json(b)) },
     { name: 'container is a number', broken: true, apply: (b) => ((b.request.object.container = 0), json(b)) },
     { name: 'stdin is a string', broken: true, apply: (b) => ((b.request.object.stdin = 'false'), json(b)) },
     { name: 'tty is null', broken: true, apply: (b) => ((b.request.object.tty = null), json(b)) },
     { name: 'dryRun is a string', broken: true, apply: (b) => ((b.request.dryRun = 'false'), json(b)) },
-    { name: 'namespace is an object', broken: true, apply: (b) => ((b.request.namespace = { name: 'team-a' }), json(b)) },
+    {
+      name: 'namespace is an object',
+      broken: true,
+      apply: (b) => ((b.request.namespace = { name: 'team-a' }), json(b)),
+    },
     { name: 'name is a number', broken: true, apply: (b) => ((b.request.name = 0), json(b)) },
     { name: 'no request', broken: true, apply: (b) => (delete b.request, json(b)) },
     { name: 'request is null', broken: true, apply: (b) => ((b.request = null), json(b)) },
@@ -590,10 +743,24 @@ const brokenArb: fc.Arbitrary<Mutation> = fc.oneof(
     { name: 'body empty', broken: true, apply: () => '' },
     { name: 'body not JSON', broken: true, apply: (b) => `{${json(b)}` },
   ),
-  fc.integer({ min: 1, max: 400 }).map((cut): Mutation => ({ name: `truncated by ${cut}`, broken: true, apply: (b) => { const text = json(b); return text.slice(0, Math.max(0, text.length - cut)); } })),
+  fc.integer({ min: 1, max: 400 }).map((cut): Mutation => ({
+    name: `truncated by ${cut}`,
+    broken: true,
+    apply: (b) => {
+      const text = json(b);
+      return text.slice(0, Math.max(0, text.length - cut));
+    },
+  })),
   // A number where a string or object belongs, anywhere in the request.
   fc.constantFrom('uid', 'kind', 'userInfo', 'operation', 'object').chain((field) =>
-    (field === 'uid' ? fc.oneof(fc.integer(), fc.boolean()) : fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 3 }))).map((value): Mutation => ({ name: `request.${field} = ${json(value)}`, broken: true, apply: (b) => ((b.request[field] = value), json(b)) })),
+    (field === 'uid'
+      ? fc.oneof(fc.integer(), fc.boolean())
+      : fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 3 }))
+    ).map((value): Mutation => ({
+      name: `request.${field} = ${json(value)}`,
+      broken: true,
+      apply: (b) => ((b.request[field] = value), json(b)),
+    })),
   ),
 );
 
@@ -626,10 +793,37 @@ const noiseArb: fc.Arbitrary<Mutation> = fc.oneof(
     })),
   ),
   fc.constantFrom<Mutation>(
-    { name: 'unknown fields everywhere', broken: false, apply: (b) => json({ ...b, x: 1, request: { ...b.request, x: { y: [1] }, object: { ...b.request.object, x: null }, userInfo: { ...b.request.userInfo, x: [] } } }) },
-    { name: 'groups in __proto__ of userInfo', broken: false, apply: (b) => json(b).replace('"userInfo":{', `"userInfo":{"__proto__":{"groups":["${ADMINS}"],"username":"${BREAKGLASS}"},`) },
-    { name: 'stdin in __proto__ of object', broken: false, apply: (b) => json(b).replace('"object":{', '"object":{"__proto__":{"stdin":false,"tty":false,"command":[]},') },
-    { name: 'dryRun in __proto__ of request', broken: false, apply: (b) => json(b).replace('"request":{', '"request":{"__proto__":{"dryRun":true},') },
+    {
+      name: 'unknown fields everywhere',
+      broken: false,
+      apply: (b) =>
+        json({
+          ...b,
+          x: 1,
+          request: {
+            ...b.request,
+            x: { y: [1] },
+            object: { ...b.request.object, x: null },
+            userInfo: { ...b.request.userInfo, x: [] },
+          },
+        }),
+    },
+    {
+      name: 'groups in __proto__ of userInfo',
+      broken: false,
+      apply: (b) =>
+        json(b).replace('"userInfo":{', `"userInfo":{"__proto__":{"groups":["${ADMINS}"],"username":"${BREAKGLASS}"},`),
+    },
+    {
+      name: 'stdin in __proto__ of object',
+      broken: false,
+      apply: (b) => json(b).replace('"object":{', '"object":{"__proto__":{"stdin":false,"tty":false,"command":[]},'),
+    },
+    {
+      name: 'dryRun in __proto__ of request',
+      broken: false,
+      apply: (b) => json(b).replace('"request":{', '"request":{"__proto__":{"dryRun":true},'),
+    },
     { name: 'whitespace around', broken: false, apply: (b) => `\n  ${JSON.stringify(b, null, 2)}\n` },
   ),
 );
@@ -642,36 +836,50 @@ function reviewAfterNoise(review: ExecReview, mutation: Mutation, size: number):
 
 /** Any mutated review: HTTP 400/413/415, or an AdmissionReview that echoes the uid and, when broken, denies. */
 const malformedProperty = (mutations: fc.Arbitrary<Mutation>) =>
-  fc.asyncProperty(scenarioArb, mutations, fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain'), async (scenario, mutation, contentType) => {
-    const body = mutation.apply(reviewBody(scenario.review));
-    const bytes = Buffer.byteLength(body);
-    const { post, remaining, config } = setup(scenario);
-    const before = await remaining();
-    const res = await post(body, contentType);
-    const text = await res.text();
-    if (contentType === 'text/plain') {
-      // Whether the size or the type is checked first differs between runtimes; neither is read.
-      assert.ok(res.status === 415 || (bytes > MAX_BODY && res.status === 413), `HTTP ${res.status} for text/plain`);
-    } else if (bytes > MAX_BODY) {
-      assert.equal(res.status, 413, `a ${bytes}-byte body is over the limit`);
-    } else if (res.status !== 200) {
-      assert.equal(res.status, 400, `HTTP ${res.status}: ${text}`);
-    } else {
-      const answer = JSON.parse(text) as AdmissionResponseReview;
-      assert.equal(answer.apiVersion, 'admission.k8s.io/v1');
-      assert.equal(answer.kind, 'AdmissionReview');
-      const sentUid = (JSON.parse(body) as { request?: { uid?: unknown } } | null)?.request?.uid;
-      assert.equal(answer.response.uid, sentUid, 'the uid sent is echoed');
-      if (mutation.broken) {
-        assert.equal(answer.response.allowed, false, `${mutation.name} was allowed: ${answer.response.status?.message}`);
+  fc.asyncProperty(
+    scenarioArb,
+    mutations,
+    fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain'),
+    async (scenario, mutation, contentType) => {
+      const body = mutation.apply(reviewBody(scenario.review));
+      const bytes = Buffer.byteLength(body);
+      const { post, remaining, config } = setup(scenario);
+      const before = await remaining();
+      const res = await post(body, contentType);
+      const text = await res.text();
+      if (contentType === 'text/plain') {
+        // Whether the size or the type is checked first differs between runtimes; neither is read.
+        assert.ok(res.status === 415 || (bytes > MAX_BODY && res.status === 413), `HTTP ${res.status} for text/plain`);
+      } else if (bytes > MAX_BODY) {
+        assert.equal(res.status, 413, `a ${bytes}-byte body is over the limit`);
+      } else if (res.status !== 200) {
+        assert.equal(res.status, 400, `HTTP ${res.status}: ${text}`);
       } else {
-        const size = Number(/a (\d+)-character/.exec(mutation.name)?.[1] ?? 0);
-        const verdict = oracle({ ...scenario, review: reviewAfterNoise(scenario.review, mutation, size) }, config);
-        assert.equal(answer.response.allowed, verdict.permits, `${mutation.name}: ${answer.response.status?.message}`);
+        const answer = JSON.parse(text) as AdmissionResponseReview;
+        assert.equal(answer.apiVersion, 'admission.k8s.io/v1');
+        assert.equal(answer.kind, 'AdmissionReview');
+        const sentUid = (JSON.parse(body) as { request?: { uid?: unknown } } | null)?.request?.uid;
+        assert.equal(answer.response.uid, sentUid, 'the uid sent is echoed');
+        if (mutation.broken) {
+          assert.equal(
+            answer.response.allowed,
+            false,
+            `${mutation.name} was allowed: ${answer.response.status?.message}`,
+          );
+        } else {
+          const size = Number(/a (\d+)-character/.exec(mutation.name)?.[1] ?? 0);
+          const verdict = oracle({ ...scenario, review: reviewAfterNoise(scenario.review, mutation, size) }, config);
+          assert.equal(
+            answer.response.allowed,
+            verdict.permits,
+            `${mutation.name}: ${answer.response.status?.message}`,
+          );
+        }
       }
-    }
-    if (res.status !== 200 || mutation.broken) assert.deepEqual(await remaining(), before, 'malformed input uses nothing up');
-  });
+      if (res.status !== 200 || mutation.broken)
+        assert.deepEqual(await remaining(), before, 'malformed input uses nothing up');
+    },
+  );
 
 // ---------------------------------------------------------------------------------------------
 
@@ -692,11 +900,15 @@ describe(`review endpoint fuzz (fast-check, seed ${SEED})`, () => {
     );
     // The generators must keep reaching every way in, or the property proves little.
     assert.ok(permitted >= RUNS / 5, `only ${permitted} of ${RUNS} generated reviews were permitted`);
-    for (const way of ['admin', 'exec', 'copy', 'probe']) assert.ok((via[way] ?? 0) >= 5, `only ${via[way] ?? 0} runs permitted via ${way}`);
+    for (const way of ['admin', 'exec', 'copy', 'probe'])
+      assert.ok((via[way] ?? 0) >= 5, `only ${via[way] ?? 0} runs permitted via ${way}`);
   });
 
   it(`never allows malformed input: HTTP 400 or a denial echoing the uid (${MALFORMED_RUNS} runs)`, async () => {
-    await fc.assert(malformedProperty(fc.oneof({ weight: 3, arbitrary: brokenArb }, { weight: 2, arbitrary: noiseArb })), { seed: SEED, numRuns: MALFORMED_RUNS });
+    await fc.assert(
+      malformedProperty(fc.oneof({ weight: 3, arbitrary: brokenArb }, { weight: 2, arbitrary: noiseArb })),
+      { seed: SEED, numRuns: MALFORMED_RUNS },
+    );
   });
 
   // Found by this fuzz: valibot's (loose)object accepts an array (typeof [] === 'object'), so
@@ -706,9 +918,44 @@ describe(`review endpoint fuzz (fast-check, seed ${SEED})`, () => {
   it('denies a review whose object is an array instead of PodExecOptions', async () => {
     const scenario: Scenario = {
       prefix: '',
-      review: { uid: 'array-object', user: 'alice', namespace: 'team-a', pod: 'web-0', command: ['cat', '/app/config'], sparse: false },
-      requests: [{ name: 'req-0', namespace: 'team-a', uid: 'uid-0', user: 'alice', forNamespace: 'team-a', pod: 'web-0', subResource: 'exec', resource: 'pods', group: '', hasExecOptions: false, stdin: false, tty: false, validFor: '1h', deleted: false, createdMs: NOW }],
-      grants: [{ name: 'g', namespace: 'team-a', grantFor: 'req-0', grantForUID: 'uid-0', grantedBy: 'carol', status: 'granted', createdMs: NOW - 60_000 }],
+      review: {
+        uid: 'array-object',
+        user: 'alice',
+        namespace: 'team-a',
+        pod: 'web-0',
+        command: ['cat', '/app/config'],
+        sparse: false,
+      },
+      requests: [
+        {
+          name: 'req-0',
+          namespace: 'team-a',
+          uid: 'uid-0',
+          user: 'alice',
+          forNamespace: 'team-a',
+          pod: 'web-0',
+          subResource: 'exec',
+          resource: 'pods',
+          group: '',
+          hasExecOptions: false,
+          stdin: false,
+          tty: false,
+          validFor: '1h',
+          deleted: false,
+          createdMs: NOW,
+        },
+      ],
+      grants: [
+        {
+          name: 'g',
+          namespace: 'team-a',
+          grantFor: 'req-0',
+          grantForUID: 'uid-0',
+          grantedBy: 'carol',
+          status: 'granted',
+          createdMs: NOW - 60_000,
+        },
+      ],
     };
     const body = reviewBody(scenario.review);
     body.request.object = [body.request.object];
@@ -730,7 +977,12 @@ describe(`review endpoint fuzz (fast-check, seed ${SEED})`, () => {
         const verdict = oracle(real, config);
         const before = await remaining();
         // Dry runs first: each is answered as the real one would be, and leaves the cluster as it was.
-        for (let i = 0; i < 2; i++) assert.equal((await answerOf(await post(json(dry)))).response.allowed, true, 'a dry run is answered like the real review');
+        for (let i = 0; i < 2; i++)
+          assert.equal(
+            (await answerOf(await post(json(dry)))).response.allowed,
+            true,
+            'a dry run is answered like the real review',
+          );
         assert.deepEqual(await remaining(), before, 'a dry run uses nothing up');
         const body = json(reviewBody(real.review));
         const answers = concurrent
@@ -739,15 +991,22 @@ describe(`review endpoint fuzz (fast-check, seed ${SEED})`, () => {
         const allowed = answers.filter((a) => a.response.allowed).length;
         const oneShots = verdict.by.filter((r) => r.validFor === '').length;
         if (verdict.via === 'probe' || verdict.by.some((r) => r.validFor !== '')) {
-          assert.equal(allowed, 2, 'a time-bound grant (or kubectl cp\'s probe) allows both');
+          assert.equal(allowed, 2, "a time-bound grant (or kubectl cp's probe) allows both");
         } else if (oneShots === 1) {
           assert.equal(allowed, 1, 'one one-shot request allows exactly one of two identical reviews');
         } else {
           // Two one-shot requests: both execs may pass in turn; two at once may race for the same one.
-          assert.ok(concurrent ? allowed >= 1 : allowed === 2, `${allowed} of 2 allowed with ${oneShots} one-shot requests`);
+          assert.ok(
+            concurrent ? allowed >= 1 : allowed === 2,
+            `${allowed} of 2 allowed with ${oneShots} one-shot requests`,
+          );
         }
         const gone = before.size - (await remaining()).size;
-        assert.equal(gone, verdict.by.some((r) => r.validFor !== '') || verdict.via === 'probe' ? 0 : allowed, 'each exec allowed by a one-shot request used one up');
+        assert.equal(
+          gone,
+          verdict.by.some((r) => r.validFor !== '') || verdict.via === 'probe' ? 0 : allowed,
+          'each exec allowed by a one-shot request used one up',
+        );
       }),
       { seed: SEED, numRuns: ONE_SHOT_RUNS },
     );

@@ -31,7 +31,10 @@ const initial = () => structuredClone([dbRequest, dbGrant, stale]);
 
 /** The DELETE review the API server sends when the server itself deletes `object` (its cleanup). */
 function cleanupReview(object: typeof stale): Review {
-  return { ...objectReview(object, { user: { username: SELF, groups: ['system:serviceaccounts'] }, operation: 'DELETE' }), uid: `cleanup-${object.metadata.name}` };
+  return {
+    ...objectReview(object, { user: { username: SELF, groups: ['system:serviceaccounts'] }, operation: 'DELETE' }),
+    uid: `cleanup-${object.metadata.name}`,
+  };
 }
 
 /** A recording audit webhook; `failing` makes it answer 503. */
@@ -57,7 +60,11 @@ interface Wiring {
 }
 
 async function nodeWiring(): Promise<Wiring> {
-  const cluster = new MemoryCluster(initial(), (user, a) => user.username === 'carol' && a.resource === 'accessgrants', () => NOW);
+  const cluster = new MemoryCluster(
+    initial(),
+    (user, a) => user.username === 'carol' && a.resource === 'accessgrants',
+    () => NOW,
+  );
   const webhook = auditWebhook();
   const written: string[] = [];
   const stdout: AuditStream = {
@@ -81,7 +88,11 @@ async function nodeWiring(): Promise<Wiring> {
     }),
   );
   const review = async (request: Review) => {
-    const res = await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }) });
+    const res = await app.request('/', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }),
+    });
     return ((await res.json()) as AdmissionResponseReview).response;
   };
   return {
@@ -111,9 +122,17 @@ function fakeApiServer(objects: Record<string, any>[], admit: (review: Review) =
     const body = init?.body ? (JSON.parse(String(init.body)) as Record<string, any>) : undefined;
     if (url.pathname.endsWith('/selfsubjectreviews')) return json({ status: { userInfo: { username: SELF } } }, 201);
     if (url.pathname.endsWith('/subjectaccessreviews')) {
-      return json({ status: { allowed: body!.spec.user === 'carol' && body!.spec.resourceAttributes.resource === 'accessgrants' } }, 201);
+      return json(
+        {
+          status: { allowed: body!.spec.user === 'carol' && body!.spec.resourceAttributes.resource === 'accessgrants' },
+        },
+        201,
+      );
     }
-    const match = /^\/apis\/kube-request-access\.io\/v1(?:\/namespaces\/([^/]+))?\/(accessrequests|accessgrants)(?:\/([^/]+))?(\/status)?$/.exec(url.pathname);
+    const match =
+      /^\/apis\/kube-request-access\.io\/v1(?:\/namespaces\/([^/]+))?\/(accessrequests|accessgrants)(?:\/([^/]+))?(\/status)?$/.exec(
+        url.pathname,
+      );
     if (!match) return notFound();
     const [, namespace, plural, name, status] = match;
     const kind = plural === 'accessrequests' ? 'AccessRequest' : 'AccessGrant';
@@ -124,10 +143,17 @@ function fakeApiServer(objects: Record<string, any>[], admit: (review: Review) =
     const current = objects[index]!;
     if (method === 'GET') return json(current);
     if (method === 'PUT' && status) {
-      if (body!.metadata.uid !== current.metadata.uid || body!.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      if (
+        body!.metadata.uid !== current.metadata.uid ||
+        body!.metadata.resourceVersion !== current.metadata.resourceVersion
+      ) {
         return json({ kind: 'Status', reason: 'Conflict', message: 'conflict' }, 409);
       }
-      objects[index] = { ...current, metadata: { ...current.metadata, resourceVersion: String(version++) }, status: body!.status };
+      objects[index] = {
+        ...current,
+        metadata: { ...current.metadata, resourceVersion: String(version++) },
+        status: body!.status,
+      };
       return json(objects[index]);
     }
     if (method === 'DELETE') {
@@ -153,7 +179,11 @@ async function edgeWiring(): Promise<Wiring> {
   };
   const review = async (request: Review) => {
     const res = await worker.fetch(
-      new Request('https://webhook.example.com/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }) }),
+      new Request('https://webhook.example.com/', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }),
+      }),
       env,
     );
     assert.equal(res.status, 200, await res.clone().text());
@@ -170,11 +200,15 @@ async function edgeWiring(): Promise<Wiring> {
     review,
     cleanup: async () => {
       const result = await worker.scheduled(undefined, env);
-      assert.deepEqual(result.deleted.map((event) => event.name), ['alice-old']);
+      assert.deepEqual(
+        result.deleted.map((event) => event.name),
+        ['alice-old'],
+      );
     },
     add: (object) => objects.push(structuredClone(object) as Record<string, any>),
     used: async (name) => Boolean(objects.find((o) => o.metadata.name === name)?.status?.usedAt),
-    auditLines: () => written.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.log === 'audit'),
+    auditLines: () =>
+      written.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.log === 'audit'),
     webhook,
   };
 }
@@ -218,7 +252,9 @@ describe('Node and edge wiring', () => {
     const nodeLog = node.auditLines().map(untimed);
     const edgeLog = edge.auditLines().map(untimed);
     assert.equal(edgeLog.length, nodeLog.length, 'as many audit lines');
-    nodeLog.forEach((line, i) => assert.deepEqual(edgeLog[i], line, `audit line ${i} (${String(line.type)} ${String(line.uid)})`));
+    nodeLog.forEach((line, i) =>
+      assert.deepEqual(edgeLog[i], line, `audit line ${i} (${String(line.type)} ${String(line.uid)})`),
+    );
     assert.deepEqual(edge.webhook.calls, node.webhook.calls);
 
     // What both recorded, in order: the failed audit webhook's exec is "denied" in the log, and the

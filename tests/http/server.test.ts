@@ -20,11 +20,15 @@ let ca: CertificateAuthority;
 
 function post(url: string, caPem: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: 'POST', ca: caPem, agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = https.request(
+      url,
+      { method: 'POST', ca: caPem, agent: false, headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -54,7 +58,12 @@ before(async () => {
 describe('kube-request-access serve', () => {
   it('answers a fixture AdmissionReview over HTTPS from memory objects', async () => {
     const server = await startServe(
-      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json') },
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        objects: join(root, 'tests/fixtures/objects.json'),
+      },
       silentLogger,
     );
     try {
@@ -71,7 +80,12 @@ describe('kube-request-access serve', () => {
 
   it('speaks HTTP/2 to clients that offer it, as the kube-apiserver does', async () => {
     const server = await startServe(
-      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json') },
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        objects: join(root, 'tests/fixtures/objects.json'),
+      },
       silentLogger,
     );
     const session = http2.connect(server.url, { ca: ca.cert });
@@ -89,14 +103,24 @@ describe('kube-request-access serve', () => {
 
   it('serves HTTP/1.1 only with http2 off, even to clients that offer h2', async () => {
     const server = await startServe(
-      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json'), http2: false },
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        objects: join(root, 'tests/fixtures/objects.json'),
+        http2: false,
+      },
       silentLogger,
     );
     try {
       const session = http2.connect(server.url, { ca: ca.cert });
       await assert.rejects(h2post(session, '{}'));
       session.destroy();
-      assert.equal((await post(`${server.url}/`, ca.cert, readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8'))).status, 200);
+      assert.equal(
+        (await post(`${server.url}/`, ca.cert, readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8')))
+          .status,
+        200,
+      );
     } finally {
       await server.close();
     }
@@ -109,7 +133,12 @@ describe('kube-request-access serve', () => {
       await gate;
       return c.text('answered');
     });
-    const server = await startHttpsServer({ app, address: '127.0.0.1:0', tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, logger: silentLogger });
+    const server = await startHttpsServer({
+      app,
+      address: '127.0.0.1:0',
+      tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+      logger: silentLogger,
+    });
     const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
     const inFlight = h2post(session, '{}');
     await new Promise((r) => setTimeout(r, 100));
@@ -117,7 +146,9 @@ describe('kube-request-access serve', () => {
     release();
     assert.deepEqual(await inFlight, { status: 200, body: 'answered' });
     await closed;
-    await assert.rejects(h2post(http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' }), '{}'));
+    await assert.rejects(
+      h2post(http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' }), '{}'),
+    );
   });
 
   it('picks up a rotated certificate without a restart', async () => {
@@ -127,7 +158,13 @@ describe('kube-request-access serve', () => {
     const first = await ca.issue({ commonName: 'localhost', hosts: ['127.0.0.1'] });
     writeFileSync(certFile, first.cert);
     writeFileSync(keyFile, first.key);
-    const server = await startHttpsServer({ app, address: '127.0.0.1:0', tls: { certFile, keyFile }, logger: silentLogger, reloadIntervalMs: 50 });
+    const server = await startHttpsServer({
+      app,
+      address: '127.0.0.1:0',
+      tls: { certFile, keyFile },
+      logger: silentLogger,
+      reloadIntervalMs: 50,
+    });
     try {
       const url = `https://127.0.0.1:${server.port}/`;
       assert.equal((await post(url, ca.cert, '{}')).status, 200);
@@ -138,7 +175,10 @@ describe('kube-request-access serve', () => {
       let served = false;
       for (let i = 0; i < 100 && !served; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        served = await post(url, other.cert, '{}').then((r) => r.status === 200, () => false);
+        served = await post(url, other.cert, '{}').then(
+          (r) => r.status === 200,
+          () => false,
+        );
       }
       assert.ok(served, 'the new certificate is served');
       await assert.rejects(post(url, ca.cert, '{}'), /certificate/);
@@ -148,20 +188,44 @@ describe('kube-request-access serve', () => {
   });
 
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
 
   it('names a missing certificate file in one line instead of a stack trace', () => {
-    const result = cli(['--cert-file', '/nonexistent/tls.crt', '--key-file', join(dir, 'tls.key'), '--objects', 'tests/fixtures/objects.json']);
+    const result = cli([
+      '--cert-file',
+      '/nonexistent/tls.crt',
+      '--key-file',
+      join(dir, 'tls.key'),
+      '--objects',
+      'tests/fixtures/objects.json',
+    ]);
     assert.equal(result.status, 1);
-    assert.equal(result.stderr.trim(), 'kube-request-access: cannot read --cert-file /nonexistent/tls.crt: no such file');
+    assert.equal(
+      result.stderr.trim(),
+      'kube-request-access: cannot read --cert-file /nonexistent/tls.crt: no such file',
+    );
   });
 
   it('says when the key does not belong to the certificate', async () => {
     const stranger = await ca.issue({ commonName: 'other' });
     writeFileSync(join(dir, 'stranger.key'), stranger.key);
-    const result = cli(['--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'stranger.key'), '--objects', 'tests/fixtures/objects.json']);
+    const result = cli([
+      '--cert-file',
+      join(dir, 'tls.crt'),
+      '--key-file',
+      join(dir, 'stranger.key'),
+      '--objects',
+      'tests/fixtures/objects.json',
+    ]);
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /^kube-request-access: --cert-file .* and --key-file .* are not a usable certificate and key/);
+    assert.match(
+      result.stderr,
+      /^kube-request-access: --cert-file .* and --key-file .* are not a usable certificate and key/,
+    );
     assert.equal(result.stderr.trim().split('\n').length, 1);
   });
 
@@ -172,7 +236,24 @@ describe('kube-request-access serve', () => {
   });
 
   it('shuts down cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key'), '--objects', 'tests/fixtures/objects.json'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'adapters/node/main.ts',
+        'serve',
+        '--address',
+        '127.0.0.1:0',
+        '--cert-file',
+        join(dir, 'tls.crt'),
+        '--key-file',
+        join(dir, 'tls.key'),
+        '--objects',
+        'tests/fixtures/objects.json',
+      ],
+      { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let log = '';
     child.stderr.on('data', (chunk) => (log += chunk));
     for (let i = 0; i < 200 && !log.includes('"serving"'); i++) await new Promise((r) => setTimeout(r, 50));
@@ -183,7 +264,6 @@ describe('kube-request-access serve', () => {
     assert.match(log, /"msg":"shutting down","signal":"SIGTERM"/);
   });
 });
-
 
 describe('serve --client-ca-file: only the kube-apiserver may send reviews', () => {
   const fixture = () => readFileSync(join(root, 'tests/fixtures/exec-review.json'), 'utf8');
@@ -212,11 +292,20 @@ describe('serve --client-ca-file: only the kube-apiserver may send reviews', () 
       silentLogger,
     );
 
-  function request(url: string, options: { method?: string; body?: string; client?: { cert: string; key: string } }): Promise<{ status: number; body: string }> {
+  function request(
+    url: string,
+    options: { method?: string; body?: string; client?: { cert: string; key: string } },
+  ): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = https.request(
         url,
-        { method: options.method ?? 'POST', ca: ca.cert, agent: false, ...options.client, headers: { 'Content-Type': 'application/json' } },
+        {
+          method: options.method ?? 'POST',
+          ca: ca.cert,
+          agent: false,
+          ...options.client,
+          headers: { 'Content-Type': 'application/json' },
+        },
         (res) => {
           let text = '';
           res.on('data', (chunk) => (text += chunk));
@@ -256,7 +345,11 @@ describe('serve --client-ca-file: only the kube-apiserver may send reviews', () 
       http2.connect(server.url, { ca: ca.cert, ...stranger }),
       http2.connect(server.url, { ca: ca.cert, ...apiserver }),
     ];
-    const [anonymous, foreign, trusted] = sessions as [http2.ClientHttp2Session, http2.ClientHttp2Session, http2.ClientHttp2Session];
+    const [anonymous, foreign, trusted] = sessions as [
+      http2.ClientHttp2Session,
+      http2.ClientHttp2Session,
+      http2.ClientHttp2Session,
+    ];
     try {
       const refused = await h2post(anonymous, fixture());
       assert.equal(anonymous.alpnProtocol, 'h2');
@@ -310,20 +403,38 @@ describe('serve --client-ca-file: only the kube-apiserver may send reviews', () 
         accepted = (await request(url, { body: '{}', client: rotated })).status === 200;
       }
       assert.ok(accepted, 'a certificate of the new CA is accepted');
-      assert.equal((await request(url, { body: '{}', client: apiserver })).status, 401, 'the old CA is no longer trusted');
+      assert.equal(
+        (await request(url, { body: '{}', client: apiserver })).status,
+        401,
+        'the old CA is no longer trusted',
+      );
     } finally {
       await server.close();
     }
   });
 
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--objects', 'tests/fixtures/objects.json', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
-  const tlsArgs = () => ['--address', '127.0.0.1:0', '--cert-file', join(dir, 'tls.crt'), '--key-file', join(dir, 'tls.key')];
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'adapters/node/main.ts', 'serve', '--objects', 'tests/fixtures/objects.json', ...args],
+      { cwd: root, encoding: 'utf8', timeout: 30_000 },
+    );
+  const tlsArgs = () => [
+    '--address',
+    '127.0.0.1:0',
+    '--cert-file',
+    join(dir, 'tls.crt'),
+    '--key-file',
+    join(dir, 'tls.key'),
+  ];
 
   it('names an unreadable or unusable client CA file in one line', async () => {
     const missing = cli([...tlsArgs(), '--client-ca-file', '/nonexistent/ca.crt']);
     assert.equal(missing.status, 1);
-    assert.equal(missing.stderr.trim(), 'kube-request-access: cannot read --client-ca-file /nonexistent/ca.crt: no such file');
+    assert.equal(
+      missing.stderr.trim(),
+      'kube-request-access: cannot read --client-ca-file /nonexistent/ca.crt: no such file',
+    );
     writeFileSync(join(dir, 'not-pem.crt'), 'hello\n');
     const garbage = cli([...tlsArgs(), '--client-ca-file', join(dir, 'not-pem.crt')]);
     assert.equal(garbage.status, 1);
@@ -336,7 +447,11 @@ describe('serve --client-ca-file: only the kube-apiserver may send reviews', () 
   });
 
   it('warns once at start when reviews are not authenticated', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'adapters/node/main.ts', 'serve', ...tlsArgs(), '--objects', 'tests/fixtures/objects.json'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'adapters/node/main.ts', 'serve', ...tlsArgs(), '--objects', 'tests/fixtures/objects.json'],
+      { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let log = '';
     child.stderr.on('data', (chunk) => (log += chunk));
     for (let i = 0; i < 200 && !log.includes('"serving"'); i++) await new Promise((r) => setTimeout(r, 50));
@@ -369,7 +484,13 @@ describe('limits per connection and per request', () => {
   });
 
   it('cuts an HTTP/2 stream whose body does not finish in time, and keeps serving the session', async () => {
-    const server = await startHttpsServer({ app: echo, address: '127.0.0.1:0', tls: tlsFiles(), logger: silentLogger, limits: { bodyTimeoutMs: 300 } });
+    const server = await startHttpsServer({
+      app: echo,
+      address: '127.0.0.1:0',
+      tls: tlsFiles(),
+      logger: silentLogger,
+      limits: { bodyTimeoutMs: 300 },
+    });
     const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
     try {
       const started = Date.now();
@@ -390,7 +511,10 @@ describe('limits per connection and per request', () => {
     return new Promise((resolve, reject) => {
       const started = Date.now();
       let received = '';
-      const socket = tls.connect({ port, host: '127.0.0.1', ca: ca.cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => socket.write(send));
+      const socket = tls.connect(
+        { port, host: '127.0.0.1', ca: ca.cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] },
+        () => socket.write(send),
+      );
       socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
       socket.on('error', () => {});
       socket.on('close', () => resolve({ ms: Date.now() - started, received }));
@@ -415,10 +539,16 @@ describe('limits per connection and per request', () => {
       try {
         const headers = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\n');
         assert.ok(headers.ms < 3_000, `headers: open for ${headers.ms} ms`);
-        const body = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+        const body = await rawHttp1(
+          server.port,
+          'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+        );
         assert.ok(body.ms < 3_000, `body: open for ${body.ms} ms`);
         assert.doesNotMatch(body.received, /read/);
-        const whole = await rawHttp1(server.port, 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+        const whole = await rawHttp1(
+          server.port,
+          'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+        );
         assert.match(whole.received, /^HTTP\/1\.1 200[\s\S]*read 2$/);
       } finally {
         await server.close();
@@ -428,7 +558,12 @@ describe('limits per connection and per request', () => {
 
   it('refuses deeply nested JSON with 400 before parsing it', async () => {
     const server = await startServe(
-      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), objects: join(root, 'tests/fixtures/objects.json') },
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        objects: join(root, 'tests/fixtures/objects.json'),
+      },
       silentLogger,
     );
     try {

@@ -2,7 +2,15 @@
 // AccessRequests / AccessGrants as they sit in the cluster.
 import * as v from 'valibot';
 import { AccessGrant, AccessRequest, AdmissionRequest } from '../../functions/schemas.ts';
-import { DEFAULT_CONFIG, NO_VALIDATOR, type Config, type Context, type Lookup, type ResourceAttributes, type Validator } from '../../functions/types.ts';
+import {
+  DEFAULT_CONFIG,
+  NO_VALIDATOR,
+  type Config,
+  type Context,
+  type Lookup,
+  type ResourceAttributes,
+  type Validator,
+} from '../../functions/types.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import type { EffectExecutor } from '../../adapters/ports.ts';
 
@@ -10,7 +18,11 @@ export const NOW = new Date('2026-11-28T10:00:00Z');
 export const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000).toISOString();
 
 /** A Context at NOW; `validate` scripts the extended-validation webhook (default: every request is valid). */
-export function context(config: Partial<Config> = {}, now = NOW, validate?: Validator['validateAccessRequest']): Context {
+export function context(
+  config: Partial<Config> = {},
+  now = NOW,
+  validate?: Validator['validateAccessRequest'],
+): Context {
   return {
     now,
     config: { ...DEFAULT_CONFIG, alwaysAllowedGroups: ['kube-request-access:admins'], ...config },
@@ -21,17 +33,19 @@ export function context(config: Partial<Config> = {}, now = NOW, validate?: Vali
 type User = { username: string; groups?: string[] };
 const alice: User = { username: 'alice', groups: ['developers', 'system:authenticated'] };
 
-export function execReview(options: {
-  user?: User;
-  namespace?: string;
-  pod?: string;
-  container?: string;
-  command?: string[];
-  stdin?: boolean;
-  tty?: boolean;
-  dryRun?: boolean;
-  uid?: string;
-} = {}): AdmissionRequest {
+export function execReview(
+  options: {
+    user?: User;
+    namespace?: string;
+    pod?: string;
+    container?: string;
+    command?: string[];
+    stdin?: boolean;
+    tty?: boolean;
+    dryRun?: boolean;
+    uid?: string;
+  } = {},
+): AdmissionRequest {
   const object: Record<string, unknown> = {
     kind: 'PodExecOptions',
     apiVersion: 'v1',
@@ -61,22 +75,24 @@ export function execReview(options: {
   });
 }
 
-export function accessRequest(options: {
-  name?: string;
-  namespace?: string;
-  user?: string;
-  pod?: string;
-  container?: string;
-  command?: string[];
-  validFor?: string;
-  stdin?: boolean;
-  tty?: boolean;
-  subResource?: string;
-  targetNamespace?: string;
-  uid?: string;
-  createdAt?: string;
-  customKeys?: Record<string, string>;
-} = {}): AccessRequest {
+export function accessRequest(
+  options: {
+    name?: string;
+    namespace?: string;
+    user?: string;
+    pod?: string;
+    container?: string;
+    command?: string[];
+    validFor?: string;
+    stdin?: boolean;
+    tty?: boolean;
+    subResource?: string;
+    targetNamespace?: string;
+    uid?: string;
+    createdAt?: string;
+    customKeys?: Record<string, string>;
+  } = {},
+): AccessRequest {
   const namespace = options.namespace ?? 'team-a';
   const name = options.name ?? 'alice-web-0';
   return v.parse(AccessRequest, {
@@ -111,17 +127,19 @@ export function accessRequest(options: {
   });
 }
 
-export function accessGrant(options: {
-  name?: string;
-  namespace?: string;
-  grantFor?: string;
-  grantedBy?: string;
-  status?: 'granted' | 'denied';
-  createdAt?: string;
-  /** Default: the uid `accessRequest()` gives a request named `grantFor`; null leaves it out. */
-  grantForUID?: string | null;
-  reason?: string;
-} = {}): AccessGrant {
+export function accessGrant(
+  options: {
+    name?: string;
+    namespace?: string;
+    grantFor?: string;
+    grantedBy?: string;
+    status?: 'granted' | 'denied';
+    createdAt?: string;
+    /** Default: the uid `accessRequest()` gives a request named `grantFor`; null leaves it out. */
+    grantForUID?: string | null;
+    reason?: string;
+  } = {},
+): AccessGrant {
   const grantFor = options.grantFor ?? 'alice-web-0';
   const grantForUID = options.grantForUID === undefined ? `uid-${grantFor}` : options.grantForUID;
   return v.parse(AccessGrant, {
@@ -147,7 +165,13 @@ export function accessGrant(options: {
 /** Admission of creating (or updating) an AccessRequest / AccessGrant object. */
 export function objectReview(
   object: AccessRequest | AccessGrant | Record<string, unknown>,
-  options: { user?: User; operation?: 'CREATE' | 'UPDATE' | 'DELETE'; oldObject?: unknown; namespace?: string; dryRun?: boolean } = {},
+  options: {
+    user?: User;
+    operation?: 'CREATE' | 'UPDATE' | 'DELETE';
+    oldObject?: unknown;
+    namespace?: string;
+    dryRun?: boolean;
+  } = {},
 ): AdmissionRequest {
   const kind = (object as { kind?: string }).kind ?? 'AccessRequest';
   const resource = kind === 'AccessGrant' ? 'accessgrants' : 'accessrequests';

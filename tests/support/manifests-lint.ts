@@ -25,7 +25,13 @@ export const OBJECTS_WEBHOOK = 'objects.kube-request-access.io';
 export const NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** What the exec webhook gates, and nodes/proxy, which reaches the kubelet without admission. */
-export const GATED = ['pods/exec', 'pods/attach', 'pods/portforward', 'pods/ephemeralcontainers', 'nodes/proxy'] as const;
+export const GATED = [
+  'pods/exec',
+  'pods/attach',
+  'pods/portforward',
+  'pods/ephemeralcontainers',
+  'nodes/proxy',
+] as const;
 
 // ---------------------------------------------------------------------------------------------
 // The lint
@@ -40,7 +46,8 @@ export function ruleAllows(rule: Rule, resource: string): boolean {
   const sub = resource.split('/')[1];
   const groups = rule.apiGroups ?? [];
   if (!groups.includes('') && !groups.includes('*')) return false;
-  if (!(rule.resources ?? []).some((r) => r === '*' || r === resource || (sub !== undefined && r === `*/${sub}`))) return false;
+  if (!(rule.resources ?? []).some((r) => r === '*' || r === resource || (sub !== undefined && r === `*/${sub}`)))
+    return false;
   return (rule.verbs ?? []).some((verb) => verb !== 'list' && verb !== 'watch');
 }
 
@@ -62,9 +69,13 @@ export function lintBindings(objects: readonly Obj[], ungated: readonly string[]
   }
   for (const role of roles.values()) {
     const granted = gatedBy(role) ?? [];
-    const aggregateTo = Object.keys(role.metadata.labels ?? {}).filter((l) => l.startsWith('rbac.authorization.k8s.io/aggregate-to-'));
+    const aggregateTo = Object.keys(role.metadata.labels ?? {}).filter((l) =>
+      l.startsWith('rbac.authorization.k8s.io/aggregate-to-'),
+    );
     if (granted.length > 0 && aggregateTo.length > 0) {
-      problems.push(`${id(role)} grants ${granted.join(', ')} and carries ${aggregateTo.join(', ')}: it would be folded into a built-in role bound cluster-wide`);
+      problems.push(
+        `${id(role)} grants ${granted.join(', ')} and carries ${aggregateTo.join(', ')}: it would be folded into a built-in role bound cluster-wide`,
+      );
     }
   }
   for (const binding of objects) {
@@ -83,7 +94,9 @@ export function lintBindings(objects: readonly Obj[], ungated: readonly string[]
             : undefined;
     if (where === undefined) continue;
     if (granted === undefined) {
-      problems.push(`${id(binding)} binds ${ref.kind} ${ref.name} ${where}; its rules are not in these manifests (or aggregated), so nothing shows it grants no exec`);
+      problems.push(
+        `${id(binding)} binds ${ref.kind} ${ref.name} ${where}; its rules are not in these manifests (or aggregated), so nothing shows it grants no exec`,
+      );
     } else if (granted.length > 0) {
       problems.push(`${id(binding)} binds ${ref.kind} ${ref.name}, which grants ${granted.join(', ')}, ${where}`);
     }
@@ -91,19 +104,30 @@ export function lintBindings(objects: readonly Obj[], ungated: readonly string[]
   return problems;
 }
 
-export const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
-export const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+export const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
+export const list = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** The namespaces a webhook's namespaceSelector excludes by name, or a problem if it selects any other way. */
 export function exclusions(webhook: any): { excluded: string[]; problems: string[] } {
   const selector = webhook.namespaceSelector;
   if (selector === undefined || selector === null) return { excluded: [], problems: [] };
   const problems: string[] = [];
-  if (Object.keys(selector.matchLabels ?? {}).length > 0) problems.push(`${webhook.name}: namespaceSelector.matchLabels selects by labels that whoever labels namespaces can set`);
+  if (Object.keys(selector.matchLabels ?? {}).length > 0)
+    problems.push(
+      `${webhook.name}: namespaceSelector.matchLabels selects by labels that whoever labels namespaces can set`,
+    );
   const excluded: string[] = [];
   for (const e of selector.matchExpressions ?? []) {
     if (e.key === NAME_LABEL && e.operator === 'NotIn') excluded.push(...e.values);
-    else problems.push(`${webhook.name}: namespaceSelector expression ${JSON.stringify(e)} leaves namespaces out by something other than their name`);
+    else
+      problems.push(
+        `${webhook.name}: namespaceSelector expression ${JSON.stringify(e)} leaves namespaces out by something other than their name`,
+      );
   }
   return { excluded, problems };
 }
@@ -119,7 +143,11 @@ export function flagsOf(args: readonly string[]): ServeFlags {
 }
 
 /** The webhook configuration and the server's flags: reviewed where they must be, the same exclusions. */
-export function lintWebhook(objects: readonly Obj[], ungated: readonly string[] = DEFAULT_UNGATED_NAMESPACES, name = 'kube-request-access'): string[] {
+export function lintWebhook(
+  objects: readonly Obj[],
+  ungated: readonly string[] = DEFAULT_UNGATED_NAMESPACES,
+  name = 'kube-request-access',
+): string[] {
   const problems: string[] = [];
   const configs = objects.filter((o) => o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name === name);
   if (configs.length !== 1) return [`expected one ValidatingWebhookConfiguration ${name}, found ${configs.length}`];
@@ -132,7 +160,10 @@ export function lintWebhook(objects: readonly Obj[], ungated: readonly string[] 
   if (objectsHook) {
     const { excluded, problems: how } = exclusions(objectsHook);
     problems.push(...how);
-    if (excluded.length > 0) problems.push(`${OBJECTS_WEBHOOK}: namespaceSelector excludes ${excluded.join(', ')}; requests and grants there would not be reviewed`);
+    if (excluded.length > 0)
+      problems.push(
+        `${OBJECTS_WEBHOOK}: namespaceSelector excludes ${excluded.join(', ')}; requests and grants there would not be reviewed`,
+      );
     if (objectsHook.objectSelector && Object.keys(objectsHook.objectSelector).length > 0) {
       problems.push(`${OBJECTS_WEBHOOK}: objectSelector: a request's labels are the requester's to choose`);
     }
@@ -169,7 +200,9 @@ export function lintWebhook(objects: readonly Obj[], ungated: readonly string[] 
     }
     const parsed = configFrom(flagsOf(args)).ungatedNamespaces;
     if (!sameSet(parsed, excluded)) {
-      problems.push(`configFrom(the Deployment's args).ungatedNamespaces is [${parsed.join(', ')}], the exec webhook excludes [${excluded.join(', ')}]`);
+      problems.push(
+        `configFrom(the Deployment's args).ungatedNamespaces is [${parsed.join(', ')}], the exec webhook excludes [${excluded.join(', ')}]`,
+      );
     }
   }
   return problems;

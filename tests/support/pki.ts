@@ -16,7 +16,13 @@ export interface Pem {
 
 export interface CertificateAuthority extends Pem {
   /** Signs a leaf certificate for `hosts` (DNS names and IP addresses). */
-  issue(options: { commonName: string; hosts?: string[]; client?: boolean; days?: number; organization?: string }): Promise<Pem>;
+  issue(options: {
+    commonName: string;
+    hosts?: string[];
+    client?: boolean;
+    days?: number;
+    organization?: string;
+  }): Promise<Pem>;
 }
 
 async function exportKey(key: CryptoKey): Promise<string> {
@@ -25,7 +31,9 @@ async function exportKey(key: CryptoKey): Promise<string> {
 }
 
 function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 }
 
 export async function createCA(commonName = 'kube-request-access test CA', days = 3650): Promise<CertificateAuthority> {
@@ -50,7 +58,9 @@ export async function createCA(commonName = 'kube-request-access test CA', days 
     async issue({ commonName: cn, hosts = [], client = false, days: leafDays = 365, organization }) {
       const leafKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
       const names = hosts.map((host) =>
-        /^[\d.]+$/.test(host) || host.includes(':') ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host },
+        /^[\d.]+$/.test(host) || host.includes(':')
+          ? { type: 'ip' as const, value: host }
+          : { type: 'dns' as const, value: host },
       );
       const subject = organization ? `CN=${cn}, O=${organization}` : `CN=${cn}`;
       const leaf = await x509.X509CertificateGenerator.create({
@@ -65,7 +75,9 @@ export async function createCA(commonName = 'kube-request-access test CA', days 
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-          new x509.ExtendedKeyUsageExtension([client ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
+          new x509.ExtendedKeyUsageExtension([
+            client ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth,
+          ]),
           ...(names.length ? [new x509.SubjectAlternativeNameExtension(names)] : []),
           await x509.AuthorityKeyIdentifierExtension.create(caCert),
         ],

@@ -10,7 +10,12 @@ import { execReview } from '../support/builders.ts';
 
 const event: AuditEvent = {
   type: 'audit-exec',
-  data: { request: execReview(), isAllowed: true, execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['ls'] }, isAdmin: false },
+  data: {
+    request: execReview(),
+    isAllowed: true,
+    execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['ls'] },
+    isAdmin: false,
+  },
 };
 
 /** A Writable whose writes complete only when the test says so (a reader that stalls). */
@@ -66,8 +71,16 @@ describe('stream audit log', () => {
     const root = deep;
     for (let i = 0; i < 20_000; i++) deep = (deep.x = {}) as Record<string, unknown>;
     const lines: string[] = [];
-    const stream = new Writable({ write(chunk, _e, callback) { lines.push(String(chunk)); callback(); } });
-    await streamAuditSink(stream).record({ ...event, data: { ...event.data, request: { ...event.data.request, object: root } } });
+    const stream = new Writable({
+      write(chunk, _e, callback) {
+        lines.push(String(chunk));
+        callback();
+      },
+    });
+    await streamAuditSink(stream).record({
+      ...event,
+      data: { ...event.data, request: { ...event.data.request, object: root } },
+    });
     const line = JSON.parse(lines[0]!);
     assert.equal(line.type, 'audit-exec');
     assert.equal(line.verdict, 'allowed');

@@ -23,7 +23,14 @@ const request = {
   namespace: 'default',
   operation: 'CONNECT' as const,
   userInfo: { username: 'alice', groups: ['developers'] },
-  object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'nginx', command: ['ls', '-l'] },
+  object: {
+    kind: 'PodExecOptions',
+    apiVersion: 'v1',
+    stdout: true,
+    stderr: true,
+    container: 'nginx',
+    command: ['ls', '-l'],
+  },
   oldObject: null,
   dryRun: false,
 };
@@ -32,7 +39,12 @@ const accessRequest = {
   metadata: { name: 'alice-ls', namespace: 'default', uid: 'u1', resourceVersion: '7' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx-7fb96c846b-pcnxl', namespace: 'default' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'nginx-7fb96c846b-pcnxl',
+      namespace: 'default',
+    },
     validFor: '1h',
     execOptions,
     customKeys: { ticket: 'OPS-1' },
@@ -44,9 +56,34 @@ const accessGrant = {
   status: 'granted' as const,
 };
 const execEvent: AuditEvent = { type: 'audit-exec', data: { request, isAllowed: true, execOptions, isAdmin: false } };
-const createdEvent: AuditEvent = { type: 'audit-created', data: { request: { ...request, kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' }, operation: 'CREATE' }, accessRequest } };
-const grantedEvent: AuditEvent = { type: 'audit-granted', data: { request: { ...request, userInfo: { username: 'bob', groups: [] }, operation: 'CREATE' }, accessRequest, accessGrant } };
-const deletedEvent: AuditEvent = { type: 'audit-deleted', data: { request: { ...request, operation: 'DELETE' }, kind: 'AccessRequest', object: accessRequest, role: 'requester' } };
+const createdEvent: AuditEvent = {
+  type: 'audit-created',
+  data: {
+    request: {
+      ...request,
+      kind: { group: 'kube-request-access.io', version: 'v1', kind: 'AccessRequest' },
+      operation: 'CREATE',
+    },
+    accessRequest,
+  },
+};
+const grantedEvent: AuditEvent = {
+  type: 'audit-granted',
+  data: {
+    request: { ...request, userInfo: { username: 'bob', groups: [] }, operation: 'CREATE' },
+    accessRequest,
+    accessGrant,
+  },
+};
+const deletedEvent: AuditEvent = {
+  type: 'audit-deleted',
+  data: {
+    request: { ...request, operation: 'DELETE' },
+    kind: 'AccessRequest',
+    object: accessRequest,
+    role: 'requester',
+  },
+};
 
 let ca: CertificateAuthority;
 let serverPem: Pem;
@@ -73,7 +110,10 @@ describe('audit webhook client', () => {
       await sink.record(execEvent);
       // Not in the seed's protocol (its receivers would answer an error): the audit log has it.
       await sink.record(deletedEvent);
-      assert.deepEqual(seen.map((s) => s.url), ['/audit?type=audit-created', '/audit?type=audit-granted', '/audit?type=audit-exec']);
+      assert.deepEqual(
+        seen.map((s) => s.url),
+        ['/audit?type=audit-created', '/audit?type=audit-granted', '/audit?type=audit-exec'],
+      );
       assert.ok(seen.every((s) => s.contentType === 'application/json'));
       assert.deepEqual(Object.keys(seen[0]!.body as object), ['request', 'accessRequest']);
       assert.deepEqual(Object.keys(seen[1]!.body as object), ['request', 'accessRequest', 'accessGrant']);
@@ -123,7 +163,10 @@ describe('audit webhook client', () => {
     try {
       const sink = auditWebhookSink({ url: server.url, caBundle: ca.cert, timeoutMs: 200 });
       const started = Date.now();
-      await assert.rejects(sink.record(execEvent), /audit webhook .*: sending audit-exec failed: no answer within 200ms/);
+      await assert.rejects(
+        sink.record(execEvent),
+        /audit webhook .*: sending audit-exec failed: no answer within 200ms/,
+      );
       assert.ok(Date.now() - started < 2000);
     } finally {
       await server.close();
@@ -138,7 +181,10 @@ describe('audit webhook client', () => {
     });
     try {
       const sink = auditWebhookSink({ url: server.url, caBundle: ca.cert });
-      await assert.rejects(sink.record(execEvent), /audit webhook .*: sending audit-exec failed: TLS: the server certificate is not signed by the configured CA bundle/);
+      await assert.rejects(
+        sink.record(execEvent),
+        /audit webhook .*: sending audit-exec failed: TLS: the server certificate is not signed by the configured CA bundle/,
+      );
       assert.equal(reached, false);
     } finally {
       await server.close();
@@ -161,16 +207,25 @@ describe('audit webhook client', () => {
     const url = server.url;
     await server.close();
     const sink = auditWebhookSink({ url, caBundle: ca.cert });
-    await assert.rejects(sink.record(execEvent), /audit webhook https:\/\/127\.0\.0\.1:\d+\/audit: sending audit-exec failed: .*ECONNREFUSED/);
+    await assert.rejects(
+      sink.record(execEvent),
+      /audit webhook https:\/\/127\.0\.0\.1:\d+\/audit: sending audit-exec failed: .*ECONNREFUSED/,
+    );
   });
 
   test('refuses http: and malformed URLs at construction', () => {
-    assert.throws(() => auditWebhookSink({ url: 'http://127.0.0.1:9443/audit', caBundle: ca.cert }), /audit webhook: URL must use https:/);
+    assert.throws(
+      () => auditWebhookSink({ url: 'http://127.0.0.1:9443/audit', caBundle: ca.cert }),
+      /audit webhook: URL must use https:/,
+    );
     assert.throws(() => auditWebhookSink({ url: 'not a url', caBundle: ca.cert }), /audit webhook: invalid URL/);
   });
 
   test('refuses a CA bundle without a certificate at construction', () => {
-    assert.throws(() => auditWebhookSink({ url: 'https://127.0.0.1/audit', caBundle: 'hello' }), /audit webhook: CA bundle contains no PEM certificate/);
+    assert.throws(
+      () => auditWebhookSink({ url: 'https://127.0.0.1/audit', caBundle: 'hello' }),
+      /audit webhook: CA bundle contains no PEM certificate/,
+    );
   });
 
   test('the protocol runs over any transport (as an edge runtime would use it)', async () => {
@@ -180,7 +235,10 @@ describe('audit webhook client', () => {
       return { status: calls.length === 1 ? 200 : 503, statusText: '', body: 'busy' };
     });
     await sink.record(execEvent);
-    await assert.rejects(sink.record(execEvent), /audit webhook https:\/\/audit\.example\/hook: audit-exec answered HTTP 503, expected 200: busy/);
+    await assert.rejects(
+      sink.record(execEvent),
+      /audit webhook https:\/\/audit\.example\/hook: audit-exec answered HTTP 503, expected 200: busy/,
+    );
     assert.equal(calls[0]!.url, 'https://audit.example/hook?type=audit-exec');
   });
 });
@@ -194,10 +252,13 @@ describe('readCaBundle', () => {
   });
 
   test('a missing file is a one-line error naming it', () => {
-    assert.throws(() => readCaBundle('/nonexistent/ca.crt'), (error: Error) => {
-      assert.equal(error.message, 'cannot read CA bundle /nonexistent/ca.crt: no such file');
-      return true;
-    });
+    assert.throws(
+      () => readCaBundle('/nonexistent/ca.crt'),
+      (error: Error) => {
+        assert.equal(error.message, 'cannot read CA bundle /nonexistent/ca.crt: no such file');
+        return true;
+      },
+    );
   });
 
   test('a file without a certificate is a one-line error naming it', async () => {
@@ -207,13 +268,17 @@ describe('readCaBundle', () => {
     assert.throws(() => readCaBundle(file), new RegExp(`^Error: CA bundle ${file} contains no PEM certificate`));
   });
 
-  test('an unreadable file is a one-line error naming it', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kra-ca-'));
-    const file = join(dir, 'ca.crt');
-    await writeFile(file, ca.cert);
-    await chmod(file, 0o000);
-    assert.throws(() => readCaBundle(file), new RegExp(`^Error: cannot read CA bundle ${file}: permission denied$`));
-  });
+  test(
+    'an unreadable file is a one-line error naming it',
+    { skip: process.getuid?.() === 0 ? 'root reads everything' : false },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'kra-ca-'));
+      const file = join(dir, 'ca.crt');
+      await writeFile(file, ca.cert);
+      await chmod(file, 0o000);
+      assert.throws(() => readCaBundle(file), new RegExp(`^Error: cannot read CA bundle ${file}: permission denied$`));
+    },
+  );
 });
 
 describe('audit log sink', () => {
@@ -258,8 +323,14 @@ describe('audit log sink', () => {
     const lines: string[] = [];
     const sink = logAuditSink((line) => lines.push(line), { clock });
     await sink.record({ type: 'audit-exec', data: { ...execEvent.data, isAllowed: false } } as AuditEvent);
-    await sink.record({ type: 'audit-granted', data: { ...grantedEvent.data, accessGrant: { ...accessGrant, status: 'denied' } } } as AuditEvent);
-    assert.deepEqual(lines.map((line) => JSON.parse(line).verdict), ['denied', 'denied']);
+    await sink.record({
+      type: 'audit-granted',
+      data: { ...grantedEvent.data, accessGrant: { ...accessGrant, status: 'denied' } },
+    } as AuditEvent);
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line).verdict),
+      ['denied', 'denied'],
+    );
   });
 
   test('a failing write rejects, so the shell denies', async () => {

@@ -70,11 +70,23 @@ describe('percentile', () => {
 
 describe('the webhook histogram', () => {
   const metrics = (counts: number[]) =>
-    ['0.0005', '0.001', '0.0025', '+Inf'].map((le, i) => `kube_request_access_review_duration_seconds_bucket{le="${le}"} ${counts[i]}`).join('\n');
+    ['0.0005', '0.001', '0.0025', '+Inf']
+      .map((le, i) => `kube_request_access_review_duration_seconds_bucket{le="${le}"} ${counts[i]}`)
+      .join('\n');
 
   it('reads cumulative buckets by upper bound', () => {
-    const histogram = parseHistogram(`# HELP x\n${metrics([1, 2, 3, 4])}\nkube_request_access_review_duration_seconds_sum 0.1`);
-    assert.deepEqual([...histogram], [[0.0005, 1], [0.001, 2], [0.0025, 3], [Number.POSITIVE_INFINITY, 4]]);
+    const histogram = parseHistogram(
+      `# HELP x\n${metrics([1, 2, 3, 4])}\nkube_request_access_review_duration_seconds_sum 0.1`,
+    );
+    assert.deepEqual(
+      [...histogram],
+      [
+        [0.0005, 1],
+        [0.001, 2],
+        [0.0025, 3],
+        [Number.POSITIVE_INFINITY, 4],
+      ],
+    );
   });
 
   it('bounds a percentile of the reviews between two scrapes', () => {
@@ -95,7 +107,14 @@ status codes: 60098 2xx, 0 3xx, 0 4xx, 1 5xx
 `;
 
   it('reads the summary', () => {
-    assert.deepEqual(parseH2load(output), { rps: 7512.38, total: 60099, succeeded: 60098, failed: 1, errored: 0, status2xx: 60098 });
+    assert.deepEqual(parseH2load(output), {
+      rps: 7512.38,
+      total: 60099,
+      succeeded: 60098,
+      failed: 1,
+      errored: 0,
+      status2xx: 60098,
+    });
   });
 
   it('refuses output without a summary', () => {
@@ -116,7 +135,10 @@ describe('table and JSON', () => {
     const lines = text.split('\n');
     assert.equal(lines.length, 3);
     assert.match(lines[0]!, /^\s*N\s+scenario\s+proto\s+lookup\s+reviews\/s\s+p50 ms\s+p99 ms/);
-    assert.match(lines[1]!, /^\s+1,000\s+exec allowed\s+h1\s+informer\s+7,512\s+0\.41\s+1\.23\s+3\.50\s+1\s+120\s+143\s+0$/);
+    assert.match(
+      lines[1]!,
+      /^\s+1,000\s+exec allowed\s+h1\s+informer\s+7,512\s+0\.41\s+1\.23\s+3\.50\s+1\s+120\s+143\s+0$/,
+    );
     assert.match(lines[2]!, /^baseline\s+fixed verdict/);
   });
 
@@ -130,7 +152,10 @@ describe('table and JSON', () => {
   it('JSON rows carry n, scenario, rps, p50_ms, p99_ms, rss_mb first', () => {
     const parsed = JSON.parse(jsonRow(row())) as Record<string, unknown>;
     assert.deepEqual(Object.keys(parsed).slice(0, 6), ['n', 'scenario', 'rps', 'p50_ms', 'p99_ms', 'rss_mb']);
-    assert.deepEqual({ n: parsed.n, rps: parsed.rps, p50_ms: parsed.p50_ms, p99_ms: parsed.p99_ms, rss_mb: parsed.rss_mb }, { n: 1000, rps: 7512, p50_ms: 0.412, p99_ms: 1.235, rss_mb: 143.3 });
+    assert.deepEqual(
+      { n: parsed.n, rps: parsed.rps, p50_ms: parsed.p50_ms, p99_ms: parsed.p99_ms, rss_mb: parsed.rss_mb },
+      { n: 1000, rps: 7512, p50_ms: 0.412, p99_ms: 1.235, rss_mb: 143.3 },
+    );
     assert.equal(JSON.parse(jsonRow(row({ n: 'baseline' }))).n, 'baseline');
   });
 
@@ -149,12 +174,22 @@ describe('SVG chart', () => {
 
   it('makes one series per scenario and protocol, ordered by N, without the baseline', () => {
     const series = p99Series([...rows, row({ n: 'baseline', scenario: 'fixed verdict' })]);
-    assert.deepEqual(series.map((s) => s.label), ['exec allowed (h1)', 'exec denied (h1)', 'exec allowed (h2)']);
-    assert.deepEqual(series[0]!.points.map((p) => p.n), [10, 1000, 10_000, 100_000]);
+    assert.deepEqual(
+      series.map((s) => s.label),
+      ['exec allowed (h1)', 'exec denied (h1)', 'exec allowed (h2)'],
+    );
+    assert.deepEqual(
+      series[0]!.points.map((p) => p.n),
+      [10, 1000, 10_000, 100_000],
+    );
   });
 
   it('is a standalone SVG with a line and points per series, a legend and the goal line', () => {
-    const svg = svgChart(p99Series(rows), { title: 'p99 <latency>', yLabel: 'ms', references: [{ value: 2, label: 'goal: 2 ms' }] });
+    const svg = svgChart(p99Series(rows), {
+      title: 'p99 <latency>',
+      yLabel: 'ms',
+      references: [{ value: 2, label: 'goal: 2 ms' }],
+    });
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<\/svg>\n$/);
     assert.equal((svg.match(/<path /g) ?? []).length, 3);
@@ -168,16 +203,31 @@ describe('SVG chart', () => {
 
 describe('profile summary', () => {
   it('sorts self time into areas and leaves idle out', () => {
-    const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 0 } });
+    const frame = (id: number, functionName: string, url: string) => ({
+      id,
+      callFrame: { functionName, url, lineNumber: 0 },
+    });
     const summary = summarise({
-      nodes: [frame(1, '(idle)', ''), frame(2, 'safeParse', 'file:///x/node_modules/valibot/dist/index.mjs'), frame(3, 'exec', 'file:///x/functions/exec/index.ts'), frame(4, 'writev', '')],
+      nodes: [
+        frame(1, '(idle)', ''),
+        frame(2, 'safeParse', 'file:///x/node_modules/valibot/dist/index.mjs'),
+        frame(3, 'exec', 'file:///x/functions/exec/index.ts'),
+        frame(4, 'writev', ''),
+      ],
       startTime: 0,
       endTime: 4000,
       samples: [1, 2, 2, 3, 4],
       timeDeltas: [1000, 1000, 1000, 1000, 1000],
     });
     assert.equal(summary.totalMs, 4);
-    assert.deepEqual(summary.areas.map((a) => [a.area, a.ms]), [['valibot', 2], ['policy (functions/)', 1], ['native: writev', 1]]);
+    assert.deepEqual(
+      summary.areas.map((a) => [a.area, a.ms]),
+      [
+        ['valibot', 2],
+        ['policy (functions/)', 1],
+        ['native: writev', 1],
+      ],
+    );
     assert.equal(summary.functions[0]!.share, 0.5);
   });
 

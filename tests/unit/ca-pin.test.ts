@@ -33,7 +33,9 @@ async function selfSignedLeaf(hosts: string[]): Promise<Pem> {
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(hosts.map((h) => (/^[\d.]+$/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }))),
+      new x509.SubjectAlternativeNameExtension(
+        hosts.map((h) => (/^[\d.]+$/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h })),
+      ),
     ],
   });
   const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as unknown as webcrypto.CryptoKey);
@@ -84,10 +86,14 @@ after(() => undefined);
 /** Serves `pem`, records what arrives, and answers 200. */
 async function serve(pem: Pem) {
   const bodies: string[] = [];
-  const server = await startHttpsServer(pem, (_req, body, res) => {
-    bodies.push(body);
-    res.writeHead(200).end();
-  }, '/audit');
+  const server = await startHttpsServer(
+    pem,
+    (_req, body, res) => {
+      bodies.push(body);
+      res.writeHead(200).end();
+    },
+    '/audit',
+  );
   return { ...server, bodies };
 }
 
@@ -124,11 +130,16 @@ describe('CA bundle: a CA (as before)', () => {
   });
 });
 
-describe('CA bundle: the webhook\'s own leaf, pinned exactly (the seed\'s form)', () => {
+describe("CA bundle: the webhook's own leaf, pinned exactly (the seed's form)", () => {
   test('OpenSSL alone does not take a CA-signed leaf as its own anchor (why the pin is checked by us)', async () => {
     const server = await serve(leaf);
     try {
-      const socket = tls.connect({ host: '127.0.0.1', port: Number(new URL(server.url).port), ca: leaf.cert, rejectUnauthorized: false });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port: Number(new URL(server.url).port),
+        ca: leaf.cert,
+        rejectUnauthorized: false,
+      });
       await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
       assert.equal(socket.authorized, false);
       socket.destroy();

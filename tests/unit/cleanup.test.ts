@@ -4,12 +4,16 @@ import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { at, grant, request } from './kubernetes/_objects.ts';
 
 const HOUR = 3_600_000;
-const kinds = (plan: ReturnType<typeof dueForCleanup>) => plan.deletions.map((d) => `${d.kind} ${d.namespace}/${d.name} ${d.reason}`);
+const kinds = (plan: ReturnType<typeof dueForCleanup>) =>
+  plan.deletions.map((d) => `${d.kind} ${d.namespace}/${d.name} ${d.reason}`);
 
 describe('dueForCleanup', () => {
   it('deletes expired time-bound requests and their grants, in every namespace', () => {
     const plan = dueForCleanup({
-      requests: [request('r1', { namespace: 'a', validFor: '10m' }), request('r2', { namespace: 'b', validFor: '10m' })],
+      requests: [
+        request('r1', { namespace: 'a', validFor: '10m' }),
+        request('r2', { namespace: 'b', validFor: '10m' }),
+      ],
       grants: [grant('g1', 'r1', { namespace: 'a' }), grant('g2', 'r2', { namespace: 'b' })],
       now: at('2026-01-01T10:11:00Z'),
       deleteAfterMs: 24 * HOUR,
@@ -34,7 +38,12 @@ describe('dueForCleanup', () => {
   });
 
   it('deletes unused one-shot, pending and denied requests older than deleteAfter, not younger', () => {
-    const requests = [request('used-not'), request('pending'), request('denied'), request('young', { created: '2026-01-01T10:59:00Z' })];
+    const requests = [
+      request('used-not'),
+      request('pending'),
+      request('denied'),
+      request('young', { created: '2026-01-01T10:59:00Z' }),
+    ];
     const grants = [grant('g1', 'used-not'), grant('g2', 'denied', { status: 'denied' })];
     const plan = dueForCleanup({ requests, grants, now: at('2026-01-01T11:00:00Z'), deleteAfterMs: HOUR });
     assert.deepEqual(kinds(plan).sort(), [
@@ -48,8 +57,17 @@ describe('dueForCleanup', () => {
   });
 
   it('deletes grants whose request is gone, after a grace period', () => {
-    const grants = [grant('old', 'gone', { created: '2026-01-01T10:00:00Z' }), grant('fresh', 'gone', { created: '2026-01-01T10:59:50Z' })];
-    const plan = dueForCleanup({ requests: [], grants, now: at('2026-01-01T11:00:00Z'), deleteAfterMs: HOUR, orphanGraceMs: 60_000 });
+    const grants = [
+      grant('old', 'gone', { created: '2026-01-01T10:00:00Z' }),
+      grant('fresh', 'gone', { created: '2026-01-01T10:59:50Z' }),
+    ];
+    const plan = dueForCleanup({
+      requests: [],
+      grants,
+      now: at('2026-01-01T11:00:00Z'),
+      deleteAfterMs: HOUR,
+      orphanGraceMs: 60_000,
+    });
     assert.deepEqual(kinds(plan), ['AccessGrant default/old orphaned']);
     assert.equal(plan.nextDueAt?.toISOString(), '2026-01-01T11:00:50.000Z');
   });

@@ -10,22 +10,93 @@ import { accessGrant, accessRequest, context, lookupOf, objectReview, users } fr
 
 const SELF = 'system:serviceaccount:kube-request-access:kube-request-access';
 const selfUser = { username: SELF, groups: ['system:serviceaccounts', 'system:authenticated'] };
-const namespaceController = { username: 'system:serviceaccount:kube-system:namespace-controller', groups: ['system:serviceaccounts'] };
+const namespaceController = {
+  username: 'system:serviceaccount:kube-system:namespace-controller',
+  groups: ['system:serviceaccounts'],
+};
 const aliceRequest = accessRequest();
 const grantedGrant = accessGrant();
 const deniedGrant = accessGrant({ status: 'denied', reason: 'not in prod' });
 
-const cases: Array<{ name: string; object: AccessRequest | AccessGrant; user: { username: string; groups?: string[] }; allowed: boolean; role?: string; message?: RegExp }> = [
-  { name: 'lets the requester withdraw their own request', object: aliceRequest, user: users.alice, allowed: true, role: 'requester' },
-  { name: "refuses a developer deleting another developer's request", object: aliceRequest, user: users.bob, allowed: false, message: /only withdraw your own AccessRequests, and alice-web-0 belongs to alice; an approver in namespace team-a or an admin can revoke it/ },
-  { name: 'lets an approver withdraw a request', object: aliceRequest, user: users.carol, allowed: true, role: 'approver' },
-  { name: 'lets an always-allowed admin delete a request', object: aliceRequest, user: users.admin, allowed: true, role: 'admin' },
-  { name: 'lets the webhook itself delete a request (consume, cleanup)', object: aliceRequest, user: selfUser, allowed: true, role: 'webhook' },
-  { name: 'lets the namespace controller delete a request', object: aliceRequest, user: namespaceController, allowed: true, role: 'cluster' },
-  { name: 'lets an approver revoke a granted grant', object: grantedGrant, user: users.carol, allowed: true, role: 'approver' },
-  { name: 'refuses the requester deleting the grant of their own request', object: grantedGrant, user: users.alice, allowed: false, message: /only approvers .* and admins can revoke AccessGrant/ },
-  { name: 'refuses the requester deleting the denial of their own request', object: deniedGrant, user: users.alice, allowed: false, message: /a denial stands/ },
-  { name: 'refuses even an approver removing a denial', object: deniedGrant, user: users.carol, allowed: false, message: /a denial stands: only an admin can remove it/ },
+const cases: Array<{
+  name: string;
+  object: AccessRequest | AccessGrant;
+  user: { username: string; groups?: string[] };
+  allowed: boolean;
+  role?: string;
+  message?: RegExp;
+}> = [
+  {
+    name: 'lets the requester withdraw their own request',
+    object: aliceRequest,
+    user: users.alice,
+    allowed: true,
+    role: 'requester',
+  },
+  {
+    name: "refuses a developer deleting another developer's request",
+    object: aliceRequest,
+    user: users.bob,
+    allowed: false,
+    message:
+      /only withdraw your own AccessRequests, and alice-web-0 belongs to alice; an approver in namespace team-a or an admin can revoke it/,
+  },
+  {
+    name: 'lets an approver withdraw a request',
+    object: aliceRequest,
+    user: users.carol,
+    allowed: true,
+    role: 'approver',
+  },
+  {
+    name: 'lets an always-allowed admin delete a request',
+    object: aliceRequest,
+    user: users.admin,
+    allowed: true,
+    role: 'admin',
+  },
+  {
+    name: 'lets the webhook itself delete a request (consume, cleanup)',
+    object: aliceRequest,
+    user: selfUser,
+    allowed: true,
+    role: 'webhook',
+  },
+  {
+    name: 'lets the namespace controller delete a request',
+    object: aliceRequest,
+    user: namespaceController,
+    allowed: true,
+    role: 'cluster',
+  },
+  {
+    name: 'lets an approver revoke a granted grant',
+    object: grantedGrant,
+    user: users.carol,
+    allowed: true,
+    role: 'approver',
+  },
+  {
+    name: 'refuses the requester deleting the grant of their own request',
+    object: grantedGrant,
+    user: users.alice,
+    allowed: false,
+    message: /only approvers .* and admins can revoke AccessGrant/,
+  },
+  {
+    name: 'refuses the requester deleting the denial of their own request',
+    object: deniedGrant,
+    user: users.alice,
+    allowed: false,
+    message: /a denial stands/,
+  },
+  {
+    name: 'refuses even an approver removing a denial',
+    object: deniedGrant,
+    user: users.carol,
+    allowed: false,
+    message: /a denial stands: only an admin can remove it/,
+  },
   { name: 'lets an admin remove a denial', object: deniedGrant, user: users.admin, allowed: true, role: 'admin' },
   { name: 'lets the webhook clean up a denial', object: deniedGrant, user: selfUser, allowed: true, role: 'webhook' },
 ];
@@ -35,7 +106,11 @@ describe('delete', () => {
     it(c.name, async () => {
       const concern = c.object.kind === 'AccessGrant' ? grant : request;
       const lookup = lookupOf([aliceRequest]);
-      const decision = await concern(objectReview(c.object, { user: c.user, operation: 'DELETE' }), lookup, context({ selfUsernames: [SELF] }));
+      const decision = await concern(
+        objectReview(c.object, { user: c.user, operation: 'DELETE' }),
+        lookup,
+        context({ selfUsernames: [SELF] }),
+      );
       assert.equal(decision.allowed, c.allowed, decision.message);
       if (c.message) assert.match(decision.message, c.message);
       assert.deepEqual(decision.effects, []);
@@ -50,27 +125,49 @@ describe('delete', () => {
 
   it('asks the cluster whether the deleter may create AccessGrants in that namespace', async () => {
     const lookup = lookupOf([aliceRequest], []);
-    const decision = await request(objectReview(aliceRequest, { user: users.bob, operation: 'DELETE' }), lookup, context());
+    const decision = await request(
+      objectReview(aliceRequest, { user: users.bob, operation: 'DELETE' }),
+      lookup,
+      context(),
+    );
     assert.equal(decision.allowed, false);
-    assert.deepEqual(lookup.asked, [{ verb: 'create', group: 'kube-request-access.io', resource: 'accessgrants', namespace: 'team-a' }]);
+    assert.deepEqual(lookup.asked, [
+      { verb: 'create', group: 'kube-request-access.io', resource: 'accessgrants', namespace: 'team-a' },
+    ]);
   });
 
   it('does not ask the cluster for the requester, the webhook or an admin', async () => {
     for (const user of [users.alice, selfUser, users.admin]) {
       const lookup = lookupOf([aliceRequest]);
-      await request(objectReview(aliceRequest, { user, operation: 'DELETE' }), lookup, context({ selfUsernames: [SELF] }));
+      await request(
+        objectReview(aliceRequest, { user, operation: 'DELETE' }),
+        lookup,
+        context({ selfUsernames: [SELF] }),
+      );
       assert.deepEqual(lookup.asked, [], user.username);
     }
   });
 
   it('treats a name that only looks like the webhook as anyone else', async () => {
     const impostor = { username: `${SELF}x`, groups: ['developers'] };
-    const decision = await request(objectReview(aliceRequest, { user: impostor, operation: 'DELETE' }), lookupOf([aliceRequest]), context({ selfUsernames: [SELF] }));
+    const decision = await request(
+      objectReview(aliceRequest, { user: impostor, operation: 'DELETE' }),
+      lookupOf([aliceRequest]),
+      context({ selfUsernames: [SELF] }),
+    );
     assert.equal(decision.allowed, false);
   });
 
   it('fails closed when the SubjectAccessReview cannot be made', async () => {
-    const lookup = { ...lookupOf([aliceRequest]), isAuthorized: async () => { throw new Error('API server down'); } };
-    await assert.rejects(request(objectReview(aliceRequest, { user: users.bob, operation: 'DELETE' }), lookup, context()), /API server down/);
+    const lookup = {
+      ...lookupOf([aliceRequest]),
+      isAuthorized: async () => {
+        throw new Error('API server down');
+      },
+    };
+    await assert.rejects(
+      request(objectReview(aliceRequest, { user: users.bob, operation: 'DELETE' }), lookup, context()),
+      /API server down/,
+    );
   });
 });

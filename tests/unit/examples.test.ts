@@ -38,7 +38,12 @@ const accessRequest = (customKeys?: Record<string, string>): AccessRequest => ({
   metadata: { name: 'alice-ls', namespace: 'default', uid: '', resourceVersion: '' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx', namespace: 'default' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'nginx',
+      namespace: 'default',
+    },
     validFor: '1h',
     execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'nginx', command: ['ls', '-l'] },
     ...(customKeys ? { customKeys } : {}),
@@ -51,11 +56,24 @@ const grant = {
 };
 const events: AuditEvent[] = [
   { type: 'audit-created', data: { request: admission(), accessRequest: accessRequest({ ticket: 'OPS-1' }) } },
-  { type: 'audit-granted', data: { request: admission({ userInfo: { username: 'bob', groups: [] } }), accessRequest: accessRequest({ ticket: 'OPS-1' }), accessGrant: grant } },
+  {
+    type: 'audit-granted',
+    data: {
+      request: admission({ userInfo: { username: 'bob', groups: [] } }),
+      accessRequest: accessRequest({ ticket: 'OPS-1' }),
+      accessGrant: grant,
+    },
+  },
   {
     type: 'audit-exec',
     data: {
-      request: admission({ kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx', operation: 'CONNECT' }),
+      request: admission({
+        kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'nginx',
+        operation: 'CONNECT',
+      }),
       isAllowed: true,
       execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'nginx', command: ['ls', '-l'] },
       isAdmin: false,
@@ -74,8 +92,14 @@ async function chainOf(count: number): Promise<{ file: string; text: string }> {
 describe('hash chain', () => {
   test('appended lines verify, carry seq, prev and hash, and the head is the last hash', async () => {
     const { text } = await chainOf(4);
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3, 4]);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.seq),
+      [1, 2, 3, 4],
+    );
     assert.equal(lines[0].prev, GENESIS);
     for (let i = 1; i < lines.length; i++) assert.equal(lines[i].prev, lines[i - 1].hash);
     assert.deepEqual(verifyChain(text), { ok: true, lines: 4, head: lines[3].hash });
@@ -143,7 +167,10 @@ describe('hash chain', () => {
     const chain = await ChainFile.open(file);
     const results = await Promise.all(Array.from({ length: 20 }, (_, n) => chain.append({ n })));
     await chain.close();
-    assert.deepEqual(results.map((r) => r.seq).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      results.map((r) => r.seq).sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.equal(verifyChain(await readFile(file, 'utf8')).ok, true);
   });
 });
@@ -174,7 +201,11 @@ describe('audit-webhook verify command', () => {
 
 describe('audit app', () => {
   const post = (app: ReturnType<typeof createAuditApp>, event: AuditEvent) =>
-    app.request(`/audit?type=${event.type}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(event.data) });
+    app.request(`/audit?type=${event.type}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(event.data),
+    });
 
   test('stores every event with a summary, and posts only new requests to chat', async () => {
     const file = join(await tmp(), 'audit.jsonl');
@@ -183,10 +214,19 @@ describe('audit app', () => {
     const app = createAuditApp({ chain, log: quiet, notify: async (text) => void posted.push(text) });
     for (const event of events) assert.equal((await post(app, event)).status, 200);
     await chain.close();
-    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.type), ['audit-created', 'audit-granted', 'audit-exec']);
+    const lines = (await readFile(file, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.type),
+      ['audit-created', 'audit-granted', 'audit-exec'],
+    );
     assert.deepEqual(lines[2].data, events[2]!.data);
-    assert.equal(lines[0].summary, "alice requests `ls -l` in pod default/nginx (valid for 1h, container nginx, ticket OPS-1); to decide: kubectl request grant alice-ls -n default");
+    assert.equal(
+      lines[0].summary,
+      'alice requests `ls -l` in pod default/nginx (valid for 1h, container nginx, ticket OPS-1); to decide: kubectl request grant alice-ls -n default',
+    );
     assert.equal(lines[1].summary, "bob granted alice's request default/alice-ls for `ls -l` in pod nginx");
     assert.equal(lines[2].summary, 'alice exec `ls -l` in pod default/nginx (container nginx): allowed');
     assert.deepEqual(posted, [lines[0].summary]);
@@ -215,7 +255,10 @@ describe('audit app', () => {
     const chain = await ChainFile.open(join(await tmp(), 'audit.jsonl'));
     const posted: string[] = [];
     const app = createAuditApp({ chain, log: quiet, notify: async (text) => void posted.push(text) });
-    const dry: AuditEvent = { type: 'audit-created', data: { ...events[0]!.data, request: admission({ dryRun: true }) } } as AuditEvent;
+    const dry: AuditEvent = {
+      type: 'audit-created',
+      data: { ...events[0]!.data, request: admission({ dryRun: true }) },
+    } as AuditEvent;
     assert.equal((await post(app, dry)).status, 200);
     await chain.close();
     assert.equal(chain.head.seq, 1);
@@ -232,7 +275,11 @@ describe('audit app', () => {
   test('answers 400 to a malformed event and stores nothing', async () => {
     const chain = await ChainFile.open(join(await tmp(), 'audit.jsonl'));
     const app = createAuditApp({ chain, log: quiet });
-    const res = await app.request('/audit?type=audit-exec', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"isAllowed":true}' });
+    const res = await app.request('/audit?type=audit-exec', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"isAllowed":true}',
+    });
     assert.equal(res.status, 400);
     assert.equal(chain.head.seq, 0);
     await chain.close();
@@ -240,16 +287,47 @@ describe('audit app', () => {
 });
 
 describe('validator rules', () => {
-  const data = (customKeys?: Record<string, string>) => ({ Request: admission(), AccessRequest: accessRequest(customKeys) });
+  const data = (customKeys?: Record<string, string>) => ({
+    Request: admission(),
+    AccessRequest: accessRequest(customKeys),
+  });
   const cases: { name: string; keys?: Record<string, string>; status: 'valid' | 'invalid'; message?: RegExp }[] = [
-    { name: 'a request with a well-formed ticket is valid', keys: { ticket: 'OPS-123' }, status: 'valid', message: /ticket OPS-123/ },
-    { name: 'a request without customKeys is told how to add a ticket', status: 'invalid', message: /a ticket is required: add -k ticket=OPS-123 to kubectl request exec/ },
+    {
+      name: 'a request with a well-formed ticket is valid',
+      keys: { ticket: 'OPS-123' },
+      status: 'valid',
+      message: /ticket OPS-123/,
+    },
+    {
+      name: 'a request without customKeys is told how to add a ticket',
+      status: 'invalid',
+      message: /a ticket is required: add -k ticket=OPS-123 to kubectl request exec/,
+    },
     { name: 'an empty ticket is refused', keys: { ticket: ' ' }, status: 'invalid', message: /a ticket is required/ },
-    { name: 'a malformed ticket is refused with an example', keys: { ticket: 'fix stuff' }, status: 'invalid', message: /customKeys.ticket "fix stuff" is not a ticket id: use one like OPS-123/ },
+    {
+      name: 'a malformed ticket is refused with an example',
+      keys: { ticket: 'fix stuff' },
+      status: 'invalid',
+      message: /customKeys.ticket "fix stuff" is not a ticket id: use one like OPS-123/,
+    },
     { name: 'a lower-case ticket is refused', keys: { ticket: 'ops-1' }, status: 'invalid' },
-    { name: 'example-key with the expected value passes', keys: { ticket: 'OPS-1', 'example-key': 'example-value' }, status: 'valid' },
-    { name: 'example-key with another value is refused', keys: { ticket: 'OPS-1', 'example-key': 'nope' }, status: 'invalid', message: /customKeys.example-key must be "example-value" when set, got "nope"/ },
-    { name: 'both problems are reported at once', keys: { 'example-key': 'nope' }, status: 'invalid', message: /a ticket is required.*; customKeys.example-key/ },
+    {
+      name: 'example-key with the expected value passes',
+      keys: { ticket: 'OPS-1', 'example-key': 'example-value' },
+      status: 'valid',
+    },
+    {
+      name: 'example-key with another value is refused',
+      keys: { ticket: 'OPS-1', 'example-key': 'nope' },
+      status: 'invalid',
+      message: /customKeys.example-key must be "example-value" when set, got "nope"/,
+    },
+    {
+      name: 'both problems are reported at once',
+      keys: { 'example-key': 'nope' },
+      status: 'invalid',
+      message: /a ticket is required.*; customKeys.example-key/,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -269,7 +347,10 @@ describe('validator rules', () => {
 
   test('a bad pattern or an example that does not match it is a start-up error', () => {
     assert.throws(() => rulesFrom({ ticketPattern: '([' }), /--ticket-pattern: /);
-    assert.throws(() => rulesFrom({ ticketPattern: '^INC[0-9]+$' }), /--ticket-example "OPS-123" does not match --ticket-pattern/);
+    assert.throws(
+      () => rulesFrom({ ticketPattern: '^INC[0-9]+$' }),
+      /--ticket-example "OPS-123" does not match --ticket-pattern/,
+    );
   });
 });
 
@@ -285,13 +366,29 @@ describe('examples served over HTTPS to the real clients', () => {
   });
 
   test('the validator refuses a request without ticket and accepts one with it', async () => {
-    const server = await startValidatorWebhook({ address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), 'ticket-pattern': '^[A-Z]+-[0-9]+$' }, quiet);
+    const server = await startValidatorWebhook(
+      {
+        address: '127.0.0.1:0',
+        'cert-file': join(dir, 'tls.crt'),
+        'key-file': join(dir, 'tls.key'),
+        'ticket-pattern': '^[A-Z]+-[0-9]+$',
+      },
+      quiet,
+    );
     try {
       const validator = validatorWebhook({ url: `${server.url}/validate`, caBundle: ca.cert });
       const refused = await validator.validateAccessRequest({ request: admission(), accessRequest: accessRequest() });
       assert.equal(refused.status, 'invalid');
       assert.match(refused.message ?? '', /add -k ticket=OPS-123 to kubectl request exec/);
-      assert.equal((await validator.validateAccessRequest({ request: admission(), accessRequest: accessRequest({ ticket: 'OPS-9' }) })).status, 'valid');
+      assert.equal(
+        (
+          await validator.validateAccessRequest({
+            request: admission(),
+            accessRequest: accessRequest({ ticket: 'OPS-9' }),
+          })
+        ).status,
+        'valid',
+      );
     } finally {
       await server.close();
     }
@@ -299,7 +396,10 @@ describe('examples served over HTTPS to the real clients', () => {
 
   test('the audit webhook chains what the audit sink sends; verify passes', async () => {
     const file = join(dir, 'served.jsonl');
-    const server = await startAuditWebhook({ address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), file }, quiet);
+    const server = await startAuditWebhook(
+      { address: '127.0.0.1:0', 'cert-file': join(dir, 'tls.crt'), 'key-file': join(dir, 'tls.key'), file },
+      quiet,
+    );
     try {
       const sink = auditWebhookSink({ url: `${server.url}/audit`, caBundle: ca.cert });
       for (const event of events) await sink.record(event);
@@ -313,7 +413,10 @@ describe('examples served over HTTPS to the real clients', () => {
 
   test('a start-up problem is a one-line error naming the file', async () => {
     await assert.rejects(
-      startValidatorWebhook({ address: '127.0.0.1:0', 'cert-file': join(dir, 'missing.crt'), 'key-file': join(dir, 'tls.key') }, quiet),
+      startValidatorWebhook(
+        { address: '127.0.0.1:0', 'cert-file': join(dir, 'missing.crt'), 'key-file': join(dir, 'tls.key') },
+        quiet,
+      ),
       /^Error: cannot read --cert-file .*missing\.crt: no such file$/,
     );
   });

@@ -32,7 +32,10 @@ function generate(next: () => number, budget: number): unknown {
   const roll = next();
   if (budget <= 0 || roll < 0.3) {
     const pick = Math.floor(next() * 4);
-    if (pick === 0) return Array.from({ length: 1 + Math.floor(next() * 3) }, () => TRICKY[Math.floor(next() * TRICKY.length)]).join('');
+    if (pick === 0)
+      return Array.from({ length: 1 + Math.floor(next() * 3) }, () => TRICKY[Math.floor(next() * TRICKY.length)]).join(
+        '',
+      );
     if (pick === 1) return Math.floor(next() * 1000);
     if (pick === 2) return next() < 0.5;
     return null;
@@ -47,14 +50,18 @@ describe('jsonNestingError', () => {
   it('accepts every recorded AdmissionReview fixture', () => {
     const files = readdirSync(fixtures).filter((name) => name.endsWith('.json'));
     assert.ok(files.length >= 5);
-    for (const name of files) assert.equal(jsonNestingError(readFileSync(new URL(name, fixtures), 'utf8')), undefined, name);
+    for (const name of files)
+      assert.equal(jsonNestingError(readFileSync(new URL(name, fixtures), 'utf8')), undefined, name);
   });
 
   it(`accepts nesting of exactly ${MAX_JSON_DEPTH} levels and refuses one more, saying where`, () => {
     assert.equal(jsonNestingError(nested(MAX_JSON_DEPTH)), undefined);
     assert.equal(jsonNestingError(nested(MAX_JSON_DEPTH, '{"a":', '}').replace(/\{"a":\}/, '{}')), undefined);
     const message = jsonNestingError(nested(MAX_JSON_DEPTH + 1));
-    assert.match(message ?? '', new RegExp(`deeper than ${MAX_JSON_DEPTH} levels \\(at character ${MAX_JSON_DEPTH}\\)`));
+    assert.match(
+      message ?? '',
+      new RegExp(`deeper than ${MAX_JSON_DEPTH} levels \\(at character ${MAX_JSON_DEPTH}\\)`),
+    );
     assert.match(jsonNestingError(`{"a":${nested(MAX_JSON_DEPTH)}}`) ?? '', /deeper than 64/);
   });
 
@@ -62,7 +69,10 @@ describe('jsonNestingError', () => {
     const inString = JSON.stringify({ a: '['.repeat(1000), b: '\\"[[[[', c: '\\' });
     assert.equal(jsonNestingError(inString, 1), undefined);
     // A string ending in a backslash closes at the next quote: what follows is counted again.
-    assert.equal(jsonNestingError(JSON.stringify(['\\', [[]]]), 2), 'request body nests JSON deeper than 2 levels (at character 7); an AdmissionReview never does, send one from the kube-apiserver');
+    assert.equal(
+      jsonNestingError(JSON.stringify(['\\', [[]]]), 2),
+      'request body nests JSON deeper than 2 levels (at character 7); an AdmissionReview never does, send one from the kube-apiserver',
+    );
   });
 
   it('agrees with the depth of 2,000 generated values (seeded)', () => {
@@ -72,7 +82,11 @@ describe('jsonNestingError', () => {
       const text = JSON.stringify(value, null, n % 3 === 0 ? 1 : undefined);
       const depth = depthOf(value);
       for (const limit of [Math.max(0, depth - 1), depth]) {
-        assert.equal(jsonNestingError(text, limit) === undefined, depth <= limit, `limit ${limit}, depth ${depth}: ${text}`);
+        assert.equal(
+          jsonNestingError(text, limit) === undefined,
+          depth <= limit,
+          `limit ${limit}, depth ${depth}: ${text}`,
+        );
       }
     }
   });

@@ -32,14 +32,19 @@ describe('the list of kinds of access', () => {
       const [, subResource] = resource.split('/');
       const kinds = KINDS.filter((kind) => kind.subResource === subResource);
       assert.ok(kinds.length > 0, `${resource} is in webhook.yaml but no kind reviews it`);
-      for (const kind of kinds) assert.deepEqual(operations, [kind.operation], `${kind.name}: ${resource} ${operations.join(',')}`);
+      for (const kind of kinds)
+        assert.deepEqual(operations, [kind.operation], `${kind.name}: ${resource} ${operations.join(',')}`);
     }
   });
 
-  it('every kind\'s route is in the manifests\' webhook rules with its operation', async () => {
+  it("every kind's route is in the manifests' webhook rules with its operation", async () => {
     const rules = await podRules();
     for (const kind of KINDS) {
-      assert.deepEqual(rules.get(`pods/${kind.subResource}`), [kind.operation], `${kind.name}: pods/${kind.subResource} missing from webhook.yaml`);
+      assert.deepEqual(
+        rules.get(`pods/${kind.subResource}`),
+        [kind.operation],
+        `${kind.name}: pods/${kind.subResource} missing from webhook.yaml`,
+      );
     }
   });
 
@@ -56,7 +61,9 @@ describe('the list of kinds of access', () => {
   it('gives every option field to exactly the subresource of the kinds that own it', () => {
     for (const kind of KINDS) {
       for (const field of kind.optionFields) {
-        const owners = Object.entries(OPTION_FIELDS).filter(([, fields]) => fields.includes(field)).map(([subResource]) => subResource);
+        const owners = Object.entries(OPTION_FIELDS)
+          .filter(([, fields]) => fields.includes(field))
+          .map(([subResource]) => subResource);
         assert.deepEqual(owners, [kind.subResource], `${kind.name}: ${field}`);
       }
     }

@@ -50,7 +50,11 @@ async function kustomize(dir: string): Promise<Obj[]> {
 async function yamlFiles(...files: string[]): Promise<Obj[]> {
   return (await Promise.all(files.map(async (f) => parseYaml(await readFile(path.join(ROOT, f), 'utf8'))))).flat();
 }
-const yamlIn = async (dir: string) => (await readdir(path.join(ROOT, dir))).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(dir, f));
+const yamlIn = async (dir: string) =>
+  (await readdir(path.join(ROOT, dir)))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 
 /** Every folder under manifests/ with a kustomization.yaml, as [relative path, kind]. */
 async function kustomizations(): Promise<[string, string][]> {
@@ -58,7 +62,10 @@ async function kustomizations(): Promise<[string, string][]> {
   for (const entry of await readdir(path.join(ROOT, 'manifests'), { recursive: true })) {
     if (path.basename(String(entry)) !== 'kustomization.yaml') continue;
     const text = await readFile(path.join(ROOT, 'manifests', String(entry)), 'utf8');
-    found.push([path.join('manifests', path.dirname(String(entry))), /^kind:\s*Component\b/m.test(text) ? 'Component' : 'Kustomization']);
+    found.push([
+      path.join('manifests', path.dirname(String(entry))),
+      /^kind:\s*Component\b/m.test(text) ? 'Component' : 'Kustomization',
+    ]);
   }
   return found.sort(([a], [b]) => a.localeCompare(b));
 }
@@ -77,7 +84,8 @@ describe('manifests lint: what ships', () => {
     tmp = await mkdtemp(path.join(tmpdir(), 'kra-lint-'));
     const all = await kustomizations();
     components = all.filter(([, kind]) => kind === 'Component').map(([dir]) => dir);
-    for (const [dir, kind] of all) if (kind === 'Kustomization') renders.set(dir, await kustomize(path.join(ROOT, dir)));
+    for (const [dir, kind] of all)
+      if (kind === 'Kustomization') renders.set(dir, await kustomize(path.join(ROOT, dir)));
     // Components cannot be rendered alone: on top of the base, one at a time and all together.
     const overlay = async (name: string, parts: string[]) => {
       const dir = path.join(tmp, name.replaceAll('/', '_'));
@@ -85,7 +93,12 @@ describe('manifests lint: what ships', () => {
       await mkdir(dir, { recursive: true });
       await writeFile(
         path.join(dir, 'kustomization.yaml'),
-        JSON.stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [rel('manifests/base')], components: parts.map(rel) }),
+        JSON.stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [rel('manifests/base')],
+          components: parts.map(rel),
+        }),
       );
       renders.set(`manifests/base + ${name}`, await kustomize(dir));
     };
@@ -93,7 +106,10 @@ describe('manifests lint: what ships', () => {
     await overlay('every component', components);
     base = renders.get('manifests/base')!;
     // The examples are applied with kubectl apply -f beside the base, whose roles they bind.
-    renders.set('manifests/base + manifests/examples', [...base, ...(await yamlFiles(...(await yamlIn('manifests/examples'))))]);
+    renders.set('manifests/base + manifests/examples', [
+      ...base,
+      ...(await yamlFiles(...(await yamlIn('manifests/examples')))),
+    ]);
   });
 
   after(async () => {
@@ -101,15 +117,21 @@ describe('manifests lint: what ships', () => {
   });
 
   it('renders every kustomization and component under manifests/, and the examples', () => {
-    for (const dir of ['manifests', 'manifests/base', 'manifests/crds', 'manifests/overlays/cert-manager']) assert.ok(renders.has(dir), `${dir} not rendered`);
+    for (const dir of ['manifests', 'manifests/base', 'manifests/crds', 'manifests/overlays/cert-manager'])
+      assert.ok(renders.has(dir), `${dir} not rendered`);
     assert.ok(components.length >= 3, `components: ${components.join(', ')}`);
     assert.ok(renders.has('manifests/base + every component'));
     const examples = renders.get('manifests/base + manifests/examples')!;
-    assert.ok(examples.some((o) => o.kind === 'RoleBinding' && o.metadata.name === 'kube-request-access:developers-standing-exec'));
+    assert.ok(
+      examples.some(
+        (o) => o.kind === 'RoleBinding' && o.metadata.name === 'kube-request-access:developers-standing-exec',
+      ),
+    );
   });
 
   it('binds exec and its friends nowhere cluster-wide and never in an ungated namespace', () => {
-    for (const [name, objects] of renders) assert.deepEqual(lintBindings(objects, DEFAULT_UNGATED_NAMESPACES), [], name);
+    for (const [name, objects] of renders)
+      assert.deepEqual(lintBindings(objects, DEFAULT_UNGATED_NAMESPACES), [], name);
   });
 
   it('reviews requests and grants everywhere and excludes exactly the ungated namespaces from exec, as the server is told', () => {
@@ -121,10 +143,15 @@ describe('manifests lint: what ships', () => {
 
   it("the test control plane's RBAC passes the same lint in both modes", async () => {
     const plane = await yamlFiles('tests/controlplane/rbac.yaml', 'tests/controlplane/rbac-developers-exec.yaml');
-    assert.ok(plane.some((o) => o.kind === 'RoleBinding'), 'rbac-developers-exec.yaml binds per namespace');
+    assert.ok(
+      plane.some((o) => o.kind === 'RoleBinding'),
+      'rbac-developers-exec.yaml binds per namespace',
+    );
     assert.deepEqual(lintBindings(plane, UNGATED_NAMESPACES), []);
     // Standing exec is bound in exactly the gated namespaces the control plane creates.
-    const standing = plane.filter((o) => o.kind === 'RoleBinding' && o.roleRef.name === 'kube-request-access:developer-exec');
+    const standing = plane.filter(
+      (o) => o.kind === 'RoleBinding' && o.roleRef.name === 'kube-request-access:developer-exec',
+    );
     assert.deepEqual(standing.map((o) => o.metadata.namespace).sort(), [...NAMESPACES].sort());
   });
 
@@ -156,7 +183,8 @@ describe('manifests lint: what ships', () => {
       }).bindings.map((b) => `${b.metadata.namespace}/${b.metadata.name}`);
     };
     assert.deepEqual(granted('team-a'), ['team-a/kube-request-access.r1']);
-    for (const namespace of excluded) assert.deepEqual(granted(namespace), [], `a RoleBinding in the ungated namespace ${namespace}`);
+    for (const namespace of excluded)
+      assert.deepEqual(granted(namespace), [], `a RoleBinding in the ungated namespace ${namespace}`);
   });
 
   describe('breaking a manifest on purpose: each break is caught', () => {
@@ -171,24 +199,59 @@ describe('manifests lint: what ships', () => {
         (o) => [...o, role('reader', [{ apiGroups: ['*'], resources: ['*'], verbs: ['get'] }]), crb('reader')],
         /binds ClusterRole reader, which grants pods\/exec, .*nodes\/proxy, cluster-wide/,
       ],
-      ['a ClusterRoleBinding of "*/exec"', (o) => [...o, role('r', [{ apiGroups: [''], resources: ['*/exec'], verbs: ['create'] }]), crb('r')], /grants pods\/exec, cluster-wide/],
-      ['a ClusterRoleBinding of nodes/proxy', (o) => [...o, role('r', [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]), crb('r')], /grants nodes\/proxy, cluster-wide/],
-      ['a ClusterRoleBinding of verbs "*" on pods/attach', (o) => [...o, role('r', [{ apiGroups: [''], resources: ['pods/attach'], verbs: ['*'] }]), crb('r')], /grants pods\/attach, cluster-wide/],
-      ['a ClusterRoleBinding of a built-in role the lint cannot see', (o) => [...o, crb('edit')], /binds ClusterRole edit cluster-wide.*not in these manifests/],
+      [
+        'a ClusterRoleBinding of "*/exec"',
+        (o) => [...o, role('r', [{ apiGroups: [''], resources: ['*/exec'], verbs: ['create'] }]), crb('r')],
+        /grants pods\/exec, cluster-wide/,
+      ],
+      [
+        'a ClusterRoleBinding of nodes/proxy',
+        (o) => [...o, role('r', [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }]), crb('r')],
+        /grants nodes\/proxy, cluster-wide/,
+      ],
+      [
+        'a ClusterRoleBinding of verbs "*" on pods/attach',
+        (o) => [...o, role('r', [{ apiGroups: [''], resources: ['pods/attach'], verbs: ['*'] }]), crb('r')],
+        /grants pods\/attach, cluster-wide/,
+      ],
+      [
+        'a ClusterRoleBinding of a built-in role the lint cannot see',
+        (o) => [...o, crb('edit')],
+        /binds ClusterRole edit cluster-wide.*not in these manifests/,
+      ],
       [
         'a RoleBinding of the granted role in kube-system',
         (o) => [...o, rb('kube-system', 'kube-request-access-granted-exec')],
         /RoleBinding kube-system\/oops .* in the ungated namespace kube-system/,
       ],
-      ['a RoleBinding of the granted role without a namespace', (o) => [...o, rb(undefined, 'kube-request-access-granted-exec')], /without a namespace/],
+      [
+        'a RoleBinding of the granted role without a namespace',
+        (o) => [...o, rb(undefined, 'kube-request-access-granted-exec')],
+        /without a namespace/,
+      ],
       [
         'the granted role aggregated into edit',
-        (o) => edit(o, 'ClusterRole', 'kube-request-access-granted-exec', (r) => (r.metadata.labels = { ...r.metadata.labels, 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' })),
+        (o) =>
+          edit(
+            o,
+            'ClusterRole',
+            'kube-request-access-granted-exec',
+            (r) =>
+              (r.metadata.labels = { ...r.metadata.labels, 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' }),
+          ),
         /carries rbac.authorization.k8s.io\/aggregate-to-edit/,
       ],
       [
         'the objects webhook excluding kube-system',
-        (o) => webhook(o, OBJECTS_WEBHOOK, (w) => (w.namespaceSelector = { matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: ['kube-system'] }] })),
+        (o) =>
+          webhook(
+            o,
+            OBJECTS_WEBHOOK,
+            (w) =>
+              (w.namespaceSelector = {
+                matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: ['kube-system'] }],
+              }),
+          ),
         /objects.kube-request-access.io: namespaceSelector excludes kube-system/,
       ],
       [
@@ -201,7 +264,11 @@ describe('manifests lint: what ships', () => {
         (o) => webhook(o, OBJECTS_WEBHOOK, (w) => (w.rules[0].operations = ['CREATE', 'UPDATE'])),
         /DELETE of accessrequests is not reviewed/,
       ],
-      ['the objects webhook with an objectSelector', (o) => webhook(o, OBJECTS_WEBHOOK, (w) => (w.objectSelector = { matchLabels: { a: 'b' } })), /objectSelector/],
+      [
+        'the objects webhook with an objectSelector',
+        (o) => webhook(o, OBJECTS_WEBHOOK, (w) => (w.objectSelector = { matchLabels: { a: 'b' } })),
+        /objectSelector/,
+      ],
       [
         'the exec webhook excluding team-a as well',
         (o) => webhook(o, EXEC_WEBHOOK, (w) => w.namespaceSelector.matchExpressions[0].values.push('team-a')),
@@ -214,13 +281,21 @@ describe('manifests lint: what ships', () => {
       ],
       [
         'the exec webhook leaving out namespaces by another label',
-        (o) => webhook(o, EXEC_WEBHOOK, (w) => w.namespaceSelector.matchExpressions.push({ key: 'team', operator: 'Exists' })),
+        (o) =>
+          webhook(o, EXEC_WEBHOOK, (w) =>
+            w.namespaceSelector.matchExpressions.push({ key: 'team', operator: 'Exists' }),
+          ),
         /leaves namespaces out by something other than their name/,
       ],
-      ['a Deployment without --ungated-namespaces', (o) => args(o, (a) => a.filter((x) => !x.startsWith('--ungated-namespaces'))), /does not pass --ungated-namespaces explicitly/],
+      [
+        'a Deployment without --ungated-namespaces',
+        (o) => args(o, (a) => a.filter((x) => !x.startsWith('--ungated-namespaces'))),
+        /does not pass --ungated-namespaces explicitly/,
+      ],
       [
         'a Deployment whose --ungated-namespaces differs from the exec webhook',
-        (o) => args(o, (a) => a.map((x) => (x.startsWith('--ungated-namespaces') ? '--ungated-namespaces=kube-system' : x))),
+        (o) =>
+          args(o, (a) => a.map((x) => (x.startsWith('--ungated-namespaces') ? '--ungated-namespaces=kube-system' : x))),
         /passes --ungated-namespaces=kube-system, the exec webhook excludes[\s\S]*configFrom\(the Deployment's args\).ungatedNamespaces is \[kube-system\]/,
       ],
     ];
@@ -233,7 +308,13 @@ describe('manifests lint: what ships', () => {
     }
 
     it('does not flag roles that only read, bound cluster-wide (examples/bindings.yaml)', () => {
-      const readers = [role('reader', [{ apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }, { apiGroups: [''], resources: ['*'], verbs: ['list', 'watch'] }]), crb('reader')];
+      const readers = [
+        role('reader', [
+          { apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: [''], resources: ['*'], verbs: ['list', 'watch'] },
+        ]),
+        crb('reader'),
+      ];
       assert.deepEqual(lintBindings([...clone(base), ...readers], DEFAULT_UNGATED_NAMESPACES), []);
     });
   });
@@ -246,8 +327,17 @@ const crb = (roleName: string): Obj => ({
   roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
   subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'developers' }],
 });
-const rb = (namespace: string | undefined, roleName: string): Obj => ({ ...crb(roleName), kind: 'RoleBinding', metadata: { name: 'oops', ...(namespace ? { namespace } : {}) } });
-const role = (name: string, rules: Rule[]): Obj => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules });
+const rb = (namespace: string | undefined, roleName: string): Obj => ({
+  ...crb(roleName),
+  kind: 'RoleBinding',
+  metadata: { name: 'oops', ...(namespace ? { namespace } : {}) },
+});
+const role = (name: string, rules: Rule[]): Obj => ({
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name },
+  rules,
+});
 const edit = (objects: Obj[], kind: string, name: string, change: (o: Obj) => void) => {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
   assert.ok(found, `${kind} ${name}`);
@@ -255,7 +345,9 @@ const edit = (objects: Obj[], kind: string, name: string, change: (o: Obj) => vo
   return objects;
 };
 const webhook = (objects: Obj[], name: string, change: (w: any) => void) =>
-  edit(objects, 'ValidatingWebhookConfiguration', 'kube-request-access', (config) => change(config.webhooks.find((w: any) => w.name === name)));
+  edit(objects, 'ValidatingWebhookConfiguration', 'kube-request-access', (config) =>
+    change(config.webhooks.find((w: any) => w.name === name)),
+  );
 const args = (objects: Obj[], change: (args: string[]) => string[]) =>
   edit(objects, 'Deployment', 'kube-request-access', (d) => {
     const container = d.spec.template.spec.containers[0];

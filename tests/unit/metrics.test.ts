@@ -16,9 +16,24 @@ function setup(audit: AuditSink[] = []) {
     { name: 'pending_requests', labels: { namespace: 'team-a' }, value: 2 },
     { name: 'cache_lag_seconds', labels: { cache: 'accessrequests' }, value: 0 },
   ]);
-  const app = createApp({ lookup: cluster, effects: cluster, audit, config: DEFAULT_CONFIG, clock: () => NOW, metrics });
+  const app = createApp({
+    lookup: cluster,
+    effects: cluster,
+    audit,
+    config: DEFAULT_CONFIG,
+    clock: () => NOW,
+    metrics,
+  });
   const post = async (request: object) =>
-    ((await (await app.request('/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }) })).json()) as AdmissionResponseReview).response;
+    (
+      (await (
+        await app.request('/', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }),
+        })
+      ).json()) as AdmissionResponseReview
+    ).response;
   const scrape = async () => (await app.request('/metrics')).text();
   return { cluster, post, scrape };
 }
@@ -29,7 +44,10 @@ describe('metrics', () => {
     assert.equal((await post(objectReview(accessRequest({ name: 'new-one' }), { user: users.alice }))).allowed, true);
     assert.equal((await post(objectReview(accessGrant(), { user: users.carol }))).allowed, true);
     cluster.add(accessGrant());
-    assert.equal((await post(objectReview(accessGrant({ grantFor: 'bobs', status: 'denied' }), { user: users.carol }))).allowed, true);
+    assert.equal(
+      (await post(objectReview(accessGrant({ grantFor: 'bobs', status: 'denied' }), { user: users.carol }))).allowed,
+      true,
+    );
     assert.equal((await post(execReview())).allowed, true);
     assert.equal((await post(execReview({ command: ['id'] }))).allowed, false);
     await post({ ...execReview(), dryRun: true });
@@ -37,26 +55,51 @@ describe('metrics', () => {
     assert.match(text, /kube_request_access_requests_created_total\{namespace="team-a"\} 1\n/);
     assert.match(text, /kube_request_access_decisions_total\{namespace="team-a",decision="granted"\} 1\n/);
     assert.match(text, /kube_request_access_decisions_total\{namespace="team-a",decision="denied"\} 1\n/);
-    assert.match(text, /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="allowed"\} 1\n/);
-    assert.match(text, /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="denied"\} 1\n/);
+    assert.match(
+      text,
+      /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="allowed"\} 1\n/,
+    );
+    assert.match(
+      text,
+      /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="denied"\} 1\n/,
+    );
     assert.match(text, /kube_request_access_pending_requests\{namespace="team-a"\} 2\n/);
     assert.match(text, /kube_request_access_cache_lag_seconds\{cache="accessrequests"\} 0\n/);
   });
 
   it('counts a decision the audit webhook refused as an audit failure and a denial', async () => {
-    const { post, scrape } = setup([{ name: 'down', record: async () => { throw new Error('HTTP 503'); } }]);
+    const { post, scrape } = setup([
+      {
+        name: 'down',
+        record: async () => {
+          throw new Error('HTTP 503');
+        },
+      },
+    ]);
     assert.equal((await post(execReview())).allowed, false);
     const text = await scrape();
     assert.match(text, /kube_request_access_audit_failures_total\{sink="webhook"\} 1\n/);
-    assert.match(text, /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="denied"\} 1\n/);
+    assert.match(
+      text,
+      /kube_request_access_access_total\{namespace="team-a",subresource="exec",verdict="denied"\} 1\n/,
+    );
   });
 
   it('the example dashboard asks only for series the server renders', async () => {
     const { scrape } = setup();
-    const rendered = new Set([...(await scrape()).matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));
-    const dashboard = JSON.parse(readFileSync(new URL('../../examples/monitoring/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
-    const asked = dashboard.panels.flatMap((panel) => panel.targets.flatMap((target) => target.expr.match(/kube_request_access_\w+/g) ?? []));
+    const rendered = new Set(
+      [...(await scrape()).matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!],
+      ),
+    );
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../../examples/monitoring/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as { panels: { targets: { expr: string }[] }[] };
+    const asked = dashboard.panels.flatMap((panel) =>
+      panel.targets.flatMap((target) => target.expr.match(/kube_request_access_\w+/g) ?? []),
+    );
     assert.ok(asked.length >= 8);
-    for (const name of asked) assert.ok(rendered.has(name), `the dashboard asks for ${name}, which /metrics does not have`);
+    for (const name of asked)
+      assert.ok(rendered.has(name), `the dashboard asks for ${name}, which /metrics does not have`);
   });
 });

@@ -35,38 +35,74 @@ const accessRequest: AccessRequest = {
   metadata: { name: 'alice-web-0-x2kqp', namespace: 'shop', uid: 'r1', resourceVersion: '' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'shop' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'web-0',
+      namespace: 'shop',
+    },
     validFor: '30m',
-    execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['sh', '-c', 'cat /etc/<x>'] },
+    execOptions: {
+      stdin: false,
+      stdout: true,
+      stderr: true,
+      tty: false,
+      container: 'app',
+      command: ['sh', '-c', 'cat /etc/<x>'],
+    },
     customKeys: { ticket: 'OPS-1' },
   },
 };
 const decision = (status: 'granted' | 'denied', reason?: string): AccessGrant => ({
   metadata: { name: 'alice-web-0-x2kqp-grant', namespace: 'shop', uid: 'g1', resourceVersion: '' },
-  spec: { grantFor: 'alice-web-0-x2kqp', grantForUID: 'r1', grantedBy: { username: 'carol' }, ...(reason ? { reason } : {}) },
+  spec: {
+    grantFor: 'alice-web-0-x2kqp',
+    grantForUID: 'r1',
+    grantedBy: { username: 'carol' },
+    ...(reason ? { reason } : {}),
+  },
   status,
 });
 const created: AuditEvent = { type: 'audit-created', data: { request: admission('alice'), accessRequest } };
-const granted: AuditEvent = { type: 'audit-granted', data: { request: admission('carol'), accessRequest, accessGrant: decision('granted') } };
-const denied: AuditEvent = { type: 'audit-granted', data: { request: admission('carol'), accessRequest, accessGrant: decision('denied', 'use the replica') } };
+const granted: AuditEvent = {
+  type: 'audit-granted',
+  data: { request: admission('carol'), accessRequest, accessGrant: decision('granted') },
+};
+const denied: AuditEvent = {
+  type: 'audit-granted',
+  data: { request: admission('carol'), accessRequest, accessGrant: decision('denied', 'use the replica') },
+};
 const exec: AuditEvent = {
   type: 'audit-exec',
   data: {
-    request: admission('alice', { kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', operation: 'CONNECT' }),
+    request: admission('alice', {
+      kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'web-0',
+      operation: 'CONNECT',
+    }),
     isAllowed: true,
     execOptions: accessRequest.spec.execOptions!,
     isAdmin: false,
   },
 };
-const dryRun: AuditEvent = { type: 'audit-created', data: { request: admission('alice', { dryRun: true }), accessRequest } };
+const dryRun: AuditEvent = {
+  type: 'audit-created',
+  data: { request: admission('alice', { dryRun: true }), accessRequest },
+};
 
 /** A local HTTPS chat receiver: answers the statuses given in turn (then 200), records every body. */
 async function chat(statuses: number[] = []) {
   const bodies: unknown[] = [];
-  const server = await startHttpsServer(leaf, (_req, body, res) => {
-    bodies.push(JSON.parse(body));
-    res.writeHead(statuses.shift() ?? 200).end('ok');
-  }, '/services/T0/B0/secret');
+  const server = await startHttpsServer(
+    leaf,
+    (_req, body, res) => {
+      bodies.push(JSON.parse(body));
+      res.writeHead(statuses.shift() ?? 200).end('ok');
+    },
+    '/services/T0/B0/secret',
+  );
   return { ...server, bodies };
 }
 
@@ -111,9 +147,21 @@ describe('notifier', () => {
     assert.equal(receiver.bodies.length, 3, JSON.stringify(receiver.bodies));
     const [request, grant, deny] = receiver.bodies.map((b) => JSON.stringify(b));
     const first = receiver.bodies[0] as { text: string; blocks: { type: string }[] };
-    assert.match(first.text, /^alice requests exec of sh -c 'cat \/etc\/&lt;x&gt;' in shop\/web-0 \(container app\), 30m/);
+    assert.match(
+      first.text,
+      /^alice requests exec of sh -c 'cat \/etc\/&lt;x&gt;' in shop\/web-0 \(container app\), 30m/,
+    );
     assert.ok(first.blocks.some((b) => b.type === 'section'));
-    for (const field of ['*Who*\\nalice', '*Pod*\\nshop/web-0', '*Container*\\napp', '*Window*\\n30m', '`sh` `-c` `cat /etc/&lt;x&gt;`', 'ticket=OPS-1', '`kubectl request grant -n shop alice-web-0-x2kqp`', '`kubectl request ui`']) {
+    for (const field of [
+      '*Who*\\nalice',
+      '*Pod*\\nshop/web-0',
+      '*Container*\\napp',
+      '*Window*\\n30m',
+      '`sh` `-c` `cat /etc/&lt;x&gt;`',
+      'ticket=OPS-1',
+      '`kubectl request grant -n shop alice-web-0-x2kqp`',
+      '`kubectl request ui`',
+    ]) {
       assert.ok(request!.includes(field), `${field} in ${request}`);
     }
     assert.match(grant!, /carol granted alice's request shop\/alice-web-0-x2kqp \(30m\)/);
@@ -185,7 +233,10 @@ describe('notifier', () => {
       await receiver.close();
     }
     assert.equal(receiver.bodies.length, 4, 'three attempts for the first, one for the 400');
-    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line));
+    const lines = (await readFile(file, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(lines.length, 2);
     assert.equal(lines[0].error, 'chat webhook answered HTTP 500');
     assert.equal(lines[0].event, 'request');
@@ -201,7 +252,11 @@ describe('notifier', () => {
     const receiver = await chat();
     const other = await createCA('another CA');
     await writeFile(join(dir, 'other-ca.crt'), other.cert);
-    const server = await notifier(receiver.url, { attempts: '2', 'dead-letter-file': file, 'chat-ca-file': join(dir, 'other-ca.crt') });
+    const server = await notifier(receiver.url, {
+      attempts: '2',
+      'dead-letter-file': file,
+      'chat-ca-file': join(dir, 'other-ca.crt'),
+    });
     try {
       await auditWebhookSink({ url: `${server.url}/audit`, caBundle: ca.cert }).record(created);
       await server.deliverer.drain();

@@ -9,7 +9,12 @@ import {
 } from '../../functions/reconcile/index.ts';
 import { at, grant, request } from './kubernetes/_objects.ts';
 
-const config: ReconcileConfig = { grantedRoleName: 'kube-request-access-granted-exec', grantedRoleKind: 'ClusterRole', usernamePrefix: '', ungatedNamespaces: ['kube-system'] };
+const config: ReconcileConfig = {
+  grantedRoleName: 'kube-request-access-granted-exec',
+  grantedRoleKind: 'ClusterRole',
+  usernamePrefix: '',
+  ungatedNamespaces: ['kube-system'],
+};
 
 describe('desiredRoleBindings', () => {
   it('never binds in a namespace the exec webhook does not gate', () => {
@@ -19,7 +24,10 @@ describe('desiredRoleBindings', () => {
       now: at('2026-01-01T10:02:00Z'),
       config,
     });
-    assert.deepEqual(bindings.map((b) => b.metadata.namespace), ['team-a']);
+    assert.deepEqual(
+      bindings.map((b) => b.metadata.namespace),
+      ['team-a'],
+    );
   });
 
   it('binds nothing for a grant that pins no request uid, or another one', () => {
@@ -44,7 +52,11 @@ describe('desiredRoleBindings', () => {
     assert.equal(b!.metadata.namespace, 'default');
     assert.equal(b!.metadata.name, 'kube-request-access.r1');
     assert.deepEqual(b!.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }]);
-    assert.deepEqual(b!.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kube-request-access-granted-exec' });
+    assert.deepEqual(b!.roleRef, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'kube-request-access-granted-exec',
+    });
     assert.equal(b!.metadata.ownerReferences[0]!.uid, 'uid-default-r1');
     assert.equal(b!.metadata.ownerReferences[0]!.kind, 'AccessRequest');
     assert.equal(b!.metadata.labels['app.kubernetes.io/managed-by'], 'kube-request-access');
@@ -62,10 +74,18 @@ describe('desiredRoleBindings', () => {
   });
 
   it('creates no binding for a pending request or without a granted role', () => {
-    assert.deepEqual(desiredRoleBindings({ requests: [request('r1')], grants: [], now: at('2026-01-01T10:02:00Z'), config }).bindings, []);
+    assert.deepEqual(
+      desiredRoleBindings({ requests: [request('r1')], grants: [], now: at('2026-01-01T10:02:00Z'), config }).bindings,
+      [],
+    );
     const noRole = { ...config, grantedRoleName: undefined };
     assert.deepEqual(
-      desiredRoleBindings({ requests: [request('r1')], grants: [grant('g1', 'r1')], now: at('2026-01-01T10:02:00Z'), config: noRole }).bindings,
+      desiredRoleBindings({
+        requests: [request('r1')],
+        grants: [grant('g1', 'r1')],
+        now: at('2026-01-01T10:02:00Z'),
+        config: noRole,
+      }).bindings,
       [],
     );
   });
@@ -75,7 +95,10 @@ describe('desiredRoleBindings', () => {
     const before = desiredRoleBindings({ ...input, now: at('2026-01-01T10:30:59Z') });
     assert.equal(before.bindings.length, 1);
     assert.equal(before.nextChangeAt?.toISOString(), '2026-01-01T10:31:00.000Z');
-    assert.equal(before.bindings[0]!.metadata.annotations['kube-request-access.io/expires-at'], '2026-01-01T10:31:00.000Z');
+    assert.equal(
+      before.bindings[0]!.metadata.annotations['kube-request-access.io/expires-at'],
+      '2026-01-01T10:31:00.000Z',
+    );
     assert.deepEqual(desiredRoleBindings({ ...input, now: at('2026-01-01T10:31:00Z') }).bindings, []);
   });
 
@@ -112,8 +135,12 @@ describe('desiredRoleBindings', () => {
   it('binds the authenticated name: the username prefix is added when the request omits it', () => {
     const withPrefix = { ...config, usernamePrefix: 'oidc:' };
     const bound = (user: string) =>
-      desiredRoleBindings({ requests: [request('r1', { user })], grants: [grant('g1', 'r1', { by: 'oidc:carol' })], now: at('2026-01-01T10:02:00Z'), config: withPrefix })
-        .bindings[0]!.subjects[0]!.name;
+      desiredRoleBindings({
+        requests: [request('r1', { user })],
+        grants: [grant('g1', 'r1', { by: 'oidc:carol' })],
+        now: at('2026-01-01T10:02:00Z'),
+        config: withPrefix,
+      }).bindings[0]!.subjects[0]!.name;
     assert.equal(bound('alice'), 'oidc:alice');
     assert.equal(bound('oidc:alice'), 'oidc:alice');
     assert.equal(authenticatedName('x', ''), 'x');
@@ -140,7 +167,12 @@ describe('roleBindingName', () => {
 });
 
 describe('planRoleBindings', () => {
-  const desired = desiredRoleBindings({ requests: [request('r1')], grants: [grant('g1', 'r1')], now: at('2026-01-01T10:02:00Z'), config }).bindings;
+  const desired = desiredRoleBindings({
+    requests: [request('r1')],
+    grants: [grant('g1', 'r1')],
+    now: at('2026-01-01T10:02:00Z'),
+    config,
+  }).bindings;
 
   it('creates what is missing (also after someone deleted it)', () => {
     const plan = planRoleBindings(desired, []);
@@ -159,11 +191,18 @@ describe('planRoleBindings', () => {
   });
 
   it('replaces a binding whose subject was edited, and re-creates one with another roleRef', () => {
-    const edited = { ...desired[0]!, metadata: { ...desired[0]!.metadata, resourceVersion: '7' }, subjects: [{ kind: 'User' as const, apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }] };
+    const edited = {
+      ...desired[0]!,
+      metadata: { ...desired[0]!.metadata, resourceVersion: '7' },
+      subjects: [{ kind: 'User' as const, apiGroup: 'rbac.authorization.k8s.io', name: 'mallory' }],
+    };
     const plan = planRoleBindings(desired, [edited]);
     assert.equal(plan.update.length, 1);
     assert.equal(plan.update[0]!.metadata.resourceVersion, '7');
-    const otherRole = { ...desired[0]!, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' } };
+    const otherRole = {
+      ...desired[0]!,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    };
     const plan2 = planRoleBindings(desired, [otherRole]);
     assert.equal(plan2.delete.length, 1);
     assert.equal(plan2.create.length, 1);

@@ -20,28 +20,118 @@ const cases: Array<{
 }> = [
   { name: 'allows a one-shot request for yourself', object: accessRequest(), allowed: true },
   { name: 'allows a time-bound request within the limit', object: accessRequest({ validFor: '1h30m' }), allowed: true },
-  { name: 'refuses a request for someone else', object: accessRequest({ user: 'bob' }), allowed: false, message: /only request access for yourself \(requested for "bob", authenticated as "alice"\)/ },
-  { name: 'lets an always-allowed admin request on behalf of someone else', object: accessRequest({ user: 'bob' }), user: users.admin, allowed: true },
-  { name: 'refuses a validFor that is not a duration', object: accessRequest({ validFor: 'soon' }), allowed: false, code: 400, message: /spec.validFor: "soon" is not a positive duration/ },
+  {
+    name: 'refuses a request for someone else',
+    object: accessRequest({ user: 'bob' }),
+    allowed: false,
+    message: /only request access for yourself \(requested for "bob", authenticated as "alice"\)/,
+  },
+  {
+    name: 'lets an always-allowed admin request on behalf of someone else',
+    object: accessRequest({ user: 'bob' }),
+    user: users.admin,
+    allowed: true,
+  },
+  {
+    name: 'refuses a validFor that is not a duration',
+    object: accessRequest({ validFor: 'soon' }),
+    allowed: false,
+    code: 400,
+    message: /spec.validFor: "soon" is not a positive duration/,
+  },
   { name: 'refuses a zero validFor', object: accessRequest({ validFor: '0s' }), allowed: false, code: 400 },
-  { name: 'refuses a validFor over the default limit and states it', object: accessRequest({ validFor: '13h' }), allowed: false, message: /at most 12h is allowed, requested 13h/ },
-  { name: 'states the configured limit', object: accessRequest({ validFor: '3h' }), config: { maxValidForMs: 2 * 3_600_000 }, allowed: false, message: /at most 2h is allowed/ },
+  {
+    name: 'refuses a validFor over the default limit and states it',
+    object: accessRequest({ validFor: '13h' }),
+    allowed: false,
+    message: /at most 12h is allowed, requested 13h/,
+  },
+  {
+    name: 'states the configured limit',
+    object: accessRequest({ validFor: '3h' }),
+    config: { maxValidForMs: 2 * 3_600_000 },
+    allowed: false,
+    message: /at most 2h is allowed/,
+  },
   { name: 'refuses stdin', object: accessRequest({ stdin: true }), allowed: false, message: /stdin/ },
   { name: 'refuses a tty', object: accessRequest({ tty: true }), allowed: false, message: /tty/ },
-  { name: 'refuses a target in another namespace', object: accessRequest({ targetNamespace: 'team-b' }), allowed: false, code: 400, message: /spec.forObject.namespace: must be the AccessRequest's own namespace "team-a"/ },
-  { name: 'refuses an unknown subresource', object: accessRequest({ subResource: 'proxy' }), allowed: false, code: 400, message: /"proxy" cannot be requested/ },
-  { name: 'refuses a non-pod resource', object: { ...accessRequest(), spec: { ...accessRequest().spec, forObject: { ...accessRequest().spec.forObject, resource: { group: 'apps', version: 'v1', resource: 'deployments' } } } }, allowed: false, code: 400 },
-  { name: 'refuses a malformed object with field paths', object: { kind: 'AccessRequest', metadata: { name: 'x', namespace: 'team-a' }, spec: { forObject: {} } }, allowed: false, code: 400, message: /spec\.userInfo/ },
-  { name: 'records the admin who requests on behalf of someone (created-by annotation)', object: { ...accessRequest({ user: 'bob' }), metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'admin' } } }, user: users.admin, allowed: true },
-  { name: 'refuses a forged created-by annotation', object: { ...accessRequest(), metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'carol' } } }, allowed: false, code: 403, message: /^metadata\.annotations\["kube-request-access\.io\/created-by"\]: must name who creates the request \("alice"\), got "carol"/ },
-  { name: 'keeps a spec.reason (it is only shown to approvers)', object: { ...accessRequest(), spec: { ...accessRequest().spec, reason: 'OPS-1: stale cache' } }, allowed: true },
-  { name: 'matches the user across the username prefix', object: accessRequest({ user: 'alice' }), user: { username: 'oidc:alice', groups: [] }, config: { usernamePrefix: 'oidc:' }, allowed: true },
+  {
+    name: 'refuses a target in another namespace',
+    object: accessRequest({ targetNamespace: 'team-b' }),
+    allowed: false,
+    code: 400,
+    message: /spec.forObject.namespace: must be the AccessRequest's own namespace "team-a"/,
+  },
+  {
+    name: 'refuses an unknown subresource',
+    object: accessRequest({ subResource: 'proxy' }),
+    allowed: false,
+    code: 400,
+    message: /"proxy" cannot be requested/,
+  },
+  {
+    name: 'refuses a non-pod resource',
+    object: {
+      ...accessRequest(),
+      spec: {
+        ...accessRequest().spec,
+        forObject: {
+          ...accessRequest().spec.forObject,
+          resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        },
+      },
+    },
+    allowed: false,
+    code: 400,
+  },
+  {
+    name: 'refuses a malformed object with field paths',
+    object: { kind: 'AccessRequest', metadata: { name: 'x', namespace: 'team-a' }, spec: { forObject: {} } },
+    allowed: false,
+    code: 400,
+    message: /spec\.userInfo/,
+  },
+  {
+    name: 'records the admin who requests on behalf of someone (created-by annotation)',
+    object: {
+      ...accessRequest({ user: 'bob' }),
+      metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'admin' } },
+    },
+    user: users.admin,
+    allowed: true,
+  },
+  {
+    name: 'refuses a forged created-by annotation',
+    object: {
+      ...accessRequest(),
+      metadata: { ...accessRequest().metadata, annotations: { 'kube-request-access.io/created-by': 'carol' } },
+    },
+    allowed: false,
+    code: 403,
+    message:
+      /^metadata\.annotations\["kube-request-access\.io\/created-by"\]: must name who creates the request \("alice"\), got "carol"/,
+  },
+  {
+    name: 'keeps a spec.reason (it is only shown to approvers)',
+    object: { ...accessRequest(), spec: { ...accessRequest().spec, reason: 'OPS-1: stale cache' } },
+    allowed: true,
+  },
+  {
+    name: 'matches the user across the username prefix',
+    object: accessRequest({ user: 'alice' }),
+    user: { username: 'oidc:alice', groups: [] },
+    config: { usernamePrefix: 'oidc:' },
+    allowed: true,
+  },
 ];
 
 describe('request', () => {
   for (const c of cases) {
     it(c.name, async () => {
-      const review = objectReview(c.object, { ...(c.user ? { user: c.user } : {}), ...(c.namespace ? { namespace: c.namespace } : {}) });
+      const review = objectReview(c.object, {
+        ...(c.user ? { user: c.user } : {}),
+        ...(c.namespace ? { namespace: c.namespace } : {}),
+      });
       const decision = await request(review, lookupOf([]), context(c.config, NOW, valid));
       assert.equal(decision.allowed, c.allowed, decision.message);
       if (c.message) assert.match(decision.message, c.message);
@@ -79,7 +169,13 @@ describe('request', () => {
 
   it('lets a validator failure propagate so the shell fails closed', async () => {
     await assert.rejects(
-      request(objectReview(accessRequest()), lookupOf([]), context({}, NOW, async () => { throw new Error('unreachable'); })),
+      request(
+        objectReview(accessRequest()),
+        lookupOf([]),
+        context({}, NOW, async () => {
+          throw new Error('unreachable');
+        }),
+      ),
       /unreachable/,
     );
   });
@@ -87,14 +183,21 @@ describe('request', () => {
   it('refuses an UPDATE that changes the spec', async () => {
     const old = accessRequest();
     const changed = accessRequest({ command: ['sh', '-c', 'anything'] });
-    const decision = await request(objectReview(changed, { operation: 'UPDATE', oldObject: old }), lookupOf([]), context());
+    const decision = await request(
+      objectReview(changed, { operation: 'UPDATE', oldObject: old }),
+      lookupOf([]),
+      context(),
+    );
     assert.equal(decision.allowed, false);
     assert.match(decision.message, /cannot be changed after creation/);
   });
 
   it('refuses an UPDATE that extends the window', async () => {
     const decision = await request(
-      objectReview(accessRequest({ validFor: '12h' }), { operation: 'UPDATE', oldObject: accessRequest({ validFor: '1h' }) }),
+      objectReview(accessRequest({ validFor: '12h' }), {
+        operation: 'UPDATE',
+        oldObject: accessRequest({ validFor: '1h' }),
+      }),
       lookupOf([]),
       context(),
     );
@@ -104,9 +207,16 @@ describe('request', () => {
   it('allows an UPDATE that only touches metadata, audited as an update (not as a new request)', async () => {
     const old = accessRequest();
     const relabelled = { ...old, metadata: { ...old.metadata, labels: { team: 'a' } } };
-    const decision = await request(objectReview(relabelled, { operation: 'UPDATE', oldObject: old }), lookupOf([]), context());
+    const decision = await request(
+      objectReview(relabelled, { operation: 'UPDATE', oldObject: old }),
+      lookupOf([]),
+      context(),
+    );
     assert.equal(decision.allowed, true);
-    assert.deepEqual(decision.audit.map((e) => e.type), ['audit-updated']);
+    assert.deepEqual(
+      decision.audit.map((e) => e.type),
+      ['audit-updated'],
+    );
   });
 });
 
@@ -134,7 +244,11 @@ describe('request: dry run', () => {
       asked++;
       return { status: 'invalid', message: 'no ticket' };
     };
-    const decision = await request(objectReview(accessRequest(), { dryRun: true }), lookupOf([]), context({}, NOW, refusing));
+    const decision = await request(
+      objectReview(accessRequest(), { dryRun: true }),
+      lookupOf([]),
+      context({}, NOW, refusing),
+    );
     assert.equal(asked, 0);
     assert.equal(decision.allowed, true);
     assert.match(decision.warnings?.join('\n') ?? '', /dry run: the extended validation webhook was not asked/);
@@ -144,7 +258,10 @@ describe('request: dry run', () => {
 describe('request status', () => {
   it('lets kube-request-access alone write it', async () => {
     const self = 'system:serviceaccount:kube-request-access:kube-request-access';
-    const review = (username: string) => ({ ...objectReview(accessRequest(), { operation: 'UPDATE', user: { username, groups: [] } }), subResource: 'status' });
+    const review = (username: string) => ({
+      ...objectReview(accessRequest(), { operation: 'UPDATE', user: { username, groups: [] } }),
+      subResource: 'status',
+    });
     assert.equal((await requestStatus(review(self), lookupOf([]), context({ selfUsernames: [self] }))).allowed, true);
     const alice = await requestStatus(review('alice'), lookupOf([]), context({ selfUsernames: [self] }));
     assert.equal(alice.allowed, false);

@@ -27,7 +27,14 @@ const goExecRequest = {
   namespace: 'default',
   operation: 'CONNECT',
   userInfo: { username: 'jane', uid: 'u-jane', groups: ['developers', 'system:authenticated'] },
-  object: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'nginx', command: ['ls', '-l'] },
+  object: {
+    kind: 'PodExecOptions',
+    apiVersion: 'v1',
+    stdout: true,
+    stderr: true,
+    container: 'nginx',
+    command: ['ls', '-l'],
+  },
   oldObject: null,
   dryRun: false,
   options: null,
@@ -37,12 +44,31 @@ const goExecRequest = {
 const goAccessRequest = {
   kind: 'AccessRequest',
   apiVersion: 'spreadgroup.com/v1',
-  metadata: { name: 'accessrequest-6z4wd', generateName: 'accessrequest-', namespace: 'default', uid: 'ar-uid', resourceVersion: '812', creationTimestamp: null },
+  metadata: {
+    name: 'accessrequest-6z4wd',
+    generateName: 'accessrequest-',
+    namespace: 'default',
+    uid: 'ar-uid',
+    resourceVersion: '812',
+    creationTimestamp: null,
+  },
   spec: {
     userInfo: { username: 'jane' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx-7fb96c846b-pcnxl', namespace: 'default' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'nginx-7fb96c846b-pcnxl',
+      namespace: 'default',
+    },
     validFor: '1h',
-    execOptions: { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'nginx', command: null },
+    execOptions: {
+      kind: 'PodExecOptions',
+      apiVersion: 'v1',
+      stdout: true,
+      stderr: true,
+      container: 'nginx',
+      command: null,
+    },
     customKeys: null,
   },
 };
@@ -70,9 +96,13 @@ const goCreateRequest = {
 const goBody = (value: unknown) => `${JSON.stringify(value)}\n`;
 // (Bytes, not a string, so that Request adds no text/plain Content-Type either.)
 const post = (app: Hono, path: string, body: unknown) =>
-  app.request(path, { method: 'POST', headers: { 'User-Agent': 'kube-request-access' }, body: new TextEncoder().encode(goBody(body)) });
+  app.request(path, {
+    method: 'POST',
+    headers: { 'User-Agent': 'kube-request-access' },
+    body: new TextEncoder().encode(goBody(body)),
+  });
 
-describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
+describe("the seed's Go payloads through kube-request-access/webhooks", () => {
   function auditApp() {
     const messages: AuditMessage[] = [];
     const app = new Hono();
@@ -82,7 +112,10 @@ describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
 
   test('audit-created with "customKeys": null and "command": null is accepted, read as none', async () => {
     const { app, messages } = auditApp();
-    const res = await post(app, '/audit?type=audit-created', { request: goCreateRequest, accessRequest: goAccessRequest });
+    const res = await post(app, '/audit?type=audit-created', {
+      request: goCreateRequest,
+      accessRequest: goAccessRequest,
+    });
     assert.equal(res.status, 200, await res.text());
     const message = messages[0]!;
     assert.equal(message.type, 'audit-created');
@@ -92,10 +125,15 @@ describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
     assert.equal(message.data.accessRequest.metadata.creationTimestamp, null);
   });
 
-  test('audit-granted with the seed\'s request and grant is accepted', async () => {
+  test("audit-granted with the seed's request and grant is accepted", async () => {
     const { app, messages } = auditApp();
     const res = await post(app, '/audit?type=audit-granted', {
-      request: { ...goCreateRequest, kind: { group: 'spreadgroup.com', version: 'v1', kind: 'AccessGrant' }, userInfo: { username: 'system:admin', groups: ['system:masters'] }, object: goAccessGrant },
+      request: {
+        ...goCreateRequest,
+        kind: { group: 'spreadgroup.com', version: 'v1', kind: 'AccessGrant' },
+        userInfo: { username: 'system:admin', groups: ['system:masters'] },
+        object: goAccessGrant,
+      },
       accessRequest: goAccessRequest,
       accessGrant: goAccessGrant,
     });
@@ -105,7 +143,12 @@ describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
 
   test('audit-exec as the seed sends it is accepted', async () => {
     const { app, messages } = auditApp();
-    const res = await post(app, '/audit?type=audit-exec', { request: goExecRequest, isAllowed: true, execOptions: goExecRequest.object, isAdmin: false });
+    const res = await post(app, '/audit?type=audit-exec', {
+      request: goExecRequest,
+      isAllowed: true,
+      execOptions: goExecRequest.object,
+      isAdmin: false,
+    });
     assert.equal(res.status, 200, await res.text());
     assert.equal(messages[0]?.type, 'audit-exec');
   });
@@ -121,7 +164,12 @@ describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
 
   test('the validator gets {Request, AccessRequest} with nulls and answers as the seed expects', async () => {
     const app = new Hono();
-    app.route('/validate', validationReceiver((data) => (data.AccessRequest.spec.customKeys?.ticket ? valid() : invalid('customKeys.ticket is required'))));
+    app.route(
+      '/validate',
+      validationReceiver((data) =>
+        data.AccessRequest.spec.customKeys?.ticket ? valid() : invalid('customKeys.ticket is required'),
+      ),
+    );
     const res = await post(app, '/validate', { Request: goCreateRequest, AccessRequest: goAccessRequest });
     const text = await res.text();
     assert.equal(res.status, 200, text);
@@ -142,12 +190,18 @@ describe('the seed\'s Go payloads through kube-request-access/webhooks', () => {
   });
 });
 
-describe('seed-shaped AccessRequests in the server\'s own reviews', () => {
+describe("seed-shaped AccessRequests in the server's own reviews", () => {
   // A migrated request as `kubectl get -o json` shows it: the seed's nulls kept.
   const migrated = (command: string[] | null) => ({
     ...goAccessRequest,
     apiVersion: 'kube-request-access.io/v1',
-    metadata: { name: 'jane-nginx', namespace: 'team-a', uid: 'uid-jane-nginx', resourceVersion: '5', creationTimestamp: minutes(-30) },
+    metadata: {
+      name: 'jane-nginx',
+      namespace: 'team-a',
+      uid: 'uid-jane-nginx',
+      resourceVersion: '5',
+      creationTimestamp: minutes(-30),
+    },
     spec: {
       ...goAccessRequest.spec,
       userInfo: { username: 'alice' },
@@ -202,10 +256,17 @@ describe('always-allowed user names under --username-prefix (as the seed matches
     assert.equal(allowed('oidc:', { ...config, alwaysAllowedUsers: [''] }), false);
   });
   test('groups are unchanged', () => {
-    assert.equal(isAlwaysAllowed(users.admin, { ...config, alwaysAllowedGroups: ['kube-request-access:admins'] }), true);
+    assert.equal(
+      isAlwaysAllowed(users.admin, { ...config, alwaysAllowedGroups: ['kube-request-access:admins'] }),
+      true,
+    );
   });
   test('the exec concern lets oidc:breakglass through as admin when breakglass is configured', async () => {
-    const decision = await exec(execReview({ user: { username: 'oidc:breakglass' } }), lookupOf([]), context({ alwaysAllowedUsers: ['breakglass'], usernamePrefix: 'oidc:' }));
+    const decision = await exec(
+      execReview({ user: { username: 'oidc:breakglass' } }),
+      lookupOf([]),
+      context({ alwaysAllowedUsers: ['breakglass'], usernamePrefix: 'oidc:' }),
+    );
     assert.equal(decision.allowed, true, decision.message);
     const event = decision.audit[0]!;
     if (event.type === 'audit-exec') assert.equal(event.data.isAdmin, true);

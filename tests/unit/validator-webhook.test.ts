@@ -11,7 +11,9 @@ import type { AccessRequest, AdmissionRequest } from '../../functions/schemas.ts
 const startServer = (pem: Pem, handler: Handler) => startHttpsServer(pem, handler, '/validate');
 
 const json = (res: ServerResponse, status: number, body: unknown) =>
-  res.writeHead(status, { 'Content-Type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
+  res
+    .writeHead(status, { 'Content-Type': 'application/json' })
+    .end(typeof body === 'string' ? body : JSON.stringify(body));
 
 const request: AdmissionRequest = {
   uid: 'b6a1c3e0-0000-4000-8000-000000000002',
@@ -28,7 +30,12 @@ const accessRequest: AccessRequest = {
   metadata: { name: 'alice-ls', namespace: 'default', uid: '', resourceVersion: '' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx', namespace: 'default' },
+    forObject: {
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'nginx',
+      namespace: 'default',
+    },
     validFor: '',
     customKeys: { ticket: 'OPS-1' },
   },
@@ -70,7 +77,10 @@ describe('extended-validation webhook client', () => {
     );
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-      assert.deepEqual(await validate.validateAccessRequest(data), { status: 'invalid', message: 'add -k ticket=OPS-123' });
+      assert.deepEqual(await validate.validateAccessRequest(data), {
+        status: 'invalid',
+        message: 'add -k ticket=OPS-123',
+      });
     } finally {
       await server.close();
     }
@@ -79,7 +89,9 @@ describe('extended-validation webhook client', () => {
   test('accepts an answer without a message', async () => {
     const server = await startServer(serverPem, (_req, _body, res) => json(res, 200, { status: 'valid' }));
     try {
-      assert.deepEqual(await validatorWebhook({ url: server.url, caBundle: ca.cert }).validateAccessRequest(data), { status: 'valid' });
+      assert.deepEqual(await validatorWebhook({ url: server.url, caBundle: ca.cert }).validateAccessRequest(data), {
+        status: 'valid',
+      });
     } finally {
       await server.close();
     }
@@ -88,9 +100,19 @@ describe('extended-validation webhook client', () => {
   const badAnswers: { name: string; status: number; body: string; error: RegExp }[] = [
     { name: 'a 500', status: 500, body: 'boom', error: /answered HTTP 500 Internal Server Error, expected 200: boom/ },
     { name: 'a 404', status: 404, body: '', error: /answered HTTP 404 Not Found, expected 200$/ },
-    { name: 'a 200 that is not JSON', status: 200, body: '<html>', error: /answered with a body that is not JSON: <html>/ },
+    {
+      name: 'a 200 that is not JSON',
+      status: 200,
+      body: '<html>',
+      error: /answered with a body that is not JSON: <html>/,
+    },
     { name: 'an empty 200', status: 200, body: '', error: /not JSON: \(empty\)/ },
-    { name: 'an unknown status', status: 200, body: '{"status":"maybe"}', error: /expected \{"status": "valid"\|"invalid".*status: Invalid/ },
+    {
+      name: 'an unknown status',
+      status: 200,
+      body: '{"status":"maybe"}',
+      error: /expected \{"status": "valid"\|"invalid".*status: Invalid/,
+    },
     { name: 'a missing status', status: 200, body: '{"message":"ok"}', error: /expected \{"status"/ },
     { name: 'a non-string message', status: 200, body: '{"status":"valid","message":3}', error: /message: Invalid/ },
     { name: 'a JSON array', status: 200, body: '[]', error: /expected \{"status"/ },
@@ -115,7 +137,10 @@ describe('extended-validation webhook client', () => {
     const server = await startServer(serverPem, () => {});
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert, timeoutMs: 200 });
-      await assert.rejects(validate.validateAccessRequest(data), /extended-validation webhook .*: no answer within 200ms/);
+      await assert.rejects(
+        validate.validateAccessRequest(data),
+        /extended-validation webhook .*: no answer within 200ms/,
+      );
     } finally {
       await server.close();
     }
@@ -129,7 +154,10 @@ describe('extended-validation webhook client', () => {
     });
     try {
       const validate = validatorWebhook({ url: server.url, caBundle: ca.cert });
-      await assert.rejects(validate.validateAccessRequest(data), /extended-validation webhook .*: TLS: the server certificate is not signed by the configured CA bundle/);
+      await assert.rejects(
+        validate.validateAccessRequest(data),
+        /extended-validation webhook .*: TLS: the server certificate is not signed by the configured CA bundle/,
+      );
       assert.equal(reached, false);
     } finally {
       await server.close();

@@ -2,13 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Hono } from 'hono';
-import {
-  auditReceiver,
-  invalid,
-  valid,
-  validationReceiver,
-  type AuditMessage,
-} from 'kube-request-access/webhooks';
+import { auditReceiver, invalid, valid, validationReceiver, type AuditMessage } from 'kube-request-access/webhooks';
 
 const request = {
   uid: 'u-1',
@@ -25,13 +19,27 @@ const accessRequest = {
   metadata: { name: 'alice-ls', namespace: 'default' },
   spec: {
     userInfo: { username: 'alice' },
-    forObject: { resource: { version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'nginx', namespace: 'default' },
+    forObject: {
+      resource: { version: 'v1', resource: 'pods' },
+      subResource: 'exec',
+      name: 'nginx',
+      namespace: 'default',
+    },
     customKeys: { ticket: 'OPS-1' },
   },
 };
-const accessGrant = { metadata: { name: 'g' }, spec: { grantFor: 'alice-ls', grantedBy: { username: 'bob' } }, status: 'granted' };
+const accessGrant = {
+  metadata: { name: 'g' },
+  spec: { grantFor: 'alice-ls', grantedBy: { username: 'bob' } },
+  status: 'granted',
+};
 
-function post(app: Hono, path: string, body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) {
+function post(
+  app: Hono,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { 'Content-Type': 'application/json' },
+) {
   return app.request(path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
@@ -66,9 +74,15 @@ describe('auditReceiver', () => {
     const { app, seen, messages } = setup();
     assert.equal((await post(app, '/audit?type=audit-created', { request, accessRequest })).status, 200);
     assert.equal((await post(app, '/audit?type=audit-granted', { request, accessRequest, accessGrant })).status, 200);
-    assert.equal((await post(app, '/audit?type=audit-exec', { request, isAllowed: true, execOptions, isAdmin: false })).status, 200);
+    assert.equal(
+      (await post(app, '/audit?type=audit-exec', { request, isAllowed: true, execOptions, isAdmin: false })).status,
+      200,
+    );
     assert.deepEqual(seen, ['created alice-ls', 'granted granted by bob', 'exec alice ls true']);
-    assert.deepEqual(messages.map((m) => m.type), ['audit-created', 'audit-granted', 'audit-exec']);
+    assert.deepEqual(
+      messages.map((m) => m.type),
+      ['audit-created', 'audit-granted', 'audit-exec'],
+    );
     // Defaults filled in, unknown fields kept.
     assert.equal(messages[2]!.type === 'audit-exec' && messages[2]!.data.execOptions.tty, false);
   });
@@ -80,15 +94,53 @@ describe('auditReceiver', () => {
     assert.equal(res.status, 200);
   });
 
-  const bad: { name: string; path: string; body: unknown; headers?: Record<string, string>; status: number; error: RegExp }[] = [
-    { name: 'an unknown type', path: '/audit?type=audit-deleted', body: {}, status: 400, error: /unknown audit type "audit-deleted"/ },
+  const bad: {
+    name: string;
+    path: string;
+    body: unknown;
+    headers?: Record<string, string>;
+    status: number;
+    error: RegExp;
+  }[] = [
+    {
+      name: 'an unknown type',
+      path: '/audit?type=audit-deleted',
+      body: {},
+      status: 400,
+      error: /unknown audit type "audit-deleted"/,
+    },
     { name: 'a missing type', path: '/audit', body: {}, status: 400, error: /unknown audit type ""/ },
     { name: 'a non-JSON body', path: '/audit?type=audit-exec', body: '{nope', status: 400, error: /not JSON/ },
     { name: 'an empty body', path: '/audit?type=audit-exec', body: '', status: 400, error: /empty body/ },
-    { name: 'an exec body without isAllowed', path: '/audit?type=audit-exec', body: { request, execOptions, isAdmin: false }, status: 400, error: /invalid audit-exec body: isAllowed/ },
-    { name: 'a created body without userInfo', path: '/audit?type=audit-created', body: { request: { ...request, userInfo: undefined }, accessRequest }, status: 400, error: /request\.userInfo/ },
-    { name: 'a granted body with an unknown status', path: '/audit?type=audit-granted', body: { request, accessRequest, accessGrant: { ...accessGrant, status: 'maybe' } }, status: 400, error: /accessGrant\.status/ },
-    { name: 'a form body', path: '/audit?type=audit-exec', body: 'a=b', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, status: 415, error: /application\/json/ },
+    {
+      name: 'an exec body without isAllowed',
+      path: '/audit?type=audit-exec',
+      body: { request, execOptions, isAdmin: false },
+      status: 400,
+      error: /invalid audit-exec body: isAllowed/,
+    },
+    {
+      name: 'a created body without userInfo',
+      path: '/audit?type=audit-created',
+      body: { request: { ...request, userInfo: undefined }, accessRequest },
+      status: 400,
+      error: /request\.userInfo/,
+    },
+    {
+      name: 'a granted body with an unknown status',
+      path: '/audit?type=audit-granted',
+      body: { request, accessRequest, accessGrant: { ...accessGrant, status: 'maybe' } },
+      status: 400,
+      error: /accessGrant\.status/,
+    },
+    {
+      name: 'a form body',
+      path: '/audit?type=audit-exec',
+      body: 'a=b',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      status: 415,
+      error: /application\/json/,
+    },
   ];
   for (const c of bad) {
     test(`answers ${c.status} to ${c.name} without calling a handler`, async () => {
@@ -102,7 +154,13 @@ describe('auditReceiver', () => {
 
   test('answers 413 to a body over the cap', async () => {
     const app = auditReceiver({ maxBodyBytes: 100 });
-    const res = await post(app, '/?type=audit-exec', { request, isAllowed: true, execOptions, isAdmin: false, pad: 'x'.repeat(200) });
+    const res = await post(app, '/?type=audit-exec', {
+      request,
+      isAllowed: true,
+      execOptions,
+      isAdmin: false,
+      pad: 'x'.repeat(200),
+    });
     assert.equal(res.status, 413);
   });
 
@@ -123,7 +181,10 @@ describe('validationReceiver', () => {
     const yes = await post(app, '/', { Request: request, AccessRequest: accessRequest });
     assert.equal(yes.status, 200);
     assert.deepEqual(await yes.json(), { status: 'valid', message: 'ok' });
-    const no = await post(app, '/', { Request: request, AccessRequest: { ...accessRequest, spec: { ...accessRequest.spec, customKeys: {} } } });
+    const no = await post(app, '/', {
+      Request: request,
+      AccessRequest: { ...accessRequest, spec: { ...accessRequest.spec, customKeys: {} } },
+    });
     assert.equal(no.status, 200);
     assert.deepEqual(await no.json(), { status: 'invalid', message: 'add -k ticket=OPS-123' });
   });
@@ -139,9 +200,12 @@ describe('validationReceiver', () => {
   });
 
   test('answers 500 when the validator throws or returns garbage', async () => {
-    const throwing = validationReceiver(() => {
-      throw new Error('ticket system down');
-    }, { onError: () => {} });
+    const throwing = validationReceiver(
+      () => {
+        throw new Error('ticket system down');
+      },
+      { onError: () => {} },
+    );
     assert.equal((await post(throwing, '/', { Request: request, AccessRequest: accessRequest })).status, 500);
     const garbage = validationReceiver(() => ({ status: 'perhaps' }) as never, { onError: () => {} });
     assert.equal((await post(garbage, '/', { Request: request, AccessRequest: accessRequest })).status, 500);

@@ -31,7 +31,8 @@ for (const name of ['KUBERNETES_CA', 'WEBHOOK_CA']) {
 function fetchTrusting(ca: string | undefined): typeof fetch {
   if (!ca) return fetch;
   const tls = { ca, rejectUnauthorized: true };
-  return ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
+  return ((input: RequestInfo | URL, init?: RequestInit) =>
+    fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
 }
 
 const worker = createEdgeWorker({

@@ -15,7 +15,13 @@ declare const Deno: {
   readTextFileSync(path: string): string;
   createHttpClient(options: { caCerts?: string[] }): DenoHttpClient;
   serve(
-    options: { hostname: string; port: number; cert?: string; key?: string; onListen?: (addr: { hostname: string; port: number }) => void },
+    options: {
+      hostname: string;
+      port: number;
+      cert?: string;
+      key?: string;
+      onListen?: (addr: { hostname: string; port: number }) => void;
+    },
     handler: (request: Request) => Response | Promise<Response>,
   ): { finished: Promise<void> };
 };
@@ -40,16 +46,18 @@ const worker = createEdgeWorker({
 
 const certFile = env['TLS_CERT_FILE'];
 const keyFile = env['TLS_KEY_FILE'];
-const tls = typeof certFile === 'string' && certFile && typeof keyFile === 'string' && keyFile
-  ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
-  : {};
+const tls =
+  typeof certFile === 'string' && certFile && typeof keyFile === 'string' && keyFile
+    ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
+    : {};
 
 Deno.serve(
   {
     hostname: String(env['HOST'] ?? '127.0.0.1'),
     port: Number(env['PORT'] ?? 8080),
     ...tls,
-    onListen: ({ hostname, port }) => console.log(`listening on ${'cert' in tls ? 'https' : 'http'}://${hostname}:${port}`),
+    onListen: ({ hostname, port }) =>
+      console.log(`listening on ${'cert' in tls ? 'https' : 'http'}://${hostname}:${port}`),
   },
   (request) => worker.fetch(request, env),
 );

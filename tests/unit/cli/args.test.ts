@@ -24,7 +24,10 @@ describe('exec arguments', () => {
   });
 
   it('asks for ANY command only with --any-command, never by leaving out "--"', () => {
-    usageFailure(() => parseExecArgs(['web-0', '--valid-for', '5m']), /^name the command to run after "--", e\.g\. kubectl request exec web-0 -- ls \/tmp; to ask for ANY command in the container, pass --any-command$/);
+    usageFailure(
+      () => parseExecArgs(['web-0', '--valid-for', '5m']),
+      /^name the command to run after "--", e\.g\. kubectl request exec web-0 -- ls \/tmp; to ask for ANY command in the container, pass --any-command$/,
+    );
     usageFailure(() => parseExecArgs(['web-0', '--']), /pass --any-command/);
     assert.deepEqual(parseExecArgs(['web-0', '--any-command']).command, []);
     assert.deepEqual(parseExecArgs(['web-0', '--any-command', '--']).command, []);
@@ -51,16 +54,25 @@ describe('exec arguments', () => {
   });
 
   it('suggests the flag meant', () => {
-    usageFailure(() => parseExecArgs(['web-0', '--valid-fro', '1h', '--', 'id']), /^unknown flag --valid-fro; did you mean "--valid-for"\?$/);
+    usageFailure(
+      () => parseExecArgs(['web-0', '--valid-fro', '1h', '--', 'id']),
+      /^unknown flag --valid-fro; did you mean "--valid-for"\?$/,
+    );
     usageFailure(() => parseExecArgs(['web-0', '--contianer', 'app', '--', 'id']), /did you mean "--container"\?/);
-    usageFailure(() => parseExecArgs(['web-0', '--frobnicate', '--', 'id']), /^unknown flag --frobnicate; put the command and its flags after "--"$/);
+    usageFailure(
+      () => parseExecArgs(['web-0', '--frobnicate', '--', 'id']),
+      /^unknown flag --frobnicate; put the command and its flags after "--"$/,
+    );
   });
 
   it('reads --request-timeout as kubectl does: a duration, seconds, or 0 for none', () => {
     assert.equal(parseExecArgs(['web-0', '--request-timeout', '5s', '--', 'id']).connection.requestTimeoutMs, 5000);
     assert.equal(parseExecArgs(['web-0', '--request-timeout=10', '--', 'id']).connection.requestTimeoutMs, 10_000);
     assert.equal(parseExecArgs(['web-0', '--request-timeout=0', '--', 'id']).connection.requestTimeoutMs, 0);
-    usageFailure(() => parseExecArgs(['web-0', '--request-timeout=soon', '--', 'id']), /--request-timeout takes a duration/);
+    usageFailure(
+      () => parseExecArgs(['web-0', '--request-timeout=soon', '--', 'id']),
+      /--request-timeout takes a duration/,
+    );
   });
 
   it('collects repeated -k flags in order, values may contain "="', () => {
@@ -109,7 +121,18 @@ describe('exec arguments', () => {
 
   it('reads connection, validity and on-behalf-of flags', () => {
     const options = parseExecArgs([
-      '-n', 'shop', '--context=alice', '--kubeconfig', '/tmp/kc', '--valid-for', '1h30m', '--on-behalf-of', 'bob', 'web-0', '--', 'id',
+      '-n',
+      'shop',
+      '--context=alice',
+      '--kubeconfig',
+      '/tmp/kc',
+      '--valid-for',
+      '1h30m',
+      '--on-behalf-of',
+      'bob',
+      'web-0',
+      '--',
+      'id',
     ]);
     assert.deepEqual(options.connection, { namespace: 'shop', context: 'alice', kubeconfig: '/tmp/kc' });
     assert.equal(options.validFor, '1h30m');
@@ -119,8 +142,14 @@ describe('exec arguments', () => {
 
   it('explains the usual mistakes', () => {
     usageFailure(() => parseExecArgs(['--', 'ls']), /name a pod/);
-    usageFailure(() => parseExecArgs(['web-0', 'ls', '-la']), /unknown flag -l; put the command and its flags after "--"/);
-    usageFailure(() => parseExecArgs(['web-0', 'ls', '/tmp']), /put the command after "--", e.g. kubectl request exec web-0 -- ls \/tmp/);
+    usageFailure(
+      () => parseExecArgs(['web-0', 'ls', '-la']),
+      /unknown flag -l; put the command and its flags after "--"/,
+    );
+    usageFailure(
+      () => parseExecArgs(['web-0', 'ls', '/tmp']),
+      /put the command after "--", e.g. kubectl request exec web-0 -- ls \/tmp/,
+    );
     usageFailure(() => parseExecArgs(['web-0', '--valid-for', 'forever', '--', 'id']), /--valid-for needs a duration/);
     usageFailure(() => parseExecArgs(['web-0', '--bogus', '--', 'id']), /unknown flag --bogus/);
     usageFailure(() => parseExecArgs(['web-0', '-c']), /-c needs a value/);
@@ -168,8 +197,20 @@ describe('grant, deny and list arguments', () => {
     usageFailure(() => parseListArgs(['-o', 'nmae']), /did you mean "name"\?/);
     const scripted = parseListArgs(['-o', 'jsonpath={.items[*].metadata.name}', '--no-headers', '-l', 'team=shop']);
     assert.deepEqual(
-      { output: scripted.output, jsonPath: scripted.jsonPath, noHeaders: scripted.noHeaders, selector: scripted.selector, watch: scripted.watch },
-      { output: 'jsonpath', jsonPath: '{.items[*].metadata.name}', noHeaders: true, selector: 'team=shop', watch: false },
+      {
+        output: scripted.output,
+        jsonPath: scripted.jsonPath,
+        noHeaders: scripted.noHeaders,
+        selector: scripted.selector,
+        watch: scripted.watch,
+      },
+      {
+        output: 'jsonpath',
+        jsonPath: '{.items[*].metadata.name}',
+        noHeaders: true,
+        selector: 'team=shop',
+        watch: false,
+      },
     );
     assert.equal(parseListArgs(['-w']).watch, true);
     assert.equal(parseListArgs(['--watch', '-o', 'name']).watch, true);

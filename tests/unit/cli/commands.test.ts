@@ -16,10 +16,21 @@ function pendingRequest(user = 'alice', name = 'alice-web-0-abcd'): AccessReques
   return {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessRequest',
-    metadata: { name, namespace: 'shop', uid: `uid-${name}`, resourceVersion: '1', creationTimestamp: '2026-01-10T11:55:00Z' },
+    metadata: {
+      name,
+      namespace: 'shop',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      creationTimestamp: '2026-01-10T11:55:00Z',
+    },
     spec: {
       userInfo: { username: user },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'shop' },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web-0',
+        namespace: 'shop',
+      },
       validFor: '',
       execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['ls', '/tmp'] },
     },
@@ -28,8 +39,19 @@ function pendingRequest(user = 'alice', name = 'alice-web-0-abcd'): AccessReques
 
 function decision(request: AccessRequest, status: 'granted' | 'denied', reason?: string): AccessGrant {
   return {
-    metadata: { name: `${request.metadata.name}-grant`, namespace: 'shop', uid: 'g', resourceVersion: '2', creationTimestamp: '2026-01-10T11:58:00Z' },
-    spec: { grantFor: request.metadata.name, grantForUID: request.metadata.uid, grantedBy: { username: 'carol' }, ...(reason ? { reason } : {}) },
+    metadata: {
+      name: `${request.metadata.name}-grant`,
+      namespace: 'shop',
+      uid: 'g',
+      resourceVersion: '2',
+      creationTimestamp: '2026-01-10T11:58:00Z',
+    },
+    spec: {
+      grantFor: request.metadata.name,
+      grantForUID: request.metadata.uid,
+      grantedBy: { username: 'carol' },
+      ...(reason ? { reason } : {}),
+    },
     status,
   };
 }
@@ -38,17 +60,45 @@ describe('kubectl request exec', () => {
   it('creates the AccessRequest and prints its name and the kubectl exec to run', async () => {
     const cluster = new FakeCluster({ pods: [web0] });
     const rt = fakeRuntime(cluster);
-    const code = await runCli(['exec', 'web-0', '--context', 'alice', '-k', 'ticket=OPS-1', '-k', 'team=core', '--valid-for', '30m', '--', 'cat', '/etc/app config'], rt);
+    const code = await runCli(
+      [
+        'exec',
+        'web-0',
+        '--context',
+        'alice',
+        '-k',
+        'ticket=OPS-1',
+        '-k',
+        'team=core',
+        '--valid-for',
+        '30m',
+        '--',
+        'cat',
+        '/etc/app config',
+      ],
+      rt,
+    );
     assert.equal(code, 0, rt.out.stderr.join('\n'));
     assert.deepEqual(rt.connections, [{ context: 'alice' }]);
     const [created] = cluster.requests;
     assert.deepEqual(created, {
       apiVersion: 'kube-request-access.io/v1',
       kind: 'AccessRequest',
-      metadata: { generateName: 'alice-web-0-', name: 'alice-web-0-abcd0', namespace: 'shop', uid: 'uid-alice-web-0-abcd0', creationTimestamp: '2026-01-10T11:55:00Z' },
+      metadata: {
+        generateName: 'alice-web-0-',
+        name: 'alice-web-0-abcd0',
+        namespace: 'shop',
+        uid: 'uid-alice-web-0-abcd0',
+        creationTimestamp: '2026-01-10T11:55:00Z',
+      },
       spec: {
         userInfo: { username: 'alice' },
-        forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'shop' },
+        forObject: {
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          subResource: 'exec',
+          name: 'web-0',
+          namespace: 'shop',
+        },
         validFor: '30m',
         execOptions: { container: 'app', command: ['cat', '/etc/app config'], stdout: true, stderr: true },
         customKeys: { ticket: 'OPS-1', team: 'core' },
@@ -85,7 +135,12 @@ describe('kubectl request exec', () => {
     assert.ok(rt.out.stderr.includes('granted by carol; waiting until RBAC lets you in'));
     assert.deepEqual(
       cluster.checks.map((c) => `${c.verb} ${c.resource}/${c.subresource} ${c.namespace}/${c.name}`),
-      ['create pods/exec shop/web-0', 'get pods/exec shop/web-0', 'create pods/exec shop/web-0', 'get pods/exec shop/web-0'],
+      [
+        'create pods/exec shop/web-0',
+        'get pods/exec shop/web-0',
+        'create pods/exec shop/web-0',
+        'get pods/exec shop/web-0',
+      ],
     );
     assert.equal(rt.out.stdout.at(-1), 'granted by carol; run now:\n  kubectl exec -n shop web-0 -c app -- ls');
   });
@@ -106,14 +161,20 @@ describe('kubectl request exec', () => {
     const cluster = new FakeCluster({ pods: [web0] });
     const rt = fakeRuntime(cluster);
     assert.equal(await runCli(['exec', 'web-0', '--wait=3s', '--', 'ls'], rt), 4);
-    assert.match(rt.out.stderr.at(-1)!, /^error: timed out after 3s: alice-web-0-abcd0 is still pending; keep waiting with kubectl request wait alice-web-0-abcd0 -n shop$/);
+    assert.match(
+      rt.out.stderr.at(-1)!,
+      /^error: timed out after 3s: alice-web-0-abcd0 is still pending; keep waiting with kubectl request wait alice-web-0-abcd0 -n shop$/,
+    );
   });
 
   it('shows the webhook message when the apiserver refuses the request', async () => {
     const cluster = new FakeCluster({
       pods: [web0],
       fail: {
-        createAccessRequest: status(403, 'admission webhook "access-requests.kube-request-access.io" denied the request: spec.validFor: at most 12h is allowed, requested 24h; ask for a shorter window'),
+        createAccessRequest: status(
+          403,
+          'admission webhook "access-requests.kube-request-access.io" denied the request: spec.validFor: at most 12h is allowed, requested 24h; ask for a shorter window',
+        ),
       },
     });
     const rt = fakeRuntime(cluster);
@@ -124,16 +185,25 @@ describe('kubectl request exec', () => {
   });
 
   it('says when the CRDs are not installed', async () => {
-    const cluster = new FakeCluster({ pods: [web0], fail: { createAccessRequest: status(404, 'the server could not find the requested resource') } });
+    const cluster = new FakeCluster({
+      pods: [web0],
+      fail: { createAccessRequest: status(404, 'the server could not find the requested resource') },
+    });
     const rt = fakeRuntime(cluster);
     assert.equal(await runCli(['exec', 'web-0', '--', 'ls'], rt), 1);
-    assert.match(rt.out.stderr.join('\n'), /^error: the kube-request-access API \(kube-request-access.io\/v1\) is not installed on this cluster; ask a cluster admin/);
+    assert.match(
+      rt.out.stderr.join('\n'),
+      /^error: the kube-request-access API \(kube-request-access.io\/v1\) is not installed on this cluster; ask a cluster admin/,
+    );
   });
 
   it('says when the cluster cannot be reached, in one line', async () => {
-    const refused = Object.assign(new Error('request to https://127.0.0.1:6443/apis failed, reason: connect ECONNREFUSED 127.0.0.1:6443'), {
-      code: 'ECONNREFUSED',
-    });
+    const refused = Object.assign(
+      new Error('request to https://127.0.0.1:6443/apis failed, reason: connect ECONNREFUSED 127.0.0.1:6443'),
+      {
+        code: 'ECONNREFUSED',
+      },
+    );
     const cluster = new FakeCluster({ fail: { whoAmI: refused } });
     const rt = fakeRuntime(cluster);
     assert.equal(await runCli(['exec', 'web-0', '--', 'ls'], rt), 1);
@@ -231,7 +301,10 @@ describe('kubectl request grant / deny', () => {
     const rt = fakeRuntime(cluster, { interactive: true, answer: 'yes' });
     const question = rt.io.question;
     rt.io.question = async (prompt) => {
-      cluster.grants.push({ ...decision(request, 'denied'), spec: { ...decision(request, 'denied').spec, grantedBy: { username: 'erin' } } });
+      cluster.grants.push({
+        ...decision(request, 'denied'),
+        spec: { ...decision(request, 'denied').spec, grantedBy: { username: 'erin' } },
+      });
       return question(prompt);
     };
     assert.equal(await runCli(['grant', 'alice-web-0-abcd'], rt), 1);
@@ -242,7 +315,9 @@ describe('kubectl request grant / deny', () => {
     const cluster = new FakeCluster({ user: 'alice', requests: [pendingRequest()] });
     const rt = fakeRuntime(cluster);
     assert.equal(await runCli(['grant', 'alice-web-0-abcd', '--yes'], rt), 3);
-    assert.deepEqual(rt.out.stderr, ['error: you cannot grant your own request alice-web-0-abcd; another approver has to']);
+    assert.deepEqual(rt.out.stderr, [
+      'error: you cannot grant your own request alice-web-0-abcd; another approver has to',
+    ]);
   });
 
   it('explains RBAC refusing the grant in one line', async () => {
@@ -266,7 +341,9 @@ describe('kubectl request grant / deny', () => {
   it('says when the request does not exist', async () => {
     const rt = fakeRuntime(new FakeCluster({ user: 'carol' }));
     assert.equal(await runCli(['grant', 'nope', '--yes'], rt), 1);
-    assert.deepEqual(rt.out.stderr, ['error: access request nope not found in namespace shop; run "kubectl request list --all" to see the requests there']);
+    assert.deepEqual(rt.out.stderr, [
+      'error: access request nope not found in namespace shop; run "kubectl request list --all" to see the requests there',
+    ]);
   });
 });
 
@@ -290,7 +367,10 @@ describe('kubectl request list / describe / cancel', () => {
     assert.equal(await runCli(['list', '-o', 'json'], rt), 0);
     const doc = JSON.parse(rt.out.stdout[0]!) as { kind: string; items: AccessRequest[] };
     assert.equal(doc.kind, 'List');
-    assert.deepEqual(doc.items.map((i) => i.metadata.name), ['alice-web-0-abcd']);
+    assert.deepEqual(
+      doc.items.map((i) => i.metadata.name),
+      ['alice-web-0-abcd'],
+    );
   });
 
   it('says so on stderr when nothing is pending', async () => {
@@ -304,17 +384,26 @@ describe('kubectl request list / describe / cancel', () => {
     const request = pendingRequest();
     const rt = fakeRuntime(new FakeCluster({ requests: [request], grants: [decision(request, 'granted')] }));
     assert.equal(await runCli(['describe', 'alice-web-0-abcd'], rt), 0);
-    assert.match(rt.out.stdout.join('\n'), /status: {6}Granted\n {2}decided by: {2}carol, 2m ago\n {2}run: {9}kubectl exec -n shop web-0 -c app -- ls \/tmp$/);
+    assert.match(
+      rt.out.stdout.join('\n'),
+      /status: {6}Granted\n {2}decided by: {2}carol, 2m ago\n {2}run: {9}kubectl exec -n shop web-0 -c app -- ls \/tmp$/,
+    );
   });
 
-  it('cancels your own request and refuses someone else\'s', async () => {
-    const cluster = new FakeCluster({ user: 'alice', requests: [pendingRequest(), pendingRequest('bob', 'bob-web-0-zzzz')] });
+  it("cancels your own request and refuses someone else's", async () => {
+    const cluster = new FakeCluster({
+      user: 'alice',
+      requests: [pendingRequest(), pendingRequest('bob', 'bob-web-0-zzzz')],
+    });
     let rt = fakeRuntime(cluster);
     assert.equal(await runCli(['cancel', 'alice-web-0-abcd'], rt), 0);
     assert.deepEqual(cluster.deleted, ['alice-web-0-abcd']);
     rt = fakeRuntime(cluster);
     assert.equal(await runCli(['cancel', 'bob-web-0-zzzz'], rt), 3);
-    assert.match(rt.out.stderr[0]!, /^error: bob-web-0-zzzz was requested by bob, not by you \(alice\); only the requester cancels/);
+    assert.match(
+      rt.out.stderr[0]!,
+      /^error: bob-web-0-zzzz was requested by bob, not by you \(alice\); only the requester cancels/,
+    );
     assert.deepEqual(cluster.deleted, ['alice-web-0-abcd']);
   });
 });

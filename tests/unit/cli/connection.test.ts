@@ -23,7 +23,9 @@ async function kubeconfig(name: string, server: string, caPem: string): Promise<
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+      clusters: [
+        { name: 'c', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } },
+      ],
       users: [{ name: 'u', user: { token: 't' } }],
       contexts: [{ name: 'x', context: { cluster: 'c', user: 'u', namespace: 'shop' } }],
       'current-context': 'x',

@@ -14,7 +14,17 @@ export class FakeApiError extends Error {
 }
 
 export function status(code: number, message: string, details?: Record<string, string>): FakeApiError {
-  return new FakeApiError(code, JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, code, ...(details ? { details } : {}) }));
+  return new FakeApiError(
+    code,
+    JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      message,
+      code,
+      ...(details ? { details } : {}),
+    }),
+  );
 }
 
 /** Equality-based label selectors (`a=b,c!=d,e,!f`), enough for tests of -l. */
@@ -93,7 +103,11 @@ export class FakeCluster implements Cluster {
     this.maybeFail('getAccessRequest');
     const found = this.requests.find((r) => r.metadata.name === name);
     if (!found) {
-      throw status(404, `accessrequests.kube-request-access.io "${name}" not found`, { name, group: 'kube-request-access.io', kind: 'accessrequests' });
+      throw status(404, `accessrequests.kube-request-access.io "${name}" not found`, {
+        name,
+        group: 'kube-request-access.io',
+        kind: 'accessrequests',
+      });
     }
     return found;
   }

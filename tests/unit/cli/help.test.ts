@@ -14,7 +14,10 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(root, 'bin/kubectl-request.mjs');
 const blocker = fileURLToPath(new URL('./fixtures/block-client-node.mjs', import.meta.url));
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -26,7 +29,16 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 }
 
 describe('help', () => {
-  for (const args of [['--help'], [], ['exec', '--help'], ['grant', '-h'], ['help', 'list'], ['deny', '--help'], ['describe', '--help'], ['cancel', '--help']]) {
+  for (const args of [
+    ['--help'],
+    [],
+    ['exec', '--help'],
+    ['grant', '-h'],
+    ['help', 'list'],
+    ['deny', '--help'],
+    ['describe', '--help'],
+    ['cancel', '--help'],
+  ]) {
     it(`"kubectl request ${args.join(' ')}" prints help without loading the Kubernetes client`, async () => {
       const result = await run(args);
       assert.equal(result.stderr, '');
@@ -71,14 +83,23 @@ describe('help', () => {
   it('an unknown command is a usage error', async () => {
     const rt = fakeRuntime(new FakeCluster());
     assert.equal(await runCli(['frobnicate'], rt), 2);
-    assert.deepEqual(rt.out.stderr, ['error: unknown command "frobnicate"; run "kubectl request --help" for the commands']);
+    assert.deepEqual(rt.out.stderr, [
+      'error: unknown command "frobnicate"; run "kubectl request --help" for the commands',
+    ]);
   });
 
   it('suggests the command meant', async () => {
-    for (const [typo, meant] of [['grnat', 'grant'], ['lsit', 'list'], ['exce', 'exec'], ['descirbe', 'describe']] as const) {
+    for (const [typo, meant] of [
+      ['grnat', 'grant'],
+      ['lsit', 'list'],
+      ['exce', 'exec'],
+      ['descirbe', 'describe'],
+    ] as const) {
       const rt = fakeRuntime(new FakeCluster());
       assert.equal(await runCli([typo, 'x'], rt), 2);
-      assert.deepEqual(rt.out.stderr, [`error: unknown command "${typo}"; did you mean "${meant}"?; run "kubectl request --help" for the commands`]);
+      assert.deepEqual(rt.out.stderr, [
+        `error: unknown command "${typo}"; did you mean "${meant}"?; run "kubectl request --help" for the commands`,
+      ]);
     }
   });
 });
@@ -86,8 +107,21 @@ describe('help', () => {
 describe('connection flags before the command', () => {
   it('moves them after the command name, as kubectl accepts them', async () => {
     const { hoistCommand } = await import('../../../cli/main.ts');
-    assert.deepEqual(hoistCommand(['-n', 'shop', '--context=alice', 'list', '--all']), ['list', '-n', 'shop', '--context=alice', '--all']);
-    assert.deepEqual(hoistCommand(['--kubeconfig', '/k', 'exec', 'p', '--', 'ls']), ['exec', '--kubeconfig', '/k', 'p', '--', 'ls']);
+    assert.deepEqual(hoistCommand(['-n', 'shop', '--context=alice', 'list', '--all']), [
+      'list',
+      '-n',
+      'shop',
+      '--context=alice',
+      '--all',
+    ]);
+    assert.deepEqual(hoistCommand(['--kubeconfig', '/k', 'exec', 'p', '--', 'ls']), [
+      'exec',
+      '--kubeconfig',
+      '/k',
+      'p',
+      '--',
+      'ls',
+    ]);
     assert.deepEqual(hoistCommand(['exec', '-n', 'x']), ['exec', '-n', 'x']);
     const rt = fakeRuntime(new FakeCluster());
     assert.equal(await runCli(['-n', 'shop', 'list'], rt), 0);

@@ -136,7 +136,13 @@ describe('every kind of access names its own kubectl command and words', () => {
       it('describe prints the same command for a granted request', async () => {
         const { name, cluster } = await create(c.argv);
         const grant: AccessGrant = {
-          metadata: { name: `${name}-grant`, namespace: 'shop', uid: 'g', resourceVersion: '2', creationTimestamp: '2026-01-10T11:58:00Z' },
+          metadata: {
+            name: `${name}-grant`,
+            namespace: 'shop',
+            uid: 'g',
+            resourceVersion: '2',
+            creationTimestamp: '2026-01-10T11:58:00Z',
+          },
           spec: { grantFor: name, grantForUID: `uid-${name}`, grantedBy: { username: 'carol' } },
           status: 'granted',
         };

@@ -10,10 +10,22 @@ function request(name: string, user: string, labels?: Record<string, string>): A
   return {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessRequest',
-    metadata: { name, namespace: 'shop', uid: `uid-${name}`, resourceVersion: '1', creationTimestamp: '2026-01-10T11:55:00Z', ...(labels ? { labels } : {}) },
+    metadata: {
+      name,
+      namespace: 'shop',
+      uid: `uid-${name}`,
+      resourceVersion: '1',
+      creationTimestamp: '2026-01-10T11:55:00Z',
+      ...(labels ? { labels } : {}),
+    },
     spec: {
       userInfo: { username: user },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'shop' },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web-0',
+        namespace: 'shop',
+      },
       validFor: '',
       execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['ls'] },
     },
@@ -22,7 +34,13 @@ function request(name: string, user: string, labels?: Record<string, string>): A
 
 function granted(r: AccessRequest): AccessGrant {
   return {
-    metadata: { name: `${r.metadata.name}-grant`, namespace: 'shop', uid: 'g', resourceVersion: '2', creationTimestamp: '2026-01-10T11:58:00Z' },
+    metadata: {
+      name: `${r.metadata.name}-grant`,
+      namespace: 'shop',
+      uid: 'g',
+      resourceVersion: '2',
+      creationTimestamp: '2026-01-10T11:58:00Z',
+    },
     spec: { grantFor: r.metadata.name, grantForUID: r.metadata.uid, grantedBy: { username: 'carol' } },
     status: 'granted',
   };
@@ -35,20 +53,30 @@ describe('kubectl request list outputs', () => {
   it('-o name prints resource.group/name, one a line', async () => {
     const rt = fakeRuntime(new FakeCluster({ requests: [a, b] }));
     assert.equal(await runCli(['list', '-o', 'name'], rt), 0);
-    assert.deepEqual(rt.out.stdout, ['accessrequest.kube-request-access.io/alice-web-0-aaaaa\naccessrequest.kube-request-access.io/bob-web-0-bbbbb']);
+    assert.deepEqual(rt.out.stdout, [
+      'accessrequest.kube-request-access.io/alice-web-0-aaaaa\naccessrequest.kube-request-access.io/bob-web-0-bbbbb',
+    ]);
   });
 
   it('-o jsonpath renders kubectl templates over the List', async () => {
     const rt = fakeRuntime(new FakeCluster({ requests: [a, b] }));
-    assert.equal(await runCli(['list', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.userInfo.username}{"\\n"}{end}'], rt), 0);
+    assert.equal(
+      await runCli(
+        ['list', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.userInfo.username}{"\\n"}{end}'],
+        rt,
+      ),
+      0,
+    );
     assert.deepEqual(rt.out.stdout, ['alice-web-0-aaaaa\talice\nbob-web-0-bbbbb\tbob\n']);
     const names = fakeRuntime(new FakeCluster({ requests: [a, b] }));
-    assert.equal(await runCli(['list', "-o=jsonpath={.items[*].metadata.name}"], names), 0);
+    assert.equal(await runCli(['list', '-o=jsonpath={.items[*].metadata.name}'], names), 0);
     assert.deepEqual(names.out.stdout, ['alice-web-0-aaaaa bob-web-0-bbbbb']);
   });
 
   it('jsonpath: indices, quoted keys, wildcards and missing fields', () => {
-    const doc = { items: [{ metadata: { name: 'x', labels: { 'app.kubernetes.io/name': 'web' } } }, { metadata: { name: 'y' } }] };
+    const doc = {
+      items: [{ metadata: { name: 'x', labels: { 'app.kubernetes.io/name': 'web' } } }, { metadata: { name: 'y' } }],
+    };
     assert.equal(renderJsonPath('{.items[0].metadata.name}', doc), 'x');
     assert.equal(renderJsonPath('{.items[-1].metadata.name}', doc), 'y');
     assert.equal(renderJsonPath("{.items[0].metadata.labels['app.kubernetes.io/name']}", doc), 'web');

@@ -5,7 +5,17 @@ import type { PodLike, WorkloadLike } from '../../../cli/lib/cluster.ts';
 import { CliError } from '../../../cli/lib/errors.ts';
 import { labelSelectorString, pickContainer, pickRunningPod, resolveTarget } from '../../../cli/lib/pods.ts';
 
-function pod(name: string, extra: { phase?: string; ready?: boolean; created?: string; containers?: string[]; annotations?: Record<string, string>; deleting?: boolean } = {}): PodLike {
+function pod(
+  name: string,
+  extra: {
+    phase?: string;
+    ready?: boolean;
+    created?: string;
+    containers?: string[];
+    annotations?: Record<string, string>;
+    deleting?: boolean;
+  } = {},
+): PodLike {
   return {
     metadata: {
       name,
@@ -67,7 +77,12 @@ describe('pod resolution', () => {
 
   it('resolves a deployment to its running pod through the selector', async () => {
     const s = source(
-      [pod('web-pending', { phase: 'Pending' }), pod('web-a', { ready: false }), pod('web-b'), pod('web-gone', { deleting: true })],
+      [
+        pod('web-pending', { phase: 'Pending' }),
+        pod('web-a', { ready: false }),
+        pod('web-b'),
+        pod('web-gone', { deleting: true }),
+      ],
       { 'deployment/web': { spec: { selector: { matchLabels: { app: 'web' } } } } },
     );
     const resolved = await resolveTarget(s, 'shop', { kind: 'deployment', name: 'web' });
@@ -76,20 +91,37 @@ describe('pod resolution', () => {
   });
 
   it('prefers ready, then older pods, then the name', () => {
-    assert.equal(pickRunningPod([pod('b', { created: '2026-01-02T00:00:00Z' }), pod('a', { created: '2026-01-03T00:00:00Z' })])?.metadata?.name, 'b');
+    assert.equal(
+      pickRunningPod([pod('b', { created: '2026-01-02T00:00:00Z' }), pod('a', { created: '2026-01-03T00:00:00Z' })])
+        ?.metadata?.name,
+      'b',
+    );
     assert.equal(pickRunningPod([pod('b'), pod('a')])?.metadata?.name, 'a');
     assert.equal(pickRunningPod([pod('x', { phase: 'Succeeded' })]), undefined);
   });
 
   it('says so when a workload has no running pod', async () => {
-    const s = source([pod('web-a', { phase: 'Pending' })], { 'statefulset/web': { spec: { selector: { matchLabels: { app: 'web' } } } } });
-    await assert.rejects(resolveTarget(s, 'shop', { kind: 'statefulset', name: 'web' }), /statefulset\/web has no running pod \(1 found, none running\)/);
-    await assert.rejects(resolveTarget(s, 'shop', { kind: 'job', name: 'web' }), /job\/web not found in namespace shop/);
+    const s = source([pod('web-a', { phase: 'Pending' })], {
+      'statefulset/web': { spec: { selector: { matchLabels: { app: 'web' } } } },
+    });
+    await assert.rejects(
+      resolveTarget(s, 'shop', { kind: 'statefulset', name: 'web' }),
+      /statefulset\/web has no running pod \(1 found, none running\)/,
+    );
+    await assert.rejects(
+      resolveTarget(s, 'shop', { kind: 'job', name: 'web' }),
+      /job\/web not found in namespace shop/,
+    );
   });
 
   it('takes the default-container annotation, else the first container', () => {
     assert.deepEqual(
-      pickContainer(pod('p', { containers: ['istio-proxy', 'app'], annotations: { 'kubectl.kubernetes.io/default-container': 'app' } })),
+      pickContainer(
+        pod('p', {
+          containers: ['istio-proxy', 'app'],
+          annotations: { 'kubectl.kubernetes.io/default-container': 'app' },
+        }),
+      ),
       { container: 'app' },
     );
     assert.deepEqual(pickContainer(pod('p', { containers: ['app', 'sidecar'] })), {
@@ -97,17 +129,37 @@ describe('pod resolution', () => {
       note: 'Defaulted container "app" out of: app, sidecar',
     });
     // An annotation naming a container that does not exist is ignored, as kubectl does.
-    assert.equal(pickContainer(pod('p', { containers: ['main'], annotations: { 'kubectl.kubernetes.io/default-container': 'gone' } })).container, 'main');
+    assert.equal(
+      pickContainer(
+        pod('p', { containers: ['main'], annotations: { 'kubectl.kubernetes.io/default-container': 'gone' } }),
+      ).container,
+      'main',
+    );
   });
 
   it('checks an explicit container against the pod', () => {
     assert.deepEqual(pickContainer(pod('p', { containers: ['app', 'db'] }), 'db'), { container: 'db' });
-    assert.throws(() => pickContainer(pod('p', { containers: ['app', 'db'] }), 'nope'), /container nope not found in pod p; choose one of: app, db/);
+    assert.throws(
+      () => pickContainer(pod('p', { containers: ['app', 'db'] }), 'nope'),
+      /container nope not found in pod p; choose one of: app, db/,
+    );
   });
 
   it('reads a named pod directly and explains a missing one', async () => {
-    const s = source([pod('solo', { containers: ['main', 'side'], annotations: { 'kubectl.kubernetes.io/default-container': 'side' } })], {});
-    assert.deepEqual(await resolveTarget(s, 'shop', { kind: 'pod', name: 'solo' }), { pod: 'solo', container: 'side', notes: [] });
+    const s = source(
+      [
+        pod('solo', {
+          containers: ['main', 'side'],
+          annotations: { 'kubectl.kubernetes.io/default-container': 'side' },
+        }),
+      ],
+      {},
+    );
+    assert.deepEqual(await resolveTarget(s, 'shop', { kind: 'pod', name: 'solo' }), {
+      pod: 'solo',
+      container: 'side',
+      notes: [],
+    });
     await assert.rejects(resolveTarget(s, 'shop', { kind: 'pod', name: 'nope' }), (error: unknown) => {
       assert.ok(error instanceof CliError);
       assert.match(error.message, /^pod nope not found in namespace shop/);

@@ -11,12 +11,30 @@ function request(overrides: Partial<AccessRequest['spec']> = {}, name = 'alice-w
   return {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessRequest',
-    metadata: { name, namespace: 'shop', uid: 'uid-1', resourceVersion: '1', creationTimestamp: '2026-01-10T11:55:00Z' },
+    metadata: {
+      name,
+      namespace: 'shop',
+      uid: 'uid-1',
+      resourceVersion: '1',
+      creationTimestamp: '2026-01-10T11:55:00Z',
+    },
     spec: {
       userInfo: { username: 'alice' },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'shop' },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web-0',
+        namespace: 'shop',
+      },
       validFor: '',
-      execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: ['cat', '/my/app/config/*'] },
+      execOptions: {
+        stdin: false,
+        stdout: true,
+        stderr: true,
+        tty: false,
+        container: 'app',
+        command: ['cat', '/my/app/config/*'],
+      },
       customKeys: { ticket: 'OPS-1', why: 'debug' },
       ...overrides,
     },
@@ -25,8 +43,19 @@ function request(overrides: Partial<AccessRequest['spec']> = {}, name = 'alice-w
 
 function grant(status: 'granted' | 'denied', reason?: string): AccessGrant {
   return {
-    metadata: { name: 'alice-web-0-x2kqp-grant', namespace: 'shop', uid: 'g1', resourceVersion: '2', creationTimestamp: '2026-01-10T11:58:00Z' },
-    spec: { grantFor: 'alice-web-0-x2kqp', grantForUID: 'uid-1', grantedBy: { username: 'carol' }, ...(reason ? { reason } : {}) },
+    metadata: {
+      name: 'alice-web-0-x2kqp-grant',
+      namespace: 'shop',
+      uid: 'g1',
+      resourceVersion: '2',
+      creationTimestamp: '2026-01-10T11:58:00Z',
+    },
+    spec: {
+      grantFor: 'alice-web-0-x2kqp',
+      grantForUID: 'uid-1',
+      grantedBy: { username: 'carol' },
+      ...(reason ? { reason } : {}),
+    },
     status,
   };
 }
@@ -49,7 +78,11 @@ describe('summaries', () => {
 
   it('says ANY command, the window and no custom keys plainly', () => {
     const text = summarizeRequest(
-      request({ validFor: '1h', customKeys: {}, execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: [] } }),
+      request({
+        validFor: '1h',
+        customKeys: {},
+        execOptions: { stdin: false, stdout: true, stderr: true, tty: false, container: 'app', command: [] },
+      }),
       NOW,
     );
     assert.match(text, /^ {2}command: {5}ANY command$/m);
@@ -81,11 +114,15 @@ describe('summaries', () => {
 
   it('lists requests as a table', () => {
     const pending = request({}, 'alice-web-0-x2kqp');
-    const table = listTable([{ request: pending, state: requestState(pending, [], NOW) }], { wide: false, allNamespaces: false }, NOW);
+    const table = listTable(
+      [{ request: pending, state: requestState(pending, [], NOW) }],
+      { wide: false, allNamespaces: false },
+      NOW,
+    );
     assert.equal(
       table,
       [
-        "NAME                USER    POD     COMMAND                  VALID-FOR   STATUS    AGE",
+        'NAME                USER    POD     COMMAND                  VALID-FOR   STATUS    AGE',
         "alice-web-0-x2kqp   alice   web-0   cat '/my/app/config/*'   once        Pending   5m",
       ].join('\n'),
     );
@@ -93,36 +130,85 @@ describe('summaries', () => {
 
   it('adds namespace and decision columns for -A -o wide', () => {
     const r = request();
-    const table = listTable([{ request: r, state: requestState(r, [grant('denied', 'no')], NOW) }], { wide: true, allNamespaces: true }, NOW);
+    const table = listTable(
+      [{ request: r, state: requestState(r, [grant('denied', 'no')], NOW) }],
+      { wide: true, allNamespaces: true },
+      NOW,
+    );
     const [header, row] = table.split('\n');
-    assert.match(header!, /^NAMESPACE\s+NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+VALID-FOR\s+STATUS\s+AGE\s+CREATED-BY\s+WHY\s+DECIDED-BY\s+CUSTOM-KEYS\s+REASON$/);
-    assert.match(row!, /^shop\s+alice-web-0-x2kqp\s+alice\s+web-0\s+app\s+.*Denied\s+5m\s+-\s+-\s+carol\s+ticket=OPS-1, why=debug\s+no$/);
+    assert.match(
+      header!,
+      /^NAMESPACE\s+NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+VALID-FOR\s+STATUS\s+AGE\s+CREATED-BY\s+WHY\s+DECIDED-BY\s+CUSTOM-KEYS\s+REASON$/,
+    );
+    assert.match(
+      row!,
+      /^shop\s+alice-web-0-x2kqp\s+alice\s+web-0\s+app\s+.*Denied\s+5m\s+-\s+-\s+carol\s+ticket=OPS-1, why=debug\s+no$/,
+    );
   });
 });
 
 describe('summaries of the friends of exec', () => {
   const base = {
-    apiVersion: 'kube-request-access.io/v1', kind: 'AccessRequest',
-    metadata: { name: 'alice-web-0-abc', namespace: 'shop', uid: 'u', resourceVersion: '1', creationTimestamp: '2026-11-28T09:55:00Z' },
+    apiVersion: 'kube-request-access.io/v1',
+    kind: 'AccessRequest',
+    metadata: {
+      name: 'alice-web-0-abc',
+      namespace: 'shop',
+      uid: 'u',
+      resourceVersion: '1',
+      creationTimestamp: '2026-11-28T09:55:00Z',
+    },
   };
-  const target = (subResource: string) => ({ resource: { group: '', version: 'v1', resource: 'pods' }, subResource, name: 'web-0', namespace: 'shop' });
+  const target = (subResource: string) => ({
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    subResource,
+    name: 'web-0',
+    namespace: 'shop',
+  });
   const now = new Date('2026-11-28T10:00:00Z');
 
   it('shows the ports an approver grants for port-forward', () => {
-    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('portforward'), portForwardOptions: { ports: [] } } }), now);
+    const text = summarizeRequest(
+      v.parse(AccessRequest, {
+        ...base,
+        spec: { userInfo: { username: 'alice' }, forObject: target('portforward'), portForwardOptions: { ports: [] } },
+      }),
+      now,
+    );
     assert.match(text, /alice asks to port-forward to pod shop\/web-0/);
     assert.match(text, /ports: +ANY port of the pod/);
     assert.doesNotMatch(text, /command:/);
   });
 
   it('shows the image and target of a debug container', () => {
-    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('ephemeralcontainers'), debugOptions: { image: 'busybox:1.36', target: 'app' } } }), now);
+    const text = summarizeRequest(
+      v.parse(AccessRequest, {
+        ...base,
+        spec: {
+          userInfo: { username: 'alice' },
+          forObject: target('ephemeralcontainers'),
+          debugOptions: { image: 'busybox:1.36', target: 'app' },
+        },
+      }),
+      now,
+    );
     assert.match(text, /image: +busybox:1.36/);
     assert.match(text, /target: +app/);
   });
 
   it('shows a copy-in destination instead of "ANY command"', () => {
-    const text = summarizeRequest(v.parse(AccessRequest, { ...base, spec: { userInfo: { username: 'alice' }, forObject: target('exec'), execOptions: { container: 'app' }, copyOptions: { direction: 'in', path: '/tmp/in' } } }), now);
+    const text = summarizeRequest(
+      v.parse(AccessRequest, {
+        ...base,
+        spec: {
+          userInfo: { username: 'alice' },
+          forObject: target('exec'),
+          execOptions: { container: 'app' },
+          copyOptions: { direction: 'in', path: '/tmp/in' },
+        },
+      }),
+      now,
+    );
     assert.match(text, /copy in: +kubectl cp into \/tmp\/in/);
     assert.doesNotMatch(text, /ANY command/);
   });

@@ -13,16 +13,33 @@ const TOKEN = 'tok-0123456789';
 const ORIGIN = 'http://127.0.0.1:4567';
 const NOW = new Date('2025-05-01T10:10:00Z');
 
-function request(name: string, user: string, extra: Partial<AccessRequest['spec']> = {}, uid = `uid-${name}`): AccessRequest {
+function request(
+  name: string,
+  user: string,
+  extra: Partial<AccessRequest['spec']> = {},
+  uid = `uid-${name}`,
+): AccessRequest {
   return {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessRequest',
     metadata: { name, namespace: 'team-a', uid, resourceVersion: '1', creationTimestamp: '2025-05-01T10:00:00Z' },
     spec: {
       userInfo: { username: user },
-      forObject: { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec', name: 'web-0', namespace: 'team-a' },
+      forObject: {
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        subResource: 'exec',
+        name: 'web-0',
+        namespace: 'team-a',
+      },
       validFor: '',
-      execOptions: { container: 'app', command: ['sh', '-c', 'cat /etc/x && echo "<b>"'], stdin: false, stdout: true, stderr: true, tty: false },
+      execOptions: {
+        container: 'app',
+        command: ['sh', '-c', 'cat /etc/x && echo "<b>"'],
+        stdin: false,
+        stdout: true,
+        stderr: true,
+        tty: false,
+      },
       ...extra,
     },
   };
@@ -30,8 +47,19 @@ function request(name: string, user: string, extra: Partial<AccessRequest['spec'
 
 function grant(forName: string, by: string, state: 'granted' | 'denied', reason?: string): AccessGrant {
   return {
-    metadata: { name: `${forName}-grant`, namespace: 'team-a', uid: 'g', resourceVersion: '1', creationTimestamp: '2025-05-01T10:05:00Z' },
-    spec: { grantFor: forName, grantForUID: `uid-${forName}`, grantedBy: { username: by }, ...(reason ? { reason } : {}) },
+    metadata: {
+      name: `${forName}-grant`,
+      namespace: 'team-a',
+      uid: 'g',
+      resourceVersion: '1',
+      creationTimestamp: '2025-05-01T10:05:00Z',
+    },
+    spec: {
+      grantFor: forName,
+      grantForUID: `uid-${forName}`,
+      grantedBy: { username: by },
+      ...(reason ? { reason } : {}),
+    },
     status: state,
   };
 }
@@ -41,8 +69,14 @@ function setup(options: { createFails?: unknown } = {}) {
   const created: { namespace: string; body: AccessGrantBody }[] = [];
   const cluster = {
     async getAccessRequest(namespace: string, name: string) {
-      const found = source.snapshot().requests.find((r) => r.metadata.namespace === namespace && r.metadata.name === name);
-      if (!found) throw status(404, `accessrequests.kube-request-access.io "${name}" not found`, { name, kind: 'accessrequests' });
+      const found = source
+        .snapshot()
+        .requests.find((r) => r.metadata.namespace === namespace && r.metadata.name === name);
+      if (!found)
+        throw status(404, `accessrequests.kube-request-access.io "${name}" not found`, {
+          name,
+          kind: 'accessrequests',
+        });
       return found;
     },
     async createAccessGrant(namespace: string, body: AccessGrantBody) {
@@ -51,9 +85,22 @@ function setup(options: { createFails?: unknown } = {}) {
       return body as AccessGrant;
     },
   };
-  const app = uiApp({ cluster, source, me: 'carol', token: TOKEN, origins: () => [ORIGIN], now: () => NOW, debounceMs: 1 });
-  const get = (path: string, headers: Record<string, string> = {}) => app.request(`${ORIGIN}${path}`, { headers: { host: '127.0.0.1:4567', ...headers } });
-  const post = (path: string, form: Record<string, string>, headers: Record<string, string> = { origin: ORIGIN, 'sec-fetch-site': 'same-origin' }) =>
+  const app = uiApp({
+    cluster,
+    source,
+    me: 'carol',
+    token: TOKEN,
+    origins: () => [ORIGIN],
+    now: () => NOW,
+    debounceMs: 1,
+  });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    app.request(`${ORIGIN}${path}`, { headers: { host: '127.0.0.1:4567', ...headers } });
+  const post = (
+    path: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = { origin: ORIGIN, 'sec-fetch-site': 'same-origin' },
+  ) =>
     app.request(`${ORIGIN}${path}`, {
       method: 'POST',
       headers: { host: '127.0.0.1:4567', 'content-type': 'application/x-www-form-urlencoded', ...headers },
@@ -94,7 +141,10 @@ describe('kubectl request ui: guards', () => {
     source.putRequest(request('alice-web-0-abcde', 'alice'));
     const path = `/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`;
     const form = { csrf: TOKEN, uid: 'uid-alice-web-0-abcde' };
-    assert.equal((await post(path, form, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status, 403);
+    assert.equal(
+      (await post(path, form, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' })).status,
+      403,
+    );
     assert.equal((await post(path, form, { 'sec-fetch-site': 'cross-site' })).status, 403);
     assert.equal((await post(path, form, {})).status, 403);
     assert.equal((await post(path, form, { origin: 'null', 'sec-fetch-site': 'cross-site' })).status, 403);
@@ -108,16 +158,28 @@ describe('kubectl request ui: guards', () => {
 describe('kubectl request ui: pages', () => {
   it('lists pending requests of others with who, pod, container, argv, window, reason and custom keys, escaped', async () => {
     const { source, get } = setup();
-    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '30m', customKeys: { ticket: 'OPS-7' }, reason: 'debug <prod>' } as never));
+    source.putRequest(
+      request('alice-web-0-abcde', 'alice', {
+        validFor: '30m',
+        customKeys: { ticket: 'OPS-7' },
+        reason: 'debug <prod>',
+      } as never),
+    );
     source.putRequest(request('carol-web-0-zzzzz', 'carol'));
     source.putRequest(request('bob-web-0-done1', 'bob'));
     source.putGrant(grant('bob-web-0-done1', 'carol', 'granted'));
     const body = await (await get(`/?token=${TOKEN}`)).text();
-    const queue = body.slice(body.indexOf('data-testid="queue"'), body.indexOf('</table>', body.indexOf('data-testid="queue"')));
+    const queue = body.slice(
+      body.indexOf('data-testid="queue"'),
+      body.indexOf('</table>', body.indexOf('data-testid="queue"')),
+    );
     assert.match(queue, /alice/);
     assert.match(queue, /web-0/);
     assert.match(queue, /<td>app<\/td>/);
-    assert.match(queue, /<li><code>sh<\/code><\/li><li><code>-c<\/code><\/li><li><code>cat \/etc\/x &amp;&amp; echo &quot;&lt;b&gt;&quot;<\/code><\/li>/);
+    assert.match(
+      queue,
+      /<li><code>sh<\/code><\/li><li><code>-c<\/code><\/li><li><code>cat \/etc\/x &amp;&amp; echo &quot;&lt;b&gt;&quot;<\/code><\/li>/,
+    );
     assert.match(queue, /30m/);
     assert.match(queue, /debug &lt;prod&gt;/);
     assert.match(queue, /<dt>ticket<\/dt><dd>OPS-7<\/dd>/);
@@ -139,7 +201,12 @@ describe('kubectl request ui: pages', () => {
     source.putGrant(grant('a-expired', 'carol', 'granted'));
     source.putRequest(request('a-pending', 'alice'));
     const body = await (await get(`/history?token=${TOKEN}`)).text();
-    for (const [name, state] of [['a-granted', 'Granted'], ['a-denied', 'Denied'], ['a-used', 'Used'], ['a-expired', 'Expired']]) {
+    for (const [name, state] of [
+      ['a-granted', 'Granted'],
+      ['a-denied', 'Denied'],
+      ['a-used', 'Used'],
+      ['a-expired', 'Expired'],
+    ]) {
       assert.match(body, new RegExp(`data-request="team-a/${name}"[\\s\\S]*?state-[a-z]+">${state}`), name);
     }
     assert.match(body, /not now/);
@@ -151,7 +218,10 @@ describe('kubectl request ui: pages', () => {
     source.putRequest(request('carol-web-0-zzzzz', 'carol'));
     source.putGrant(grant('carol-web-0-zzzzz', 'dave', 'granted'));
     const body = await (await app.request(`${ORIGIN}/?token=${TOKEN}`, { headers: { host: '127.0.0.1:4567' } })).text();
-    assert.match(body, /<code class="copy ready">kubectl exec -n team-a web-0 -c app -- sh -c &#39;cat \/etc\/x &amp;&amp; echo &quot;&lt;b&gt;&quot;&#39;<\/code>/);
+    assert.match(
+      body,
+      /<code class="copy ready">kubectl exec -n team-a web-0 -c app -- sh -c &#39;cat \/etc\/x &amp;&amp; echo &quot;&lt;b&gt;&quot;&#39;<\/code>/,
+    );
   });
 
   it('shows one request with the summary the CLI shows before grant, and grant and deny forms', async () => {
@@ -168,10 +238,13 @@ describe('kubectl request ui: pages', () => {
 });
 
 describe('kubectl request ui: decisions', () => {
-  it('grants with the CLI\'s grant, pinned to the uid the approver saw', async () => {
+  it("grants with the CLI's grant, pinned to the uid the approver saw", async () => {
     const { source, post, created } = setup();
     source.putRequest(request('alice-web-0-abcde', 'alice'));
-    const res = await post(`/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`, { csrf: TOKEN, uid: 'uid-seen-before' });
+    const res = await post(`/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`, {
+      csrf: TOKEN,
+      uid: 'uid-seen-before',
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(created, [
       {
@@ -208,11 +281,20 @@ describe('kubectl request ui: decisions', () => {
       'admission webhook "objects.kube-request-access.io" denied the request: you cannot grant your own AccessRequest "x"; another approver has to';
     const { source, post } = setup({ createFails: status(403, message) });
     source.putRequest(request('alice-web-0-abcde', 'alice'));
-    const res = await post(`/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`, { csrf: TOKEN, uid: 'uid-alice-web-0-abcde' });
+    const res = await post(`/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`, {
+      csrf: TOKEN,
+      uid: 'uid-alice-web-0-abcde',
+    });
     assert.equal(res.status, 403);
     const body = await res.text();
-    assert.match(body, /Refused: denied by the objects.kube-request-access.io webhook: you cannot grant your own AccessRequest &quot;x&quot;/);
-    assert.match(body, /HTTP 403: admission webhook &quot;objects.kube-request-access.io&quot; denied the request: you cannot grant/);
+    assert.match(
+      body,
+      /Refused: denied by the objects.kube-request-access.io webhook: you cannot grant your own AccessRequest &quot;x&quot;/,
+    );
+    assert.match(
+      body,
+      /HTTP 403: admission webhook &quot;objects.kube-request-access.io&quot; denied the request: you cannot grant/,
+    );
   });
 });
 

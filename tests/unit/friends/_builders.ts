@@ -5,12 +5,15 @@ import * as v from 'valibot';
 import { AccessRequest, AdmissionRequest } from '../../../functions/schemas.ts';
 import { minutes } from '../../support/builders.ts';
 
-export type Fixture = 'attach-review' | 'portforward-review' | 'ephemeralcontainers-review' | 'copy-in-review' | 'exec-review';
+export type Fixture =
+  'attach-review' | 'portforward-review' | 'ephemeralcontainers-review' | 'copy-in-review' | 'exec-review';
 type Raw = Record<string, any>;
 
 /** The AdmissionRequest of a fixture, as raw JSON, for a test to change. */
 export function rawReview(name: Fixture): Raw {
-  const review = JSON.parse(readFileSync(new URL(`../../fixtures/${name}.json`, import.meta.url), 'utf8')) as { request: Raw };
+  const review = JSON.parse(readFileSync(new URL(`../../fixtures/${name}.json`, import.meta.url), 'utf8')) as {
+    request: Raw;
+  };
   return review.request;
 }
 
@@ -34,7 +37,13 @@ export function friendRequest(
   return v.parse(AccessRequest, {
     apiVersion: 'kube-request-access.io/v1',
     kind: 'AccessRequest',
-    metadata: { name, namespace: 'team-a', uid: `uid-${name}`, resourceVersion: '100', creationTimestamp: minutes(-30) },
+    metadata: {
+      name,
+      namespace: 'team-a',
+      uid: `uid-${name}`,
+      resourceVersion: '100',
+      creationTimestamp: minutes(-30),
+    },
     spec: {
       userInfo: { username: options.user ?? 'alice' },
       forObject: {
@@ -50,7 +59,11 @@ export function friendRequest(
 }
 
 export const attachRequest = (options: Parameters<typeof friendRequest>[2] & { container?: string } = {}) =>
-  friendRequest('attach', { attachOptions: { container: options.container ?? 'app', stdout: true, stderr: true } }, options);
+  friendRequest(
+    'attach',
+    { attachOptions: { container: options.container ?? 'app', stdout: true, stderr: true } },
+    options,
+  );
 
 export const portForwardRequest = (ports: number[], options: Parameters<typeof friendRequest>[2] = {}) =>
   friendRequest('portforward', { portForwardOptions: ports.length ? { ports } : {} }, options);
@@ -58,10 +71,29 @@ export const portForwardRequest = (ports: number[], options: Parameters<typeof f
 export const debugRequest = (
   debugOptions: Record<string, unknown> = {},
   options: Parameters<typeof friendRequest>[2] = {},
-) => friendRequest('ephemeralcontainers', { debugOptions: { image: 'busybox:1.36', target: 'app', command: ['ps', 'aux'], ...debugOptions } }, options);
+) =>
+  friendRequest(
+    'ephemeralcontainers',
+    { debugOptions: { image: 'busybox:1.36', target: 'app', command: ['ps', 'aux'], ...debugOptions } },
+    options,
+  );
 
-export const copyInRequest = (path = '/tmp/upload', options: Parameters<typeof friendRequest>[2] & { container?: string } = {}) =>
-  friendRequest('exec', { execOptions: { container: options.container ?? 'app' }, copyOptions: { direction: 'in', path } }, options);
+export const copyInRequest = (
+  path = '/tmp/upload',
+  options: Parameters<typeof friendRequest>[2] & { container?: string } = {},
+) =>
+  friendRequest(
+    'exec',
+    { execOptions: { container: options.container ?? 'app' }, copyOptions: { direction: 'in', path } },
+    options,
+  );
 
-export const execRequest = (command: string[], options: Parameters<typeof friendRequest>[2] & { container?: string } = {}) =>
-  friendRequest('exec', { execOptions: { container: options.container ?? 'app', command, stdout: true, stderr: true } }, options);
+export const execRequest = (
+  command: string[],
+  options: Parameters<typeof friendRequest>[2] & { container?: string } = {},
+) =>
+  friendRequest(
+    'exec',
+    { execOptions: { container: options.container ?? 'app', command, stdout: true, stderr: true } },
+    options,
+  );

@@ -32,7 +32,13 @@ async function run(argv: string[]) {
 /** The created request as stored (named, in team-a for the recorded reviews), its grant, and the request webhook's verdict. */
 async function stored(created: unknown) {
   const raw = structuredClone(created) as Record<string, any>;
-  raw.metadata = { ...raw.metadata, name: 'alice-web-0', namespace: 'team-a', resourceVersion: '100', creationTimestamp: '2026-11-28T09:30:00Z' };
+  raw.metadata = {
+    ...raw.metadata,
+    name: 'alice-web-0',
+    namespace: 'team-a',
+    resourceVersion: '100',
+    creationTimestamp: '2026-11-28T09:30:00Z',
+  };
   raw.spec.forObject.namespace = 'team-a';
   const accessRequest = v.parse(AccessRequest, raw);
   const admitted = await requestConcern(objectReview(accessRequest), lookupOf([]), context());
@@ -82,7 +88,10 @@ describe('kubectl request port-forward', () => {
     const created = cluster.requests[0]!;
     assert.deepEqual(created.spec.portForwardOptions, { ports: [8080] });
     const objects = await stored(created);
-    const forPort = (port: number) => review('portforward-review', (r) => { r.object.ports = [port]; });
+    const forPort = (port: number) =>
+      review('portforward-review', (r) => {
+        r.object.ports = [port];
+      });
     assert.equal((await portforward(forPort(8080), lookupOf(objects), context())).allowed, true);
     assert.equal((await portforward(forPort(5432), lookupOf(objects), context())).allowed, false);
   });
@@ -96,7 +105,17 @@ describe('kubectl request port-forward', () => {
 
 describe('kubectl request debug', () => {
   it('asks for the ephemeral container kubectl debug will add', async () => {
-    const { code, cluster, out } = await run(['debug', 'web-0', '--image', 'busybox:1.36', '--target', 'app', '--', 'ps', 'aux']);
+    const { code, cluster, out } = await run([
+      'debug',
+      'web-0',
+      '--image',
+      'busybox:1.36',
+      '--target',
+      'app',
+      '--',
+      'ps',
+      'aux',
+    ]);
     assert.equal(code, 0, out.stderr.join('\n'));
     const created = cluster.requests[0]!;
     assert.equal(created.spec.forObject.subResource, 'ephemeralcontainers');
@@ -133,7 +152,11 @@ describe('kubectl request cp', () => {
     assert.equal(created.spec.copyOptions, undefined);
     assert.match(out.stdout.join('\n'), /kubectl cp -n shop -c app web-0:\/app\/config \.\/config/);
     const objects = await stored(created);
-    const tarOut = review('exec-review', (r) => { r.name = 'web-0'; r.namespace = 'team-a'; r.object.command = ['tar', 'cf', '-', '/app/config']; });
+    const tarOut = review('exec-review', (r) => {
+      r.name = 'web-0';
+      r.namespace = 'team-a';
+      r.object.command = ['tar', 'cf', '-', '/app/config'];
+    });
     assert.equal((await execRoute(tarOut, lookupOf(objects), context())).allowed, true);
   });
 
@@ -171,6 +194,7 @@ describe('root help', () => {
   it('lists the friends of exec', async () => {
     const { code, out } = await run(['--help']);
     assert.equal(code, 0);
-    for (const name of ['attach', 'port-forward', 'debug', 'cp']) assert.match(out.stdout.join('\n'), new RegExp(`\\n  ${name} `));
+    for (const name of ['attach', 'port-forward', 'debug', 'cp'])
+      assert.match(out.stdout.join('\n'), new RegExp(`\\n  ${name} `));
   });
 });

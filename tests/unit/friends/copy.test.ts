@@ -9,8 +9,21 @@ import { admin, attachRequest, bob, copyInRequest, execRequest, friendRequest, r
 
 type Raw = Record<string, any>;
 const execRoute = concernFor({ resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'exec' })!;
-const command = (...argv: string[]) => (r: Raw) => { r.object.command = argv; };
-const probe = (path: string) => (r: Raw) => { r.object = { kind: 'PodExecOptions', apiVersion: 'v1', stdout: true, stderr: true, container: 'app', command: ['test', '-d', path] }; };
+const command =
+  (...argv: string[]) =>
+  (r: Raw) => {
+    r.object.command = argv;
+  };
+const probe = (path: string) => (r: Raw) => {
+  r.object = {
+    kind: 'PodExecOptions',
+    apiVersion: 'v1',
+    stdout: true,
+    stderr: true,
+    container: 'app',
+    command: ['test', '-d', path],
+  };
+};
 const granted = [copyInRequest(), accessGrant()];
 
 const cases: Array<{
@@ -21,31 +34,181 @@ const cases: Array<{
   message?: RegExp;
   consumes?: boolean;
 }> = [
-  { name: 'allows kubectl cp into the requested directory, with stdin, and consumes the request', objects: granted, allowed: true, consumes: true, message: /stdin allowed for kubectl cp into \/tmp\/upload/ },
-  { name: 'allows the --no-preserve form of the tar', objects: granted, change: command('tar', '--no-same-permissions', '--no-same-owner', '-xmf', '-', '-C', '/tmp/upload'), allowed: true },
-  { name: 'denies a copy into another directory', objects: granted, change: command('tar', '-xmf', '-', '-C', '/etc'), allowed: false, message: /kubectl cp into \/etc .*kubectl request cp -n team-a -c app --valid-for 1h FILE web-0:\/etc\// },
-  { name: 'denies a copy into a parent directory', objects: granted, change: command('tar', '-xmf', '-', '-C', '/tmp'), allowed: false },
-  { name: 'denies a copy into a path that only cleans to the directory', objects: granted, change: command('tar', '-xmf', '-', '-C', '/tmp/upload/../../etc'), allowed: false },
-  { name: 'denies tar with extra options (--to-command runs programs)', objects: granted, change: command('tar', '-xmf', '-', '-C', '/tmp/upload', '--to-command=sh'), allowed: false, message: /interactive exec is not allowed/ },
-  { name: 'denies a copy-in with a tty', objects: granted, change: (r) => { r.object.tty = true; }, allowed: false },
-  { name: 'denies a copy-in into another container', objects: granted, change: (r) => { r.object.container = 'sidecar'; }, allowed: false },
-  { name: 'denies a copy-in by another user', objects: granted, change: (r) => { r.userInfo = bob; }, allowed: false },
-  { name: 'denies a copy-in without a request', objects: [], allowed: false, message: /no AccessRequest of yours matches this kubectl cp into \/tmp\/upload/ },
-  { name: 'denies a copy-in with a pending request', objects: [copyInRequest()], allowed: false, message: /not granted yet/ },
-  { name: 'a copy-in request does not allow a plain exec', objects: granted, change: (r) => { r.object.stdin = false; r.object.command = ['sh', '-c', 'id']; }, allowed: false, message: /no AccessRequest of yours matches this exec/ },
-  { name: 'a copy-in request does not allow an interactive shell', objects: granted, change: command('sh'), allowed: false, message: /interactive exec is not allowed/ },
-  { name: 'a copy-in request does not allow the same tar without stdin as a plain exec', objects: granted, change: (r) => { r.object.stdin = false; }, allowed: false },
-  { name: 'an exec request for any command does not allow copying in (stdin stays denied)', objects: [friendRequest('exec', { execOptions: { container: 'app' } }), accessGrant()], allowed: false },
-  { name: 'an exec request for the exact tar does not allow copying in', objects: [execRequest(['tar', '-xmf', '-', '-C', '/tmp/upload']), accessGrant()], allowed: false },
-  { name: 'a stored copy request in another direction does not allow copying in', objects: [friendRequest('exec', { execOptions: { container: 'app' }, copyOptions: { direction: 'out', path: '/tmp/upload' } }), accessGrant()], allowed: false },
+  {
+    name: 'allows kubectl cp into the requested directory, with stdin, and consumes the request',
+    objects: granted,
+    allowed: true,
+    consumes: true,
+    message: /stdin allowed for kubectl cp into \/tmp\/upload/,
+  },
+  {
+    name: 'allows the --no-preserve form of the tar',
+    objects: granted,
+    change: command('tar', '--no-same-permissions', '--no-same-owner', '-xmf', '-', '-C', '/tmp/upload'),
+    allowed: true,
+  },
+  {
+    name: 'denies a copy into another directory',
+    objects: granted,
+    change: command('tar', '-xmf', '-', '-C', '/etc'),
+    allowed: false,
+    message: /kubectl cp into \/etc .*kubectl request cp -n team-a -c app --valid-for 1h FILE web-0:\/etc\//,
+  },
+  {
+    name: 'denies a copy into a parent directory',
+    objects: granted,
+    change: command('tar', '-xmf', '-', '-C', '/tmp'),
+    allowed: false,
+  },
+  {
+    name: 'denies a copy into a path that only cleans to the directory',
+    objects: granted,
+    change: command('tar', '-xmf', '-', '-C', '/tmp/upload/../../etc'),
+    allowed: false,
+  },
+  {
+    name: 'denies tar with extra options (--to-command runs programs)',
+    objects: granted,
+    change: command('tar', '-xmf', '-', '-C', '/tmp/upload', '--to-command=sh'),
+    allowed: false,
+    message: /interactive exec is not allowed/,
+  },
+  {
+    name: 'denies a copy-in with a tty',
+    objects: granted,
+    change: (r) => {
+      r.object.tty = true;
+    },
+    allowed: false,
+  },
+  {
+    name: 'denies a copy-in into another container',
+    objects: granted,
+    change: (r) => {
+      r.object.container = 'sidecar';
+    },
+    allowed: false,
+  },
+  {
+    name: 'denies a copy-in by another user',
+    objects: granted,
+    change: (r) => {
+      r.userInfo = bob;
+    },
+    allowed: false,
+  },
+  {
+    name: 'denies a copy-in without a request',
+    objects: [],
+    allowed: false,
+    message: /no AccessRequest of yours matches this kubectl cp into \/tmp\/upload/,
+  },
+  {
+    name: 'denies a copy-in with a pending request',
+    objects: [copyInRequest()],
+    allowed: false,
+    message: /not granted yet/,
+  },
+  {
+    name: 'a copy-in request does not allow a plain exec',
+    objects: granted,
+    change: (r) => {
+      r.object.stdin = false;
+      r.object.command = ['sh', '-c', 'id'];
+    },
+    allowed: false,
+    message: /no AccessRequest of yours matches this exec/,
+  },
+  {
+    name: 'a copy-in request does not allow an interactive shell',
+    objects: granted,
+    change: command('sh'),
+    allowed: false,
+    message: /interactive exec is not allowed/,
+  },
+  {
+    name: 'a copy-in request does not allow the same tar without stdin as a plain exec',
+    objects: granted,
+    change: (r) => {
+      r.object.stdin = false;
+    },
+    allowed: false,
+  },
+  {
+    name: 'an exec request for any command does not allow copying in (stdin stays denied)',
+    objects: [friendRequest('exec', { execOptions: { container: 'app' } }), accessGrant()],
+    allowed: false,
+  },
+  {
+    name: 'an exec request for the exact tar does not allow copying in',
+    objects: [execRequest(['tar', '-xmf', '-', '-C', '/tmp/upload']), accessGrant()],
+    allowed: false,
+  },
+  {
+    name: 'a stored copy request in another direction does not allow copying in',
+    objects: [
+      friendRequest('exec', {
+        execOptions: { container: 'app' },
+        copyOptions: { direction: 'out', path: '/tmp/upload' },
+      }),
+      accessGrant(),
+    ],
+    allowed: false,
+  },
   { name: 'an attach request does not allow copying in', objects: [attachRequest(), accessGrant()], allowed: false },
-  { name: 'allows kubectl cp\'s directory check of the directory without consuming', objects: granted, change: probe('/tmp/upload'), allowed: true, consumes: false, message: /does not use it up/ },
-  { name: 'allows the directory check of a file inside the directory', objects: granted, change: probe('/tmp/upload/report.csv'), allowed: true, consumes: false },
-  { name: 'denies the directory check of anything else', objects: granted, change: probe('/etc'), allowed: false, message: /no AccessRequest of yours matches this exec/ },
-  { name: 'denies the directory check two levels down', objects: granted, change: probe('/tmp/upload/a/b'), allowed: false },
-  { name: 'allows copying out through a plain exec request for tar cf - SRC', objects: [execRequest(['tar', 'cf', '-', '/app/config']), accessGrant()], change: (r) => { r.object.stdin = false; r.object.command = ['tar', 'cf', '-', '/app/config']; }, allowed: true, consumes: true },
-  { name: 'allows a time-bound copy-in without consuming', objects: [copyInRequest('/tmp/upload', { validFor: '1h' }), accessGrant()], allowed: true, consumes: false },
-  { name: 'lets an always-allowed identity copy in anywhere', objects: [], change: (r) => { r.userInfo = admin; r.object.command = ['tar', '-xmf', '-', '-C', '/']; }, allowed: true },
+  {
+    name: "allows kubectl cp's directory check of the directory without consuming",
+    objects: granted,
+    change: probe('/tmp/upload'),
+    allowed: true,
+    consumes: false,
+    message: /does not use it up/,
+  },
+  {
+    name: 'allows the directory check of a file inside the directory',
+    objects: granted,
+    change: probe('/tmp/upload/report.csv'),
+    allowed: true,
+    consumes: false,
+  },
+  {
+    name: 'denies the directory check of anything else',
+    objects: granted,
+    change: probe('/etc'),
+    allowed: false,
+    message: /no AccessRequest of yours matches this exec/,
+  },
+  {
+    name: 'denies the directory check two levels down',
+    objects: granted,
+    change: probe('/tmp/upload/a/b'),
+    allowed: false,
+  },
+  {
+    name: 'allows copying out through a plain exec request for tar cf - SRC',
+    objects: [execRequest(['tar', 'cf', '-', '/app/config']), accessGrant()],
+    change: (r) => {
+      r.object.stdin = false;
+      r.object.command = ['tar', 'cf', '-', '/app/config'];
+    },
+    allowed: true,
+    consumes: true,
+  },
+  {
+    name: 'allows a time-bound copy-in without consuming',
+    objects: [copyInRequest('/tmp/upload', { validFor: '1h' }), accessGrant()],
+    allowed: true,
+    consumes: false,
+  },
+  {
+    name: 'lets an always-allowed identity copy in anywhere',
+    objects: [],
+    change: (r) => {
+      r.userInfo = admin;
+      r.object.command = ['tar', '-xmf', '-', '-C', '/'];
+    },
+    allowed: true,
+  },
 ];
 
 describe('kubectl cp through pods/exec', () => {

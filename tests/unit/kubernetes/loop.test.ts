@@ -7,7 +7,9 @@ import { serialLoop } from '../../../adapters/kubernetes/loop.ts';
 describe('serialLoop', () => {
   // The loop's timers are unref'd (they must not keep a server alive); keep the test process alive.
   let keepAlive: NodeJS.Timeout;
-  before(() => { keepAlive = setInterval(() => {}, 1000); });
+  before(() => {
+    keepAlive = setInterval(() => {}, 1000);
+  });
   after(() => clearInterval(keepAlive));
 
   it('coalesces a burst of triggers into one pass, and triggers during a pass into one more', async () => {

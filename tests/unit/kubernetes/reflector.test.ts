@@ -8,7 +8,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { silentLogger } from '../../../adapters/log.ts';
 import { reflect, retryDelay, type Reflector, type ReflectorTimings } from '../../../adapters/kubernetes/informer.ts';
 
@@ -96,7 +101,13 @@ class FakeApi {
       if (plan === 'gone') {
         // What a restarted apiserver answers a watch from a resourceVersion it no longer has.
         res.writeHead(200, { 'content-type': 'application/json' });
-        const status = { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' };
+        const status = {
+          kind: 'Status',
+          status: 'Failure',
+          reason: 'Expired',
+          code: 410,
+          message: 'too old resource version',
+        };
         res.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
         return;
       }
@@ -212,7 +223,13 @@ describe('reflect (list + watch against a fake API server)', () => {
       kubeConfig: kc,
       path: PATH,
       list: async ({ limit, continue: _continue }) =>
-        (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, limit, _continue })) as KubernetesListObject<Obj>,
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          limit,
+          _continue,
+        })) as KubernetesListObject<Obj>,
       pageSize,
       onUpsert: (obj) => upserts.push(obj),
       onDelete: (obj) => deletes.push(obj),
@@ -236,7 +253,11 @@ describe('reflect (list + watch against a fake API server)', () => {
     assert.deepEqual(names(upserts), ['a', 'b', 'c', 'd', 'e']);
     assert.deepEqual(
       api.lists.map((q) => [q.get('limit'), q.get('continue')]),
-      [['2', null], ['2', '2'], ['2', '4']],
+      [
+        ['2', null],
+        ['2', '2'],
+        ['2', '4'],
+      ],
     );
     assert.equal(api.watches.length, 1);
     assert.equal(api.watches[0]?.get('resourceVersion'), listRv);
@@ -263,7 +284,11 @@ describe('reflect (list + watch against a fake API server)', () => {
 
     assert.deepEqual(
       upserts.map((o) => [o.metadata.name, o.metadata.resourceVersion]),
-      [['a', '2'], ['b', b.metadata.resourceVersion], ['a', a2.metadata.resourceVersion]],
+      [
+        ['a', '2'],
+        ['b', b.metadata.resourceVersion],
+        ['a', a2.metadata.resourceVersion],
+      ],
     );
     assert.deepEqual(names(deletes), ['b']);
     assert.equal(api.lists.length, 1, 'no relist');
@@ -283,13 +308,22 @@ describe('reflect (list + watch against a fake API server)', () => {
       api.put('c');
       const relistRv = String(api.rv);
       if (how === 'an ERROR event with code 410') {
-        api.send('ERROR', { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' });
+        api.send('ERROR', {
+          kind: 'Status',
+          status: 'Failure',
+          reason: 'Expired',
+          code: 410,
+          message: 'too old resource version',
+        });
       } else {
         api.watchPlans.push({ status: 410 }); // the resumed watch is refused
       }
       api.endWatch();
 
-      await waitFor('the watch after the relist', () => api.watches.length === (how === 'an ERROR event with code 410' ? 2 : 3));
+      await waitFor(
+        'the watch after the relist',
+        () => api.watches.length === (how === 'an ERROR event with code 410' ? 2 : 3),
+      );
       await waitFor('the deletion', () => deletes.length === 1);
       assert.equal(api.lists.length, 2, 'listed again');
       assert.deepEqual(deletes, [{ metadata: { namespace: 'ns', name: 'b' } }]);
@@ -392,9 +426,18 @@ describe('reflect (list + watch against a fake API server)', () => {
   });
 
   it('spreads retry delays between half of the backoff and all of it', () => {
-    assert.equal(retryDelay(1000, () => 0), 500);
-    assert.equal(retryDelay(1000, () => 0.5), 750);
-    assert.equal(retryDelay(1000, () => 1), 1000);
+    assert.equal(
+      retryDelay(1000, () => 0),
+      500,
+    );
+    assert.equal(
+      retryDelay(1000, () => 0.5),
+      750,
+    );
+    assert.equal(
+      retryDelay(1000, () => 1),
+      1000,
+    );
   });
 
   it('is not synced while its first list fails, and says so', async () => {
@@ -476,7 +519,11 @@ describe('reflect (list + watch against a fake API server)', () => {
       await waitFor('not synced', () => !r.isSynced(), 2000);
       const watches = api.watches.length;
       api.down = false;
-      await waitFor('the resumed watch', () => api.watches.length > watches && api.open.at(-1)?.headersSent === true, 2000);
+      await waitFor(
+        'the resumed watch',
+        () => api.watches.length > watches && api.open.at(-1)?.headersSent === true,
+        2000,
+      );
       const openedAt = Date.now();
       await sleep(50);
       assert.equal(r.isSynced(), false, `${how}: not fresh merely because the watch opened`);

@@ -7,8 +7,13 @@ interface Obj {
   pod: string;
   user: string;
 }
-const obj = (name: string, pod: string, user: string, uid = `u-${name}`): Obj => ({ metadata: { namespace: 'ns', name, uid }, pod, user });
-const store = () => new IndexedStore<Obj, 'podUser'>({ podUser: (o) => [`${o.metadata.namespace}/${o.pod}/${o.user}`] });
+const obj = (name: string, pod: string, user: string, uid = `u-${name}`): Obj => ({
+  metadata: { namespace: 'ns', name, uid },
+  pod,
+  user,
+});
+const store = () =>
+  new IndexedStore<Obj, 'podUser'>({ podUser: (o) => [`${o.metadata.namespace}/${o.pod}/${o.user}`] });
 
 describe('IndexedStore', () => {
   it('finds objects by index value', () => {
@@ -16,7 +21,10 @@ describe('IndexedStore', () => {
     s.upsert(obj('a', 'web', 'alice'));
     s.upsert(obj('b', 'web', 'bob'));
     s.upsert(obj('c', 'db', 'alice'));
-    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice').map((o) => o.metadata.name), ['a']);
+    assert.deepEqual(
+      s.byIndex('podUser', 'ns/web/alice').map((o) => o.metadata.name),
+      ['a'],
+    );
     assert.deepEqual(s.byIndex('podUser', 'ns/nothing/alice'), []);
     assert.equal(s.get('ns', 'c')?.pod, 'db');
   });

@@ -69,6 +69,11 @@ export interface Cluster {
   deleteAccessRequest(namespace: string, name: string, uid?: string): Promise<void>;
   /** All namespaces when `namespace` is undefined. */
   listAccessGrants(namespace: string | undefined): Promise<AccessGrant[]>;
+  /**
+   * The AccessPolicies in a namespace (all when undefined), as stored; [] where the CRD is not
+   * installed or the user may not read them (the webhook decides either way; this is for display).
+   */
+  listAccessPolicies?(namespace: string | undefined): Promise<unknown[]>;
   createAccessGrant(namespace: string, body: AccessGrantBody): Promise<AccessGrant>;
   /** Revokes a decision: deletes the AccessGrant (with a uid precondition when given). */
   deleteAccessGrant(namespace: string, name: string, uid?: string): Promise<void>;

@@ -22,6 +22,7 @@ import { CliError, requestTimedOut } from './errors.ts';
 
 const REQUESTS = 'accessrequests';
 const GRANTS = 'accessgrants';
+const POLICIES = 'accesspolicies';
 
 /** Loads the kubeconfig the way kubectl does: --kubeconfig, else $KUBECONFIG, else ~/.kube/config. */
 export function loadKubeConfig(options: ConnectionOptions): { config: KubeConfig; namespace: string } {
@@ -175,6 +176,19 @@ export async function connect(options: ConnectionOptions): Promise<Cluster> {
           ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: GRANTS })
           : await custom.listClusterCustomObject({ ...crd, plural: GRANTS });
         return (list as { items?: AccessGrant[] }).items ?? [];
+      },
+
+      async listAccessPolicies(ns) {
+        try {
+          const list = ns
+            ? await custom.listNamespacedCustomObject({ ...crd, namespace: ns, plural: POLICIES })
+            : await custom.listClusterCustomObject({ ...crd, plural: POLICIES });
+          return (list as { items?: unknown[] }).items ?? [];
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if (code === 404 || code === 403) return [];
+          throw error;
+        }
       },
 
       createAccessGrant: async (ns, body) =>

@@ -4,6 +4,7 @@ import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
 import { reportWait, whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
+import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import {
   buildGrant,
   connectionFlags,
@@ -36,6 +37,16 @@ async function getRequest(deps: CommandDeps, name: string): Promise<AccessReques
   }
 }
 
+/** The namespace's AccessPolicies as the webhook reads them, for the state shown (N approvals). */
+async function listPolicies(deps: CommandDeps, namespace: string | undefined): Promise<LoadedPolicy[]> {
+  if (!deps.cluster.listAccessPolicies) return [];
+  try {
+    return (await deps.cluster.listAccessPolicies(namespace)).flatMap((object) => readPolicy(object) ?? []);
+  } catch (error) {
+    throw explainError(error, { action: 'list access policies', server: deps.cluster.server });
+  }
+}
+
 async function listGrants(deps: CommandDeps, namespace: string | undefined): Promise<AccessGrant[]> {
   try {
     return await deps.cluster.listAccessGrants(namespace);
@@ -65,7 +76,9 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
   const verb = options.status === 'granted' ? 'grant' : 'deny';
   const me = await whoAmI(cluster);
   const request = await getRequest(deps, options.name);
-  const state = requestState(request, await listGrants(deps, cluster.namespace), deps.now());
+  const policies = await listPolicies(deps, cluster.namespace);
+  const grants = [...(await listGrants(deps, cluster.namespace))]; // as read, before the prompt
+  const state = requestState(request, grants, deps.now(), policies);
   const decided = decidedText(state, deps.now());
   if (decided) throw new CliError(`${options.name} is already ${decided}; nothing to do`);
   if (request.spec.userInfo.username === me) {
@@ -82,12 +95,16 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
     granter: me,
     status: options.status,
     ...(options.reason ? { reason: options.reason } : {}),
+    // A policy that wants several approvals: the first approver's grant already has the plain name.
+    second: grants.some(
+      (grant) => grant.spec.grantFor === request.metadata.name && grant.spec.grantForUID === request.metadata.uid,
+    ),
   });
   try {
     await cluster.createAccessGrant(cluster.namespace, body);
   } catch (error) {
     if ((error as { code?: unknown }).code === 409) {
-      const again = requestState(request, await listGrants(deps, cluster.namespace), deps.now());
+      const again = requestState(request, await listGrants(deps, cluster.namespace), deps.now(), policies);
       throw new CliError(
         `${options.name} is already ${decidedText(again, deps.now()) ?? `decided (accessgrant ${grantName(options.name)} exists)`}; nothing to do`,
       );
@@ -140,9 +157,10 @@ async function listRows(deps: CommandDeps, options: ListOptions): Promise<ListRo
     throw explainError(error, { action: 'list access requests', server: cluster.server });
   }
   const grants = await listGrants(deps, namespace);
+  const policies = await listPolicies(deps, namespace);
   const now = deps.now();
   return requests
-    .map((request) => ({ request, state: requestState(request, grants, now) }))
+    .map((request) => ({ request, state: requestState(request, grants, now, policies) }))
     .sort(
       (a, b) =>
         a.request.metadata.namespace.localeCompare(b.request.metadata.namespace) ||
@@ -210,7 +228,12 @@ export async function list(deps: CommandDeps, options: ListOptions): Promise<num
 
 export async function describe(deps: CommandDeps, name: string, connection: ConnectionOptions): Promise<number> {
   const request = await getRequest(deps, name);
-  const state = requestState(request, await listGrants(deps, deps.cluster.namespace), deps.now());
+  const state = requestState(
+    request,
+    await listGrants(deps, deps.cluster.namespace),
+    deps.now(),
+    await listPolicies(deps, deps.cluster.namespace),
+  );
   deps.io.stdout(describeRequest(request, state, deps.now()));
   const command = kubectlCommand(request, connection);
   if (state.state === 'granted' && command) deps.io.stdout(`  run:         ${command}`);

@@ -1,6 +1,7 @@
 // Building AccessRequests and AccessGrants, and reading their state. Plain data in, plain data out.
 import { evaluateGrant, shellQuote, type GrantState } from '../../functions/access.ts';
 import type { KubectlHints } from '../../functions/kind.ts';
+import type { LoadedPolicy } from '../../functions/policy.ts';
 import { kubectlArgs } from '../../functions/kinds.ts';
 import {
   API_VERSION,
@@ -90,17 +91,30 @@ export function grantName(requestName: string): string {
   return `${requestName}-grant`;
 }
 
+/** The grant of a further approver: `REQUEST-grant-USER`, the user name made a valid object name. */
+export function secondGrantName(requestName: string, granter: string): string {
+  const user =
+    granter
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]+/g, '-')
+      .replace(/^[-.]+|[-.]+$/g, '') || 'approver';
+  return `${grantName(requestName)}-${user}`.slice(0, 253).replace(/[-.]+$/, '');
+}
+
 export function buildGrant(input: {
   request: AccessRequest;
   granter: string;
   status: GrantStatus;
   reason?: string;
+  /** Another approver's grant exists (a policy wants several): this one is named after its approver. */
+  second?: boolean;
 }): AccessGrantBody {
   const { request } = input;
+  const name = input.second ? secondGrantName(request.metadata.name, input.granter) : grantName(request.metadata.name);
   return {
     apiVersion: API_VERSION,
     kind: ACCESS_GRANT_KIND,
-    metadata: { name: grantName(request.metadata.name), namespace: request.metadata.namespace },
+    metadata: { name, namespace: request.metadata.namespace },
     spec: {
       grantFor: request.metadata.name,
       ...(request.metadata.uid ? { grantForUID: request.metadata.uid } : {}),
@@ -114,8 +128,14 @@ export function buildGrant(input: {
 export type { GrantState };
 
 /** The state of a request given the grants (of any request) the caller has. */
-export function requestState(request: AccessRequest, grants: readonly AccessGrant[], now: Date): GrantState {
-  return evaluateGrant(request, grants, now);
+/** The state of a request given the grants (and the namespace's AccessPolicies: N approvals) the caller has. */
+export function requestState(
+  request: AccessRequest,
+  grants: readonly AccessGrant[],
+  now: Date,
+  policies: readonly LoadedPolicy[] = [],
+): GrantState {
+  return evaluateGrant(request, grants, now, '', policies);
 }
 
 /** The flags that point kubectl at the same cluster the user pointed us at. */

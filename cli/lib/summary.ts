@@ -44,7 +44,7 @@ export function createdBy(request: AccessRequest): string | undefined {
 export function stateText(state: GrantState, now: Date): string {
   switch (state.state) {
     case 'pending':
-      return 'Pending';
+      return state.required > 1 ? `Pending (${state.approvals} of ${state.required} approvals)` : 'Pending';
     case 'denied':
       return 'Denied';
     case 'granted':

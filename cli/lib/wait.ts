@@ -1,6 +1,7 @@
 // `--wait`: poll until an approver decides, then until RBAC lets the user through, so the printed
 // `kubectl exec` works the moment we return. Polling (not a watch) keeps it simple and survives
 // apiserver restarts; one small GET and LIST a second is cheap.
+import { readPolicy } from '../../functions/policy.ts';
 import { kindOf } from '../../functions/kinds.ts';
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import type { AccessCheck, Cluster } from './cluster.ts';
@@ -18,7 +19,7 @@ export type WaitResult =
   | { outcome: 'timeout'; stage: 'decision' | 'rbac'; grant?: AccessGrant; missing?: string[] };
 
 export interface WaitDeps {
-  cluster: Pick<Cluster, 'getAccessRequest' | 'listAccessGrants' | 'canI'>;
+  cluster: Pick<Cluster, 'getAccessRequest' | 'listAccessGrants' | 'listAccessPolicies' | 'canI'>;
   now(): Date;
   sleep(ms: number): Promise<void>;
   progress(line: string): void;
@@ -91,7 +92,11 @@ export async function waitForAccess(deps: WaitDeps, request: AccessRequest, opti
     if (current.metadata.uid && request.metadata.uid && current.metadata.uid !== request.metadata.uid) {
       return { outcome: 'gone' };
     }
-    const state = requestState(current, await cluster.listAccessGrants(namespace), deps.now());
+    // With a policy that wants several approvals, the first grant is not yet access.
+    const policies = cluster.listAccessPolicies
+      ? (await cluster.listAccessPolicies(namespace)).flatMap((object) => readPolicy(object) ?? [])
+      : [];
+    const state = requestState(current, await cluster.listAccessGrants(namespace), deps.now(), policies);
     if (state.state === 'denied') return { outcome: 'denied', grant: state.grant };
     if (state.state === 'expired') return { outcome: 'expired', grant: state.grant };
     if (state.state === 'used') return { outcome: 'used', grant: state.grant };

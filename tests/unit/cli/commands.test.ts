@@ -407,3 +407,48 @@ describe('kubectl request list / describe / cancel', () => {
     assert.deepEqual(cluster.deleted, ['alice-web-0-abcd']);
   });
 });
+
+describe('kubectl request grant with a policy that wants two approvals', () => {
+  const twoApprovers = {
+    apiVersion: 'kube-request-access.io/v1',
+    kind: 'AccessPolicy',
+    metadata: { name: 'production', namespace: 'shop', uid: 'uid-policy' },
+    spec: { requiredApprovals: 2 },
+  };
+
+  it('shows 1 of 2 after the first approval, and the second approver gets a grant of their own', async () => {
+    const request = pendingRequest();
+    const first = new FakeCluster({ user: 'carol', requests: [request], policies: [twoApprovers] });
+    assert.equal(await runCli(['grant', 'alice-web-0-abcd', '--yes'], fakeRuntime(first)), 0);
+    assert.deepEqual(
+      first.grants.map((g) => g.metadata.name),
+      ['alice-web-0-abcd-grant'],
+    );
+
+    const listed = fakeRuntime(
+      new FakeCluster({ user: 'carol', requests: [request], grants: first.grants, policies: [twoApprovers] }),
+    );
+    assert.equal(await runCli(['list'], listed), 0);
+    assert.match(listed.out.stdout.join('\n'), /Pending \(1 of 2 approvals\)/);
+
+    const second = new FakeCluster({
+      user: 'dave',
+      requests: [request],
+      grants: [...first.grants],
+      policies: [twoApprovers],
+    });
+    assert.equal(await runCli(['grant', 'alice-web-0-abcd', '--yes'], fakeRuntime(second)), 0);
+    assert.deepEqual(
+      second.grants.map((g) => g.metadata.name),
+      ['alice-web-0-abcd-grant', 'alice-web-0-abcd-grant-dave'],
+    );
+  });
+
+  it('without the policy, a second grant is refused as already decided', async () => {
+    const request = pendingRequest();
+    const cluster = new FakeCluster({ user: 'dave', requests: [request], grants: [decision(request, 'granted')] });
+    const rt = fakeRuntime(cluster);
+    assert.equal(await runCli(['grant', 'alice-web-0-abcd', '--yes'], rt), 1);
+    assert.match(rt.out.stderr.join('\n'), /already granted/);
+  });
+});

@@ -44,6 +44,8 @@ export interface FakeOptions {
   workloads?: Record<string, WorkloadLike>;
   requests?: AccessRequest[];
   grants?: AccessGrant[];
+  /** AccessPolicies as stored (listAccessPolicies answers them). */
+  policies?: unknown[];
   /** Answers for SelfSubjectAccessReviews, consumed in order; then `true`. */
   canI?: boolean[];
   /** Thrown by the named method. */
@@ -88,6 +90,9 @@ export class FakeCluster implements Cluster {
   }
   async listPods() {
     return this.options.pods ?? [];
+  }
+  async listAccessPolicies() {
+    return this.options.policies ?? [];
   }
   async createAccessRequest(namespace: string, body: unknown) {
     this.maybeFail('createAccessRequest');

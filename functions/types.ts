@@ -162,7 +162,8 @@ export type AuditEvent =
       data: {
         request: AdmissionRequest;
         kind: 'AccessRequest' | 'AccessGrant';
-        object: AccessRequest | AccessGrant;
+        /** Absent when the deleted object is malformed (its raw form is in `request.oldObject`). */
+        object?: AccessRequest | AccessGrant;
         role: DeleterRole;
       };
     }

@@ -94,19 +94,21 @@ export function auditSummary(event: AuditEvent): AuditSummary {
         type: event.type,
         verdict: 'deleted',
         ...who,
-        name: object.metadata.name || request.name,
+        name: object?.metadata.name || request.name,
         kind,
         deleter: role,
-        ...(kind === 'AccessRequest'
-          ? {
-              requester: (object as AccessRequest).spec.userInfo.username,
-              pod: (object as AccessRequest).spec.forObject.name,
-            }
-          : {
-              grantFor: (object as AccessGrant).spec.grantFor,
-              grantedBy: (object as AccessGrant).spec.grantedBy.username,
-              status: (object as AccessGrant).status,
-            }),
+        ...(!object
+          ? { malformed: true }
+          : kind === 'AccessRequest'
+            ? {
+                requester: (object as AccessRequest).spec.userInfo.username,
+                pod: (object as AccessRequest).spec.forObject.name,
+              }
+            : {
+                grantFor: (object as AccessGrant).spec.grantFor,
+                grantedBy: (object as AccessGrant).spec.grantedBy.username,
+                status: (object as AccessGrant).status,
+              }),
         ...tail,
       };
     }

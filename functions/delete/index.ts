@@ -25,10 +25,10 @@ export async function reviewDelete(
       : v.safeParse(AccessGrant, admission.oldObject);
   const object = parsed.success ? parsed.output : undefined;
   const allowAs = (role: DeleterRole, message: string): Decision =>
-    allow(
-      message,
-      object ? { audit: [{ type: 'audit-deleted', data: { request: admission, kind, object, role } }] } : {},
-    );
+    // Audited also for a malformed object: who deleted what is recorded either way.
+    allow(message, {
+      audit: [{ type: 'audit-deleted', data: { request: admission, kind, ...(object ? { object } : {}), role } }],
+    });
 
   if (context.config.selfUsernames.includes(username)) return allowAs('webhook', 'deleted by kube-request-access');
   if (CLUSTER_DELETERS.includes(username)) return allowAs('cluster', 'deleted by the cluster');

@@ -171,3 +171,41 @@ describe('delete', () => {
     );
   });
 });
+
+describe('delete: a malformed object', () => {
+  it('is audited too when an admin removes it, and its audit line says so', async () => {
+    const { auditSummary } = await import('../../adapters/audit/log.ts');
+    const broken = {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessRequest',
+      metadata: { name: 'broken', namespace: 'team-a' },
+      spec: {},
+    };
+    const decision = await request(
+      objectReview(broken, { user: users.admin, operation: 'DELETE' }),
+      lookupOf([]),
+      context(),
+    );
+    assert.equal(decision.allowed, true);
+    assert.equal(decision.audit.length, 1);
+    const summary = auditSummary(decision.audit[0]!);
+    assert.equal(summary.verdict, 'deleted');
+    assert.equal(summary.malformed, true);
+    assert.equal(summary.deleter, 'admin');
+  });
+
+  it('is not withdrawn by a developer who cannot be shown to own it', async () => {
+    const broken = {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessRequest',
+      metadata: { name: 'broken', namespace: 'team-a' },
+      spec: {},
+    };
+    const decision = await request(
+      objectReview(broken, { user: users.alice, operation: 'DELETE' }),
+      lookupOf([], []),
+      context(),
+    );
+    assert.equal(decision.allowed, false);
+  });
+});

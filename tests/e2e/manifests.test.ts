@@ -177,13 +177,14 @@ describe('kubectl kustomize manifests', () => {
       if (rule.verbs.includes('bind')) assert.deepEqual(rule.resourceNames, [grantedRole]);
       if (rule.apiGroups.includes('kube-request-access.io')) {
         // Reads, deletes (cleanup), and the status of requests (marking a one-shot used): never
-        // creating or changing a request or a grant.
-        const writesStatusOnly = rule.resources.every((r: string) => r === 'accessrequests/status');
-        assert.deepEqual(
-          [...rule.verbs].sort(),
-          writesStatusOnly ? ['update'] : ['delete', 'get', 'list', 'watch'],
-          JSON.stringify(rule),
-        );
+        // creating or changing a request or a grant; policies are only read.
+        const only = (resource: string) => rule.resources.every((r: string) => r === resource);
+        const expected = only('accessrequests/status')
+          ? ['update']
+          : only('accesspolicies')
+            ? ['get', 'list', 'watch']
+            : ['delete', 'get', 'list', 'watch'];
+        assert.deepEqual([...rule.verbs].sort(), expected, JSON.stringify(rule));
       }
     }
     find(objects, 'ClusterRole', grantedRole);

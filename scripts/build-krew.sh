@@ -1,90 +1,9 @@
 #!/usr/bin/env bash
 # Builds krew (sigs.k8s.io/krew, from the Go module proxy) into .dev/bin/krew, or the path given as
-# $1, for the release test (tests/e2e/release.test.ts installs the krew archive with it; about 20 s cold).
-# Like tests/controlplane/build.sh, the binary is reused while a hash of its inputs (the version
-# pinned below, this script, the Go toolchain) is unchanged; progress goes to stderr; concurrent
-# callers wait on a lock. `go install module@version` builds with helm's own go.mod and go.sum,
-# checked against the Go checksum database, so nothing but the module proxy is needed.
+# $1, for the release test (tests/e2e/release.test.ts installs the krew archive with it; about 20 s
+# cold; cached afterwards: scripts/go-install.sh).
 set -euo pipefail
-
-krew_version=v0.4.3 # the newest version on the Go module proxy
-
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-out=${1:-$root/.dev/bin/krew}
-mkdir -p "$(dirname "$out")"
-out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
-
-say() { printf 'krew build: %s\n' "$*" >&2; }
-
-if ! command -v go >/dev/null 2>&1; then
-  say "the Go toolchain is required (go 1.24 or newer on PATH) to build krew"
-  exit 1
-fi
-
-inputs_hash() {
-  (
-    printf '%s\n' "$krew_version"
-    cat "$here/build-krew.sh"
-    go version
-    go env GOOS GOARCH CGO_ENABLED
-  ) | sha256sum | cut -d' ' -f1
-}
-
-hash=$(inputs_hash)
-stamp="$out.inputs"
-if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-  exit 0
-fi
-
-exec 9>"$out.lock"
-if ! flock -n 9; then
-  say "another build is running, waiting for it"
-  flock 9
-  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-    exit 0
-  fi
-fi
-
-start=$(date +%s)
-elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
-
-say "building krew $krew_version from Go modules (first time takes about 20 s)…"
-work="$out.work.$$"
-tmpbin="$work/bin"
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$tmpbin"
-
-jobs=${CONTROLPLANE_BUILD_JOBS:-2}
-ldflags="-s -w"
-ldflags+=" -X sigs.k8s.io/krew/internal/version.gitTag=$krew_version"
-
-# `go install -v` names each package as it compiles it: turn that into a coarse progress report.
-say "downloading and compiling with -p $jobs (a cold machine downloads about 20 MB from the module proxy)…"
-count=0
-status=1
-last=$(date +%s)
-while IFS= read -r line; do
-  if [[ $line == "__exit "* ]]; then
-    status=${line#__exit } # go install's own exit status, appended below
-    continue
-  fi
-  if [[ $line == *" "* || $line == *:* ]]; then
-    printf '%s\n' "$line" >&2 # download, compiler or linker message, not a package name
-    continue
-  fi
-  count=$((count + 1))
-  now=$(date +%s)
-  if ((now - last >= 20)); then
-    say "compiled $count packages ($(elapsed))…"
-    last=$now
-  fi
-done < <(cd "$work" && GOBIN="$tmpbin" GOFLAGS=-buildvcs=false GO111MODULE=on \
-  go install -p "$jobs" -trimpath -v -ldflags "$ldflags" "sigs.k8s.io/krew/cmd/krew@$krew_version" 2>&1; echo "__exit $?")
-if [[ $status != 0 ]]; then
-  say "go install failed (exit $status) after $(elapsed)"
-  exit 1
-fi
-mv -f "$tmpbin/krew" "$out"
-printf '%s\n' "$hash" >"$stamp"
-say "built $out ($krew_version) in $(elapsed)"
+version=v0.4.3 # the newest version on the Go module proxy
+exec bash "$here/go-install.sh" krew sigs.k8s.io/krew/cmd/krew "$version" "${1:-$here/../.dev/bin/krew}" "$here/build-krew.sh" \
+  "-X sigs.k8s.io/krew/internal/version.gitTag=$version"

@@ -1,4 +1,5 @@
 // grant, deny, list, describe, cancel: reading requests and deciding on them.
+import { isNotFound } from '../../adapters/errors.ts';
 import { GROUP, type AccessGrant, type AccessRequest, type GrantStatus } from '../../functions/schemas.ts';
 import { CliError, ExitCode, explainError, requestNotFound } from './errors.ts';
 import type { CommandDeps } from './exec.ts';
@@ -18,10 +19,6 @@ import { checksFor, waitForAccess } from './wait.ts';
 import { renderJsonPath } from './jsonpath.ts';
 import { ageOf, describeRequest, listTable, summarizeRequest, type ListRow } from './summary.ts';
 import type { ConnectionOptions } from './cluster.ts';
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === 404;
-}
 
 async function getRequest(deps: CommandDeps, name: string): Promise<AccessRequest> {
   const { cluster } = deps;

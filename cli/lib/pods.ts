@@ -1,5 +1,6 @@
 // From what the user typed (POD or TYPE/NAME, maybe -c) to one pod and one container, the way
 // kubectl exec picks them. Shared by exec and, later, attach/port-forward/debug/cp.
+import { isNotFound } from '../../adapters/errors.ts';
 import type { Target } from './args.ts';
 import type { Cluster, LabelSelector, PodLike } from './cluster.ts';
 import { toDate } from './cluster.ts';
@@ -86,10 +87,6 @@ export interface ResolvedTarget {
 }
 
 type PodSource = Pick<Cluster, 'readPod' | 'readWorkload' | 'listPods'>;
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === 404;
-}
 
 /** Resolves POD or TYPE/NAME (and an optional -c) to a pod name and a container. */
 export async function resolveTarget(

@@ -1,6 +1,7 @@
 // `--wait`: poll until an approver decides, then until RBAC lets the user through, so the printed
 // `kubectl exec` works the moment we return. Polling (not a watch) keeps it simple and survives
 // apiserver restarts; one small GET and LIST a second is cheap.
+import { isNotFound } from '../../adapters/errors.ts';
 import { readPolicy } from '../../functions/policy.ts';
 import { kindOf } from '../../functions/kinds.ts';
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
@@ -54,10 +55,6 @@ export function checksFor(request: Pick<AccessRequest, 'spec'>): AccessCheck[] {
     namespace,
     name,
   }));
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === 404;
 }
 
 export async function waitForAccess(deps: WaitDeps, request: AccessRequest, options: WaitOptions): Promise<WaitResult> {

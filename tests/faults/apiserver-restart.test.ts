@@ -180,8 +180,11 @@ describe('the kube-apiserver killed and restarted with its data', () => {
           `the webhook's /readyz turned 503 during the outage (seen: ${JSON.stringify(readiness.changes)})`,
         );
         const unreadyAfter = unreadyAt - killedAt;
+        // Unready once a cache is behind by the bound: never later, and earlier only by the time
+        // since a cache last knew it was current (a watch that had just ended at the server's
+        // timeout, with the next one not yet confirmed, counts from its end: up to ~1 s early).
         assert.ok(
-          unreadyAfter >= STALE_AFTER_MS - 500 && unreadyAfter <= STALE_AFTER_MS + 1_500,
+          unreadyAfter >= STALE_AFTER_MS - 1_500 && unreadyAfter <= STALE_AFTER_MS + 1_500,
           `/readyz 503 ${seconds(unreadyAfter)} after the kill`,
         );
 

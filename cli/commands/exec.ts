@@ -14,7 +14,7 @@ import { usageError } from '../lib/errors.ts';
 import type { ExecOptions } from '../lib/exec.ts';
 import { connectionArgs, connectionOptions, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
-import { interactiveArgs } from './_friends.ts';
+import { interactiveArgs, requestArgs } from './_friends.ts';
 
 export const args = {
   target: {
@@ -33,30 +33,10 @@ export const args = {
     description: 'Ask for ANY command in the container, not one named after "--" (the approver sees that)',
   },
   ...interactiveArgs,
+  ...requestArgs,
   'valid-for': {
-    type: 'string',
+    ...requestArgs['valid-for'],
     description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)',
-    valueHint: 'duration',
-  },
-  key: {
-    type: 'string',
-    alias: ['k'],
-    description: 'A custom key=value your organisation asks for (repeatable)',
-    valueHint: 'key=value',
-  },
-  'on-behalf-of': {
-    type: 'string',
-    description: 'Request for another user (always-allowed admins only; you are recorded as the creator)',
-    valueHint: 'user',
-  },
-  reason: {
-    type: 'string',
-    description: 'Why you need the access, shown to the approver (stored in spec.reason)',
-    valueHint: 'text',
-  },
-  wait: {
-    type: 'boolean',
-    description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
   },
   ...connectionArgs,
 } satisfies ArgsDef;

@@ -174,9 +174,29 @@ export const AccessRequestSpec = object({
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 
-/** Written by kube-request-access alone (the status subresource): when a one-shot request was used. */
+/** One condition of an AccessRequest's status (metav1.Condition's fields, written by functions/status). */
+export const RequestCondition = object({
+  type: v.string(),
+  status: v.string(),
+  reason: v.optional(v.string()),
+  message: v.optional(v.string()),
+  lastTransitionTime: v.optional(v.string()),
+});
+export type RequestCondition = v.InferOutput<typeof RequestCondition>;
+
+/**
+ * Written by kube-request-access alone (the status subresource): `usedAt` by the exec review's
+ * consume (when a one-shot request was used); the rest by the status writer (functions/status), a
+ * merge patch that never touches `usedAt`.
+ */
 export const AccessRequestStatus = object({
   usedAt: v.optional(v.string()),
+  state: v.optional(v.string()),
+  conditions: v.optional(v.array(RequestCondition)),
+  expiresAt: v.optional(v.string()),
+  approvals: v.optional(v.string()),
+  /** The request's COMMAND as text (functions/kinds.ts `brief`), for `kubectl get acr`. */
+  command: v.optional(v.string()),
 });
 
 export const AccessRequest = object({

@@ -5,7 +5,9 @@ import {
   AuthenticationV1Api,
   AuthorizationV1Api,
   CustomObjectsApi,
+  PatchStrategy,
   RbacAuthorizationV1Api,
+  setHeaderOptions,
   type V1SelfSubjectReview,
   type V1SubjectAccessReview,
   type KubeConfig,
@@ -17,6 +19,7 @@ import * as v from 'valibot';
 import { specNamesFor } from '../../functions/access.ts';
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { pendingByNamespace } from '../../functions/stats/index.ts';
+import { planStatuses } from '../../functions/status/index.ts';
 import type { Gauge } from '../http/metrics.ts';
 import {
   MANAGED_BY,
@@ -44,6 +47,7 @@ import { PublicError } from '../errors.ts';
 import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
+import { applyStatusWrites, type RequestStatusPatcher } from './status.ts';
 
 export type { CleanupEvent } from '../../functions/cleanup/index.ts';
 export { loadKubeConfig } from './config.ts';
@@ -65,6 +69,8 @@ export interface KubernetesBackendOptions {
   reviewCallTimeoutMs?: number;
   cleanupIntervalMs: number;
   deleteAfterMs: number;
+  /** Used, expired and denied requests are kept this long after they ended (history); undefined: as before. */
+  retentionMs?: number;
   logger: Logger;
   clock?: () => Date;
   /** Safety-net resync of RoleBindings even without events (default 5 minutes). */
@@ -139,7 +145,11 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   const roleBindings = new IndexedStore<V1RoleBinding & { metadata: { namespace?: string; name?: string } }, never>({});
 
   let reconciler: Loop | undefined;
-  const onChange = () => reconciler?.trigger();
+  let statusWriter: Loop | undefined;
+  const onChange = () => {
+    reconciler?.trigger();
+    statusWriter?.trigger();
+  };
 
   const reflectors: Reflector[] = [];
   // One reflector per custom resource and scope, parsing into its indexed store.
@@ -279,7 +289,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   };
 
   // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
-  const writes: RequestStatusWriter & ObjectDeleter & RoleBindingWriter = {
+  const writes: RequestStatusWriter & RequestStatusPatcher & ObjectDeleter & RoleBindingWriter = {
     replaceRequestStatus: (namespace, name, body) =>
       custom.replaceNamespacedCustomObjectStatus({
         group: GROUP,
@@ -289,6 +299,12 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         name,
         body,
       }),
+    // The status writer's merge patch (client-node 1.x sends a JSON patch unless told otherwise).
+    patchRequestStatus: (namespace, name, body) =>
+      custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace, plural: REQUESTS, name, body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     async deleteObject(kind, namespace, name, uid) {
       const plural = kind === 'AccessRequest' ? REQUESTS : GRANTS;
       await custom.deleteNamespacedCustomObject({
@@ -349,6 +365,34 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     );
   }
 
+  // The status of each request (functions/status), patched when its state changes: on every cache
+  // change and when the next window ends. Every replica runs it; the writes are idempotent.
+  statusWriter = serialLoop({
+    name: 'status',
+    clock,
+    logger,
+    maxIntervalMs: options.resyncIntervalMs ?? 300_000,
+    task: async () => {
+      if (!isReady()) return undefined;
+      const plan = planStatuses({
+        requests: requests.values(),
+        grants: grants.values(),
+        policies: policies.values(),
+        now: clock(),
+        usernamePrefix: options.usernamePrefix,
+      });
+      const failures = await applyStatusWrites(writes, plan.writes, logger, (written) =>
+        upsertParsed(requests, AccessRequest, written as KubernetesObject, 'AccessRequest', logger),
+      );
+      if (failures) throw new Error(`${failures} AccessRequest status write(s) failed`);
+      return plan.nextChangeAt;
+    },
+  });
+  void synced.then(
+    () => statusWriter?.trigger(),
+    () => {},
+  );
+
   const cleaner = serialLoop({
     name: 'cleanup',
     clock,
@@ -363,6 +407,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         policies: policies.values(),
         now: clock(),
         deleteAfterMs: options.deleteAfterMs,
+        ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}),
         orphanGraceMs: options.orphanGraceMs ?? 60_000,
         usernamePrefix: options.usernamePrefix,
       });
@@ -407,6 +452,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     cleanupNow: () => cleaner.runNow(),
     async stop() {
       reconciler?.stop();
+      statusWriter?.stop();
       cleaner.stop();
       await Promise.all(reflectors.map((r) => r.stop()));
     },

@@ -132,8 +132,13 @@ function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForM
 
 /**
  * UPDATE of an AccessRequest's status: kube-request-access alone marks a one-shot request used
- * (and gives it back). Anyone else writing it could make a used request usable again; RBAC gives
+ * (and gives it back), and merge-patches its state and conditions (functions/status; a PATCH is an
+ * UPDATE to admission). Anyone else writing it could make a used request usable again; RBAC gives
  * no one else accessrequests/status, and this holds even where RBAC is looser.
+ * Allowed without an audit event: the status only restates what was audited when it happened (the
+ * grant, the exec that used it, the denial); the window's end is in the audit-granted event. One
+ * audit line per status write would double the log and say nothing new; the request log still has
+ * a `review` line for each.
  */
 export const requestStatus: Concern = async (admission, _lookup, context) => {
   const { username } = admission.userInfo;

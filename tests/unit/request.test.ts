@@ -267,4 +267,21 @@ describe('request status', () => {
     assert.equal(alice.allowed, false);
     assert.match(alice.message, /status of an AccessRequest is written by kube-request-access only/);
   });
+
+  it("allows the server's merge patch of state and conditions without an audit event, and refuses it from others", async () => {
+    const self = 'system:serviceaccount:kube-request-access:kube-request-access';
+    const before = accessRequest();
+    const after = { ...before, status: { state: 'Granted', conditions: [{ type: 'Granted', status: 'True' }] } };
+    const review = (username: string) => ({
+      ...objectReview(after, { operation: 'UPDATE', user: { username, groups: [] } }),
+      oldObject: before,
+      subResource: 'status',
+    });
+    const own = await requestStatus(review(self), lookupOf([]), context({ selfUsernames: [self] }));
+    assert.equal(own.allowed, true);
+    assert.deepEqual(own.audit, []);
+    assert.deepEqual(own.effects, []);
+    const bob = await requestStatus(review('bob'), lookupOf([]), context({ selfUsernames: [self] }));
+    assert.equal(bob.allowed, false);
+  });
 });

@@ -176,11 +176,11 @@ describe('kubectl kustomize manifests', () => {
       assert.ok(!rule.verbs.includes('*') && !rule.resources.includes('*'), `wildcard in ${JSON.stringify(rule)}`);
       if (rule.verbs.includes('bind')) assert.deepEqual(rule.resourceNames, [grantedRole]);
       if (rule.apiGroups.includes('kube-request-access.io')) {
-        // Reads, deletes (cleanup), and the status of requests (marking a one-shot used): never
-        // creating or changing a request or a grant; policies are only read.
+        // Reads, deletes (cleanup), and the status of requests (marking a one-shot used, writing
+        // its state): never creating or changing a request or a grant; policies are only read.
         const only = (resource: string) => rule.resources.every((r: string) => r === resource);
         const expected = only('accessrequests/status')
-          ? ['update']
+          ? ['patch', 'update']
           : only('accesspolicies')
             ? ['get', 'list', 'watch']
             : ['delete', 'get', 'list', 'watch'];
@@ -243,13 +243,11 @@ describe('the manifests on a real kube-apiserver', () => {
     await mustCreate(cp, 'admin', valid());
     await mustCreate(cp, 'admin', accessGrant({ name: 'valid', namespace: 'team-a', grantFor: 'valid', by: 'carol' }));
     const requests = await cp.kubectl('admin', ['get', 'acr', '-n', 'team-a']);
-    assert.match(
-      requests.stdout.split('\n')[0]!,
-      /NAME\s+USER\s+POD\s+SUBRESOURCE\s+CONTAINER\s+COMMAND\s+VALIDFOR\s+USED\s+AGE/,
-    );
-    assert.match(requests.stdout, /valid\s+alice\s+web\s+exec\s+app\s+\["ls"\]\s+1h30m/);
+    assert.match(requests.stdout.split('\n')[0]!, /NAME\s+USER\s+POD\s+CONTAINER\s+COMMAND\s+WINDOW\s+STATE\s+AGE/);
+    // No server runs here to write status.command and status.state: those columns stay empty.
+    assert.match(requests.stdout, /valid\s+alice\s+web\s+app\s+1h30m/);
     const grants = await cp.kubectl('admin', ['get', 'acg', '-n', 'team-a']);
-    assert.match(grants.stdout.split('\n')[0]!, /NAME\s+REQUEST\s+GRANTEDBY\s+STATUS\s+AGE/);
+    assert.match(grants.stdout.split('\n')[0]!, /NAME\s+REQUEST\s+BY\s+STATUS\s+AGE/);
     assert.match(grants.stdout, /valid\s+valid\s+carol\s+granted/);
   });
 

@@ -93,6 +93,12 @@ export const serveArgs = {
     default: '24h',
     description: 'Unused one-shot AccessRequests older than this are deleted',
   },
+  retention: {
+    type: 'string',
+    default: '24h',
+    description:
+      'Used, expired and denied AccessRequests are kept this long after they ended, as history (kubectl request list --all)',
+  },
   'shutdown-delay': {
     type: 'string',
     default: '3s',
@@ -276,6 +282,7 @@ async function startBackend(flags: ServeFlags, config: Config, logger: Logger): 
     ungatedNamespaces: config.ungatedNamespaces,
     cleanupIntervalMs: duration(flags, 'cleanup-interval'),
     deleteAfterMs: duration(flags, 'delete-after'),
+    retentionMs: duration(flags, 'retention'),
     logger,
     // Its cleanup deletions come back as DELETE reviews: the audit log records each (audit-deleted).
   });

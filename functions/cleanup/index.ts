@@ -44,6 +44,12 @@ export function dueForCleanup(input: {
   deleteAfterMs: number;
   /** A grant whose request is not (yet) seen is kept this long: informers of two kinds lag apart. */
   orphanGraceMs?: number;
+  /**
+   * History: used, expired and denied requests are kept this long after they ended (used, window
+   * over, denied), so `kubectl request list --all` shows them with their state. Undefined: expired
+   * requests go at once, used and denied ones `deleteAfterMs` after creation (as before).
+   */
+  retentionMs?: number;
   usernamePrefix?: string;
 }): CleanupPlan {
   const { now, deleteAfterMs } = input;
@@ -69,6 +75,19 @@ export function dueForCleanup(input: {
     const created = timestamp(request.metadata.creationTimestamp);
     const staleAt = created === undefined ? undefined : new Date(created + deleteAfterMs);
     const base = { kind: 'AccessRequest' as const, namespace, name, uid, object: request };
+    const ended = input.retentionMs === undefined ? undefined : endOf(verdict);
+    if (ended) {
+      const dueAt = new Date(ended.at.getTime() + input.retentionMs!);
+      if (dueAt > now) {
+        later(dueAt);
+        remaining.set(key, request);
+        continue;
+      }
+      const reason: CleanupReason = verdict.state as 'expired' | 'used' | 'denied';
+      const kept = `kept ${Math.round(input.retentionMs! / 1000)}s (--retention)`;
+      deletions.push({ ...base, reason, message: `${ended.what} at ${ended.at.toISOString()}, ${kept}` });
+      continue;
+    }
     if (verdict.state === 'expired') {
       const at = verdict.expiresAt ? ` at ${verdict.expiresAt.toISOString()}` : '';
       deletions.push({ ...base, reason: 'expired', message: `access window of ${request.spec.validFor} ended${at}` });
@@ -127,6 +146,17 @@ export function dueForCleanup(input: {
     }
   }
   return nextDueAt ? { deletions, nextDueAt } : { deletions };
+}
+
+/** When a request ended: used, its window over, or denied; undefined while it can still be used. */
+function endOf(verdict: ReturnType<typeof evaluateGrant>): { at: Date; what: string } | undefined {
+  if (verdict.state === 'used') return { at: verdict.usedAt, what: 'used' };
+  if (verdict.state === 'expired') return { at: verdict.expiresAt, what: 'access window ended' };
+  if (verdict.state === 'denied') {
+    const at = timestamp(verdict.grant.metadata.creationTimestamp);
+    return at === undefined ? undefined : { at: new Date(at), what: 'denied' };
+  }
+  return undefined;
 }
 
 function timestamp(text: string | null | undefined): number | undefined {

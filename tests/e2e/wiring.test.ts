@@ -30,7 +30,7 @@ before(async () => {
   cp = await startControlPlane({
     dir,
     log: (line) => console.error(`# ${line}`),
-    webhook: ['--cleanup-interval', '1s', '--delete-after', '10m'],
+    webhook: ['--cleanup-interval', '1s', '--delete-after', '10m', '--retention', '1s'],
   });
   await cp.apply([pod('web', 'team-a'), pod('web', 'team-b')]);
 });
@@ -190,7 +190,7 @@ describe('RoleBinding reconciler (developers hold no standing exec)', () => {
 });
 
 describe('cleanup loop', () => {
-  it('deletes expired time-bound requests and their grants in two namespaces', async () => {
+  it('deletes expired time-bound requests and their grants in two namespaces once --retention passed', async () => {
     for (const [namespace, user] of [
       ['team-a', 'alice'],
       ['team-b', 'bob'],

@@ -115,6 +115,7 @@ describe(
             maxValidFor: '4h',
             cleanupInterval: '30s',
             deleteAfter: '48h',
+            retention: '72h',
             shutdownDelay: '5s',
             webhookTimeout: '2s',
             http2: false,

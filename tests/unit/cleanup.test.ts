@@ -92,3 +92,52 @@ describe('dueForCleanup', () => {
     assert.deepEqual(plan.deletions, []);
   });
 });
+
+describe('dueForCleanup with a retention (history for list --all)', () => {
+  const now = at('2026-01-02T12:00:00Z');
+  const used = (name: string, usedAt: string) =>
+    ({ ...request(name), status: { usedAt } }) as ReturnType<typeof request>;
+
+  it('keeps used, expired and denied requests for the retention after they ended, then deletes them', () => {
+    const requests = [
+      used('used-recently', '2026-01-02T11:30:00Z'),
+      used('used-long-ago', '2026-01-02T10:00:00Z'),
+      request('expired-recently', { validFor: '10m', created: '2026-01-02T11:00:00Z' }),
+      request('expired-long-ago', { validFor: '10m' }),
+      request('denied-recently'),
+    ];
+    const grants = [
+      grant('g1', 'used-recently'),
+      grant('g2', 'used-long-ago'),
+      grant('g3', 'expired-recently', { created: '2026-01-02T11:01:00Z' }),
+      grant('g4', 'expired-long-ago'),
+      grant('g5', 'denied-recently', { status: 'denied', created: '2026-01-02T11:50:00Z' }),
+    ];
+    const plan = dueForCleanup({ requests, grants, now, deleteAfterMs: HOUR, retentionMs: HOUR });
+    assert.deepEqual(kinds(plan).sort(), [
+      'AccessGrant default/g2 orphaned',
+      'AccessGrant default/g4 orphaned',
+      'AccessRequest default/expired-long-ago expired',
+      'AccessRequest default/used-long-ago used',
+    ]);
+    // The next one due: the expired request, an hour after its window ended at 11:11.
+    assert.equal(plan.nextDueAt?.toISOString(), '2026-01-02T12:11:00.000Z');
+    const message = plan.deletions.find((d) => d.name === 'used-long-ago')?.message;
+    assert.equal(message, 'used at 2026-01-02T10:00:00.000Z, kept 3600s (--retention)');
+  });
+
+  it('still deletes unused and pending requests deleteAfter after creation', () => {
+    const plan = dueForCleanup({
+      requests: [request('pending'), request('granted-unused')],
+      grants: [grant('g1', 'granted-unused')],
+      now,
+      deleteAfterMs: HOUR,
+      retentionMs: 24 * HOUR,
+    });
+    assert.deepEqual(kinds(plan).sort(), [
+      'AccessGrant default/g1 orphaned',
+      'AccessRequest default/granted-unused unused',
+      'AccessRequest default/pending unused',
+    ]);
+  });
+});

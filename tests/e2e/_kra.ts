@@ -438,3 +438,36 @@ export function reviews(
         JSON.parse(line) as { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string },
     );
 }
+
+/**
+ * `kubectl get acr -n NAMESPACE` as a table: one record per row, keyed by the header's column
+ * names. Cells are cut at the header's column offsets (kubectl aligns them), so empty cells (the
+ * WINDOW of a one-shot request) stay in their column.
+ */
+export async function getTable(cp: ControlPlane, args: readonly string[]): Promise<Record<string, string>[]> {
+  const result = await cp.kubectl('admin', ['get', ...args]);
+  if (result.code !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${result.stderr}`);
+  const [header = '', ...rows] = result.stdout.split('\n').filter((line) => line.trim() !== '');
+  const columns = [...header.matchAll(/\S+/g)].map((m) => ({ name: m[0], start: m.index }));
+  return rows.map((row) =>
+    Object.fromEntries(
+      columns.map((column, i) => [column.name, row.slice(column.start, columns[i + 1]?.start ?? row.length).trim()]),
+    ),
+  );
+}
+
+/** Waits until `kubectl get acr` shows the request with STATE `state`; answers its row. */
+export function waitForState(
+  cp: ControlPlane,
+  namespace: string,
+  name: string,
+  state: string,
+  timeoutMs = 10_000,
+): Promise<Record<string, string>> {
+  return waitFor(
+    `AccessRequest ${namespace}/${name} to show STATE ${state}`,
+    async () => (await getTable(cp, ['acr', '-n', namespace])).find((row) => row.NAME === name && row.STATE === state),
+    timeoutMs,
+    100,
+  );
+}

@@ -65,7 +65,10 @@ describe('talking to a misbehaving cluster', () => {
     const started = Date.now();
     const code = await runCli(['list', '--kubeconfig', config, '--request-timeout=300ms'], rt);
     assert.equal(code, 1);
-    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    // The server never answers: without the timeout this would hang until the test's own timeout.
+    // The bound is loose (module loading on a loaded machine takes seconds); the message below
+    // proves it was --request-timeout that ended the call.
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     assert.deepEqual(rt.stderr, [
       `error: the cluster at ${silent.url.replace(/\/$/, '')} did not answer within 300ms (--request-timeout); check that the cluster is healthy, or raise --request-timeout`,
     ]);

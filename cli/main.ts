@@ -1,6 +1,7 @@
 // kubectl-request: the root command, a lazy subcommand map, and the runner that turns results and
 // errors into output and exit codes. Nothing here loads the Kubernetes client.
-import { defineCommand, runCommand, type ArgDef, type CommandDef, type Resolvable } from 'citty';
+import { defineCommand, runCommand, type CommandDef, type Resolvable } from 'citty';
+import { aliasesOf, flagKind, type FlagDef } from './lib/args.ts';
 import type { CommandHelp } from './commands/_shared.ts';
 import { CliError, ExitCode, explainError } from './lib/errors.ts';
 import { didYouMean } from './lib/suggest.ts';
@@ -11,42 +12,71 @@ interface CommandModule {
   help: CommandHelp;
 }
 
-/** One module per subcommand, imported only when it runs or its help is shown. */
-const modules: Record<string, () => Promise<CommandModule>> = {
-  exec: () => import('./commands/exec.ts'),
-  grant: () => import('./commands/grant.ts'),
-  deny: () => import('./commands/deny.ts'),
-  list: () => import('./commands/list.ts'),
-  describe: () => import('./commands/describe.ts'),
-  cancel: () => import('./commands/cancel.ts'),
-  wait: () => import('./commands/wait.ts'),
-  revoke: () => import('./commands/revoke.ts'),
-  completion: () => import('./commands/completion.ts'),
-  attach: () => import('./commands/attach.ts'),
-  'port-forward': () => import('./commands/port-forward.ts'),
-  debug: () => import('./commands/debug.ts'),
-  cp: () => import('./commands/cp.ts'),
-  ui: () => import('./commands/ui.ts'),
+/**
+ * Every subcommand: its module, imported only when it runs or its help is shown, and the summary
+ * the root help and completion list without importing it (a test checks it is the module's
+ * description). One table, so a command cannot be registered and left out of the help.
+ */
+const commands: Record<string, { load: () => Promise<CommandModule>; summary: string }> = {
+  exec: {
+    load: () => import('./commands/exec.ts'),
+    summary: 'Ask for access to run a command in a pod (kubectl exec)',
+  },
+  grant: {
+    load: () => import('./commands/grant.ts'),
+    summary: 'Grant an access request (after a summary and a y/N prompt)',
+  },
+  deny: { load: () => import('./commands/deny.ts'), summary: 'Deny an access request, with a reason' },
+  list: { load: () => import('./commands/list.ts'), summary: 'List access requests (pending ones by default)' },
+  describe: {
+    load: () => import('./commands/describe.ts'),
+    summary: 'Show one access request, its decision and the kubectl command it allows',
+  },
+  cancel: { load: () => import('./commands/cancel.ts'), summary: 'Withdraw your own access request' },
+  wait: {
+    load: () => import('./commands/wait.ts'),
+    summary: 'Wait for the decision on an access request, then print the command to run',
+  },
+  revoke: {
+    load: () => import('./commands/revoke.ts'),
+    summary: 'Take back the grant of an access request (approvers and admins)',
+  },
+  completion: {
+    load: () => import('./commands/completion.ts'),
+    summary: 'Print a shell completion script (bash, zsh, fish)',
+  },
+  attach: {
+    load: () => import('./commands/attach.ts'),
+    summary: 'Ask for access to read the output of a container (kubectl attach, output only)',
+  },
+  'port-forward': {
+    load: () => import('./commands/port-forward.ts'),
+    summary: 'Ask for access to forward local ports to a pod (kubectl port-forward)',
+  },
+  debug: {
+    load: () => import('./commands/debug.ts'),
+    summary: 'Ask for access to add a debug container to a pod (kubectl debug, ephemeral container)',
+  },
+  cp: {
+    load: () => import('./commands/cp.ts'),
+    summary: 'Ask for access to copy files out of or into a container (kubectl cp)',
+  },
+  ui: {
+    load: () => import('./commands/ui.ts'),
+    summary: "Serve the approvers' web page on 127.0.0.1 (the queue live, grant, deny, history)",
+  },
 };
+
+const modules: Record<string, () => Promise<CommandModule>> = Object.fromEntries(
+  Object.entries(commands).map(([name, { load }]) => [name, load]),
+);
+
+/** Listed in the root help and offered by completion without importing every command. */
+export const summaries: Record<string, string> = Object.fromEntries(
+  Object.entries(commands).map(([name, { summary }]) => [name, summary]),
+);
 
 const aliases: Record<string, string> = { ls: 'list', portforward: 'port-forward' };
-
-/** Listed in the root help without importing every command. */
-const summaries: Record<string, string> = {
-  exec: 'Ask for access to run a command in a pod (kubectl exec)',
-  grant: 'Grant an access request (after a summary and a y/N prompt)',
-  deny: 'Deny an access request, with a reason',
-  list: 'List access requests (pending ones by default)',
-  describe: 'Show one access request, its decision and the kubectl command it allows',
-  cancel: 'Withdraw your own access request',
-  wait: 'Wait for the decision on an access request, then print the command to run',
-  revoke: 'Take back the grant of an access request (approvers and admins)',
-  completion: 'Print a shell completion script (bash, zsh, fish)',
-  attach: 'Ask for access to read the output of a container (kubectl attach, output only)',
-  'port-forward': 'Ask for access to forward local ports to a pod (kubectl port-forward)',
-  debug: 'Ask for access to add a debug container to a pod (kubectl debug)',
-  cp: 'Ask for access to copy files out of or into a container (kubectl cp)',
-};
 
 export const main = defineCommand({
   meta: {
@@ -85,7 +115,7 @@ export function rootHelp(): string {
     'EXAMPLES',
     '',
     '  # A developer asks, waits, and runs the command once it is granted',
-    "  kubectl request exec deployment/web -n shop --wait -- cat '/etc/app/config.yaml'",
+    "  kubectl request exec deployment/web -n shop --run -- cat '/etc/app/config.yaml'",
     '  # An approver reviews the queue and decides',
     '  kubectl request list -n shop',
     '  kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
@@ -96,12 +126,19 @@ export function rootHelp(): string {
   ].join('\n');
 }
 
-function flagLabel(name: string, def: ArgDef): string {
-  const aliases = 'alias' in def && def.alias ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
-  const flags = [...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`].join(', ');
-  if (def.type === 'boolean') return flags;
-  if (def.type === 'enum') return `${flags}=${(def.options ?? []).join('|')}`;
-  return `${flags}=${(def.valueHint ?? name).toUpperCase()}`;
+function flagLabel(name: string, def: FlagDef): string {
+  const flags = [...aliasesOf(def).map((a) => (a.length === 1 ? `-${a}` : `--${a}`)), `--${name}`].join(', ');
+  const value = (def.valueHint ?? name).toUpperCase();
+  switch (flagKind(def)) {
+    case 'boolean':
+      return flags;
+    case 'optional':
+      return `${flags}[=${value}]`;
+    case 'multiple':
+      return `${flags}=${value}...`;
+    default:
+      return def.type === 'enum' ? `${flags}=${(def.options ?? []).join('|')}` : `${flags}=${value}`;
+  }
 }
 
 function columns(rows: readonly [string, string][]): string[] {
@@ -113,7 +150,7 @@ function columns(rows: readonly [string, string][]): string[] {
 export async function commandHelp(name: string): Promise<string> {
   const module = await modules[name]!();
   const meta = (await resolve(module.default.meta)) ?? {};
-  const args = Object.entries((await resolve(module.default.args)) ?? {}) as [string, ArgDef][];
+  const args = Object.entries((await resolve(module.default.args)) ?? {}) as [string, FlagDef][];
   const positionals = args.filter(([, def]) => def.type === 'positional');
   const flags = args.filter(([, def]) => def.type !== 'positional');
   const { usage, examples, notes = [] } = module.help;
@@ -224,7 +261,9 @@ async function run(original: readonly string[]): Promise<number> {
     return ExitCode.USAGE;
   }
   try {
-    const { result } = await runCommand(main, { rawArgs: [...argv] });
+    // The subcommand directly: citty's runCommand of the root drops a subcommand's result (the exit code).
+    const command = (await modules[sub]!()).default;
+    const { result } = await runCommand(command, { rawArgs: argv.slice(argv.indexOf(first!) + 1) });
     return typeof result === 'number' ? result : ExitCode.OK;
   } catch (error) {
     let failure: CliError;

@@ -33,7 +33,7 @@ export const serveArgs = {
   'client-ca-file': {
     type: 'string',
     description:
-      "PEM CA that the kube-apiserver's client certificate must chain to; reviews without one get 401 (probes and /metrics stay open); re-read when it changes",
+      "PEM CA certificate(s) that the kube-apiserver's client certificate must chain to (a leaf certificate is refused); reviews without one get 401 (probes and /metrics stay open); re-read when it changes",
   },
   kubeconfig: { type: 'string', description: 'kubeconfig file (default: $KUBECONFIG, else the pod service account)' },
   context: { type: 'string', description: 'kubeconfig context to use' },
@@ -71,12 +71,14 @@ export const serveArgs = {
   },
   'audit-webhook-ca-bundle': {
     type: 'string',
-    description: 'PEM file with the CA that signs the audit webhook certificate',
+    description:
+      "PEM file with the CA that signs the audit webhook's certificate, or that certificate itself (pinned exactly, as the seed's bundle was; self-signed or CA-signed, still valid, naming the URL's host)",
   },
   'extended-validation-webhook-url': { type: 'string', description: 'https URL of the extended validation webhook' },
   'extended-validation-webhook-ca-bundle': {
     type: 'string',
-    description: 'PEM file with the CA that signs the validation webhook certificate',
+    description:
+      "PEM file with the CA that signs the validation webhook's certificate, or that certificate itself (pinned exactly, as the seed's bundle was; self-signed or CA-signed, still valid, naming the URL's host)",
   },
   'webhook-timeout': {
     type: 'string',

@@ -1,12 +1,14 @@
 // What `kubectl request attach|port-forward|debug|cp` share: the request-side flags, parsing them,
 // and create-then-(optionally)-wait, as `kubectl request exec` does it (cli/lib/exec.ts).
-import type { ArgsDef } from 'citty';
 import {
+  booleanFlag,
+  DEFAULT_WAIT_MS,
   listFlag,
   parseCustomKeys,
   parseValidFor,
   parseWait,
   stringFlag,
+  type FlagsDef,
   type ParsedCommandLine,
 } from '../lib/args.ts';
 import type { AccessCheck } from '../lib/cluster.ts';
@@ -21,13 +23,15 @@ export type { FriendCommon };
 export const requestArgs = {
   'valid-for': {
     type: 'string',
+    alias: ['d'],
     description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single use)',
     valueHint: 'duration',
   },
   key: {
     type: 'string',
-    alias: ['k'],
-    description: 'A custom key=value your organisation asks for (repeatable)',
+    alias: ['k', 'custom-key'],
+    multiple: true,
+    description: 'Custom keys your organisation asks for: -k a=1,b=2, or repeat -k (see docs/cli.md for commas)',
     valueHint: 'key=value',
   },
   'on-behalf-of': {
@@ -41,18 +45,27 @@ export const requestArgs = {
     valueHint: 'text',
   },
   wait: {
-    type: 'boolean',
+    type: 'string',
+    optionalValue: true,
     description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
+    valueHint: 'timeout',
   },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
+
+/** `--run`, on the commands whose granted kubectl command the plugin can run itself. */
+export const runArgs = {
+  run: {
+    type: 'boolean',
+    description:
+      'Wait for the grant (as --wait; --wait 10m sets the timeout), then run the granted kubectl command and exit with its code',
+  },
+} satisfies FlagsDef;
 
 /** kubectl's -i/-t, accepted only to explain why they cannot be requested. */
 export const interactiveArgs = {
   stdin: { type: 'boolean', alias: ['i'], description: 'Not allowed: interactive sessions cannot be audited' },
   tty: { type: 'boolean', alias: ['t'], description: 'Not allowed: interactive sessions cannot be audited' },
-} satisfies ArgsDef;
-
-export const PARSE = { multiple: ['key'], optionalValue: ['wait'] } as const;
+} satisfies FlagsDef;
 
 export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
   const options: FriendCommon = {
@@ -66,6 +79,10 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
   if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
+  if (booleanFlag(parsed, 'run')) {
+    options.run = true;
+    options.waitMs ??= DEFAULT_WAIT_MS;
+  }
   return options;
 }
 

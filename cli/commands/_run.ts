@@ -9,5 +9,7 @@ export async function withCluster(
 ): Promise<number> {
   const rt = runtime();
   const cluster = await rt.connect(connection);
-  return fn({ cluster, io: rt.io, now: rt.now, sleep: rt.sleep });
+  const deps: CommandDeps = { cluster, io: rt.io, now: rt.now, sleep: rt.sleep };
+  if (rt.runKubectl) deps.runKubectl = rt.runKubectl;
+  return fn(deps);
 }

@@ -1,12 +1,12 @@
 // Argument fragments every command shares, in citty's format: help is rendered from them and
 // lib/args.ts parses with them.
-import type { ArgsDef } from 'citty';
 import {
   parseCommandLine,
   parseRequestTimeout,
   stringFlag,
   type ParseOptions,
   type ParsedCommandLine,
+  type FlagsDef,
 } from '../lib/args.ts';
 import type { ConnectionOptions } from '../lib/cluster.ts';
 
@@ -33,16 +33,16 @@ export const connectionArgs = {
     description: 'Give up on an API call after this long, e.g. 10s, 1m; 0 never gives up (default 30s)',
     valueHint: 'duration',
   },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 /** The request a command is about. */
 export const requestNameArg = {
   name: { type: 'positional', description: 'Name of the AccessRequest (see kubectl request list)', required: false },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const yesArg = {
   yes: { type: 'boolean', alias: ['y'], description: 'Do not ask for confirmation' },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export function connectionOptions(parsed: ParsedCommandLine): ConnectionOptions {
   const options: ConnectionOptions = {};
@@ -60,7 +60,7 @@ export function connectionOptions(parsed: ParsedCommandLine): ConnectionOptions 
 /** Parses a command's raw arguments and insists on exactly `positionals` positional words. */
 export function parseWith(
   rawArgs: readonly string[],
-  args: ArgsDef,
+  args: FlagsDef,
   options: ParseOptions & { positionals?: readonly string[] } = {},
 ): ParsedCommandLine {
   return parseCommandLine(rawArgs, args, options);

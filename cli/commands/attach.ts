@@ -1,19 +1,18 @@
 // kubectl request attach: ask to read the output of a container's main process (kubectl attach),
 // never interactively.
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
+import { buildAccessRequest, kubectlArgv } from '../lib/requests.ts';
 import {
   commonOptions,
   connectChecks,
   createAndMaybeWait,
   interactiveArgs,
-  PARSE,
   requestArgs,
+  runArgs,
   type FriendCommon,
 } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
@@ -33,12 +32,13 @@ export const args = {
   },
   ...interactiveArgs,
   ...requestArgs,
+  ...runArgs,
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:
-    'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]]',
+    'kubectl request attach (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--wait [TIMEOUT]] [--run]',
   examples: [
     '# Ask to follow the output of the app container once',
     'kubectl request attach web-0 -c app',
@@ -47,7 +47,7 @@ export const help: CommandHelp = {
   ],
   notes: [
     'Attach is output-only: -i/--stdin and -t/--tty cannot be requested, an interactive session cannot be audited.',
-    'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
+    "Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out; with --run, kubectl's.",
   ],
 };
 
@@ -57,7 +57,7 @@ export interface AttachOptions extends FriendCommon {
 }
 
 export function parseAttachArgs(rawArgs: readonly string[]): AttachOptions {
-  const parsed = parseCommandLine(rawArgs, args, PARSE);
+  const parsed = parseCommandLine(rawArgs, args);
   if (booleanFlag(parsed, 'stdin') || booleanFlag(parsed, 'tty')) {
     throw usageError(
       'attach is output-only: -i/--stdin and -t/--tty cannot be requested (an interactive session cannot be audited)',
@@ -86,7 +86,7 @@ export function requestAttach(deps: CommandDeps, options: AttachOptions): Promis
         customKeys: options.customKeys,
         options: { attachOptions: { container: resolved.container, stdout: true, stderr: true } },
       }),
-      next: (created, connection) => kubectlCommand(created, connection),
+      next: (created, connection) => kubectlArgv(created, connection),
       checks: connectChecks('attach', namespace, resolved.pod),
       notes: resolved.notes,
     };

@@ -1,6 +1,5 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { parseCommandLine } from '../lib/args.ts';
+import { parseCommandLine, type FlagsDef } from '../lib/args.ts';
 import { completionScript, SHELLS, type Shell } from '../lib/complete.ts';
 import { usageError } from '../lib/errors.ts';
 import { runtime } from '../lib/runtime.ts';
@@ -9,7 +8,7 @@ import type { CommandHelp } from './_shared.ts';
 
 export const args = {
   shell: { type: 'positional', description: 'bash, zsh or fish', required: false },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request completion bash|zsh|fish',

@@ -2,17 +2,23 @@
 // Out of a pod, kubectl cp execs `tar cf - SRC` (stdout only): this asks for exactly that exec.
 // Into a pod, it execs `test -d DEST`, then `tar -xmf - -C DIR` with stdin: this asks for a copy-in
 // request for DIR (spec.copyOptions), the only way stdin is ever allowed (functions/copy).
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
 import { cleanPath } from '../../functions/copy/index.ts';
-import { parseCommandLine, stringFlag } from '../lib/args.ts';
+import { parseCommandLine, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { AccessRequest } from '../../functions/schemas.ts';
 import type { ConnectionOptions } from '../lib/cluster.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest, buildExecRequest, kubectlCommand } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, buildExecRequest, kubectlArgv } from '../lib/requests.ts';
+import {
+  commonOptions,
+  connectChecks,
+  createAndMaybeWait,
+  requestArgs,
+  runArgs,
+  type FriendCommon,
+} from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -34,12 +40,13 @@ export const args = {
     valueHint: 'name',
   },
   ...requestArgs,
+  ...runArgs,
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:
-    'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
+    'kubectl request cp [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] [--run] SRC DEST  (one of them [NAMESPACE/]POD:PATH)',
   examples: [
     '# Ask to copy a file out of a pod once',
     'kubectl request cp web-0:/var/log/app.log ./app.log -c app',
@@ -49,7 +56,7 @@ export const help: CommandHelp = {
   notes: [
     'Copying in allows writing any file below the target directory: the archive kubectl sends names the files.',
     'For POD:/dir/file the directory is /dir; end the path with "/" to copy into /dir/file as an existing directory.',
-    'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
+    "Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out; with --run, kubectl's.",
   ],
 };
 
@@ -88,7 +95,7 @@ export interface CpOptions extends FriendCommon {
 }
 
 export function parseCpArgs(rawArgs: readonly string[]): CpOptions {
-  const parsed = parseCommandLine(rawArgs, args, PARSE);
+  const parsed = parseCommandLine(rawArgs, args);
   const [source, destination, ...extra] = parsed.positionals;
   if (!source || !destination)
     throw usageError('give SRC and DEST, e.g. kubectl request cp web-0:/var/log/app.log ./app.log');
@@ -130,7 +137,7 @@ export function requestCp(deps: CommandDeps, options: CpOptions): Promise<number
     );
     const common = {
       next: (created: AccessRequest, connection: ConnectionOptions) =>
-        kubectlCommand(created, connection, { local: options.local, remotePath: options.remote.path }),
+        kubectlArgv(created, connection, { local: options.local, remotePath: options.remote.path }),
       checks: connectChecks('exec', namespace, resolved.pod),
     };
     if (options.direction === 'out') {

@@ -1,21 +1,13 @@
 // kubectl request debug: ask to add one ephemeral container to a pod (kubectl debug POD --image).
 // Reading its output afterwards (kubectl logs, or an output-only attach) is not part of it.
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
 import { PROFILE_CAPABILITIES } from '../../functions/debug/index.ts';
-import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type Target, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
-import {
-  commonOptions,
-  createAndMaybeWait,
-  interactiveArgs,
-  PARSE,
-  requestArgs,
-  type FriendCommon,
-} from './_friends.ts';
+import { buildAccessRequest, kubectlArgv } from '../lib/requests.ts';
+import { commonOptions, createAndMaybeWait, interactiveArgs, requestArgs, type FriendCommon } from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -51,7 +43,7 @@ export const args = {
   ...interactiveArgs,
   ...requestArgs,
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:
@@ -80,7 +72,7 @@ export interface DebugOptions extends FriendCommon {
 }
 
 export function parseDebugArgs(rawArgs: readonly string[]): DebugOptions {
-  const parsed = parseCommandLine(rawArgs, args, { ...PARSE, allowRest: true });
+  const parsed = parseCommandLine(rawArgs, args, { allowRest: true });
   if (booleanFlag(parsed, 'stdin') || booleanFlag(parsed, 'tty')) {
     throw usageError(
       'an interactive debug container (-i/-t) cannot be requested: it cannot be audited; give the command after "--"',
@@ -136,7 +128,7 @@ export function requestDebug(deps: CommandDeps, options: DebugOptions): Promise<
           },
         },
       }),
-      next: (created, connection) => kubectlCommand(created, connection),
+      next: (created, connection) => kubectlArgv(created, connection),
       checks: [{ verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', namespace, name: resolved.pod }],
       notes,
       after: [

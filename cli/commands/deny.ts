@@ -1,8 +1,8 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
 import type { CommandHelp } from './_shared.ts';
 import { args as grantArgs, parseDecideArgs } from './grant.ts';
 import { withCluster } from './_run.ts';
+import type { FlagsDef } from '../lib/args.ts';
 
 export const args = {
   ...grantArgs,
@@ -11,7 +11,7 @@ export const args = {
     description: 'Why: shown to the requester (kubectl request exec --wait prints it)',
     valueHint: 'text',
   },
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request deny NAME [--reason TEXT] [--yes] [-n NAMESPACE]',

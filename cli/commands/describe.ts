@@ -1,11 +1,10 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { parseCommandLine } from '../lib/args.ts';
+import { parseCommandLine, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import { connectionArgs, connectionOptions, requestNameArg, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
-export const args = { ...requestNameArg, ...connectionArgs } satisfies ArgsDef;
+export const args = { ...requestNameArg, ...connectionArgs } satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request describe NAME [-n NAMESPACE]',

@@ -1,20 +1,10 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import {
-  booleanFlag,
-  listFlag,
-  parseCommandLine,
-  parseCustomKeys,
-  parseTarget,
-  parseValidFor,
-  parseWait,
-  stringFlag,
-} from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseTarget, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { ExecOptions } from '../lib/exec.ts';
-import { connectionArgs, connectionOptions, type CommandHelp } from './_shared.ts';
+import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
-import { interactiveArgs, requestArgs } from './_friends.ts';
+import { commonOptions, interactiveArgs, requestArgs, runArgs } from './_friends.ts';
 
 export const args = {
   target: {
@@ -34,16 +24,17 @@ export const args = {
   },
   ...interactiveArgs,
   ...requestArgs,
+  ...runArgs,
   'valid-for': {
     ...requestArgs['valid-for'],
     description: 'Ask for access during this long after the grant, e.g. 30m, 1h (default: a single exec)',
   },
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:
-    'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--reason TEXT] [--wait [TIMEOUT]] (-- COMMAND [ARGS...] | --any-command)',
+    'kubectl request exec (POD | TYPE/NAME) [-c CONTAINER] [--valid-for DURATION] [-k KEY=VALUE]... [--on-behalf-of USER] [--reason TEXT] [--wait [TIMEOUT]] [--run] (-- COMMAND [ARGS...] | --any-command)',
   examples: [
     '# Ask to run one command once in a pod',
     "kubectl request exec nginx-7fb96c846b-pcnxl -- cat '/my/app/config/*'",
@@ -53,6 +44,8 @@ export const help: CommandHelp = {
     'kubectl request exec web-0 --reason "OPS-123: the cache is stale" -- redis-cli FLUSHALL',
     '# Wait up to 10 minutes for an approver, then run the printed kubectl exec',
     'kubectl request exec web-0 --wait 10m -- ls /tmp',
+    "# Wait for the grant, then run the command (its output and exit code are kubectl exec's)",
+    'kubectl request exec web-0 --run -- cat /etc/app/config.yaml',
     '# Any command in the container for 15 minutes (say so: the approver sees ANY command)',
     'kubectl request exec web-0 --any-command --valid-for 15m',
   ],
@@ -60,13 +53,14 @@ export const help: CommandHelp = {
     'Name the command after "--", or pass --any-command to ask for any command in the container.',
     'Interactive exec (-i, -t) cannot be requested: an interactive session cannot be audited command by command.',
     'An identical request of yours that is still pending is not made twice: the plugin names it (kubectl request wait NAME).',
-    'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
+    'With --run the plugin runs kubectl exec itself once granted (KUBECTL names the binary, default kubectl on PATH); its messages then go to stderr.',
+    "Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out; with --run, kubectl exec's.",
   ],
 };
 
 /** The command line as exec options; exported for unit tests. */
 export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
-  const parsed = parseCommandLine(rawArgs, args, { multiple: ['key'], optionalValue: ['wait'], allowRest: true });
+  const parsed = parseCommandLine(rawArgs, args, { allowRest: true });
   const [target, ...extra] = parsed.positionals;
   if (booleanFlag(parsed, 'stdin') || booleanFlag(parsed, 'tty')) {
     const example = parsed.rest?.length ? parsed.rest.join(' ') : 'cat /etc/hosts';
@@ -93,21 +87,14 @@ export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
       `--any-command asks for any command, yet "${command.join(' ')}" follows "--"; give one or the other`,
     );
   }
-  const options: ExecOptions = {
-    connection: connectionOptions(parsed),
-    target: parseTarget(target),
-    command,
-    validFor: parseValidFor(stringFlag(parsed, 'valid-for')),
-    customKeys: parseCustomKeys(listFlag(parsed, 'key')),
-  };
+  if (command.length === 0 && booleanFlag(parsed, 'run')) {
+    throw usageError(
+      `--run runs the command named after "--", and --any-command names none; name it, e.g. kubectl request exec ${target} --run -- ls /tmp`,
+    );
+  }
+  const options: ExecOptions = { ...commonOptions(parsed), target: parseTarget(target), command };
   const container = stringFlag(parsed, 'container');
   if (container) options.container = container;
-  const onBehalfOf = stringFlag(parsed, 'on-behalf-of');
-  if (onBehalfOf) options.onBehalfOf = onBehalfOf;
-  const reason = stringFlag(parsed, 'reason');
-  if (reason) options.reason = reason;
-  const waitMs = parseWait(stringFlag(parsed, 'wait'));
-  if (waitMs !== undefined) options.waitMs = waitMs;
   return options;
 }
 

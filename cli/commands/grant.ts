@@ -1,6 +1,5 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, stringFlag } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { DecideOptions } from '../lib/manage.ts';
 import { connectionArgs, connectionOptions, requestNameArg, yesArg, type CommandHelp } from './_shared.ts';
@@ -11,7 +10,7 @@ export const args = {
   ...yesArg,
   reason: { type: 'string', description: 'A note stored with the grant', valueHint: 'text' },
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [-n NAMESPACE]',

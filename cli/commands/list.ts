@@ -1,6 +1,5 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, stringFlag } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import { didYouMean } from '../lib/suggest.ts';
 import type { ListOptions } from '../lib/manage.ts';
@@ -32,7 +31,7 @@ export const args = {
     description: 'After the list, print a line for every request that appears or changes state (Ctrl-C stops)',
   },
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:

@@ -4,14 +4,20 @@
 // port inside the stream, after admission), so the webhook can hold a kubectl port-forward only to
 // "any port of this pod". The ports given here are therefore shown, not recorded, unless
 // --only-ports asks for a port-restricted request (for clients that put ?ports= in the URL).
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, parseTarget, type Target } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseTarget, type Target, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { CommandDeps } from '../lib/exec.ts';
 import { resolveTarget } from '../lib/pods.ts';
-import { buildAccessRequest, kubectlCommand } from '../lib/requests.ts';
-import { commonOptions, connectChecks, createAndMaybeWait, PARSE, requestArgs, type FriendCommon } from './_friends.ts';
+import { buildAccessRequest, kubectlArgv } from '../lib/requests.ts';
+import {
+  commonOptions,
+  connectChecks,
+  createAndMaybeWait,
+  requestArgs,
+  runArgs,
+  type FriendCommon,
+} from './_friends.ts';
 import { connectionArgs, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
@@ -32,12 +38,13 @@ export const args = {
       'Record the remote ports in the request: only clients that name their ports (?ports=) can then use it, kubectl cannot',
   },
   ...requestArgs,
+  ...runArgs,
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage:
-    'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]]',
+    'kubectl request port-forward (POD | TYPE/NAME) [[LOCAL_PORT:]REMOTE_PORT...] [--only-ports] [--valid-for DURATION] [-k KEY=VALUE]... [--wait [TIMEOUT]] [--run]',
   examples: [
     '# Ask to forward local 5432 to the database pod for an hour',
     'kubectl request port-forward db-0 5432 --valid-for 1h',
@@ -47,7 +54,7 @@ export const help: CommandHelp = {
   notes: [
     'kubectl port-forward does not tell the apiserver which ports it forwards, so a grant lets kubectl forward ANY port of the pod;',
     'the ports are shown to you and to the approver in the printed command. --only-ports records them (for clients that pass ?ports=).',
-    'Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out.',
+    "Exit codes: 0 created (or granted with --wait), 1 error, 2 usage, 3 denied, 4 --wait timed out; with --run, kubectl's.",
   ],
 };
 
@@ -72,12 +79,15 @@ export function remotePort(mapping: string): number {
 }
 
 export function parsePortForwardArgs(rawArgs: readonly string[]): PortForwardOptions {
-  const parsed = parseCommandLine(rawArgs, args, PARSE);
+  const parsed = parseCommandLine(rawArgs, args);
   const [target, ...mappings] = parsed.positionals;
   if (!target) throw usageError('name a pod or TYPE/NAME, e.g. kubectl request port-forward db-0 5432');
   const remotePorts = [...new Set(mappings.map(remotePort))];
   const onlyPorts = booleanFlag(parsed, 'only-ports');
   if (onlyPorts && remotePorts.length === 0) throw usageError('--only-ports needs at least one port');
+  if (booleanFlag(parsed, 'run') && mappings.length === 0) {
+    throw usageError(`--run needs the ports to forward, e.g. kubectl request port-forward ${target} 8080 --run`);
+  }
   return { ...commonOptions(parsed), target: parseTarget(target), mappings, remotePorts, onlyPorts };
 }
 
@@ -101,7 +111,7 @@ export function requestPortForward(deps: CommandDeps, options: PortForwardOption
         customKeys: options.customKeys,
         options: { portForwardOptions: options.onlyPorts ? { ports: options.remotePorts } : {} },
       }),
-      next: (created, connection) => kubectlCommand(created, connection, { ports: options.mappings }),
+      next: (created, connection) => kubectlArgv(created, connection, { ports: options.mappings }),
       checks: connectChecks('portforward', namespace, resolved.pod),
       notes,
     };

@@ -1,11 +1,10 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import { connectionArgs, connectionOptions, requestNameArg, yesArg, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
 
-export const args = { ...requestNameArg, ...yesArg, ...connectionArgs } satisfies ArgsDef;
+export const args = { ...requestNameArg, ...yesArg, ...connectionArgs } satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request revoke NAME [--yes] [-n NAMESPACE]',

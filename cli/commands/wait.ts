@@ -1,6 +1,5 @@
-import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { DEFAULT_WAIT_MS, parseCommandLine, parseWait, stringFlag } from '../lib/args.ts';
+import { DEFAULT_WAIT_MS, parseCommandLine, parseWait, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { WaitForOptions } from '../lib/manage.ts';
 import { connectionArgs, connectionOptions, requestNameArg, type CommandHelp } from './_shared.ts';
@@ -10,7 +9,7 @@ export const args = {
   ...requestNameArg,
   timeout: { type: 'string', description: 'Give up after this long, e.g. 10m (default 15m)', valueHint: 'duration' },
   ...connectionArgs,
-} satisfies ArgsDef;
+} satisfies FlagsDef;
 
 export const help: CommandHelp = {
   usage: 'kubectl request wait NAME [--timeout DURATION] [-n NAMESPACE]',

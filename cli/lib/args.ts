@@ -2,20 +2,43 @@
 // everything after `--` is the command (flags there belong to it), `-k` may repeat, short
 // booleans combine (`-it`), and `--wait` takes an optional value: `--wait=10m`, or `--wait 10m`
 // when the next word is a duration.
-// The flag table is the commands' own citty `args`, so help and parsing cannot drift apart.
-import type { ArgsDef } from 'citty';
+// The flag table is the commands' own citty `args`, so help and parsing cannot drift apart: a
+// flag's kind (repeatable, optional value) is a marker on its definition (`FlagDef`), which help
+// (cli/main.ts) and completion (cli/lib/complete.ts) read as well.
+import type { ArgDef, StringArgDef } from 'citty';
 import { parseDuration } from '../../functions/duration.ts';
 import { usageError } from './errors.ts';
 import { didYouMean } from './suggest.ts';
 
+/** A string flag that may be given several times: its values are collected in order (`-k a=1 -k b=2`). */
+export type RepeatableFlagDef = StringArgDef & { multiple: true };
+/**
+ * A string flag whose value is optional: `--flag=value`, or `--flag value` when `value` is a Go
+ * duration (so `--wait 5s` waits and `--wait web-0` names the pod); bare `--flag` yields ''.
+ */
+export type OptionalValueFlagDef = StringArgDef & { optionalValue: true };
+/** A citty argument definition, or a string flag with one of the markers above. */
+export type FlagDef = ArgDef | RepeatableFlagDef | OptionalValueFlagDef;
+/** A command's `args`: what help renders, completion offers and `parseCommandLine` parses. */
+export type FlagsDef = Record<string, FlagDef>;
+
+export type FlagKind = 'positional' | 'string' | 'boolean' | 'multiple' | 'optional';
+
+/** How a definition is parsed; help and completion ask the same question. */
+export function flagKind(def: FlagDef): FlagKind {
+  if ('multiple' in def && def.multiple) return 'multiple';
+  if ('optionalValue' in def && def.optionalValue) return 'optional';
+  if (def.type === 'positional') return 'positional';
+  return def.type === 'boolean' ? 'boolean' : 'string';
+}
+
+/** A definition's aliases, as written (`'n'`, `'custom-key'`). */
+export function aliasesOf(def: FlagDef): string[] {
+  const alias = 'alias' in def ? def.alias : undefined;
+  return typeof alias === 'string' ? [alias] : [...(alias ?? [])];
+}
+
 export interface ParseOptions {
-  /** String flags that may be given several times (collected in order). */
-  multiple?: readonly string[];
-  /**
-   * String flags whose value is optional: `--flag=value`, or `--flag value` when `value` is a Go
-   * duration (so `--wait 5s` waits and `--wait web-0` names the pod); bare `--flag` yields ''.
-   */
-  optionalValue?: readonly string[];
   /** Whether a `--` and the words after it are accepted. */
   allowRest?: boolean;
 }
@@ -30,37 +53,28 @@ export interface ParsedCommandLine {
 
 interface FlagInfo {
   name: string;
-  kind: 'string' | 'boolean' | 'multiple' | 'optional';
+  kind: Exclude<FlagKind, 'positional'>;
 }
 
-function flagTable(argsDef: ArgsDef, options: ParseOptions): Map<string, FlagInfo> {
+function flagTable(argsDef: FlagsDef): Map<string, FlagInfo> {
   const table = new Map<string, FlagInfo>();
   for (const [name, def] of Object.entries(argsDef)) {
-    if (def.type === 'positional') continue;
-    const kind: FlagInfo['kind'] = options.multiple?.includes(name)
-      ? 'multiple'
-      : options.optionalValue?.includes(name)
-        ? 'optional'
-        : def.type === 'boolean'
-          ? 'boolean'
-          : 'string';
+    const kind = flagKind(def);
+    if (kind === 'positional') continue;
     const info = { name, kind };
     table.set(`--${name}`, info);
-    const aliases = def.type === 'boolean' || def.type === 'string' || def.type === 'enum' ? def.alias : undefined;
-    for (const alias of typeof aliases === 'string' ? [aliases] : (aliases ?? [])) {
-      table.set(alias.length === 1 ? `-${alias}` : `--${alias}`, info);
-    }
+    for (const alias of aliasesOf(def)) table.set(alias.length === 1 ? `-${alias}` : `--${alias}`, info);
   }
   return table;
 }
 
-/** Parses `rawArgs` against a command's citty `args`. Throws a usage CliError on anything unknown. */
+/** Parses `rawArgs` against a command's `args`. Throws a usage CliError on anything unknown. */
 export function parseCommandLine(
   rawArgs: readonly string[],
-  argsDef: ArgsDef,
+  argsDef: FlagsDef,
   options: ParseOptions = {},
 ): ParsedCommandLine {
-  const table = flagTable(argsDef, options);
+  const table = flagTable(argsDef);
   const flags: ParsedCommandLine['flags'] = {};
   const positionals: string[] = [];
   let rest: string[] | undefined;
@@ -166,13 +180,55 @@ export function listFlag(parsed: ParsedCommandLine, name: string): string[] {
   return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }
 
-/** `-k key=value` pairs into a map. Keys must be non-empty; a value may contain '='. */
-export function parseCustomKeys(pairs: readonly string[]): Record<string, string> {
+/**
+ * Splits one `-k` word on the commas outside double quotes, as CSV does (`""` in quotes is a quote):
+ * `a=1,"b=x,y"` is `a=1` and `b=x,y`.
+ */
+function splitCommas(word: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < word.length; i++) {
+    const char = word[i]!;
+    if (quoted) {
+      if (char === '"' && word[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (char === '"') quoted = false;
+      else field += char;
+    } else if (char === '"' && field === '') quoted = true;
+    else if (char === ',') {
+      fields.push(field);
+      field = '';
+    } else field += char;
+  }
+  if (quoted) throw usageError(`-k ${word}: a quote is not closed`);
+  return [...fields, field];
+}
+
+/**
+ * `-k` words into a map, as the seed's `--custom-key` (pflag's StringToString) reads them: a word
+ * with one `=` is one pair and its value is kept whole, commas too (`-k note=a,b`); a word with
+ * more than one `=` is several pairs split at commas (`-k a=1,b=2`), where a pair in double quotes
+ * keeps its commas (`-k 'a=1,"b=x,y"'`). Repeating -k adds pairs; a key given twice keeps the last.
+ * Keys must be non-empty; a value may contain '='.
+ */
+export function parseCustomKeys(words: readonly string[]): Record<string, string> {
   const keys: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw usageError(`-k needs key=value (got "${pair}")`);
-    keys[pair.slice(0, eq)] = pair.slice(eq + 1);
+  for (const word of words) {
+    const equals = word.split('=').length - 1;
+    const pairs = equals > 1 ? splitCommas(word) : [word];
+    for (const pair of pairs) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) {
+        const hint =
+          pairs.length > 1
+            ? `; -k a=1,b=2 gives two keys: for a value with a comma, give that key its own -k (-k 'note=x,y')`
+            : '';
+        throw usageError(`-k needs key=value (got "${pair}"${pairs.length > 1 ? ` in "${word}"` : ''})${hint}`);
+      }
+      keys[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
   }
   return keys;
 }

@@ -2,8 +2,8 @@
 // `kubectl_complete-request` executable: one candidate a line (`value\tdescription`), then
 // `:DIRECTIVE`. Request names and pod names come from the cluster; any failure there completes
 // nothing rather than print an error into the user's command line.
-import type { ArgDef, ArgsDef } from 'citty';
 import type { AccessRequest } from '../../functions/schemas.ts';
+import { aliasesOf, flagKind, type FlagDef, type FlagsDef } from './args.ts';
 import type { ConnectionOptions } from './cluster.ts';
 import type { CommandDeps } from './exec.ts';
 import { requestState } from './requests.ts';
@@ -21,7 +21,7 @@ export interface CompletionSource {
   /** The subcommands and their one-line summaries. */
   commands: Record<string, string>;
   /** A subcommand's citty args, or undefined for an unknown one. */
-  args(command: string): Promise<ArgsDef | undefined>;
+  args(command: string): Promise<FlagsDef | undefined>;
   /** Connects with the flags found on the command line. */
   connect(connection: ConnectionOptions): Promise<CommandDeps>;
 }
@@ -38,16 +38,21 @@ const REQUEST_NAMES: Record<string, (state: string) => boolean> = {
 
 const OUTPUT_VALUES = ['wide', 'name', 'json', 'yaml', 'jsonpath='];
 
-function flagNames(name: string, def: ArgDef): string[] {
-  const aliases = 'alias' in def && def.alias ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
-  return [`--${name}`, ...aliases.filter((a) => a.length > 1).map((a) => `--${a}`)];
+function flagNames(name: string, def: FlagDef): string[] {
+  return [
+    `--${name}`,
+    ...aliasesOf(def)
+      .filter((a) => a.length > 1)
+      .map((a) => `--${a}`),
+  ];
 }
 
-function takesValue(args: ArgsDef, flag: string): string | undefined {
+/** The flag's name when `flag` needs a value in the next word (an optional value never does). */
+function takesValue(args: FlagsDef, flag: string): string | undefined {
   for (const [name, def] of Object.entries(args)) {
-    if (def.type !== 'string' && def.type !== 'enum') continue;
-    const aliases = 'alias' in def && def.alias ? (Array.isArray(def.alias) ? def.alias : [def.alias]) : [];
-    if (flag === `--${name}` || aliases.some((a) => flag === (a.length === 1 ? `-${a}` : `--${a}`))) return name;
+    const kind = flagKind(def);
+    if (kind !== 'string' && kind !== 'multiple') continue;
+    if (flag === `--${name}` || aliasesOf(def).some((a) => flag === (a.length === 1 ? `-${a}` : `--${a}`))) return name;
   }
   return undefined;
 }

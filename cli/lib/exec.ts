@@ -6,7 +6,7 @@ import type { Target } from './args.ts';
 import type { AccessCheck, AccessRequestBody, Cluster, ConnectionOptions } from './cluster.ts';
 import { CliError, ExitCode, explainError } from './errors.ts';
 import { resolveTarget } from './pods.ts';
-import { buildExecRequest, connectionFlags, CREATED_BY, kubectlCommand, requestState, shellQuote } from './requests.ts';
+import { buildExecRequest, connectionFlags, CREATED_BY, kubectlArgv, requestState, shellQuote } from './requests.ts';
 import type { Io } from './runtime.ts';
 import { ageOf, formatAge } from './summary.ts';
 import { execChecks, waitForAccess, type WaitResult } from './wait.ts';
@@ -21,6 +21,8 @@ export interface RequestCommon {
   reason?: string;
   /** Milliseconds to wait for the decision, or undefined to return at once. */
   waitMs?: number;
+  /** `--run`: once granted, run the kubectl command the request allows (waitMs is then set). */
+  run?: boolean;
 }
 
 export interface ExecOptions extends RequestCommon {
@@ -34,6 +36,8 @@ export interface CommandDeps {
   io: Io;
   now(): Date;
   sleep(ms: number): Promise<void>;
+  /** Runs kubectl with these arguments, the terminal passed through; resolves with its exit code. */
+  runKubectl?(args: readonly string[]): Promise<number>;
 }
 
 export async function whoAmI(cluster: Cluster): Promise<string> {
@@ -61,7 +65,7 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
         validFor: options.validFor,
         customKeys: options.customKeys,
       }),
-      next: (created, connection) => kubectlCommand(created, connection),
+      next: (created, connection) => kubectlArgv(created, connection),
       checks: execChecks(namespace, resolved.pod),
       notes,
     };
@@ -70,8 +74,8 @@ export async function requestExec(deps: CommandDeps, options: ExecOptions): Prom
 
 export interface Planned {
   body: AccessRequestBody;
-  /** The kubectl command the request allows, once granted (requests.ts kubectlCommand, with what the user typed). */
-  next: (request: AccessRequest, connection: ConnectionOptions) => string | undefined;
+  /** The kubectl command the request allows, once granted, as argv (requests.ts kubectlArgv, with what the user typed). */
+  next: (request: AccessRequest, connection: ConnectionOptions) => string[] | undefined;
   /** The RBAC the user needs once granted (checked with --wait). */
   checks: AccessCheck[];
   /** Lines for stderr before creating (defaulted container, what cannot be checked, ...). */
@@ -149,21 +153,31 @@ export async function createAndMaybeWait(
     throw explainError(error, { action: 'create the access request', namespace, server: cluster.server });
   }
   const name = created.metadata.name;
-  const line = planned.next(created, options.connection);
+  const argv = planned.next(created, options.connection);
+  const line = argv && shellQuote(argv);
+  // With --run, stdout is the command's: what the plugin says goes to stderr.
+  const say = (text: string) => (options.run ? io.stderr(text) : io.stdout(text));
   // The approver has their own kubeconfig and context: hand them only the namespace.
   const approverFlags = shellQuote(['-n', namespace]);
-  io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
+  say(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.waitMs === undefined) {
-    io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
-    if (line) io.stdout(`Once it is granted, run:\n  ${line}`);
-    for (const text of planned.after ?? []) io.stdout(text);
+    say(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
+    if (line) say(`Once it is granted, run:\n  ${line}`);
+    for (const text of planned.after ?? []) say(text);
     return ExitCode.OK;
   }
+  if (options.run) say(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
   const result = await waitForAccess(
     { cluster, now: deps.now, sleep: deps.sleep, progress: (text) => io.stderr(text) },
     created,
     { timeoutMs: options.waitMs, checks: planned.checks },
   );
+  if (options.run && result.outcome === 'granted' && argv) {
+    const run = deps.runKubectl;
+    if (!run) throw new CliError('--run is not available here: run the command yourself:\n  ' + line);
+    io.stderr(`granted by ${result.grant.spec.grantedBy.username}; running: ${line}`);
+    return run(argv.slice(1));
+  }
   return reportWait(io, result, {
     name,
     line,

@@ -147,17 +147,27 @@ export function connectionFlags(connection: ConnectionOptions): string[] {
 }
 
 /**
- * The exact kubectl command the request allows once granted (kubectl exec, attach, port-forward,
- * debug or cp, as its kind says: functions/kinds.ts), ready to copy; `hints` fill in what the
+ * The kubectl command the request allows once granted (kubectl exec, attach, port-forward, debug or
+ * cp, as its kind says: functions/kinds.ts), as argv from 'kubectl' on; `hints` fill in what the
  * request does not record (local paths, port mappings). Undefined for a subresource no kind knows.
  */
+export function kubectlArgv(
+  request: Pick<AccessRequest, 'spec'>,
+  connection: ConnectionOptions = {},
+  hints?: KubectlHints,
+): string[] | undefined {
+  const args = kubectlArgs(request.spec, hints);
+  return args && ['kubectl', ...connectionFlags(connection), ...args];
+}
+
+/** `kubectlArgv`, shell-quoted, ready to copy. */
 export function kubectlCommand(
   request: Pick<AccessRequest, 'spec'>,
   connection: ConnectionOptions = {},
   hints?: KubectlHints,
 ): string | undefined {
-  const args = kubectlArgs(request.spec, hints);
-  return args && shellQuote(['kubectl', ...connectionFlags(connection), ...args]);
+  const argv = kubectlArgv(request, connection, hints);
+  return argv && shellQuote(argv);
 }
 
 export { shellQuote };

@@ -9,8 +9,8 @@ export interface Io {
   stderr(text: string): void;
   /** Whether a human can answer a prompt (stdin and stderr are terminals). */
   readonly interactive: boolean;
-  /** Asks on stderr, reads one line from stdin. */
-  question(prompt: string): Promise<string>;
+  /** Asks on stderr (a terminal), reads one line from stdin (a terminal or a pipe); undefined when stdin ends first. */
+  question(prompt: string): Promise<string | undefined>;
 }
 
 export interface Runtime {
@@ -18,6 +18,8 @@ export interface Runtime {
   connect(options: ConnectionOptions): Promise<Cluster>;
   now(): Date;
   sleep(ms: number): Promise<void>;
+  /** Runs kubectl (`--run`) with the terminal passed through; resolves with its exit code. */
+  runKubectl?(args: readonly string[]): Promise<number>;
 }
 
 export const processIo: Io = {
@@ -27,10 +29,13 @@ export const processIo: Io = {
     return Boolean(process.stdin.isTTY && process.stderr.isTTY);
   },
   async question(prompt) {
-    const { createInterface } = await import('node:readline/promises');
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const { createInterface } = await import('node:readline');
+    // A pipe has nobody to read the question: only a terminal gets it.
+    if (processIo.interactive) process.stderr.write(prompt);
+    const rl = createInterface({ input: process.stdin, terminal: false });
     try {
-      return await rl.question(prompt);
+      for await (const line of rl) return line;
+      return undefined;
     } finally {
       rl.close();
     }
@@ -43,6 +48,7 @@ export const processRuntime: Runtime = {
   connect: async (options) => (await import('./kube.ts')).connect(options),
   now: () => new Date(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  runKubectl: async (args) => (await import('./kubectl.ts')).runKubectl(args),
 };
 
 const current = new AsyncLocalStorage<Runtime>();

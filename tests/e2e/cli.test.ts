@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
-import { execProbe, getJson, kubectlExec } from './_kra.ts';
+import { execProbe, getJson, kubectlExec, runningPod } from './_kra.ts';
 import { createCA } from '../support/pki.ts';
 
 let cp: ControlPlane;
@@ -27,14 +27,19 @@ interface Result {
 interface Running {
   /** Resolves with the first stdout match of `pattern`. */
   waitForStdout(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves with the first stderr match of `pattern` (with --run the plugin speaks on stderr). */
+  waitForStderr(pattern: RegExp): Promise<RegExpMatchArray>;
   done: Promise<Result>;
 }
 
-/** `kubectl request --context USER ARGS…`, as the plugin on PATH, stdin not a terminal. */
-function start(user: User, args: readonly string[], env: Record<string, string> = {}): Running {
+/**
+ * `kubectl request --context USER ARGS…`, as the plugin on PATH, stdin not a terminal: empty, or
+ * `input` through a pipe.
+ */
+function start(user: User, args: readonly string[], env: Record<string, string> = {}, input?: string): Running {
   const child = spawn('kubectl', ['request', '--context', user, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`,
@@ -45,18 +50,25 @@ function start(user: User, args: readonly string[], env: Record<string, string> 
   });
   let stdout = '';
   let stderr = '';
-  const watchers: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
+  const watchers: { stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const notify = () => {
     for (const w of [...watchers]) {
-      const match = stdout.match(w.pattern);
+      const match = (w.stream === 'stdout' ? stdout : stderr).match(w.pattern);
       if (match) {
         watchers.splice(watchers.indexOf(w), 1);
         w.resolve(match);
       }
     }
+  };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    notify();
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    notify();
+  });
+  if (input !== undefined) child.stdin!.end(input);
   const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
   const done = new Promise<Result>((resolve) =>
     child.once('close', (code) => {
@@ -66,15 +78,22 @@ function start(user: User, args: readonly string[], env: Record<string, string> 
   );
   return {
     done,
-    waitForStdout(pattern) {
-      const match = stdout.match(pattern);
-      if (match) return Promise.resolve(match);
-      return new Promise((resolve, reject) => {
-        watchers.push({ pattern, resolve });
-        void done.then((r) => reject(new Error(`exited ${r.code} before printing ${pattern}: ${r.stderr}${r.stdout}`)));
-      });
-    },
+    waitForStdout: (pattern) => waitFor('stdout', pattern),
+    waitForStderr: (pattern) => waitFor('stderr', pattern),
   };
+  function waitFor(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpMatchArray> {
+    const match = (stream === 'stdout' ? stdout : stderr).match(pattern);
+    if (match) return Promise.resolve(match);
+    return new Promise((resolve, reject) => {
+      watchers.push({ stream, pattern, resolve });
+      void done.then((r) => reject(new Error(`exited ${r.code} before printing ${pattern}: ${r.stderr}${r.stdout}`)));
+    });
+  }
+}
+
+/** The first group of the first stderr match of `pattern` (the request name). */
+async function waitForStderr(running: Running, pattern: RegExp): Promise<string> {
+  return (await running.waitForStderr(pattern))[1]!;
 }
 
 function request(user: User, args: readonly string[], env?: Record<string, string>): Promise<Result> {
@@ -203,7 +222,7 @@ describe('kubectl request, end to end', () => {
     assert.match(unconfirmed.stdout, /^ {2}command: {5}ls \/tmp$/m);
     assert.equal(
       unconfirmed.stderr.trim(),
-      `error: refusing to grant ${name} without confirmation: no terminal to ask on; re-run with --yes (see kubectl request grant --help)`,
+      `error: refusing to grant ${name} without confirmation: no terminal to ask on and nothing on stdin; re-run with --yes, or pipe the answer in (echo y | ...) (see kubectl request grant --help)`,
     );
 
     const granted = await request('carol', ['grant', name, '-n', NS, '--yes']);
@@ -265,6 +284,66 @@ describe('kubectl request, end to end', () => {
     } finally {
       await cp.kubectl('admin', ['delete', 'clusterrolebinding', 'e2e:alice-standing-exec']);
     }
+  });
+
+  it("--run: alice waits, carol grants with a piped y, the plugin runs kubectl exec: its output and exit code are alice's", async () => {
+    const sandbox = await runningPod(cp, 'box', NS, ['app']);
+    await writeFile(path.join(sandbox, 'notes.txt'), 'notes of team-a/box\n');
+    // The seed's flags: -d for --valid-for, --custom-key with two pairs in one word.
+    const asking = start(
+      'alice',
+      [
+        'exec',
+        'box',
+        '-n',
+        NS,
+        '-d',
+        '10m',
+        '--custom-key',
+        'ticket=OPS-9,team=db',
+        '--run',
+        '--',
+        'sh',
+        '-c',
+        'cat notes.txt; exit 3',
+      ],
+      { KUBECACHEDIR: path.join(dir, 'kube-cache') },
+    );
+    const name = await waitForStderr(asking, /accessrequest\/(\S+) created in namespace team-a/);
+    const stored = await getJson<StoredRequest & { spec: { validFor: string } }>(cp, ['accessrequest', '-n', NS, name]);
+    assert.equal(stored.spec.validFor, '10m');
+    assert.deepEqual(stored.spec.customKeys, { ticket: 'OPS-9', team: 'db' });
+
+    // A piped answer that is not yes changes nothing; a piped y grants, as with the seed's plugin.
+    const refused = await start('carol', ['grant', name, '-n', NS], {}, 'n\n').done;
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^error: not confirmed; nothing was changed$/m);
+    const granted = await start('carol', ['grant', name, '-n', NS], {}, 'y\n').done;
+    assert.equal(granted.code, 0, granted.stderr);
+    assert.match(granted.stdout, new RegExp(`^granted ${name}: alice may now run \\(for 10m\\):$`, 'm'));
+
+    const ran = await asking.done;
+    assert.equal(ran.code, 3, ran.stderr);
+    assert.equal(ran.stdout, 'notes of team-a/box\n');
+    assert.match(ran.stderr, /waiting for an approver to decide on/);
+    assert.match(
+      ran.stderr,
+      new RegExp(
+        `granted by carol; running: kubectl --context alice exec -n team-a box -c app -- sh -c 'cat notes.txt; exit 3'`,
+      ),
+    );
+    assert.match(ran.stderr, /command terminated with exit code 3/);
+  });
+
+  it('--run: a denial runs nothing and exits 3 with the reason', async () => {
+    const asking = start('alice', ['exec', 'web-0', '-n', NS, '--run', '--wait', '90s', '--', 'cat', '/etc/shadow']);
+    const name = await waitForStderr(asking, /accessrequest\/(\S+) created in namespace team-a/);
+    const denied = await request('carol', ['deny', name, '-n', NS, '--yes', '--reason', 'no secrets']);
+    assert.equal(denied.code, 0, denied.stderr);
+    const result = await asking.done;
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr.trim().split('\n').at(-1), `error: ${name} was denied by carol: no secrets`);
   });
 
   it('a denial with a reason reaches the waiting requester, exit 3', async () => {

@@ -81,5 +81,11 @@ describe('serve flags', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /--ungated-namespaces/);
     assert.doesNotMatch(result.stdout, /\u001b\[/);
+    // What the CA flags take, as tests/unit/ca-pin.test.ts and the client-certificate tests check it.
+    const text = result.stdout.replace(/\s+/g, ' ');
+    for (const flag of ['--audit-webhook-ca-bundle', '--extended-validation-webhook-ca-bundle']) {
+      assert.match(text, new RegExp(`${flag}=\\S+ [^<]{0,120}?or that certificate itself \\(pinned exactly`), flag);
+    }
+    assert.match(text, /--client-ca-file=\S+ [^<]{0,120}? must chain to \(a leaf certificate is refused\)/);
   });
 });

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import { parseExecArgs } from '../../../cli/commands/exec.ts';
 import { parseDecideArgs } from '../../../cli/commands/grant.ts';
 import { parseListArgs } from '../../../cli/commands/list.ts';
-import { DEFAULT_WAIT_MS, parseCustomKeys, parseTarget, parseWait } from '../../../cli/lib/args.ts';
+import {
+  DEFAULT_WAIT_MS,
+  parseCommandLine,
+  parseCustomKeys,
+  parseTarget,
+  parseWait,
+  type FlagsDef,
+} from '../../../cli/lib/args.ts';
 import { CliError, ExitCode } from '../../../cli/lib/errors.ts';
 
 function usageFailure(fn: () => unknown, pattern: RegExp): void {
@@ -158,6 +165,68 @@ describe('exec arguments', () => {
   it('parses custom keys on their own', () => {
     assert.deepEqual(parseCustomKeys([]), {});
     assert.deepEqual(parseCustomKeys(['a=', 'b=2']), { a: '', b: '2' });
+  });
+});
+
+describe("the seed's request flags", () => {
+  it('-d is --valid-for and --custom-key is -k, as in the seed', () => {
+    const options = parseExecArgs(['web-0', '-d', '1h', '--custom-key', 'ticket=OPS-1', '-k', 'team=db', '--', 'id']);
+    assert.equal(options.validFor, '1h');
+    assert.deepEqual(options.customKeys, { ticket: 'OPS-1', team: 'db' });
+    assert.equal(parseExecArgs(['web-0', '-d30m', '--', 'id']).validFor, '30m');
+    assert.deepEqual(parseExecArgs(['web-0', '--custom-key=a=1', '--', 'id']).customKeys, { a: '1' });
+  });
+
+  it('-k a=1,b=2 gives two keys; a value with a comma is a -k of its own, or quoted', () => {
+    assert.deepEqual(parseCustomKeys(['a=1,b=2']), { a: '1', b: '2' });
+    assert.deepEqual(parseCustomKeys(['a=1,b=2,c=']), { a: '1', b: '2', c: '' });
+    // One '=': the whole value, commas and all (pflag's StringToString does the same).
+    assert.deepEqual(parseCustomKeys(['note=x,y']), { note: 'x,y' });
+    assert.deepEqual(parseCustomKeys(['a=1,"note=x,y"']), { a: '1', note: 'x,y' });
+    assert.deepEqual(parseCustomKeys(['a=1,"q=say ""hi"", x"']), { a: '1', q: 'say "hi", x' });
+    // Later pairs win, across words too.
+    assert.deepEqual(parseCustomKeys(['a=1,b=2', 'b=3']), { a: '1', b: '3' });
+    // A value with '=' and no comma stays one pair.
+    assert.deepEqual(parseCustomKeys(['url=https://x/?a=b']), { url: 'https://x/?a=b' });
+  });
+
+  it('refuses a piece without key=value instead of folding it into a value', () => {
+    usageFailure(
+      () => parseCustomKeys(['a=1,2,b=3']),
+      /^-k needs key=value \(got "2" in "a=1,2,b=3"\); -k a=1,b=2 gives two keys: for a value with a comma, give that key its own -k/,
+    );
+    usageFailure(() => parseCustomKeys(['a=1,=2']), /got "=2"/);
+    usageFailure(() => parseCustomKeys(['a=1,"b=2']), /a quote is not closed/);
+  });
+});
+
+describe('flag kinds come from the flag definitions', () => {
+  const defs = {
+    pod: { type: 'positional', required: false },
+    label: { type: 'string', alias: ['l'], multiple: true },
+    wait: { type: 'string', optionalValue: true },
+    name: { type: 'string' },
+    quiet: { type: 'boolean', alias: ['q'] },
+  } satisfies FlagsDef;
+
+  it('a multiple: true flag collects every value, an optionalValue: true one may stand alone', () => {
+    const parsed = parseCommandLine(['p', '-l', 'a', '--label=b', '--wait', '--name', 'x', '-q'], defs);
+    assert.deepEqual(parsed.flags, { label: ['a', 'b'], wait: '', name: 'x', quiet: true });
+    assert.deepEqual(parsed.positionals, ['p']);
+    assert.deepEqual(parseCommandLine(['--wait', '5m', 'p'], defs).flags, { wait: '5m' });
+    assert.deepEqual(parseCommandLine(['--wait', 'p'], defs), {
+      flags: { wait: '' },
+      positionals: ['p'],
+      rest: undefined,
+    });
+    // Without the marker a flag keeps its last value.
+    assert.deepEqual(parseCommandLine(['--name', 'x', '--name', 'y'], defs).flags, { name: 'y' });
+  });
+
+  it('the markers are typed: only string flags take them', () => {
+    // @ts-expect-error a boolean flag cannot repeat values
+    const wrong = { quiet: { type: 'boolean', multiple: true } } satisfies FlagsDef;
+    assert.ok(wrong);
   });
 });
 

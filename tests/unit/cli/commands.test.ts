@@ -157,6 +157,71 @@ describe('kubectl request exec', () => {
     assert.equal(rt.out.stderr.at(-1), 'error: alice-web-0-abcd0 was denied by carol: use the replica');
   });
 
+  it('--run: waits for the grant, runs the granted kubectl exec with the same connection, exits with its code', async () => {
+    let polls = 0;
+    const cluster = new FakeCluster({
+      pods: [web0],
+      onSleep: (fake) => {
+        if (++polls === 2) fake.grants.push(decision(fake.requests[0]!, 'granted'));
+      },
+    });
+    const rt = fakeRuntime(cluster, { kubectlExit: 7 });
+    const code = await runCli(
+      ['exec', 'web-0', '--run', '--kubeconfig', '/k/config', '--context', 'alice@prod', '--', 'cat', '/etc/motd'],
+      rt,
+    );
+    assert.equal(code, 7, rt.out.stderr.join('\n'));
+    assert.deepEqual(rt.out.kubectl, [
+      [
+        '--kubeconfig',
+        '/k/config',
+        '--context',
+        'alice@prod',
+        'exec',
+        '-n',
+        'shop',
+        'web-0',
+        '-c',
+        'app',
+        '--',
+        'cat',
+        '/etc/motd',
+      ],
+    ]);
+    // stdout is the command's: what the plugin says goes to stderr.
+    assert.deepEqual(rt.out.stdout, []);
+    assert.equal(rt.out.stderr[0], 'accessrequest/alice-web-0-abcd0 created in namespace shop');
+    assert.match(rt.out.stderr.join('\n'), /waiting for an approver to decide on alice-web-0-abcd0 \(timeout 15m;/);
+    assert.equal(
+      rt.out.stderr.at(-1),
+      'granted by carol; running: kubectl --kubeconfig /k/config --context alice@prod exec -n shop web-0 -c app -- cat /etc/motd',
+    );
+  });
+
+  it('--run: a denial runs nothing and exits 3 with the reason; --wait sets the timeout', async () => {
+    const cluster = new FakeCluster({
+      pods: [web0],
+      onSleep: (fake) => {
+        if (fake.grants.length === 0) fake.grants.push(decision(fake.requests[0]!, 'denied', 'use the replica'));
+      },
+    });
+    const rt = fakeRuntime(cluster);
+    assert.equal(await runCli(['exec', 'web-0', '--run', '--wait=2m', '--', 'ls'], rt), 3);
+    assert.deepEqual(rt.out.kubectl, []);
+    assert.match(rt.out.stderr.join('\n'), /\(timeout 2m;/);
+    assert.equal(rt.out.stderr.at(-1), 'error: alice-web-0-abcd0 was denied by carol: use the replica');
+
+    const timedOut = fakeRuntime(new FakeCluster({ pods: [web0] }));
+    assert.equal(await runCli(['exec', 'web-0', '--run', '--wait', '3s', '--', 'ls'], timedOut), 4);
+    assert.deepEqual(timedOut.out.kubectl, []);
+  });
+
+  it('--run needs a command to run', async () => {
+    const rt = fakeRuntime(new FakeCluster({ pods: [web0] }));
+    assert.equal(await runCli(['exec', 'web-0', '--run', '--any-command'], rt), 2);
+    assert.match(rt.out.stderr[0]!, /^error: --run runs the command named after "--", and --any-command names none/);
+  });
+
   it('--wait: gives up after the timeout with exit 4', async () => {
     const cluster = new FakeCluster({ pods: [web0] });
     const rt = fakeRuntime(cluster);
@@ -230,13 +295,13 @@ describe('kubectl request exec', () => {
 });
 
 describe('kubectl request grant / deny', () => {
-  it('refuses without a terminal and without --yes, creating nothing', async () => {
+  it('refuses without a terminal, without an answer on stdin and without --yes, creating nothing', async () => {
     const cluster = new FakeCluster({ user: 'carol', requests: [pendingRequest()] });
     const rt = fakeRuntime(cluster, { interactive: false });
     assert.equal(await runCli(['grant', 'alice-web-0-abcd'], rt), 2);
     assert.deepEqual(cluster.grants, []);
     assert.deepEqual(rt.out.stderr, [
-      'error: refusing to grant alice-web-0-abcd without confirmation: no terminal to ask on; re-run with --yes (see kubectl request grant --help)',
+      'error: refusing to grant alice-web-0-abcd without confirmation: no terminal to ask on and nothing on stdin; re-run with --yes, or pipe the answer in (echo y | ...) (see kubectl request grant --help)',
     ]);
     assert.match(rt.out.stdout[0]!, /^alice asks to exec in pod shop\/web-0/, 'the summary still comes first');
   });
@@ -267,6 +332,25 @@ describe('kubectl request grant / deny', () => {
       status: 'granted',
     });
   });
+
+  for (const answer of ['y', 'yes', 'Y', ' yes ']) {
+    it(`grants on a piped "${answer}" without a terminal, as the seed's plugin did`, async () => {
+      const cluster = new FakeCluster({ user: 'carol', requests: [pendingRequest()] });
+      const rt = fakeRuntime(cluster, { interactive: false, answer });
+      assert.equal(await runCli(['grant', 'alice-web-0-abcd'], rt), 0);
+      assert.equal(cluster.grants[0]!.status, 'granted');
+    });
+  }
+
+  for (const answer of ['', 'n', 'yess', 'sure']) {
+    it(`changes nothing on a piped ${JSON.stringify(answer)}`, async () => {
+      const cluster = new FakeCluster({ user: 'carol', requests: [pendingRequest()] });
+      const rt = fakeRuntime(cluster, { interactive: false, answer });
+      assert.equal(await runCli(['deny', 'alice-web-0-abcd'], rt), 1);
+      assert.deepEqual(cluster.grants, []);
+      assert.deepEqual(rt.out.stderr, ['error: not confirmed; nothing was changed']);
+    });
+  }
 
   it('changes nothing when the answer is not yes', async () => {
     const cluster = new FakeCluster({ user: 'carol', requests: [pendingRequest()] });

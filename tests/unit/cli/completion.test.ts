@@ -101,6 +101,15 @@ describe('completion', () => {
     assert.deepEqual((await completeWith(['exec', 'web-0', '--', ''])).lines, [':0']);
   });
 
+  it('reads from the flag definitions which flags take the next word: -k does, --wait (an optional value) does not', async () => {
+    assert.deepEqual((await completeWith(['exec', '--wait', 'w'])).lines, ['web-0', ':4']);
+    assert.deepEqual((await completeWith(['exec', '-k', 'w'])).lines, [':4']);
+    assert.deepEqual((await completeWith(['exec', '--custom-key', 'w'])).lines, [':4']);
+    assert.deepEqual((await completeWith(['exec', '-k', 'a=1', 'w'])).lines, ['web-0', ':4']);
+    const flags = (await completeWith(['exec', 'web-0', '--cus'])).lines;
+    assert.match(flags[0]!, /^--custom-key\tCustom keys/);
+  });
+
   it('completes nothing, quietly, when the cluster fails', async () => {
     const cluster = new FakeCluster({ fail: { listAccessRequests: new Error('boom') } });
     assert.deepEqual((await completeWith(['grant', ''], cluster)).lines, [':4']);

@@ -159,13 +159,15 @@ export interface Captured {
   stdout: string[];
   stderr: string[];
   questions: string[];
+  /** The argument lists `--run` ran kubectl with. */
+  kubectl: string[][];
 }
 
 export function fakeRuntime(
   cluster: FakeCluster,
-  options: { interactive?: boolean; answer?: string; start?: Date } = {},
+  options: { interactive?: boolean; answer?: string; start?: Date; kubectlExit?: number } = {},
 ): Runtime & { out: Captured; connections: unknown[] } {
-  const out: Captured = { stdout: [], stderr: [], questions: [] };
+  const out: Captured = { stdout: [], stderr: [], questions: [], kubectl: [] };
   let clock = (options.start ?? new Date('2026-01-10T12:00:00Z')).getTime();
   const connections: unknown[] = [];
   return {
@@ -177,7 +179,7 @@ export function fakeRuntime(
       interactive: options.interactive ?? false,
       async question(prompt) {
         out.questions.push(prompt);
-        return options.answer ?? '';
+        return options.answer;
       },
     },
     async connect(connection) {
@@ -188,6 +190,10 @@ export function fakeRuntime(
     async sleep(ms) {
       clock += ms;
       cluster.afterSleep();
+    },
+    async runKubectl(args) {
+      out.kubectl.push([...args]);
+      return options.kubectlExit ?? 0;
     },
   };
 }

@@ -128,3 +128,42 @@ describe('connection flags before the command', () => {
     assert.deepEqual(rt.connections, [{ namespace: 'shop' }]);
   });
 });
+
+describe('every registered subcommand is in the root help and in completion', () => {
+  it('lists each one with its own description, so none can be registered and left out', async () => {
+    const { main, rootHelp, commandHelp } = await import('../../../cli/main.ts');
+    const registered = Object.keys((main.subCommands ?? {}) as Record<string, unknown>);
+    assert.ok(registered.includes('ui') && registered.includes('exec'), registered.join(' '));
+    const help = rootHelp();
+    const rt = fakeRuntime(new FakeCluster());
+    assert.equal(await runCli(['__complete', ''], rt), 0);
+    const completed = rt.out.stdout.join('\n').split('\n');
+    for (const name of registered) {
+      const load = (main.subCommands as Record<string, () => Promise<{ meta?: { description?: string } }>>)[name]!;
+      const description = (await load()).meta?.description ?? '';
+      assert.ok(description, `${name} has a description`);
+      assert.match(help, new RegExp(`^ {2}${name} +${escape(description)}$`, 'm'), name);
+      assert.ok(completed.includes(`${name}\t${description}`), `completion offers ${name}: ${completed.join(' | ')}`);
+      assert.match(await commandHelp(name), /^USAGE kubectl request /m, name);
+    }
+    const listed = help
+      .slice(help.indexOf('COMMANDS'), help.indexOf('CONNECTION'))
+      .split('\n')
+      .filter((line) => /^ {2}\S/.test(line))
+      .map((line) => line.trim().split(/\s+/)[0]);
+    assert.deepEqual(listed, registered, 'the root help lists exactly the registered commands');
+  });
+
+  it("renders each flag from its definition: a repeatable one with '...', an optional value in brackets", async () => {
+    const { commandHelp } = await import('../../../cli/main.ts');
+    const exec = await commandHelp('exec');
+    assert.match(exec, /^ {2}-k, --custom-key, --key=KEY=VALUE\.\.\. /m);
+    assert.match(exec, /^ {2}--wait\[=TIMEOUT\] /m);
+    assert.match(exec, /^ {2}-d, --valid-for=DURATION /m);
+    assert.match(exec, /^ {2}--run /m);
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

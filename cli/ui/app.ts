@@ -5,13 +5,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { GrantStatus } from '../../functions/schemas.ts';
-import type { Cluster } from '../lib/cluster.ts';
+import type { AccessGrant, AccessRequest, GrantStatus } from '../../functions/schemas.ts';
+import type { AccessGrantBody, Cluster, ConnectionOptions } from '../lib/cluster.ts';
 import { explainError } from '../lib/errors.ts';
 import { buildGrant, kubectlCommand } from '../lib/requests.ts';
 import { ICON, SCRIPT, STYLE } from './assets.ts';
+import { accessText, readNarrowing, type Narrowing } from './narrow.ts';
 import { errorPage, live, page, type Outcome, type PageContext, type View } from './pages.ts';
 import type { Source } from './source.ts';
+import { approvalText, rowFor } from './views.ts';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -33,6 +35,8 @@ export interface UiOptions {
   token: string;
   /** The origins the page is served from (`http://127.0.0.1:PORT`); known once the server listens. */
   origins: () => readonly string[];
+  /** The kubeconfig flags the command was given: the user's own `kubectl exec` lines carry them. */
+  connection?: ConnectionOptions;
   now?: () => Date;
   /** How long to gather watch events before pushing one update (ms). */
   debounceMs?: number;
@@ -76,7 +80,13 @@ function apiAnswer(error: unknown): { code: number; message: string } {
 export function uiApp(options: UiOptions): Hono {
   const { cluster, source, me, token } = options;
   const now = options.now ?? (() => new Date());
-  const context = (): PageContext => ({ me, token, now: now(), namespaces: source.namespaces });
+  const context = (): PageContext => ({
+    me,
+    token,
+    now: now(),
+    namespaces: source.namespaces,
+    ...(options.connection ? { connection: options.connection } : {}),
+  });
   const app = new Hono();
 
   app.use('*', async (c, next) => {
@@ -132,24 +142,72 @@ export function uiApp(options: UiOptions): Hono {
       return show({ ok: false, title: 'Give a reason: the requester sees it.' }, 400);
     }
     const where = { requestName: view.name, namespace: view.namespace };
-    try {
-      const request = await cluster.getAccessRequest(view.namespace, view.name);
-      // Pinned to the object the approver looked at: a request re-created since then is refused (409).
-      const seen = uid ? { ...request, metadata: { ...request.metadata, uid } } : request;
-      await cluster.createAccessGrant(view.namespace, buildGrant({ request: seen, granter: me, status, ...(reason ? { reason } : {}) }));
-      const command = status === 'granted' ? kubectlCommand(request) : undefined;
-      const access = request.spec.validFor ? `for ${request.spec.validFor}` : 'once';
-      return show(
-        status === 'granted'
-          ? { ok: true, title: `Granted ${view.name}: ${request.spec.userInfo.username} may now run (${access}):`, lines: command ? [command] : [] }
-          : { ok: true, title: `Denied ${view.name} (reason: ${reason})` },
-        200,
-      );
-    } catch (error) {
+    const refused = (error: unknown) => {
       const answer = apiAnswer(error);
       const explained = explainError(error, { action: `${verb} ${view.name}`, ...where });
-      return show({ ok: false, title: `Refused: ${explained.message}`, detail: `HTTP ${answer.code}: ${answer.message}` }, answer.code >= 400 && answer.code < 600 ? answer.code : 500);
+      return show(
+        { ok: false, title: `Refused: ${explained.message}`, detail: `HTTP ${answer.code}: ${answer.message}` },
+        answer.code >= 400 && answer.code < 600 ? answer.code : 500,
+      );
+    };
+    let request: AccessRequest;
+    try {
+      request = await cluster.getAccessRequest(view.namespace, view.name);
+    } catch (error) {
+      return refused(error);
     }
+    let narrowing: Narrowing = {};
+    if (status === 'granted') {
+      const read = readNarrowing({ validFor: form.validFor, maxUses: form.maxUses }, request);
+      if (!read.ok) return show({ ok: false, title: `Not granted: ${read.problem}` }, 400);
+      narrowing = read.narrowing;
+    }
+    // Pinned to the object the approver looked at: a request re-created since then is refused (409).
+    const seen = uid ? { ...request, metadata: { ...request.metadata, uid } } : request;
+    const snapshot = source.snapshot();
+    const body: AccessGrantBody = buildGrant({
+      request: seen,
+      granter: me,
+      status,
+      ...(reason ? { reason } : {}),
+      // A policy that wants several approvals: the first approver's grant already has the plain name.
+      second: snapshot.grants.some(
+        (grant) =>
+          grant.metadata.namespace === view.namespace &&
+          grant.spec.grantFor === view.name &&
+          grant.spec.grantForUID === seen.metadata.uid,
+      ),
+    });
+    let created: AccessGrant;
+    try {
+      // The narrowed fields (spec.validFor, spec.maxUses) on top of the CLI's grant.
+      const grant = body as { spec: object };
+      created = await cluster.createAccessGrant(view.namespace, { ...grant, spec: { ...grant.spec, ...narrowing } });
+    } catch (error) {
+      return refused(error);
+    }
+    if (status === 'denied') return show({ ok: true, title: `Denied ${view.name} (reason: ${reason})` }, 200);
+    const stamped = { ...created, metadata: { ...created.metadata, creationTimestamp: created.metadata?.creationTimestamp ?? now().toISOString() } };
+    const after = rowFor(seen, { ...snapshot, grants: [...snapshot.grants, stamped] }, now());
+    if (after.state.state === 'pending') {
+      return show(
+        { ok: true, title: `Approved ${view.name}: ${approvalText(after)} before ${request.spec.userInfo.username} may run it.` },
+        200,
+      );
+    }
+    const command = kubectlCommand(request);
+    return show(
+      {
+        ok: true,
+        title: `Granted ${view.name}: ${request.spec.userInfo.username} may now run (${accessText(request, narrowing)}):`,
+        lines: command ? [command] : [],
+        // The webhook knows; the page does not.
+        ...(after.policiesKnown
+          ? {}
+          : { detail: `The AccessPolicies of ${view.namespace} are not visible to you: it may need more approvals.` }),
+      },
+      200,
+    );
   };
   app.post('/requests/:namespace/:name/grant', decide('granted'));
   app.post('/requests/:namespace/:name/deny', decide('denied'));

@@ -56,6 +56,14 @@ pre.summary { background: var(--bg); border: 1px solid var(--line); border-radiu
 .decide form { display: flex; align-items: end; gap: 8px; padding: 12px; border: 1px solid var(--line); border-radius: 6px; }
 .decide label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 .decide input { margin-top: 2px; padding: 4px 6px; width: 18em; font: inherit; }
+.decide input.short { width: 9em; }
+.decide input:user-invalid { border-color: var(--bad); }
+.badges { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 4px; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid var(--line); color: var(--muted); background: var(--bg); }
+.badge-break-glass, .badge-needs-review { color: #fff; background: var(--bad); border-color: var(--bad); }
+.badge-reviewed { color: var(--ok); border-color: var(--ok); background: #eefbf0; }
+.badge-pre-approved { color: var(--accent); border-color: var(--accent); }
+.unsure { display: block; color: var(--warn); }
 .outcome { margin: 12px 0; padding: 12px; border-radius: 6px; border: 1px solid; }
 .outcome.ok { border-color: var(--ok); background: #eefbf0; }
 .outcome.refused { border-color: var(--bad); background: #fdf0ef; }

@@ -4,8 +4,27 @@ import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { asks, brief } from '../../functions/kinds.ts';
 import { ageOf, stateText, summarizeRequest } from '../lib/summary.ts';
+import type { ConnectionOptions } from '../lib/cluster.ts';
+import { DURATION_PATTERN } from './narrow.ts';
 import type { Snapshot } from './source.ts';
-import { argv, containerOf, find, history, mine, queue, reasonOf, runCommand, type Row } from './views.ts';
+import {
+  approvalText,
+  approvers,
+  argv,
+  badges,
+  containerOf,
+  find,
+  hiddenPoliciesText,
+  history,
+  mine,
+  queue,
+  reasonOf,
+  runCommand,
+  unsureText,
+  usesAllowed,
+  usesText,
+  type Row,
+} from './views.ts';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -15,6 +34,8 @@ export interface PageContext {
   now: Date;
   /** The namespaces watched; undefined = all. */
   namespaces: readonly string[] | undefined;
+  /** The kubeconfig flags the page was started with: the user's own commands carry them. */
+  connection?: ConnectionOptions;
 }
 
 export type View = { page: 'queue' } | { page: 'history' } | { page: 'request'; namespace: string; name: string };
@@ -45,14 +66,48 @@ function windowText(row: Row): string {
   return row.request.spec.validFor ? row.request.spec.validFor : 'once';
 }
 
-function stateCell(row: Row, ctx: PageContext): Html {
-  return html`<span class="state state-${row.state.state}">${stateText(row.state, ctx.now)}</span>`;
+function stateLabel(row: Row, now: Date): string {
+  if (row.shown === row.state.state) return stateText(row.state, now);
+  return row.shown.charAt(0).toUpperCase() + row.shown.slice(1);
+}
+
+/** The state; `caveat` adds what the page cannot know (where the user, or the requester, decides on it). */
+function stateCell(row: Row, ctx: PageContext, caveat = false): Html {
+  const unsure = caveat ? unsureText(row) : undefined;
+  return html`<span class="state state-${row.shown}">${stateLabel(row, ctx.now)}</span>${unsure ? html`<span class="sub unsure">${unsure}</span>` : ''}`;
+}
+
+function badgeList(row: Row): Html {
+  const list = badges(row);
+  if (list.length === 0) return html``;
+  return html`<span class="badges">${list.map((badge) => html`<span class="badge badge-${badge.kind}" data-badge="${badge.kind}">${badge.text}</span>`)}</span>`;
+}
+
+function hiddenNote(row: Row): Html {
+  const hidden = hiddenPoliciesText(row);
+  return hidden ? html`<span class="sub unsure">${hidden}</span>` : html``;
+}
+
+function approvalsCell(row: Row): Html {
+  return html`<span data-testid="approvals">${approvalText(row) ?? '—'}</span>${hiddenNote(row)}${badgeList(row)}`;
+}
+
+/** Who decided: the approvers whose grants count, or the policy that pre-approved it. */
+function decidedBy(row: Row, ctx: PageContext): Html {
+  const state = row.state;
+  if (state.state === 'granted' && state.policy) return html`AccessPolicy ${state.policy}`;
+  if (state.state === 'denied') return html`${state.grant.spec.grantedBy.username}, ${ageOf(state.grant, ctx.now)} ago`;
+  if ('grant' in state) {
+    const by = state.grant.spec.grantedBy.username.startsWith('AccessPolicy/') ? [state.grant.spec.grantedBy.username.replace('/', ' ')] : approvers(row);
+    return html`${by.length > 0 ? by.join(', ') : state.grant.spec.grantedBy.username}, ${ageOf(state.grant, ctx.now)} ago`;
+  }
+  return html`—`;
 }
 
 function queueTable(rows: readonly Row[], ctx: PageContext): Html {
   if (rows.length === 0) return html`<p class="empty" data-testid="queue-empty">No pending requests.</p>`;
   return html`<table class="requests" data-testid="queue">
-    <thead><tr><th>who</th><th>namespace / pod</th><th>container</th><th>command (argv)</th><th>window</th><th>reason</th><th>custom keys</th><th>age</th><th></th></tr></thead>
+    <thead><tr><th>who</th><th>namespace / pod</th><th>container</th><th>command (argv)</th><th>window</th><th>reason</th><th>custom keys</th><th>approvals</th><th>age</th><th></th></tr></thead>
     <tbody>${rows.map(
       (row) => html`<tr data-request="${row.request.metadata.namespace}/${row.request.metadata.name}">
         <td class="who">${row.request.spec.userInfo.username}</td>
@@ -62,6 +117,7 @@ function queueTable(rows: readonly Row[], ctx: PageContext): Html {
         <td>${windowText(row)}</td>
         <td>${reasonOf(row.request) ?? html`<span class="none">—</span>`}</td>
         <td>${keysCell(row)}</td>
+        <td>${approvalsCell(row)}</td>
         <td>${ageOf(row.request, ctx.now)}</td>
         <td><a class="button" href="${href(ctx, requestPath(row))}">Review</a></td>
       </tr>`,
@@ -74,14 +130,14 @@ function mineTable(rows: readonly Row[], ctx: PageContext): Html {
   return html`<table class="requests" data-testid="mine">
     <thead><tr><th>request</th><th>pod</th><th>command (argv)</th><th>window</th><th>state</th><th>once granted, run</th></tr></thead>
     <tbody>${rows.map((row) => {
-      const command = runCommand(row.request);
+      const command = runCommand(row.request, ctx.connection);
       return html`<tr data-request="${row.request.metadata.namespace}/${row.request.metadata.name}">
         <td><a href="${href(ctx, requestPath(row))}">${row.request.metadata.name}</a></td>
         <td>${row.request.metadata.namespace} / ${row.request.spec.forObject.name}</td>
         <td>${argvCell(row)}</td>
         <td>${windowText(row)}</td>
-        <td>${stateCell(row, ctx)}${'grant' in row.state && row.state.grant.spec.reason ? html`<div class="sub">${row.state.grant.spec.reason}</div>` : ''}</td>
-        <td>${command ? html`<code class="copy ${row.state.state === 'granted' ? 'ready' : ''}">${command}</code>` : '—'}</td>
+        <td>${stateCell(row, ctx, true)}${'grant' in row.state && row.state.grant.spec.reason ? html`<div class="sub">${row.state.grant.spec.reason}</div>` : ''}${approvalText(row) ? html`<div class="sub">${approvalText(row)}</div>` : ''}${badgeList(row)}</td>
+        <td>${command ? html`<code class="copy ${row.shown === 'granted' ? 'ready' : ''}">${command}</code>` : '—'}</td>
       </tr>`;
     })}</tbody>
   </table>`;
@@ -94,14 +150,14 @@ function historyTable(rows: readonly Row[], ctx: PageContext): Html {
     <tbody>${rows.map((row) => {
       const grant = 'grant' in row.state ? row.state.grant : undefined;
       return html`<tr data-request="${row.request.metadata.namespace}/${row.request.metadata.name}">
-        <td>${stateCell(row, ctx)}</td>
+        <td>${stateCell(row, ctx)}${badgeList(row)}</td>
         <td>${row.request.spec.userInfo.username}</td>
         <td><a href="${href(ctx, requestPath(row))}">${row.request.metadata.namespace} / ${row.request.spec.forObject.name}</a></td>
         <td>${argvCell(row)}</td>
         <td>${windowText(row)}</td>
-        <td>${grant ? html`${grant.spec.grantedBy.username}, ${ageOf(grant, ctx.now)} ago` : '—'}</td>
+        <td>${decidedBy(row, ctx)}</td>
         <td>${grant?.spec.reason ?? '—'}</td>
-        <td>${row.request.status?.usedAt ?? '—'}</td>
+        <td>${usesText(row) ?? '—'}</td>
       </tr>`;
     })}</tbody>
   </table>`;
@@ -111,10 +167,13 @@ function historyTable(rows: readonly Row[], ctx: PageContext): Html {
 function requestLive(row: Row | undefined, view: { namespace: string; name: string }, ctx: PageContext): Html {
   if (!row) return html`<p class="empty" data-testid="gone">Access request ${view.namespace}/${view.name} is not there (any more): withdrawn, cleaned up, or not visible to you.</p>`;
   const grant = 'grant' in row.state ? row.state.grant : undefined;
-  const command = runCommand(row.request);
+  const own = row.request.spec.userInfo.username === ctx.me;
+  const command = runCommand(row.request, own ? ctx.connection : {});
+  const approvals = approvalText(row);
   return html`<h2>${row.request.spec.userInfo.username} asks to ${asks(row.request.spec)}</h2>
     <pre class="summary" data-testid="summary">${summarizeRequest(row.request, ctx.now)}</pre>
-    <p>State: ${stateCell(row, ctx)}${grant ? html` — by ${grant.spec.grantedBy.username}, ${ageOf(grant, ctx.now)} ago${grant.spec.reason ? html` (${grant.spec.reason})` : ''}` : ''}</p>
+    <p>State: ${stateCell(row, ctx, true)}${grant ? html` — by ${decidedBy(row, ctx)}${grant.spec.reason ? html` (${grant.spec.reason})` : ''}` : ''} ${badgeList(row)}</p>
+    ${approvals ? html`<p>Approvals: <span data-testid="approvals">${approvals}</span>${hiddenNote(row)}</p>` : ''}
     ${reasonOf(row.request) ? html`<p>Reason given: ${reasonOf(row.request)}</p>` : ''}
     ${command ? html`<p>Once granted, ${row.request.spec.userInfo.username} runs: <code class="copy">${command}</code></p>` : ''}`;
 }
@@ -148,16 +207,28 @@ function outcomeBox(outcome: Outcome | undefined): Html {
   </div>`;
 }
 
+/** The optional narrowing fields: only what the request leaves room to narrow. */
+function narrowFields(row: Row): Html {
+  const window = row.request.spec.validFor;
+  const uses = usesAllowed(row.request);
+  return html`${window ? html`<label>Shorter window (optional) <input name="validFor" data-testid="valid-for" pattern="${DURATION_PATTERN}" maxlength="32" placeholder="${window}" title="A duration such as 15m or 1h30m, at most ${window}" autocomplete="off" class="short"></label>` : ''}
+      ${uses !== 1 ? html`<label>Fewer uses (optional) <input name="maxUses" data-testid="max-uses" type="number" min="1" ${uses ? html`max="${uses}"` : ''} step="1" placeholder="${uses ?? 'any'}" title="A whole number of at least 1${uses ? `, at most ${uses}` : ''}" class="short"></label>` : ''}`;
+}
+
 function decisionForms(row: Row | undefined, ctx: PageContext): Html {
-  if (!row || row.state.state !== 'pending') return html``;
+  if (!row || row.shown !== 'pending') return html``;
   if (row.request.spec.userInfo.username === ctx.me) {
     return html`<p class="note">This is your own request: another approver decides on it. <code>kubectl request cancel -n ${row.request.metadata.namespace} ${row.request.metadata.name}</code> withdraws it.</p>`;
+  }
+  if (row.state.state === 'pending' && row.state.approvedBy.includes(ctx.me)) {
+    return html`<p class="note decide" data-testid="approved-already">You approved this request; ${approvalText(row) ?? 'it needs more approvals'} from other approvers.</p>`;
   }
   const action = (verb: string) => href(ctx, `${requestPath(row)}/${verb}`);
   const hidden = html`<input type="hidden" name="csrf" value="${ctx.token}"><input type="hidden" name="uid" value="${row.request.metadata.uid}">`;
   return html`<div class="decide">
     <form method="post" action="${action('grant')}" class="grant">${hidden}
       <label>Note (optional) <input name="reason" maxlength="500" autocomplete="off"></label>
+      ${narrowFields(row)}
       <button type="submit" class="grant" data-testid="grant">Grant</button>
     </form>
     <form method="post" action="${action('deny')}" class="deny">${hidden}
@@ -197,7 +268,7 @@ export function page(view: View, snapshot: Snapshot, ctx: PageContext, outcome?:
 <main>
   ${outcomeBox(outcome)}
   <div id="live">${live(view, snapshot, ctx)}</div>
-  ${view.page === 'request' ? decisionForms(row, ctx) : ''}
+  ${view.page === 'request' && !outcome?.ok ? decisionForms(row, ctx) : ''}
 </main>
 <footer>Every action is made with your kubeconfig credentials: RBAC and the admission webhook judge it as they judge <code>kubectl request</code>.</footer>
 </body>

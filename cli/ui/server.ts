@@ -49,7 +49,7 @@ export async function serveUi(rt: Runtime, options: UiCommandOptions): Promise<n
 
   const token = randomBytes(24).toString('base64url');
   let origins: string[] = [];
-  const app = uiApp({ cluster, source, me, token, origins: () => origins });
+  const app = uiApp({ cluster, source, me, token, origins: () => origins, connection: options.connection });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>

@@ -2,7 +2,11 @@
 // real control plane with KWOK pods: carol's page shows alice's new request without a reload, carol
 // grants it there and alice's kubectl exec then runs; bob (a developer, who may not create grants)
 // gets the cluster's refusal on the page; a grant for a request re-created since the page showed it
-// gets the webhook's refusal; a request without the URL token is refused.
+// gets the webhook's refusal; a request without the URL token is refused. In team-b an AccessPolicy
+// wants two approvals: carol's page shows "1 of 2" live after she grants, bob (who may not read
+// policies) still gets a working page; a grant narrowed on the page carries exactly the narrowed
+// fields, and wrong narrowing is refused by the browser and by the page's handler; the history
+// shows granted, denied and used requests, and alice's page the exact kubectl exec to run.
 // KRA_SCREENSHOTS=docs writes the screenshots of docs/ui.md (docs/ui-queue.png, docs/ui-request.png).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,9 +17,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT, startControlPlane, type ControlPlane, type User } from '../controlplane/cluster.ts';
-import { kubectlRequest, roleBindings, runningPod, waitFor } from './_kra.ts';
+import { accessRequest, create, kubectlRequest, roleBindings, runningPod, waitFor } from './_kra.ts';
 
 const NS = 'team-a';
+/** Governed by an AccessPolicy that wants two approvals (carol's and dave's). */
+const NS2 = 'team-b';
 const NOTES = "granted from the approvers' page\n";
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.KRA_SCREENSHOTS === 'docs' ? path.join(ROOT, 'docs') : undefined;
@@ -56,8 +62,8 @@ async function startUi(user: User): Promise<string> {
 }
 
 /** alice asks with the plugin; returns the request's name. */
-async function ask(user: User, args: readonly string[]): Promise<string> {
-  const asked = await kubectlRequest(cp, user, ['exec', '-n', NS, ...args]);
+async function ask(user: User, args: readonly string[], namespace = NS): Promise<string> {
+  const asked = await kubectlRequest(cp, user, ['exec', '-n', namespace, ...args]);
   assert.equal(asked.code, 0, asked.stderr + asked.stdout);
   const name = /accessrequest\/(\S+) created/.exec(asked.stdout)?.[1];
   assert.ok(name, asked.stdout);
@@ -78,6 +84,56 @@ before(async () => {
   cp = await startControlPlane({ dir, webhook: true, kwok: true, log: (line) => console.error(`# ${line}`) });
   const sandbox = await runningPod(cp, 'box', NS, ['app', 'sidecar']);
   await writeFile(path.join(sandbox, 'notes.txt'), NOTES);
+  await writeFile(path.join(await runningPod(cp, 'box', NS2, ['app']), 'notes.txt'), NOTES);
+  await cp.apply([
+    {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessPolicy',
+      metadata: { name: 'two-approvers', namespace: NS2 },
+      spec: { requiredApprovals: 2, requireReason: true },
+    },
+    // dave approves in team-b too; carol and dave may read its AccessPolicies (bob may not read any).
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'dave-approves', namespace: NS2 },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kube-request-access:approver' },
+      subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'dave' }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'policy-reader', namespace: NS2 },
+      rules: [
+        { apiGroups: ['kube-request-access.io'], resources: ['accesspolicies'], verbs: ['get', 'list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'approvers-read-policies', namespace: NS2 },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'policy-reader' },
+      subjects: [
+        { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' },
+        { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'dave' },
+      ],
+    },
+  ]);
+  // The policy reaches the webhook's cache through its watch: wait until a request without a reason is refused.
+  await waitFor(
+    'the two-approvers policy in the webhook cache',
+    async () => {
+      const probe = await create(
+        cp,
+        'alice',
+        accessRequest({ name: 'probe', namespace: NS2, user: 'alice', pod: 'box' }),
+        ['--dry-run=server'],
+      );
+      return probe.code !== 0 && /requires a reason/.test(probe.stderr);
+    },
+    15_000,
+    200,
+  );
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu'],
@@ -94,6 +150,9 @@ after(async () => {
 
 describe('kubectl request ui in chromium', () => {
   let carolUrl: string;
+  let bobUrl: string;
+  /** Decided on the pages below, for the history. */
+  const decided: { used?: string; narrowed?: string; denied?: string } = {};
 
   it('refuses a request missing the URL token, or with another one', async () => {
     carolUrl = await startUi('carol');
@@ -158,7 +217,6 @@ describe('kubectl request ui in chromium', () => {
     assert.match(summary, new RegExp(`alice asks to exec in pod ${NS}/box`));
     assert.match(summary, /command: {5}cat notes\.txt/);
     assert.match(summary, /custom keys: ticket=OPS-42/);
-    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'ui-request.png'), fullPage: true });
 
     await page.getByTestId('grant').click();
     const outcome = page.getByTestId('outcome');
@@ -195,11 +253,12 @@ describe('kubectl request ui in chromium', () => {
     await page.getByRole('link', { name: 'History' }).click();
     await page.waitForSelector(`[data-testid="history"] tr[data-request="${NS}/${name}"]`);
     assert.deepEqual(errors, [], 'no script errors (nothing the CSP blocked)');
+    decided.used = name;
     await page.context().close();
   });
 
   it('bob, who may not grant in team-a, gets the refusal on the page', async () => {
-    const bobUrl = await startUi('bob');
+    bobUrl = await startUi('bob');
     const name = await ask('alice', ['box', '-c', 'app', '--', 'cat', 'notes.txt']);
     const page = await newPage();
     await page.goto(bobUrl);
@@ -249,5 +308,187 @@ describe('kubectl request ui in chromium', () => {
     );
     assert.match(said, /admission webhook "objects\.kube-request-access\.io" denied the request/);
     await page.context().close();
+  });
+  it("shows a policy's approvals live: 0 of 2, then 1 of 2 after carol grants, then granted after dave", async () => {
+    const queuePage = await newPage();
+    await queuePage.goto(carolUrl);
+    await queuePage.waitForSelector('#connection.live');
+    const name = await ask(
+      'alice',
+      ['box', '-c', 'app', '--reason', 'OPS-77: read the notes', '--', 'cat', 'notes.txt'],
+      NS2,
+    );
+    const row = queuePage.locator(`[data-testid="queue"] tr[data-request="${NS2}/${name}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    assert.equal(await row.getByTestId('approvals').innerText(), '0 of 2 approvals; needs 2 more');
+
+    const page = await newPage();
+    await page.goto(new URL(`/requests/${NS2}/${name}?${new URL(carolUrl).searchParams}`, carolUrl).href);
+    assert.equal(await page.getByTestId('approvals').innerText(), '0 of 2 approvals; needs 2 more');
+    await page.getByTestId('grant').click();
+    const said = await page.getByTestId('outcome').innerText();
+    assert.match(
+      said,
+      new RegExp(`Approved ${name}: 1 of 2 approvals: carol; needs 1 more before alice may run it`),
+      said,
+    );
+    await page.context().close();
+
+    // The open queue follows the watch: no reload.
+    await waitFor(
+      'the queue to show 1 of 2',
+      async () => (await row.getByTestId('approvals').innerText()) === '1 of 2 approvals: carol; needs 1 more',
+      15_000,
+      100,
+    );
+    if (SHOTS) await queuePage.screenshot({ path: path.join(SHOTS, 'ui-approvals.png'), fullPage: true });
+    const refused = await cp.kubectl('alice', ['exec', '-n', NS2, 'box', '-c', 'app', '--', 'cat', 'notes.txt']);
+    assert.notEqual(refused.code, 0, 'one approval of two grants nothing');
+
+    // bob may not read AccessPolicies: his page works, and says what it cannot know (one approval
+    // looks like enough without the policy).
+    const bobPage = await newPage();
+    await bobPage.goto(new URL(`/requests/${NS2}/${name}?${new URL(bobUrl).searchParams}`, bobUrl).href);
+    assert.match(await bobPage.getByTestId('summary').innerText(), /alice asks to exec in pod team-b\/box/);
+    assert.match(
+      (await bobPage.locator('#live').innerText()).replace(/\s+/g, ' '),
+      /the AccessPolicies of team-b are not visible to you: it may need more approvals/,
+    );
+    await bobPage.context().close();
+
+    const second = await kubectlRequest(cp, 'dave', ['grant', '-n', NS2, name, '--yes']);
+    assert.equal(second.code, 0, second.stderr + second.stdout);
+    await queuePage.waitForSelector(`[data-testid="queue"] tr[data-request="${NS2}/${name}"]`, {
+      state: 'detached',
+      timeout: 15_000,
+    });
+    const exec = await cp.kubectl('alice', ['exec', '-n', NS2, 'box', '-c', 'app', '--', 'cat', 'notes.txt']);
+    assert.equal(exec.code, 0, exec.stderr);
+    await queuePage.goto(new URL(`/history?${new URL(carolUrl).searchParams}`, carolUrl).href);
+    const done = queuePage.locator(`[data-testid="history"] tr[data-request="${NS2}/${name}"]`);
+    assert.match((await done.innerText()).replace(/\s+/g, ' '), /carol, dave/);
+    await queuePage.context().close();
+  });
+
+  it('grants a narrowed window and fewer uses, and refuses narrowing that is no duration or no number', async () => {
+    const name = await ask('alice', ['box', '-c', 'app', '--valid-for', '30m', '--', 'cat', 'notes.txt']);
+    const page = await newPage();
+    const url = new URL(`/requests/${NS}/${name}?${new URL(carolUrl).searchParams}`, carolUrl);
+    await page.goto(url.href);
+    const validFor = page.getByTestId('valid-for');
+    const maxUses = page.getByTestId('max-uses');
+    assert.equal(await validFor.getAttribute('placeholder'), '30m');
+    if (SHOTS) {
+      await validFor.fill('10m');
+      await maxUses.fill('2');
+      await page.screenshot({ path: path.join(SHOTS, 'ui-request.png'), fullPage: true });
+    }
+
+    // The browser stops an obviously wrong window before it is sent.
+    await validFor.fill('soon');
+    await page.getByTestId('grant').click();
+    assert.equal(await validFor.evaluate((input) => (input as HTMLInputElement).validity.valid), false);
+    assert.equal(page.url(), url.href, 'the form was not sent');
+
+    // The page's handler refuses it too (a form sent without the browser's checks).
+    await page.evaluate(() => {
+      for (const form of document.querySelectorAll('form')) form.noValidate = true;
+    });
+    const answer = page.waitForResponse((res) => res.request().method() === 'POST');
+    await page.getByTestId('grant').click();
+    assert.equal((await answer).status(), 400);
+    assert.match(
+      await page.getByTestId('outcome').innerText(),
+      /Not granted: spec\.validFor: "soon" is not a duration; give one such as 15m or 1h30m/,
+    );
+    await page.evaluate(() => {
+      for (const form of document.querySelectorAll('form')) form.noValidate = true;
+    });
+    await page.getByTestId('valid-for').fill('');
+    await page.getByTestId('max-uses').fill('-1');
+    await page.getByTestId('grant').click();
+    assert.match(
+      await page.getByTestId('outcome').innerText(),
+      /Not granted: spec\.maxUses: "-1" is not a whole number of at least 1/,
+    );
+    await page.getByTestId('valid-for').fill('1h');
+    await page.evaluate(() => {
+      for (const form of document.querySelectorAll('form')) form.noValidate = true;
+    });
+    await page.getByTestId('grant').click();
+    assert.match(
+      await page.getByTestId('outcome').innerText(),
+      /Not granted: spec\.validFor: a grant can only narrow the request, whose window is 30m/,
+    );
+    assert.equal(
+      (await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`])).code,
+      1,
+      'no grant yet',
+    );
+
+    // POSTs without the URL token, or without the form's, are refused (from the page's own origin).
+    const uid = await page.locator('input[name="uid"]').first().inputValue();
+    const token = new URL(carolUrl).searchParams.get('token')!;
+    // No named function inside: tsx would wrap it in a helper the page does not have.
+    const statuses = await page.evaluate(
+      async ({ path, token, uid }) => [
+        (await fetch(path, { method: 'POST', body: new URLSearchParams({ csrf: token, uid, validFor: '10m' }) }))
+          .status,
+        (await fetch(`${path}?token=${token}`, { method: 'POST', body: new URLSearchParams({ uid, validFor: '10m' }) }))
+          .status,
+      ],
+      { path: `/requests/${NS}/${name}/grant`, token, uid },
+    );
+    assert.deepEqual(statuses, [403, 403]);
+
+    await page.getByTestId('valid-for').fill('10m');
+    await page.getByTestId('max-uses').fill('2');
+    await page.getByTestId('grant').click();
+    const said = await page.getByTestId('outcome').innerText();
+    assert.match(said, new RegExp(`Granted ${name}: alice may now run \\(for 10m, at most 2 uses\\)`), said);
+    const grant = JSON.parse(
+      (await cp.kubectl('admin', ['get', 'accessgrant', '-n', NS, `${name}-grant`, '-o', 'json'])).stdout,
+    ) as { spec: Record<string, unknown>; status: string };
+    assert.equal(grant.status, 'granted');
+    assert.equal(grant.spec.validFor, '10m');
+    assert.equal(grant.spec.maxUses, 2);
+    assert.deepEqual(Object.keys(grant.spec).sort(), ['grantFor', 'grantForUID', 'grantedBy', 'maxUses', 'validFor']);
+    decided.narrowed = name;
+    await page.context().close();
+  });
+
+  it('denies with a reason; the history shows granted, denied and used requests; alice sees what to run', async () => {
+    const name = await ask('alice', ['box', '-c', 'sidecar', '--', 'ls', '/']);
+    const page = await newPage();
+    await page.goto(new URL(`/requests/${NS}/${name}?${new URL(carolUrl).searchParams}`, carolUrl).href);
+    await page.locator('form.deny input[name="reason"]').fill('use the logs instead');
+    await page.getByTestId('deny').click();
+    assert.match(
+      await page.getByTestId('outcome').innerText(),
+      new RegExp(`Denied ${name} \\(reason: use the logs instead\\)`),
+    );
+    decided.denied = name;
+
+    await page.getByRole('link', { name: 'History' }).click();
+    const rowOf = (request: string) => page.locator(`[data-testid="history"] tr[data-request="${NS}/${request}"]`);
+    await rowOf(name).waitFor();
+    const text = async (request: string) => (await rowOf(request).innerText()).replace(/\s+/g, ' ');
+    assert.match(await text(decided.denied), /^Denied alice .* carol, \d+[smh] ago use the logs instead/);
+    assert.match(await text(decided.used!), /^Used alice .* carol, \d+[smh] ago .* used \d{4}-/);
+    assert.match(await text(decided.narrowed!), /^Granted \([^)]*left\) narrowed to 10m, 2 uses alice/);
+    if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'ui-history.png'), fullPage: true });
+    await page.context().close();
+
+    // alice's own page: her requests and the exact command, with the kubeconfig flags she started it with.
+    const alice = await newPage();
+    await alice.goto(await startUi('alice'));
+    const mine = (request: string) => alice.locator(`[data-testid="mine"] tr[data-request="${NS}/${request}"]`);
+    await mine(decided.narrowed!).waitFor();
+    assert.equal(
+      await mine(decided.narrowed!).locator('code.copy.ready').innerText(),
+      `kubectl --kubeconfig ${cp.kubeconfig} --context alice exec -n ${NS} box -c app -- cat notes.txt`,
+    );
+    assert.match((await mine(decided.denied).innerText()).replace(/\s+/g, ' '), /Denied use the logs instead/);
+    await alice.context().close();
   });
 });

@@ -64,8 +64,38 @@ function grant(forName: string, by: string, state: 'granted' | 'denied', reason?
   };
 }
 
-function setup(options: { createFails?: unknown } = {}) {
-  const source = new StoreSource();
+function policy(namespace: string, name: string, spec: Record<string, unknown>) {
+  return {
+    apiVersion: 'kube-request-access.io/v1',
+    kind: 'AccessPolicy',
+    metadata: { name, namespace, uid: `p-${name}`, resourceVersion: '1' },
+    spec,
+  };
+}
+
+/** A further approval of the same request, by another approver (named as the CLI names it). */
+function approval(
+  forName: string,
+  by: string,
+  at = '2025-05-01T10:06:00Z',
+  extra: Record<string, unknown> = {},
+): AccessGrant {
+  const g = grant(forName, by, 'granted');
+  return {
+    ...g,
+    metadata: { ...g.metadata, name: `${forName}-grant-${by}`, creationTimestamp: at },
+    spec: { ...g.spec, ...extra },
+  };
+}
+
+function setup(
+  options: {
+    createFails?: unknown;
+    policiesKnown?: 'all' | string[];
+    connection?: { kubeconfig?: string; context?: string };
+  } = {},
+) {
+  const source = new StoreSource(undefined, undefined, options.policiesKnown ?? 'all');
   const created: { namespace: string; body: AccessGrantBody }[] = [];
   const cluster = {
     async getAccessRequest(namespace: string, name: string) {
@@ -93,6 +123,7 @@ function setup(options: { createFails?: unknown } = {}) {
     origins: () => [ORIGIN],
     now: () => NOW,
     debounceMs: 1,
+    ...(options.connection ? { connection: options.connection } : {}),
   });
   const get = (path: string, headers: Record<string, string> = {}) =>
     app.request(`${ORIGIN}${path}`, { headers: { host: '127.0.0.1:4567', ...headers } });
@@ -319,5 +350,226 @@ describe('kubectl request ui: live updates', () => {
     source.putRequest(request('alice-web-0-new01', 'alice'));
     await until(/event: update\n[\s\S]*alice-web-0-new01[\s\S]*\n\n/);
     await reader.cancel();
+  });
+});
+
+/** The HTML of the table with `testid`, up to its end. */
+function table(body: string, testid: string): string {
+  const start = body.indexOf(`data-testid="${testid}"`);
+  assert.notEqual(start, -1, `no ${testid} table in ${body}`);
+  return body.slice(start, body.indexOf('</table>', start));
+}
+
+describe('kubectl request ui: policies and badges', () => {
+  it('shows approvals so far and what a policy still requires, in the queue and on the request', async () => {
+    const { source, get } = setup();
+    source.putPolicy(policy('team-a', 'two', { requiredApprovals: 2 }));
+    source.putRequest(request('alice-web-0-abcde', 'alice'));
+    let queue = table(await (await get(`/?token=${TOKEN}`)).text(), 'queue');
+    assert.match(queue, /data-testid="approvals">0 of 2 approvals; needs 2 more</);
+    source.putGrant(approval('alice-web-0-abcde', 'dave'));
+    queue = table(await (await get(`/?token=${TOKEN}`)).text(), 'queue');
+    assert.match(queue, /data-testid="approvals">1 of 2 approvals: dave; needs 1 more</);
+    const page = await (await get(`/requests/team-a/alice-web-0-abcde?token=${TOKEN}`)).text();
+    assert.match(page, /Pending \(1 of 2 approvals\)/);
+    assert.match(page, /data-testid="grant"/, 'carol may still approve');
+  });
+
+  it('tells an approver who approved already that others must, and offers no second approval', async () => {
+    const { source, get } = setup();
+    source.putPolicy(policy('team-a', 'two', { requiredApprovals: 2 }));
+    source.putRequest(request('alice-web-0-abcde', 'alice'));
+    source.putGrant(approval('alice-web-0-abcde', 'carol'));
+    const page = await (await get(`/requests/team-a/alice-web-0-abcde?token=${TOKEN}`)).text();
+    assert.match(page, /You approved this request; 1 of 2 approvals: carol; needs 1 more from other approvers/);
+    assert.doesNotMatch(page, /data-testid="grant"/);
+  });
+
+  it("names the second approver's grant after them, and says how many approvals are still missing", async () => {
+    const { source, post, created } = setup();
+    source.putPolicy(policy('team-a', 'three', { requiredApprovals: 3 }));
+    source.putRequest(request('alice-web-0-abcde', 'alice'));
+    source.putGrant(grant('alice-web-0-abcde', 'dave', 'granted'));
+    const res = await post(`/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`, {
+      csrf: TOKEN,
+      uid: 'uid-alice-web-0-abcde',
+    });
+    assert.equal(res.status, 200);
+    assert.equal((created[0]!.body as AccessGrant).metadata.name, 'alice-web-0-abcde-grant-carol');
+    const body = await res.text();
+    assert.match(
+      body,
+      /Approved alice-web-0-abcde: 2 of 3 approvals: dave, carol; needs 1 more before alice may run it\./,
+    );
+    assert.doesNotMatch(body, /data-testid="grant"/, 'no buttons under the answer');
+  });
+
+  it('marks a request pre-approved by a policy, break-glass grants, and whether they were reviewed', async () => {
+    const { source, get } = setup();
+    source.putPolicy(policy('team-a', 'ops', { preApproved: [{ command: ['sh', '-c', 'cat /etc/x && echo "<b>"'] }] }));
+    source.putRequest(request('alice-pre', 'alice'));
+    source.putRequest(request('alice-glass', 'alice', { command: undefined } as never));
+    source.putGrant({
+      ...grant('alice-glass', 'alice', 'granted'),
+      spec: { ...grant('alice-glass', 'alice', 'granted').spec, breakGlass: true },
+    } as AccessGrant);
+    source.putRequest(request('alice-glass2', 'alice'));
+    source.putGrant({
+      ...grant('alice-glass2', 'alice', 'granted'),
+      spec: { ...grant('alice-glass2', 'alice', 'granted').spec, breakGlass: true },
+    } as AccessGrant);
+    source.putGrant({ ...approval('alice-glass2', 'dave'), status: 'reviewed' } as unknown as AccessGrant);
+    const body = (await (await get(`/?token=${TOKEN}`)).text()) + (await (await get(`/history?token=${TOKEN}`)).text());
+    const row = (name: string) => body.slice(body.indexOf(`data-request="team-a/${name}"`)).split('</tr>')[0]!;
+    assert.match(row('alice-pre'), /data-badge="pre-approved">pre-approved by AccessPolicy ops</);
+    assert.match(row('alice-glass'), /data-badge="break-glass">break-glass by alice</);
+    assert.match(row('alice-glass'), /data-badge="needs-review">needs review</);
+    assert.match(row('alice-glass2'), /data-badge="reviewed">reviewed by dave</);
+    assert.doesNotMatch(row('alice-glass2'), /needs-review/);
+    const history = await (await get(`/history?token=${TOKEN}`)).text();
+    assert.match(history, /data-request="team-a\/alice-pre"[\s\S]*?AccessPolicy ops/);
+  });
+
+  it('works without the policies of a namespace the user may not read, and says what it cannot know', async () => {
+    const { source, get } = setup({ policiesKnown: [] });
+    source.putPolicy(policy('team-a', 'two', { requiredApprovals: 2 }));
+    source.putRequest(request('alice-web-0-abcde', 'alice'));
+    source.putRequest({
+      ...request('alice-web-0-srv01', 'alice'),
+      status: { state: 'Pending', approvals: '1/2' },
+    } as never);
+    source.putGrant(approval('alice-web-0-srv01', 'dave'));
+    source.putRequest(request('alice-web-0-one01', 'alice'));
+    source.putGrant(grant('alice-web-0-one01', 'dave', 'granted'));
+    const body = await (await get(`/?token=${TOKEN}`)).text();
+    const queue = table(body, 'queue');
+    assert.match(
+      queue,
+      /data-request="team-a\/alice-web-0-abcde"[\s\S]*?no approvals yet<\/span><span class="sub unsure">the AccessPolicies of team-a are not visible to you</,
+    );
+    assert.match(
+      queue,
+      /data-request="team-a\/alice-web-0-srv01"[\s\S]*?1 of 2 approvals: dave; needs 1 more/,
+      'status.approvals, as the server wrote it',
+    );
+    const page = await (await get(`/requests/team-a/alice-web-0-one01?token=${TOKEN}`)).text();
+    assert.match(page, /the AccessPolicies of team-a are not visible to you: it may need more approvals/);
+  });
+
+  it("reads status.state where the server wrote one, and evaluateGrant's answer elsewhere", async () => {
+    const { source, get } = setup();
+    source.putRequest({ ...request('a-expired', 'alice', { validFor: '1h' }), status: { state: 'Expired' } } as never);
+    source.putGrant(grant('a-expired', 'carol', 'granted'));
+    source.putRequest({ ...request('a-denied', 'alice'), status: { state: 'Denied' } } as never);
+    source.putRequest({
+      ...request('a-multi', 'alice', { validFor: '1h', maxUses: 5 } as never),
+      status: { uses: 2 },
+    } as never);
+    source.putGrant(grant('a-multi', 'carol', 'granted'));
+    const body = await (await get(`/history?token=${TOKEN}`)).text();
+    assert.match(body, /data-request="team-a\/a-expired"[\s\S]*?state-expired">Expired/);
+    assert.match(body, /data-request="team-a\/a-denied"[\s\S]*?state-denied">Denied/);
+    assert.match(body, /data-request="team-a\/a-multi"[\s\S]*?state-granted">Granted \(55m left\)[\s\S]*?2 of 5 uses/);
+    assert.doesNotMatch(await (await get(`/?token=${TOKEN}`)).text(), /a-denied/);
+  });
+
+  it("gives the requester's own command the kubeconfig flags the page was started with", async () => {
+    const { source, get } = setup({ connection: { kubeconfig: '/home/carol/.kube/prod', context: 'prod' } });
+    source.putRequest(
+      request('carol-web-0-zzzzz', 'carol', { execOptions: { container: 'app', command: ['ls'] } } as never),
+    );
+    source.putGrant(grant('carol-web-0-zzzzz', 'dave', 'granted'));
+    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '1h' }));
+    const body = await (await get(`/?token=${TOKEN}`)).text();
+    assert.match(
+      table(body, 'mine'),
+      /<code class="copy ready">kubectl --kubeconfig \/home\/carol\/.kube\/prod --context prod exec -n team-a web-0 -c app -- ls<\/code>/,
+    );
+  });
+});
+
+describe('kubectl request ui: narrowed grants', () => {
+  const path = `/requests/team-a/alice-web-0-abcde/grant?token=${TOKEN}`;
+  const form = { csrf: TOKEN, uid: 'uid-alice-web-0-abcde' };
+
+  it('offers a shorter window and fewer uses where the request leaves room, checked by the browser', async () => {
+    const { source, get } = setup();
+    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '30m' }));
+    source.putRequest(request('alice-web-0-once1', 'alice'));
+    const page = await (await get(`/requests/team-a/alice-web-0-abcde?token=${TOKEN}`)).text();
+    assert.match(
+      page,
+      /<input name="validFor" data-testid="valid-for" pattern="[^"]+" maxlength="32" placeholder="30m"/,
+    );
+    assert.match(page, /<input name="maxUses" data-testid="max-uses" type="number" min="1"  step="1"/);
+    const once = await (await get(`/requests/team-a/alice-web-0-once1?token=${TOKEN}`)).text();
+    assert.doesNotMatch(once, /name="validFor"|name="maxUses"/, 'a one-shot request has nothing to narrow');
+  });
+
+  it('puts exactly the narrowed fields on the AccessGrant', async () => {
+    const { source, post, created } = setup();
+    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '30m' }));
+    const res = await post(path, { ...form, validFor: ' 10m ', maxUses: '3' });
+    assert.equal(res.status, 200);
+    assert.deepEqual((created[0]!.body as AccessGrant).spec, {
+      grantFor: 'alice-web-0-abcde',
+      grantForUID: 'uid-alice-web-0-abcde',
+      grantedBy: { username: 'carol' },
+      validFor: '10m',
+      maxUses: 3,
+    });
+    assert.match(await res.text(), /may now run \(for 10m, at most 3 uses\)/);
+  });
+
+  it('refuses narrowing that is no duration, no number, or wider than the request, with a message', async () => {
+    const { source, post, created } = setup();
+    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '30m', maxUses: 5 } as never));
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ validFor: 'soon' }, /spec\.validFor: &quot;soon&quot; is not a duration; give one such as 15m or 1h30m/],
+      [{ validFor: '0' }, /spec\.validFor: give a window longer than 0/],
+      [
+        { validFor: '1h' },
+        /spec\.validFor: a grant can only narrow the request, whose window is 30m; give 30m or less/,
+      ],
+      [{ validFor: '9'.repeat(40) + 's' }, /is not a duration/],
+      [{ maxUses: 'two' }, /spec\.maxUses: &quot;two&quot; is not a whole number of at least 1/],
+      [{ maxUses: '0' }, /spec\.maxUses: &quot;0&quot; is not a whole number of at least 1/],
+      [{ maxUses: '1.5' }, /is not a whole number/],
+      [{ maxUses: '6' }, /spec\.maxUses: a grant can only narrow the request, which allows 5 uses; give 5 or less/],
+    ];
+    for (const [fields, message] of cases) {
+      const res = await post(path, { ...form, ...fields });
+      assert.equal(res.status, 400, JSON.stringify(fields));
+      assert.match(await res.text(), message, JSON.stringify(fields));
+    }
+    assert.equal(created.length, 0);
+  });
+
+  it('refuses a window for a one-shot request, and ignores narrowing on a denial', async () => {
+    const { source, post, created } = setup();
+    source.putRequest(request('alice-web-0-abcde', 'alice'));
+    const res = await post(path, { ...form, validFor: '5m' });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /the request is for a single use and has no window to shorten/);
+    const denied = await post(`/requests/team-a/alice-web-0-abcde/deny?token=${TOKEN}`, {
+      ...form,
+      reason: 'no',
+      validFor: 'soon',
+    });
+    assert.equal(denied.status, 200);
+    assert.deepEqual(Object.keys((created[0]!.body as AccessGrant).spec).sort(), [
+      'grantFor',
+      'grantForUID',
+      'grantedBy',
+      'reason',
+    ]);
+  });
+
+  it('refuses a narrowing POST without the URL token or without the form token', async () => {
+    const { source, post, created } = setup();
+    source.putRequest(request('alice-web-0-abcde', 'alice', { validFor: '30m' }));
+    assert.equal((await post('/requests/team-a/alice-web-0-abcde/grant', { ...form, validFor: '10m' })).status, 403);
+    assert.equal((await post(path, { uid: form.uid, validFor: '10m' })).status, 403);
+    assert.equal(created.length, 0);
   });
 });

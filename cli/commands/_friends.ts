@@ -2,6 +2,7 @@
 // and create-then-(optionally)-wait, as `kubectl request exec` does it (cli/lib/exec.ts).
 import type { ArgsDef } from 'citty';
 import {
+  booleanFlag,
   listFlag,
   parseCustomKeys,
   parseValidFor,
@@ -12,6 +13,7 @@ import {
 import type { AccessCheck } from '../lib/cluster.ts';
 import type { RequestCommon as FriendCommon } from '../lib/exec.ts';
 import { connectionOptions } from './_shared.ts';
+import { usageError } from '../lib/errors.ts';
 
 export { createAndMaybeWait, type Planned } from '../lib/exec.ts';
 /** The request-side options every command shares (`kubectl request exec` too). */
@@ -44,6 +46,11 @@ export const requestArgs = {
     type: 'boolean',
     description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
   },
+  'break-glass': {
+    type: 'boolean',
+    description:
+      'Emergency: grant it yourself under an AccessPolicy break-glass rule (needs --reason; audited, reviewed later)',
+  },
 } satisfies ArgsDef;
 
 /** kubectl's -i/-t, accepted only to explain why they cannot be requested. */
@@ -66,7 +73,17 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
   if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
+  if (booleanFlag(parsed, 'break-glass')) options.breakGlass = breakGlassFlag(options);
   return options;
+}
+
+/** `--break-glass` needs a reason and is for your own request: checked before anything is created. */
+export function breakGlassFlag(options: Pick<FriendCommon, 'reason' | 'onBehalfOf'>): true {
+  if (!options.reason?.trim()) {
+    throw usageError('--break-glass needs --reason "...": a break-glass grant is audited and reviewed after the fact');
+  }
+  if (options.onBehalfOf) throw usageError('--break-glass grants your own request: it cannot go with --on-behalf-of');
+  return true;
 }
 
 /** RBAC checks for a CONNECT subresource: WebSocket needs get as well as create. */

@@ -21,6 +21,8 @@ export interface RequestCommon {
   reason?: string;
   /** Milliseconds to wait for the decision, or undefined to return at once. */
   waitMs?: number;
+  /** `--break-glass`: grant it yourself at once under an AccessPolicy's break-glass rule (needs `reason`). */
+  breakGlass?: boolean;
 }
 
 export interface ExecOptions extends RequestCommon {
@@ -153,6 +155,14 @@ export async function createAndMaybeWait(
   // The approver has their own kubeconfig and context: hand them only the namespace.
   const approverFlags = shellQuote(['-n', namespace]);
   io.stdout(`accessrequest/${name} created in namespace ${namespace}`);
+  if (options.breakGlass) {
+    await (await import('./breakglass.ts')).breakGlass(deps, created, me, options.reason ?? '');
+    if (options.waitMs === undefined) {
+      io.stdout(`granted by break-glass${line ? `; run now:\n  ${line}` : ''}`);
+      for (const text of planned.after ?? []) io.stdout(text);
+      return ExitCode.OK;
+    }
+  }
   if (options.waitMs === undefined) {
     io.stdout(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
     if (line) io.stdout(`Once it is granted, run:\n  ${line}`);

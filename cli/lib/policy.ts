@@ -4,7 +4,8 @@ import { explainPolicies, type PolicyExplanation } from '../../functions/explain
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import type { AccessRequest } from '../../functions/schemas.ts';
 import type { Target } from './args.ts';
-import { explainError } from './errors.ts';
+import { CliError, explainError } from './errors.ts';
+import { GROUP } from '../../functions/schemas.ts';
 import type { CommandDeps } from './exec.ts';
 import { ExitCode } from './errors.ts';
 import { resolveTarget } from './pods.ts';
@@ -98,9 +99,17 @@ export async function policy(deps: CommandDeps, options: PolicyOptions): Promise
   let identity;
   let policies: LoadedPolicy[];
   try {
+    // Policies the user may not read would look like none: say so instead.
+    if (!(await cluster.canI({ verb: 'list', group: GROUP, resource: 'accesspolicies', namespace }))) {
+      throw new CliError(
+        `you may not read the AccessPolicies of namespace ${namespace}, so this cannot explain them (the webhook applies them all the same); ask for the kube-request-access:developer role there`,
+        ExitCode.DENIED,
+      );
+    }
     identity = await cluster.whoAmI();
     policies = ((await cluster.listAccessPolicies?.(namespace)) ?? []).flatMap((object) => readPolicy(object) ?? []);
   } catch (error) {
+    if (error instanceof CliError) throw error;
     throw explainError(error, { action: 'read the access policies', namespace, server: cluster.server });
   }
   const body = buildExecRequest({

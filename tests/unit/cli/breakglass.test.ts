@@ -239,3 +239,11 @@ describe('kubectl request policy', () => {
     assert.match(text, /break-glass: no policy here allows it/);
   });
 });
+
+describe('kubectl request policy without read access to policies', () => {
+  it('says so instead of showing the namespace as without policies', async () => {
+    const rt = fakeRuntime(new FakeCluster({ pods: [web0], canI: [false] }));
+    assert.equal(await runCli(['policy', 'web-0'], rt), 3);
+    assert.match(rt.out.stderr.join('\n'), /you may not read the AccessPolicies of namespace shop/);
+  });
+});

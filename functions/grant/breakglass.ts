@@ -113,3 +113,33 @@ export async function reviewReview(
     ],
   });
 }
+
+/**
+ * Why the requester may not delete this (their break-glass request, or their break-glass grant
+ * of it) yet: nobody reviewed it, and deleting it would take the break-glass out of
+ * `kubectl request list --needs-review` (the audit log keeps it either way). Others (approvers,
+ * admins, cleanup) are not stopped here.
+ */
+export async function unreviewedBreakGlassDeletion(
+  kind: 'AccessRequest' | 'AccessGrant',
+  object: AccessRequest | AccessGrant | undefined,
+  admission: AdmissionRequest,
+  lookup: Lookup,
+  prefix: string,
+): Promise<string | undefined> {
+  if (!object) return undefined;
+  const { namespace } = admission;
+  let request: AccessRequest | undefined;
+  if (kind === 'AccessRequest') {
+    request = object as AccessRequest;
+  } else {
+    const grant = object as AccessGrant;
+    if (!grant.spec.breakGlass || !grant.spec.grantForUID) return undefined;
+    request = await lookup.accessRequest(namespace, grant.spec.grantFor, { uid: grant.spec.grantForUID });
+    if (!request || request.metadata.uid !== grant.spec.grantForUID) return undefined;
+  }
+  if (!isSameUser(request.spec.userInfo.username, admission.userInfo.username, prefix)) return undefined;
+  const state = reviewState(request, await lookup.grantsFor(namespace, request.metadata.name), prefix);
+  if (!state || state.reviewedBy) return undefined;
+  return `AccessRequest ${request.metadata.name} was granted by your break-glass and nobody reviewed it yet, so you cannot delete it or its grant: another approver reviews it first (kubectl request review -n ${namespace} ${request.metadata.name}); to end the access now, ask an approver to revoke it`;
+}

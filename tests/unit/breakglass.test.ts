@@ -4,11 +4,14 @@
 // no RoleBinding, and needs another approver's review (status reviewed), which never grants.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { auditLine } from '../../adapters/audit/log.ts';
+import { auditSinkOver } from '../../adapters/audit/webhook-protocol.ts';
 import { evaluateGrant, grantBelongsTo } from '../../functions/access.ts';
 import { breakGlassVerdict, needsReview, reviewState } from '../../functions/breakglass.ts';
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { exec } from '../../functions/exec/index.ts';
 import { grant } from '../../functions/grant/index.ts';
+import { request as requestConcern } from '../../functions/request/index.ts';
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { desiredRoleBindings } from '../../functions/reconcile/index.ts';
 import type { AccessGrant } from '../../functions/schemas.ts';
@@ -336,5 +339,60 @@ describe('the reconciler and cleanup with break-glass', () => {
       deleteAfterMs: 3_600_000,
     });
     assert.deepEqual(plan.deletions, []);
+  });
+});
+
+describe('deleting an unreviewed break-glass request or grant', () => {
+  const del = (
+    concern: typeof grant,
+    object: unknown,
+    objects: unknown[],
+    user: { username: string; groups?: string[] },
+  ) =>
+    concern(
+      objectReview(object as AccessGrant, { user, operation: 'DELETE' }),
+      lookupOf(objects, ['carol', 'alice']),
+      context(),
+    );
+
+  it('the requester cannot withdraw it, nor delete its break-glass grant, before a review', async () => {
+    const objects = [accessRequest(), glassPolicy, glass()];
+    const withdraw = await del(requestConcern, accessRequest(), objects, users.alice);
+    assert.equal(withdraw.allowed, false);
+    assert.match(
+      withdraw.message,
+      /granted by your break-glass and nobody reviewed it yet.*kubectl request review -n team-a alice-web-0/,
+    );
+    const revoke = await del(grant, glass(), objects, users.alice);
+    assert.equal(revoke.allowed, false);
+    assert.match(revoke.message, /nobody reviewed it yet/);
+  });
+  it('after the review, or for another approver, it goes as usual', async () => {
+    const reviewed = [accessRequest(), glassPolicy, glass(), review()];
+    assert.equal((await del(requestConcern, accessRequest(), reviewed, users.alice)).allowed, true);
+    const objects = [accessRequest(), glassPolicy, glass()];
+    assert.equal((await del(grant, glass(), objects, users.carol)).allowed, true);
+  });
+});
+
+describe('where the break-glass audit events go', () => {
+  it('the audit webhook gets audit-granted (marked breakGlass), never the types the seed does not know', async () => {
+    const decision = await create([accessRequest(), glassPolicy], glass(), users.alice);
+    const sent: string[] = [];
+    const sink = auditSinkOver('https://127.0.0.1/hook', async (req) => {
+      sent.push(req.url);
+      assert.equal((JSON.parse(req.body) as { accessGrant: AccessGrant }).accessGrant.spec.breakGlass, true);
+      return { status: 200, statusText: 'OK', body: '' };
+    });
+    for (const event of decision.audit) await sink.record(event);
+    assert.deepEqual(sent, ['https://127.0.0.1/hook?type=audit-granted']);
+  });
+  it('the audit log gets a loud line for each', async () => {
+    const decision = await create([accessRequest(), glassPolicy], glass(), users.alice);
+    const line = JSON.parse(auditLine(decision.audit[1]!, NOW)) as Record<string, unknown>;
+    assert.equal(line.type, 'audit-break-glass');
+    assert.equal(line.verdict, 'break-glass');
+    assert.equal(line.policy, 'team-a/production');
+    assert.equal(line.reason, 'prod is down, INC-7');
   });
 });

@@ -217,6 +217,11 @@ describe('break-glass', () => {
     assert.notEqual(raw.code, 0);
     assert.match(raw.stderr, /you cannot review your own break-glass AccessRequest/);
 
+    // Nor can she take it off the list by withdrawing it before the review.
+    const cancel = await kubectlRequest(cp, 'carol', ['cancel', '-n', NS, glassName]);
+    assert.notEqual(cancel.code, 0, cancel.stdout);
+    assert.match(cancel.stderr, /nobody reviewed it yet, so you cannot delete it or its grant/);
+
     const reviewed = await kubectlRequest(cp, 'dave', ['review', '-n', NS, glassName, '--reason', 'checked INC-7']);
     assert.equal(reviewed.code, 0, reviewed.stderr);
     assert.match(reviewed.stdout, /reviewed .*by dave/);

@@ -41,6 +41,14 @@ const commands: Record<string, { load: () => Promise<CommandModule>; summary: st
     load: () => import('./commands/revoke.ts'),
     summary: 'Take back the grant of an access request (approvers and admins)',
   },
+  review: {
+    load: () => import('./commands/review.ts'),
+    summary: 'Review a break-glass grant after the fact (another approver)',
+  },
+  policy: {
+    load: () => import('./commands/policy.ts'),
+    summary: 'Explain the AccessPolicies of a pod: auto-approved, N approvals, refused, break-glass',
+  },
   completion: {
     load: () => import('./commands/completion.ts'),
     summary: 'Print a shell completion script (bash, zsh, fish)',

@@ -3,6 +3,7 @@
 import { parseDuration } from './duration.ts';
 import type { AccessGrant, AccessRequest, UserInfo } from './schemas.ts';
 import { approvalFor, type LoadedPolicy } from './policy.ts';
+import { breakGlassVerdict, isBreakGlassGrant } from './breakglass.ts';
 import type { Config } from './types.ts';
 
 /** The name the apiserver authenticates for a user written as `specName` in a request. */
@@ -57,13 +58,20 @@ function timestamp(text: string | null | undefined): number | undefined {
  * is a new object, and no earlier grant covers it. Grants without `spec.grantForUID` (written by
  * hand, or before grants carried it) are void: nothing proves which object they were made for.
  */
-export function grantBelongsTo(grant: AccessGrant, request: AccessRequest, prefix: string): boolean {
+export function grantBelongsTo(
+  grant: AccessGrant,
+  request: AccessRequest,
+  prefix: string,
+  policies: readonly LoadedPolicy[] = [],
+): boolean {
   if (grant.spec.grantFor !== request.metadata.name) return false;
   if (grant.metadata.namespace && grant.metadata.namespace !== request.metadata.namespace) return false;
   if (!grant.spec.grantForUID || !request.metadata.uid || grant.spec.grantForUID !== request.metadata.uid) return false;
-  // Defence in depth: a self-grant that slipped past admission (webhook not yet installed) is void.
+  // Defence in depth: a self-grant that slipped past admission (webhook not yet installed) is void,
+  // unless it is a break-glass grant that the namespace's policies allow now (reason, window). Group
+  // membership is not known here: evaluateGrant checks it where the user is known (at exec).
   if (isSameUser(request.spec.userInfo.username, canonicalUsername(grant.spec.grantedBy.username, prefix), prefix))
-    return false;
+    return isBreakGlassGrant(grant) && 'policy' in breakGlassVerdict(request, grant, policies);
   return true;
 }
 
@@ -76,7 +84,18 @@ export type GrantState =
    * counted approvals. Pre-approved by a policy: `policy` names it, `grants` is empty and `grant`
    * stands for the policy (grantedBy `AccessPolicy/NAME`, dated at the request's creation).
    */
-  | { state: 'granted'; grant: AccessGrant; grants: AccessGrant[]; policy?: string; expiresAt?: Date }
+  | {
+      state: 'granted';
+      grant: AccessGrant;
+      grants: AccessGrant[];
+      policy?: string;
+      expiresAt?: Date;
+      /**
+       * Granted by the requester's own break-glass grant (`grant`, also the one in `grants`) under
+       * the AccessPolicy `policy` (namespace/name). Makes no RoleBinding (functions/reconcile).
+       */
+      breakGlass?: { policy: string };
+    }
   /** A one-shot request whose one use went through. */
   | { state: 'used'; grant: AccessGrant; usedAt: Date }
   | { state: 'expired'; grant: AccessGrant; expiresAt: Date }
@@ -124,16 +143,32 @@ export function evaluateGrant(
   now: Date,
   prefix = '',
   policies: readonly LoadedPolicy[] = [],
+  /**
+   * The user who would use the request (the exec's, who is its requester): a break-glass grant
+   * counts only while they are in a break-glass group. Without it, groups are not checked.
+   */
+  user?: { username: string; groups?: readonly string[] },
 ): GrantState {
   const approval = approvalFor(request, policies);
   if (approval.broken) return { state: 'invalid', reason: approval.broken };
-  const own = grants.filter((grant) => grantBelongsTo(grant, request, prefix));
+  const own = grants.filter((grant) => grantBelongsTo(grant, request, prefix, policies));
   const denied = own.find((grant) => grant.status === 'denied');
   if (denied) return { state: 'denied', grant: denied };
+  // Self-grants left in `own` are break-glass grants the policies allow; now the user's groups.
+  let glass: { grant: AccessGrant; policy: string } | undefined;
+  let glassProblem: string | undefined;
+  for (const grant of own.filter(
+    (g) => isBreakGlassGrant(g) && isSameUser(request.spec.userInfo.username, approverOf(g, prefix), prefix),
+  )) {
+    const verdict = breakGlassVerdict(request, grant, policies, user);
+    if ('policy' in verdict) {
+      glass ??= { grant, policy: verdict.policy };
+    } else glassProblem ??= `the break-glass AccessGrant ${grant.metadata.name} does not count: ${verdict.problem}`;
+  }
   const approvals: AccessGrant[] = [];
   const approvedBy: string[] = [];
   for (const grant of own
-    .filter((grant) => grant.status === 'granted')
+    .filter((grant) => grant.status === 'granted' && !isBreakGlassGrant(grant))
     .sort((a, b) => (timestamp(a.metadata.creationTimestamp) ?? 0) - (timestamp(b.metadata.creationTimestamp) ?? 0))) {
     const approver = approverOf(grant, prefix);
     if (approvedBy.includes(approver)) continue;
@@ -142,11 +177,21 @@ export function evaluateGrant(
     if (approvals.length === approval.required) break;
   }
   const complete = approvals.length >= approval.required;
-  if (!complete && !approval.preApprovedBy) {
+  if (!complete && !glass && !approval.preApprovedBy) {
+    if (glassProblem) return { state: 'invalid', reason: glassProblem };
     return { state: 'pending', approvals: approvals.length, required: approval.required, approvedBy };
   }
-  const granted = complete ? approvals[approvals.length - 1]! : policyGrant(request, approval.preApprovedBy!);
-  const by = complete ? { grants: approvals } : { grants: [], policy: approval.preApprovedBy! };
+  // Ordinary approvals first; else the break-glass grant alone grants (whatever requiredApprovals says).
+  const granted = complete
+    ? approvals[approvals.length - 1]!
+    : glass
+      ? glass.grant
+      : policyGrant(request, approval.preApprovedBy!);
+  const by = complete
+    ? { grants: approvals }
+    : glass
+      ? { grants: [glass.grant], breakGlass: { policy: glass.policy } }
+      : { grants: [], policy: approval.preApprovedBy! };
   const window = validForMs(request);
   if (window === undefined) {
     const usedAt = timestamp(request.status?.usedAt);

@@ -120,6 +120,8 @@ export function podConcern<O>(review: PodReview<O>): Concern {
               : {}),
           },
         },
+        // A verdict's own events (audit-break-glass) follow the exec's.
+        ...verdict.audit,
       ],
     });
 

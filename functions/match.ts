@@ -3,7 +3,7 @@
 import { evaluateGrant, isSameUser, specNamesFor, type GrantState } from './access.ts';
 import { formatDuration } from './duration.ts';
 import type { AccessRequest, AdmissionRequest } from './schemas.ts';
-import { allow, deny, type Context, type Decision, type Lookup } from './types.ts';
+import { allow, deny, type AuditEvent, type Context, type Decision, type Lookup } from './types.ts';
 
 /**
  * True when `candidate` is a live request of the reviewed user for this very pod and subresource.
@@ -84,6 +84,8 @@ export async function evaluateCandidates(search: Omit<GrantSearch, 'what' | 'aga
         context.now,
         prefix,
         policies,
+        // The requester is the one reviewed: a break-glass grant counts while they are in its group.
+        review.userInfo,
       ),
     })),
   );
@@ -110,6 +112,7 @@ export const AUDIT_ANNOTATION_KEYS = {
   requestUID: 'access-request-uid',
   grants: 'access-grants',
   policy: 'access-policy',
+  breakGlass: 'break-glass-policy',
 } as const;
 
 function grantAnnotations(
@@ -123,6 +126,7 @@ function grantAnnotations(
       ? { [AUDIT_ANNOTATION_KEYS.grants]: state.grants.map((grant) => grant.metadata.name).join(',') }
       : {}),
     ...(state.policy ? { [AUDIT_ANNOTATION_KEYS.policy]: state.policy } : {}),
+    ...(state.breakGlass ? { [AUDIT_ANNOTATION_KEYS.breakGlass]: state.breakGlass.policy } : {}),
   };
 }
 
@@ -139,20 +143,42 @@ export function verdictFor(
     case 'granted': {
       const { expiresAt } = best.state;
       const auditAnnotations = grantAnnotations(best.candidate, best.state);
-      const by = best.state.policy ? `, pre-approved by AccessPolicy ${best.state.policy}` : '';
+      const by = best.state.policy
+        ? `, pre-approved by AccessPolicy ${best.state.policy}`
+        : best.state.breakGlass
+          ? `, break-glass under AccessPolicy ${best.state.breakGlass.policy} (audited, and to be reviewed)`
+          : '';
+      const audit: AuditEvent[] = best.state.breakGlass
+        ? [
+            {
+              type: 'audit-break-glass',
+              data: {
+                request: review,
+                phase: 'used',
+                accessRequest: best.candidate,
+                accessGrant: best.state.grant,
+                policy: best.state.breakGlass.policy,
+              },
+            },
+          ]
+        : [];
       if (expiresAt) {
         return allow(
           `granted by AccessRequest ${name}${by} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`,
-          { auditAnnotations },
+          { auditAnnotations, audit },
         );
       }
       if (search.consume === false) {
-        return allow(`granted by AccessRequest ${name}${by}; this ${usedBy} does not use it up`, { auditAnnotations });
+        return allow(`granted by AccessRequest ${name}${by}; this ${usedBy} does not use it up`, {
+          auditAnnotations,
+          audit,
+        });
       }
       const { uid, resourceVersion, namespace } = best.candidate.metadata;
       return allow(`granted once by AccessRequest ${name}${by}; it is used up by this ${usedBy}`, {
         effects: [{ type: 'consume-request', namespace, name, uid, resourceVersion }],
         auditAnnotations,
+        audit,
       });
     }
     case 'denied': {

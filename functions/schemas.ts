@@ -231,7 +231,11 @@ export const Pod = object({
 });
 export type Pod = v.InferOutput<typeof Pod>;
 
-export const GrantStatus = v.picklist(['granted', 'denied']);
+/**
+ * `granted` and `denied` decide; `reviewed` is an after-the-fact review of a break-glass grant by
+ * another approver (functions/grant/review.ts): it never counts as an approval.
+ */
+export const GrantStatus = v.picklist(['granted', 'denied', 'reviewed']);
 export type GrantStatus = v.InferOutput<typeof GrantStatus>;
 
 export const AccessGrant = object({
@@ -248,6 +252,11 @@ export const AccessGrant = object({
     grantForUID: v.optional(v.string()),
     /** Optional: why a request was denied (or any note from the approver). */
     reason: v.optional(v.string()),
+    /**
+     * A self-grant under an AccessPolicy's break-glass rule (functions/breakglass.ts): the
+     * requester grants their own request, with a reason, and another approver reviews it later.
+     */
+    breakGlass: v.optional(v.boolean()),
   }),
   status: GrantStatus,
 });
@@ -294,6 +303,16 @@ export const AccessPolicySpec = object({
   requiredCustomKeys: v.optional(v.array(RequiredCustomKey), []),
   /** Exact exec commands granted without a human (the request is still created and audited). */
   preApproved: v.optional(v.array(PreApprovedCommand), []),
+  /**
+   * Members of these groups may grant their own request, with a reason, for at most `maxValidFor`
+   * (a Go duration, default 1h; a one-shot request always fits). Reviewed after the fact.
+   */
+  breakGlass: v.optional(
+    object({
+      groups: v.pipe(v.array(NonEmpty), v.minLength(1, 'breakGlass.groups needs at least one group')),
+      maxValidFor: v.optional(v.string()),
+    }),
+  ),
 });
 export type AccessPolicySpec = v.InferOutput<typeof AccessPolicySpec>;
 

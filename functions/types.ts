@@ -168,6 +168,33 @@ export type AuditEvent =
       };
     }
   | {
+      /**
+       * A break-glass grant: when it is created (`phase: 'granted'`, next to its `audit-granted`)
+       * and on every review it allows (`phase: 'used'`, next to the `audit-exec`). `policy` is the
+       * AccessPolicy (namespace/name) whose rule it stands under. Not part of the seed's webhook
+       * protocol (its receivers answer unknown types with an error): the audit log only; the
+       * webhook sees the grant, `spec.breakGlass: true`, in `audit-granted`.
+       */
+      type: 'audit-break-glass';
+      data: {
+        request: AdmissionRequest;
+        phase: 'granted' | 'used';
+        accessRequest: AccessRequest;
+        accessGrant: AccessGrant;
+        policy: string;
+      };
+    }
+  | {
+      /** Another approver reviewed a break-glass grant after the fact (`accessGrant` is the review). Audit log only. */
+      type: 'audit-reviewed';
+      data: {
+        request: AdmissionRequest;
+        accessRequest: AccessRequest;
+        accessGrant: AccessGrant;
+        breakGlass: AccessGrant;
+      };
+    }
+  | {
       /** A metadata-only UPDATE of an AccessRequest or AccessGrant (labels, annotations, finalizers). Audit log only. */
       type: 'audit-updated';
       data: { request: AdmissionRequest; kind: 'AccessRequest' | 'AccessGrant'; object: AccessRequest | AccessGrant };

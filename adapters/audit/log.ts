@@ -77,6 +77,38 @@ export function auditSummary(event: AuditEvent): AuditSummary {
         ...tail,
       };
     }
+    case 'audit-break-glass': {
+      const { accessRequest, accessGrant, phase, policy } = event.data;
+      return {
+        type: event.type,
+        // Loud on purpose: one verdict to alert on, whatever the phase.
+        verdict: 'break-glass',
+        ...who,
+        name: accessRequest.metadata.name,
+        phase,
+        policy,
+        grant: accessGrant.metadata.name,
+        requester: accessRequest.spec.userInfo.username,
+        pod: accessRequest.spec.forObject.name,
+        validFor: accessRequest.spec.validFor || 'once',
+        reason: accessGrant.spec.reason ?? '',
+        ...tail,
+      };
+    }
+    case 'audit-reviewed': {
+      const { accessRequest, accessGrant, breakGlass } = event.data;
+      return {
+        type: event.type,
+        verdict: 'reviewed',
+        ...who,
+        name: accessRequest.metadata.name,
+        grant: breakGlass.metadata.name,
+        requester: accessRequest.spec.userInfo.username,
+        reviewedBy: accessGrant.spec.grantedBy.username,
+        ...(accessGrant.spec.reason ? { reason: accessGrant.spec.reason } : {}),
+        ...tail,
+      };
+    }
     case 'audit-updated': {
       const { kind, object } = event.data;
       return {

@@ -14,6 +14,7 @@ import {
 import type { AccessCheck } from '../lib/cluster.ts';
 import type { RequestCommon as FriendCommon } from '../lib/exec.ts';
 import { connectionOptions } from './_shared.ts';
+import { usageError } from '../lib/errors.ts';
 
 export { createAndMaybeWait, type Planned } from '../lib/exec.ts';
 /** The request-side options every command shares (`kubectl request exec` too). */
@@ -50,6 +51,11 @@ export const requestArgs = {
     description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
     valueHint: 'timeout',
   },
+  'break-glass': {
+    type: 'boolean',
+    description:
+      'Emergency: grant it yourself under an AccessPolicy break-glass rule (needs --reason; audited, reviewed later)',
+  },
 } satisfies FlagsDef;
 
 /** `--run`, on the commands whose granted kubectl command the plugin can run itself. */
@@ -83,7 +89,17 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
     options.run = true;
     options.waitMs ??= DEFAULT_WAIT_MS;
   }
+  if (booleanFlag(parsed, 'break-glass')) options.breakGlass = breakGlassFlag(options);
   return options;
+}
+
+/** `--break-glass` needs a reason and is for your own request: checked before anything is created. */
+export function breakGlassFlag(options: Pick<FriendCommon, 'reason' | 'onBehalfOf'>): true {
+  if (!options.reason?.trim()) {
+    throw usageError('--break-glass needs --reason "...": a break-glass grant is audited and reviewed after the fact');
+  }
+  if (options.onBehalfOf) throw usageError('--break-glass grants your own request: it cannot go with --on-behalf-of');
+  return true;
 }
 
 /** RBAC checks for a CONNECT subresource: WebSocket needs get as well as create. */

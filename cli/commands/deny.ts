@@ -4,8 +4,10 @@ import { args as grantArgs, parseDecideArgs } from './grant.ts';
 import { withCluster } from './_run.ts';
 import type { FlagsDef } from '../lib/args.ts';
 
+const { 'break-glass': _breakGlass, ...decideArgs } = grantArgs;
+
 export const args = {
-  ...grantArgs,
+  ...decideArgs,
   reason: {
     type: 'string',
     description: 'Why: shown to the requester (kubectl request exec --wait prints it)',

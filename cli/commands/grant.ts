@@ -9,16 +9,23 @@ export const args = {
   ...requestNameArg,
   ...yesArg,
   reason: { type: 'string', description: 'A note stored with the grant', valueHint: 'text' },
+  'break-glass': {
+    type: 'boolean',
+    description:
+      'Grant your own request under an AccessPolicy break-glass rule (needs --reason; audited, reviewed later)',
+  },
   ...connectionArgs,
 } satisfies FlagsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [-n NAMESPACE]',
+  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [--break-glass] [-n NAMESPACE]',
   examples: [
     '# Review a request, then confirm',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
     '# Without a prompt (scripts, chat bots)',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --yes',
+    '# Emergency: a member of a break-glass group grants their own request',
+    'kubectl request grant carol-web-0-x2kqp -n shop --break-glass --reason "INC-7: checkout is down"',
   ],
   notes: [
     'Shows who asks for what first, then asks y/N. Without a terminal it refuses unless --yes is given.',
@@ -41,6 +48,11 @@ export function parseDecideArgs(rawArgs: readonly string[], status: DecideOption
   };
   const reason = stringFlag(parsed, 'reason');
   if (reason) options.reason = reason;
+  if (status === 'granted' && booleanFlag(parsed, 'break-glass')) {
+    if (!reason?.trim())
+      throw usageError('--break-glass needs --reason "...": a break-glass grant is audited and reviewed');
+    options.breakGlass = true;
+  }
   return options;
 }
 

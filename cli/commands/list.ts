@@ -11,6 +11,10 @@ const OUTPUTS = ['wide', 'yaml', 'json', 'name'] as const;
 
 export const args = {
   all: { type: 'boolean', description: 'Include granted, denied, used and expired requests' },
+  'needs-review': {
+    type: 'boolean',
+    description: 'Break-glass requests (used or not) nobody reviewed yet, in every namespace you can see',
+  },
   'all-namespaces': { type: 'boolean', alias: ['A'], description: 'List requests in every namespace' },
   output: {
     type: 'string',
@@ -35,12 +39,14 @@ export const args = {
 
 export const help: CommandHelp = {
   usage:
-    'kubectl request list [--all] [-A] [-l SELECTOR] [-o wide|name|json|yaml|jsonpath=TEMPLATE] [--no-headers] [-w] [-n NAMESPACE]',
+    'kubectl request list [--all | --needs-review] [-A] [-l SELECTOR] [-o wide|name|json|yaml|jsonpath=TEMPLATE] [--no-headers] [-w] [-n NAMESPACE]',
   examples: [
     '# Pending requests in the current namespace',
     'kubectl request list',
     '# Everything, everywhere, with containers, creators, deciders and reasons',
     'kubectl request list --all -A -o wide',
+    '# Break-glass requests waiting for an after-the-fact review (kubectl request review NAME)',
+    'kubectl request list --needs-review',
     '# Keep watching the queue',
     'kubectl request list -w',
     '# Names only, for scripts',
@@ -67,8 +73,13 @@ export function parseListArgs(rawArgs: readonly string[]): ListOptions & { conne
     throw usageError('-w prints table lines: use it without -o, or with -o wide or -o name');
   }
   const selector = stringFlag(parsed, 'selector');
+  const needsReview = booleanFlag(parsed, 'needs-review');
+  if (needsReview && (watch || booleanFlag(parsed, 'all'))) {
+    throw usageError('--needs-review lists break-glass requests to review; use it without --all and -w');
+  }
   return {
     all: booleanFlag(parsed, 'all'),
+    ...(needsReview ? { needsReview } : {}),
     allNamespaces: booleanFlag(parsed, 'all-namespaces'),
     noHeaders: booleanFlag(parsed, 'no-headers'),
     watch,

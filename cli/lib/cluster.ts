@@ -47,6 +47,8 @@ export interface UserIdentity {
 
 export interface AccessCheck {
   verb: string;
+  /** The API group; absent = the core group. */
+  group?: string;
   resource: string;
   subresource?: string;
   namespace: string;

@@ -32,6 +32,7 @@ const REQUEST_NAMES: Record<string, (state: string) => boolean> = {
   deny: (state) => state === 'pending',
   wait: (state) => state === 'pending' || state === 'granted',
   revoke: (state) => state === 'granted' || state === 'used' || state === 'expired',
+  review: (state) => state === 'granted' || state === 'used' || state === 'expired',
   describe: () => true,
   cancel: () => true,
 };

@@ -23,6 +23,8 @@ export interface RequestCommon {
   waitMs?: number;
   /** `--run`: once granted, run the kubectl command the request allows (waitMs is then set). */
   run?: boolean;
+  /** `--break-glass`: grant it yourself at once under an AccessPolicy's break-glass rule (needs `reason`). */
+  breakGlass?: boolean;
 }
 
 export interface ExecOptions extends RequestCommon {
@@ -160,6 +162,14 @@ export async function createAndMaybeWait(
   // The approver has their own kubeconfig and context: hand them only the namespace.
   const approverFlags = shellQuote(['-n', namespace]);
   say(`accessrequest/${name} created in namespace ${namespace}`);
+  if (options.breakGlass) {
+    await (await import('./breakglass.ts')).breakGlass(deps, created, me, options.reason ?? '');
+    if (options.waitMs === undefined) {
+      say(`granted by break-glass${line ? `; run now:\n  ${line}` : ''}`);
+      for (const text of planned.after ?? []) say(text);
+      return ExitCode.OK;
+    }
+  }
   if (options.waitMs === undefined) {
     say(`An approver grants it with: kubectl request grant ${name} ${approverFlags}`);
     if (line) say(`Once it is granted, run:\n  ${line}`);

@@ -6,6 +6,9 @@ import type { CommandDeps } from './exec.ts';
 import { reportWait, whoAmI } from './exec.ts';
 import { confirm } from './prompt.ts';
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
+import { needsReview, reviewState } from '../../functions/breakglass.ts';
+import { statusOf } from '../../adapters/errors.ts';
+import { breakGlass, reviewLines } from './breakglass.ts';
 import {
   buildGrant,
   connectionFlags,
@@ -55,7 +58,8 @@ async function listGrants(deps: CommandDeps, namespace: string | undefined): Pro
 /** "already granted by carol 5m ago" for a request that has been decided. */
 export function decidedText(state: GrantState, now: Date): string | undefined {
   if (!('grant' in state)) return undefined;
-  const verb = state.grant.status === 'denied' ? 'denied' : 'granted';
+  const verb =
+    state.grant.status === 'denied' ? 'denied' : state.grant.spec.breakGlass ? 'granted (break-glass)' : 'granted';
   const expired = state.state === 'expired' ? ' (and has expired)' : '';
   return `${verb} by ${state.grant.spec.grantedBy.username} ${ageOf(state.grant, now)} ago${expired}`;
 }
@@ -64,6 +68,8 @@ export interface DecideOptions {
   name: string;
   status: GrantStatus;
   reason?: string;
+  /** `grant --break-glass`: the requester grants their own request under a policy's break-glass rule. */
+  breakGlass?: boolean;
   yes: boolean;
   connection: ConnectionOptions;
 }
@@ -78,11 +84,31 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
   const state = requestState(request, grants, deps.now(), policies);
   const decided = decidedText(state, deps.now());
   if (decided) throw new CliError(`${options.name} is already ${decided}; nothing to do`);
+  if (options.breakGlass) {
+    if (request.spec.userInfo.username !== me) {
+      throw new CliError(
+        `--break-glass is for your own request only, and ${options.name} is ${request.spec.userInfo.username}'s; grant it without --break-glass`,
+        ExitCode.USAGE,
+      );
+    }
+    io.stdout(summarizeRequest(request, deps.now()));
+    await confirm(io, 'Break glass: grant your own request (audited, reviewed later)?', {
+      yes: options.yes,
+      what: `break glass for ${options.name}`,
+    });
+    await breakGlass(deps, request, me, options.reason ?? '');
+    io.stdout(`granted ${options.name} by break-glass; run:\n  ${kubectlCommand(request) ?? ''}`.trimEnd());
+    return ExitCode.OK;
+  }
   if (request.spec.userInfo.username === me) {
     throw new CliError(`you cannot ${verb} your own request ${options.name}; another approver has to`, ExitCode.DENIED);
   }
 
   io.stdout(summarizeRequest(request, deps.now()));
+  if (state.state === 'pending' && state.required > 1) {
+    const by = state.approvedBy.length ? ` (by ${state.approvedBy.join(', ')})` : '';
+    io.stdout(`  approvals:   ${state.approvals} of ${state.required}${by}`);
+  }
   await confirm(io, `${verb === 'grant' ? 'Grant' : 'Deny'} this request?`, {
     yes: options.yes,
     what: `${verb} ${options.name}`,
@@ -113,7 +139,12 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
       server: cluster.server,
     });
   }
-  if (options.status === 'granted') {
+  if (options.status === 'granted' && state.state === 'pending' && state.approvals + 1 < state.required) {
+    const after = state.approvals + 1;
+    io.stdout(
+      `granted ${options.name}: ${after} of ${state.required} approvals; it needs ${state.required - after} more from other approvers`,
+    );
+  } else if (options.status === 'granted') {
     const access = request.spec.validFor ? `for ${request.spec.validFor}` : 'once';
     const command = kubectlCommand(request);
     if (command) {
@@ -130,6 +161,8 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
 
 export interface ListOptions {
   all: boolean;
+  /** Break-glass requests (used or not) nobody reviewed yet, in every namespace the user may list. */
+  needsReview?: boolean;
   allNamespaces: boolean;
   output?: 'wide' | 'yaml' | 'json' | 'name' | 'jsonpath';
   /** The template of -o jsonpath=TEMPLATE. */
@@ -157,7 +190,10 @@ async function listRows(deps: CommandDeps, options: ListOptions): Promise<ListRo
   const policies = await listPolicies(deps, namespace);
   const now = deps.now();
   return requests
-    .map((request) => ({ request, state: requestState(request, grants, now, policies) }))
+    .map((request) => {
+      const review = reviewState(request, grants, '');
+      return { request, state: requestState(request, grants, now, policies), ...(review ? { review } : {}) };
+    })
     .sort(
       (a, b) =>
         a.request.metadata.namespace.localeCompare(b.request.metadata.namespace) ||
@@ -170,8 +206,37 @@ function nameOf(request: AccessRequest): string {
   return `accessrequest.${GROUP}/${request.metadata.name}`;
 }
 
+/** `list --needs-review`: every namespace when the user may list there, else the current one (said on stderr). */
+async function needsReviewRows(deps: CommandDeps, options: ListOptions): Promise<{ rows: ListRow[]; all: boolean }> {
+  const keep = (rows: ListRow[]) => rows.filter((row) => row.review && !row.review.reviewedBy);
+  if (!options.allNamespaces) {
+    try {
+      return { rows: keep(await listRows(deps, { ...options, allNamespaces: true })), all: true };
+    } catch (error) {
+      // listRows explains errors: a 403 comes back as a CliError with the DENIED exit code.
+      const forbidden = statusOf(error) === 403 || (error instanceof CliError && error.exitCode === ExitCode.DENIED);
+      if (!forbidden) throw error;
+      deps.io.stderr(`(you may not list requests in every namespace; showing namespace ${deps.cluster.namespace})`);
+    }
+  }
+  return { rows: keep(await listRows(deps, options)), all: !!options.allNamespaces };
+}
+
 export async function list(deps: CommandDeps, options: ListOptions): Promise<number> {
   const { cluster, io } = deps;
+  if (options.needsReview) {
+    const { rows, all } = await needsReviewRows(deps, options);
+    if (rows.length === 0) {
+      io.stderr(
+        `No break-glass requests need a review ${all ? 'in any namespace you can see' : `in namespace ${cluster.namespace}`}.`,
+      );
+    } else if (options.output === 'name') {
+      io.stdout(rows.map((row) => nameOf(row.request)).join('\n'));
+    } else {
+      io.stdout(listTable(rows, { wide: options.output === 'wide', allNamespaces: all }, deps.now()));
+    }
+    return ExitCode.OK;
+  }
   const namespace = options.allNamespaces ? undefined : cluster.namespace;
   const rows = (await listRows(deps, options)).filter((row) => options.all || row.state.state === 'pending');
   if (options.output === 'json' || options.output === 'yaml' || options.output === 'jsonpath') {
@@ -232,6 +297,9 @@ export async function describe(deps: CommandDeps, name: string, connection: Conn
     await listPolicies(deps, deps.cluster.namespace),
   );
   deps.io.stdout(describeRequest(request, state, deps.now()));
+  const grants = await listGrants(deps, deps.cluster.namespace);
+  for (const line of reviewLines(reviewState(request, grants, ''), name, deps.cluster.namespace, deps.now()))
+    deps.io.stdout(line);
   const command = kubectlCommand(request, connection);
   if (state.state === 'granted' && command) deps.io.stdout(`  run:         ${command}`);
   return ExitCode.OK;

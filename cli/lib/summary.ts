@@ -1,6 +1,7 @@
 // Human text: the summary an approver reads before saying yes, `describe`, and `list` tables.
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import { CREATED_BY, type GrantState } from './requests.ts';
+import type { ReviewState } from '../../functions/breakglass.ts';
 import { asks, brief, oneUse, requestedAccess } from '../../functions/kinds.ts';
 
 /** kubectl-style age: 45s, 12m, 5h, 3d. */
@@ -128,6 +129,8 @@ function truncate(text: string, max: number): string {
 export interface ListRow {
   request: AccessRequest;
   state: GrantState;
+  /** Set for a request granted by break-glass: its review, if any. */
+  review?: ReviewState;
 }
 
 export function listTable(
@@ -147,7 +150,8 @@ export function listTable(
     'AGE',
     ...(options.wide ? ['CREATED-BY', 'WHY', 'DECIDED-BY', 'CUSTOM-KEYS', 'REASON'] : []),
   ];
-  const body = rows.map(({ request, state }) => {
+  const body = rows.map(({ request, state, review }) => {
+    const glass = review ? (review.reviewedBy ? ' [break-glass, reviewed]' : ' [break-glass, needs review]') : '';
     const grant = 'grant' in state ? state.grant : undefined;
     return [
       ...(options.allNamespaces ? [request.metadata.namespace] : []),
@@ -157,7 +161,7 @@ export function listTable(
       ...(options.wide ? [request.spec.execOptions?.container || '-'] : []),
       options.wide ? commandText(request) : truncate(commandText(request), 40),
       request.spec.validFor || 'once',
-      stateText(state, now),
+      stateText(state, now) + glass,
       ageOf(request, now),
       ...(options.wide
         ? [

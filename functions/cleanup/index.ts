@@ -3,6 +3,7 @@
 // Kubernetes adapter deletes what this returns (with uid preconditions) and audits each one.
 import type { AccessGrant, AccessRequest } from '../schemas.ts';
 import { evaluateGrant, grantBelongsTo } from '../access.ts';
+import { breakGlassGrantsOf, needsReview } from '../breakglass.ts';
 import type { LoadedPolicy } from '../policy.ts';
 
 export type CleanupReason = 'expired' | 'unused' | 'used' | 'denied' | 'orphaned';
@@ -75,6 +76,14 @@ export function dueForCleanup(input: {
     const created = timestamp(request.metadata.creationTimestamp);
     const staleAt = created === undefined ? undefined : new Date(created + deleteAfterMs);
     const base = { kind: 'AccessRequest' as const, namespace, name, uid, object: request };
+    // A break-glass request nobody reviewed yet is kept as long as a used one, even when its
+    // window ended earlier: `kubectl request list --needs-review` reads it (the audit log has it anyway).
+    const unreviewed = needsReview(request, grantsByRequest.get(key) ?? [], prefix);
+    if (verdict.state === 'expired' && unreviewed && staleAt && staleAt > now) {
+      later(staleAt);
+      remaining.set(key, request);
+      continue;
+    }
     const ended = input.retentionMs === undefined ? undefined : endOf(verdict);
     if (ended) {
       const dueAt = new Date(ended.at.getTime() + input.retentionMs!);
@@ -90,7 +99,12 @@ export function dueForCleanup(input: {
     }
     if (verdict.state === 'expired') {
       const at = verdict.expiresAt ? ` at ${verdict.expiresAt.toISOString()}` : '';
-      deletions.push({ ...base, reason: 'expired', message: `access window of ${request.spec.validFor} ended${at}` });
+      const glass = unreviewed ? ' (a break-glass request never reviewed, kept as long as a used one)' : '';
+      deletions.push({
+        ...base,
+        reason: 'expired',
+        message: `access window of ${request.spec.validFor} ended${at}${glass}`,
+      });
       continue;
     }
     if (verdict.state === 'granted' && verdict.expiresAt) {
@@ -111,7 +125,12 @@ export function dueForCleanup(input: {
               : verdict.state === 'invalid'
                 ? `invalid (${verdict.reason})`
                 : 'never granted';
-      deletions.push({ ...base, reason, message: `${what} for longer than ${Math.round(deleteAfterMs / 1000)}s` });
+      const glass = unreviewed ? ' (a break-glass request never reviewed)' : '';
+      deletions.push({
+        ...base,
+        reason,
+        message: `${what}${glass} for longer than ${Math.round(deleteAfterMs / 1000)}s`,
+      });
       continue;
     }
     if (staleAt) later(staleAt);
@@ -122,7 +141,9 @@ export function dueForCleanup(input: {
     const { namespace = '', name = '', uid = '' } = grant.metadata;
     const request = remaining.get(`${namespace}/${grant.spec.grantFor}`);
     const base = { kind: 'AccessGrant' as const, namespace, name, uid, object: grant };
-    if (request && grantBelongsTo(grant, request, prefix)) continue;
+    // A break-glass grant stays with its request even when the policies no longer allow it: it is the record.
+    if (request && (grantBelongsTo(grant, request, prefix) || breakGlassGrantsOf(request, [grant], prefix).length))
+      continue;
     const deletedNow = deletions.some(
       (d) => d.kind === 'AccessRequest' && d.namespace === namespace && d.name === grant.spec.grantFor,
     );

@@ -7,6 +7,7 @@
 import * as v from 'valibot';
 import { isAlwaysAllowed, isSameUser } from '../access.ts';
 import { AccessGrant, AccessRequest, GROUP, type AdmissionRequest } from '../schemas.ts';
+import { unreviewedBreakGlassDeletion } from '../grant/breakglass.ts';
 import { allow, CLUSTER_DELETERS, deny, type Context, type Decision, type DeleterRole, type Lookup } from '../types.ts';
 
 type Kind = 'AccessRequest' | 'AccessGrant';
@@ -41,6 +42,8 @@ export async function reviewDelete(
       `AccessGrant ${name} denies AccessRequest ${(object as AccessGrant).spec.grantFor}, and a denial stands: only an admin can remove it. To ask again, create a new request with kubectl request`,
     );
   }
+  const unreviewed = await unreviewedBreakGlassDeletion(kind, object, admission, lookup, prefix);
+  if (unreviewed) return deny(unreviewed);
   if (
     kind === 'AccessRequest' &&
     object &&

@@ -7,6 +7,8 @@ import { canonicalUsername, evaluateGrant, isSameUser } from '../access.ts';
 import { approverProblem, brokenPolicy } from '../policy.ts';
 import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
+import { reviewBreakGlassGrant, reviewReview } from './breakglass.ts';
+import { breakGlassRules } from '../breakglass.ts';
 import { AccessGrant, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern } from '../types.ts';
 
@@ -68,9 +70,20 @@ export const grant: Concern = async (admission, lookup, context) => {
       409,
     );
   }
+  // Break-glass (the one self-grant there is) and its after-the-fact review have rules of their own.
+  if (accessGrant.status === 'reviewed') return reviewReview(admission, accessGrant, accessRequest, lookup, context);
+  if (accessGrant.spec.breakGlass) return reviewBreakGlassGrant(admission, accessGrant, accessRequest, lookup, context);
   if (isSameUser(accessRequest.spec.userInfo.username, username, prefix)) {
+    // A member of a break-glass group learns the way out here, in an emergency.
+    const member = breakGlassRules(namespace, await lookup.policiesFor(namespace)).some((rule) =>
+      (admission.userInfo.groups ?? []).some((group) => rule.groups.includes(group)),
+    );
+    const glass =
+      member && accessGrant.status === 'granted'
+        ? `; in an emergency you may break glass: kubectl request grant -n ${namespace} ${name} --break-glass --reason "..." (audited, and reviewed later)`
+        : '';
     return deny(
-      `you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`,
+      `you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to${glass}`,
     );
   }
   const policies = await lookup.policiesFor(namespace);

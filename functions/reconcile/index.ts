@@ -112,6 +112,9 @@ export function desiredRoleBindings(input: {
     const grants = grantsByRequest.get(`${namespace}/${name}`) ?? [];
     const verdict = evaluateGrant(request, grants, now, config.usernamePrefix, input.policies);
     if (verdict.state !== 'granted' || verdict.grant.status !== 'granted') continue;
+    // No binding for break-glass: a RoleBinding acts without the webhook, and only the webhook
+    // sees the requester's groups (docs/security.md). The break-glass group holds its own exec RBAC.
+    if (verdict.breakGlass) continue;
     if (verdict.expiresAt && (!nextChangeAt || verdict.expiresAt < nextChangeAt)) {
       nextChangeAt = verdict.expiresAt;
     }

@@ -134,8 +134,11 @@ describe('completion', () => {
   it('bin/kubectl_complete-request runs __complete (the kubectl ≥ 1.26 convention)', async () => {
     const bin = fileURLToPath(new URL('../../../bin/kubectl_complete-request.mjs', import.meta.url));
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [bin, 'rev'], { env: { ...process.env, KUBECONFIG: '/nonexistent' } }, (error, out) =>
-        error ? reject(error) : resolve(out),
+      execFile(
+        process.execPath,
+        [bin, 'revo'],
+        { env: { ...process.env, KUBECONFIG: '/nonexistent' } },
+        (error, out) => (error ? reject(error) : resolve(out)),
       ),
     );
     assert.equal(stdout, 'revoke\tTake back the grant of an access request (approvers and admins)\n:4\n');

@@ -108,6 +108,8 @@ export const ForObject = object({
   subResource: v.string(),
   name: NonEmpty,
   namespace: NonEmpty,
+  /** Pins the request to one pod object: a pod re-created under the same name is not covered. */
+  uid: v.optional(v.string()),
 });
 export type ForObject = v.InferOutput<typeof ForObject>;
 
@@ -150,6 +152,9 @@ export const CopyOptions = object({
 });
 export type CopyOptions = v.InferOutput<typeof CopyOptions>;
 
+/** A number of uses: an integer of at least 1. */
+const Uses = v.pipe(v.number(), v.integer(), v.minValue(1));
+
 export const AccessRequestSpec = object({
   userInfo: object({ username: NonEmpty }),
   forObject: ForObject,
@@ -171,13 +176,20 @@ export const AccessRequestSpec = object({
   ),
   /** Optional: why the requester needs the access (kubectl request … --reason), shown to approvers. */
   reason: v.optional(v.string()),
+  /** How many uses the request allows (within validFor when set). Absent: one without validFor, any within it. */
+  maxUses: v.optional(Uses),
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 
-/** Written by kube-request-access alone (the status subresource): when a one-shot request was used. */
+/**
+ * Written by kube-request-access alone (the status subresource): `usedAt` when the last use a
+ * request allows went through (a one-shot request: its use), `uses` the uses consumed so far.
+ */
 export const AccessRequestStatus = object({
   usedAt: v.optional(v.string()),
+  uses: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
+export type AccessRequestStatus = v.InferOutput<typeof AccessRequestStatus>;
 
 export const AccessRequest = object({
   apiVersion: v.optional(v.string()),
@@ -228,6 +240,10 @@ export const AccessGrant = object({
     grantForUID: v.optional(v.string()),
     /** Optional: why a request was denied (or any note from the approver). */
     reason: v.optional(v.string()),
+    /** Narrows a time-bound request's window (a Go duration, shorter than its validFor). */
+    validFor: v.optional(v.string()),
+    /** Narrows the request's uses (fewer than its maxUses). */
+    maxUses: v.optional(Uses),
   }),
   status: GrantStatus,
 });

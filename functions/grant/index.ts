@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from '../equal.ts';
 import { reviewDelete } from '../delete/index.ts';
 import { AccessGrant, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern } from '../types.ts';
+import { narrowingProblem } from './scope.ts';
 
 export const grant: Concern = async (admission, lookup, context) => {
   if (admission.operation === 'DELETE') return reviewDelete('AccessGrant', admission, lookup, context);
@@ -73,6 +74,8 @@ export const grant: Concern = async (admission, lookup, context) => {
       `you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to`,
     );
   }
+  const narrowing = narrowingProblem(accessRequest, accessGrant);
+  if (narrowing) return deny(narrowing);
   const policies = await lookup.policiesFor(namespace);
   const broken = brokenPolicy(namespace, policies);
   if (broken) return deny(broken);

@@ -2,8 +2,10 @@
 // and create-then-(optionally)-wait, as `kubectl request exec` does it (cli/lib/exec.ts).
 import type { ArgsDef } from 'citty';
 import {
+  booleanFlag,
   listFlag,
   parseCustomKeys,
+  parseMaxUses,
   parseValidFor,
   parseWait,
   stringFlag,
@@ -44,6 +46,15 @@ export const requestArgs = {
     type: 'boolean',
     description: 'Wait for the decision and for RBAC; --wait 10m or --wait=10m sets the timeout (default 15m)',
   },
+  'max-uses': {
+    type: 'string',
+    description: 'Ask for this many uses (within --valid-for when given; default: one without it, any within it)',
+    valueHint: 'N',
+  },
+  pin: {
+    type: 'boolean',
+    description: 'Pin the request to the pod as it is now: a pod re-created under the same name is not covered',
+  },
 } satisfies ArgsDef;
 
 /** kubectl's -i/-t, accepted only to explain why they cannot be requested. */
@@ -66,7 +77,13 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
   if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
-  return options;
+  return { ...options, ...scopeOptions(parsed) };
+}
+
+/** --max-uses and --pin, for every command that creates a request (exec parses the rest itself). */
+export function scopeOptions(parsed: ParsedCommandLine): Pick<FriendCommon, 'maxUses' | 'pin'> {
+  const maxUses = parseMaxUses(stringFlag(parsed, 'max-uses'));
+  return { ...(maxUses !== undefined ? { maxUses } : {}), ...(booleanFlag(parsed, 'pin') ? { pin: true } : {}) };
 }
 
 /** RBAC checks for a CONNECT subresource: WebSocket needs get as well as create. */

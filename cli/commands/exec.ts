@@ -14,7 +14,7 @@ import { usageError } from '../lib/errors.ts';
 import type { ExecOptions } from '../lib/exec.ts';
 import { connectionArgs, connectionOptions, type CommandHelp } from './_shared.ts';
 import { withCluster } from './_run.ts';
-import { interactiveArgs, requestArgs } from './_friends.ts';
+import { interactiveArgs, requestArgs, scopeOptions } from './_friends.ts';
 
 export const args = {
   target: {
@@ -108,7 +108,7 @@ export function parseExecArgs(rawArgs: readonly string[]): ExecOptions {
   if (reason) options.reason = reason;
   const waitMs = parseWait(stringFlag(parsed, 'wait'));
   if (waitMs !== undefined) options.waitMs = waitMs;
-  return options;
+  return { ...options, ...scopeOptions(parsed) };
 }
 
 export default defineCommand({

@@ -1,6 +1,6 @@
 import type { ArgsDef } from 'citty';
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, stringFlag } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseMaxUses, parseValidFor, stringFlag } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { DecideOptions } from '../lib/manage.ts';
 import { connectionArgs, connectionOptions, requestNameArg, yesArg, type CommandHelp } from './_shared.ts';
@@ -10,16 +10,28 @@ export const args = {
   ...requestNameArg,
   ...yesArg,
   reason: { type: 'string', description: 'A note stored with the grant', valueHint: 'text' },
+  'valid-for': {
+    type: 'string',
+    description: 'Narrow a time-bound request to a shorter window, e.g. 10m (never longer than it asks)',
+    valueHint: 'duration',
+  },
+  'max-uses': {
+    type: 'string',
+    description: 'Narrow the request to fewer uses (never more than it asks)',
+    valueHint: 'N',
+  },
   ...connectionArgs,
 } satisfies ArgsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [-n NAMESPACE]',
+  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [--valid-for DURATION] [--max-uses N] [-n NAMESPACE]',
   examples: [
     '# Review a request, then confirm',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
     '# Without a prompt (scripts, chat bots)',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --yes',
+    '# Grant less than asked: ten minutes of a one-hour request, two uses',
+    'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --valid-for 10m --max-uses 2',
   ],
   notes: [
     'Shows who asks for what first, then asks y/N. Without a terminal it refuses unless --yes is given.',
@@ -42,6 +54,12 @@ export function parseDecideArgs(rawArgs: readonly string[], status: DecideOption
   };
   const reason = stringFlag(parsed, 'reason');
   if (reason) options.reason = reason;
+  const validFor = stringFlag(parsed, 'valid-for');
+  const maxUses = parseMaxUses(stringFlag(parsed, 'max-uses'));
+  if ((validFor !== undefined || maxUses !== undefined) && status !== 'granted')
+    throw usageError('--valid-for and --max-uses narrow a grant; a denial takes neither');
+  if (validFor !== undefined) options.validFor = parseValidFor(validFor);
+  if (maxUses !== undefined) options.maxUses = maxUses;
   return options;
 }
 

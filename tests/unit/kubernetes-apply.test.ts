@@ -10,7 +10,7 @@ import {
   type ObjectDeleter,
   type RoleBindingWriter,
 } from '../../adapters/kubernetes/apply.ts';
-import { fetchWrites, type KubernetesClient } from '../../adapters/edge/kubernetes.ts';
+import { fetchLookup, fetchWrites, type KubernetesClient } from '../../adapters/edge/kubernetes.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { EffectConflict } from '../../adapters/ports.ts';
 import type { StatusBody } from '../../adapters/request-status.ts';
@@ -334,5 +334,49 @@ describe('fetchWrites (the edge client implementing the write interfaces)', () =
       ],
     );
     assert.deepEqual((calls[1]!.body as { preconditions: unknown }).preconditions, { uid: 'uid-g1' });
+  });
+});
+
+describe('the edge client for grant scope', () => {
+  const client = (answers: Record<string, unknown>): KubernetesClient & { paths: string[] } => {
+    const paths: string[] = [];
+    return {
+      paths,
+      get: async (path) => {
+        paths.push(path);
+        if (!(path in answers)) throw new KubernetesApiError(404, 'NotFound', 'not found');
+        const answer = answers[path];
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+      post: async () => ({}),
+      put: async () => ({}),
+      delete: async () => ({}),
+    };
+  };
+
+  it("reads a pod's uid with one GET, undefined for no pod, and rejects on any other error", async () => {
+    const pods = client({
+      '/api/v1/namespaces/team-a/pods/web-0': { metadata: { uid: 'pod-uid-1' } },
+      '/api/v1/namespaces/team-a/pods/down': new KubernetesApiError(500, '', 'HTTP 500'),
+    });
+    const lookup = fetchLookup({ client: pods, logger: silentLogger });
+    assert.equal(await lookup.podUID('team-a', 'web-0'), 'pod-uid-1');
+    assert.equal(await lookup.podUID('team-a', 'gone'), undefined);
+    await assert.rejects(lookup.podUID('team-a', 'down'), /HTTP 500/);
+    assert.deepEqual(pods.paths, [
+      '/api/v1/namespaces/team-a/pods/web-0',
+      '/api/v1/namespaces/team-a/pods/gone',
+      '/api/v1/namespaces/team-a/pods/down',
+    ]);
+  });
+
+  it('re-reads an AccessRequest live for a retried status write, undefined when it is gone', async () => {
+    const object = { metadata: { name: 'r1', uid: 'u' } };
+    const writes = fetchWrites(
+      client({ '/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests/r1': object }),
+    );
+    assert.deepEqual(await writes.readRequest('team-a', 'r1'), object);
+    assert.equal(await writes.readRequest('team-a', 'r2'), undefined);
   });
 });

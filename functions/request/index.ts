@@ -131,8 +131,8 @@ function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForM
 }
 
 /**
- * UPDATE of an AccessRequest's status: kube-request-access alone marks a one-shot request used
- * (and gives it back). Anyone else writing it could make a used request usable again; RBAC gives
+ * UPDATE of an AccessRequest's status: kube-request-access alone counts a request's uses (and
+ * gives one back). Anyone else writing it could make a used request usable again; RBAC gives
  * no one else accessrequests/status, and this holds even where RBAC is looser.
  */
 export const requestStatus: Concern = async (admission, _lookup, context) => {

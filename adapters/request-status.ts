@@ -5,7 +5,7 @@
 // write succeeds per version; the others re-read, check again and retry (adapters/kubernetes/apply.ts).
 // Shared by the Node backend (client-node), the edge one (fetch) and the memory cluster. No Node imports.
 import { usesOf } from '../functions/access.ts';
-import { API_VERSION, type AccessRequest, type AccessRequestStatus } from '../functions/schemas.ts';
+import { API_VERSION, type AccessRequestStatus } from '../functions/schemas.ts';
 import type { Effect } from '../functions/types.ts';
 
 /** The part of an AccessRequest a status write is computed from. */
@@ -34,7 +34,7 @@ export function statusWrite(
 ): { body: ReturnType<typeof bodyFor> } | { refused: string } {
   if (!current || current.metadata.uid !== effect.uid) return { refused: 'it was deleted (or re-created) meanwhile' };
   const maxUses = effect.maxUses ?? 1;
-  const uses = usesOf(current as AccessRequest);
+  const uses = usesOf(current);
   const { usedAt: _usedAt, ...rest } = current.status ?? {};
   if (effect.type === 'consume-request') {
     if (current.metadata.deletionTimestamp) return { refused: 'it is being deleted' };

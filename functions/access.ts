@@ -124,7 +124,7 @@ export function policyGrant(request: AccessRequest, policy: string): AccessGrant
 }
 
 /** Uses consumed so far: `status.uses`, or 1 for a one-shot request marked used before uses were counted. */
-export function usesOf(request: AccessRequest): number {
+export function usesOf(request: Pick<AccessRequest, 'status'>): number {
   return request.status?.uses ?? (request.status?.usedAt ? 1 : 0);
 }
 

@@ -216,9 +216,9 @@ export function verdictFor(
     }
     case 'used':
       return deny(
-        best.state.maxUses === 1
+        best.state.maxUses === 1 && !best.candidate.spec.validFor
           ? `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`
-          : `AccessRequest ${name} is used up: all ${best.state.maxUses} uses it allows went through (the last at ${best.state.usedAt.toISOString()}); request again: ${again}`,
+          : `AccessRequest ${name} is used up: ${best.state.maxUses === 1 ? 'the one use' : `all ${best.state.maxUses} uses`} it allows went through (the last at ${best.state.usedAt.toISOString()}); request again: ${again}`,
       );
     case 'expired':
       return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);

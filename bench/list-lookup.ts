@@ -44,6 +44,8 @@ export function listPerReviewLookup(target: ApiTarget): Lookup & { close(): void
     policiesFor: async () => [],
     // The seed's approach has no approvers beyond RBAC: DELETE reviews are not what is measured.
     isAuthorized: async () => false,
+    // The benchmark's requests are not pinned to a pod.
+    podUID: async () => undefined,
     close: () => client.close(),
   };
 }

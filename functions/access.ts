@@ -84,6 +84,10 @@ export type GrantState =
    * counted approvals. Pre-approved by a policy: `policy` names it, `grants` is empty and `grant`
    * stands for the policy (grantedBy `AccessPolicy/NAME`, dated at the request's creation).
    */
+  /**
+   * `uses` consumed so far of `maxUses` (absent: any number within the window); `maxUses` and
+   * `expiresAt` are the narrowest of the request and its counted approvals (functions/grant).
+   */
   | {
       state: 'granted';
       grant: AccessGrant;
@@ -95,9 +99,11 @@ export type GrantState =
        * the AccessPolicy `policy` (namespace/name). Makes no RoleBinding (functions/reconcile).
        */
       breakGlass?: { policy: string };
+      uses: number;
+      maxUses?: number;
     }
-  /** A one-shot request whose one use went through. */
-  | { state: 'used'; grant: AccessGrant; usedAt: Date }
+  /** A request whose last allowed use went through (a one-shot request: its one use). */
+  | { state: 'used'; grant: AccessGrant; usedAt: Date; uses: number; maxUses: number }
   | { state: 'expired'; grant: AccessGrant; expiresAt: Date }
   | { state: 'invalid'; reason: string };
 
@@ -128,6 +134,40 @@ export function policyGrant(request: AccessRequest, policy: string): AccessGrant
     },
     status: 'granted',
   };
+}
+
+/** Uses consumed so far: `status.uses`, or 1 for a one-shot request marked used before uses were counted. */
+export function usesOf(request: Pick<AccessRequest, 'status'>): number {
+  return request.status?.uses ?? (request.status?.usedAt ? 1 : 0);
+}
+
+/**
+ * What the counted approvals leave of the request: the narrowest window and number of uses of
+ * the request and each approval. An approval never widens (the webhook refuses that, and this
+ * takes the minimum anyway); a window on an approval of a one-shot request is ignored (one use
+ * stays one use). `maxUses` undefined: any number of uses within the window.
+ */
+export function grantScope(
+  request: AccessRequest,
+  approvals: readonly AccessGrant[],
+): { windowMs?: number; maxUses?: number } | { invalid: string } {
+  let windowMs = validForMs(request);
+  if (windowMs !== undefined && Number.isNaN(windowMs))
+    return { invalid: `spec.validFor "${request.spec.validFor}" is not a duration` };
+  let maxUses = request.spec.maxUses ?? (windowMs === undefined ? 1 : undefined);
+  for (const approval of approvals) {
+    if (approval.spec.validFor && windowMs !== undefined) {
+      const narrowed = parseDuration(approval.spec.validFor);
+      if (narrowed === undefined)
+        return {
+          invalid: `AccessGrant ${approval.metadata.name} has spec.validFor "${approval.spec.validFor}", not a duration`,
+        };
+      windowMs = Math.min(windowMs, narrowed);
+    }
+    if (approval.spec.maxUses !== undefined)
+      maxUses = Math.min(maxUses ?? approval.spec.maxUses, approval.spec.maxUses);
+  }
+  return { ...(windowMs !== undefined ? { windowMs } : {}), ...(maxUses !== undefined ? { maxUses } : {}) };
 }
 
 /**
@@ -192,24 +232,26 @@ export function evaluateGrant(
     : glass
       ? { grants: [glass.grant], breakGlass: { policy: glass.policy } }
       : { grants: [], policy: approval.preApprovedBy! };
-  const window = validForMs(request);
-  if (window === undefined) {
-    const usedAt = timestamp(request.status?.usedAt);
-    return usedAt === undefined
-      ? { state: 'granted', grant: granted, ...by }
-      : { state: 'used', grant: granted, usedAt: new Date(usedAt) };
+  const scope = grantScope(request, complete ? approvals : glass ? [glass.grant] : []);
+  if ('invalid' in scope) return { state: 'invalid', reason: scope.invalid };
+  const uses = usesOf(request);
+  const counted = scope.maxUses === undefined ? {} : { maxUses: scope.maxUses };
+  if (scope.maxUses !== undefined && uses >= scope.maxUses) {
+    // Used up. usedAt is written with the last use; without it (hand-written status) the request's creation stands in.
+    const usedAt = timestamp(request.status?.usedAt) ?? timestamp(request.metadata.creationTimestamp) ?? 0;
+    return { state: 'used', grant: granted, usedAt: new Date(usedAt), uses, maxUses: scope.maxUses };
   }
-  if (Number.isNaN(window))
-    return { state: 'invalid', reason: `spec.validFor "${request.spec.validFor}" is not a duration` };
+  if (scope.windowMs === undefined) return { state: 'granted', grant: granted, ...by, uses, ...counted };
   const start = timestamp(granted.metadata.creationTimestamp);
   if (start === undefined)
     return {
       state: 'invalid',
-      reason: complete ? 'the AccessGrant has no creationTimestamp' : 'the AccessRequest has no creationTimestamp',
+      reason:
+        complete || glass ? 'the AccessGrant has no creationTimestamp' : 'the AccessRequest has no creationTimestamp',
     };
-  const expiresAt = new Date(start + window);
+  const expiresAt = new Date(start + scope.windowMs);
   return now.getTime() < expiresAt.getTime()
-    ? { state: 'granted', grant: granted, ...by, expiresAt }
+    ? { state: 'granted', grant: granted, ...by, expiresAt, uses, ...counted }
     : { state: 'expired', grant: granted, expiresAt };
 }
 

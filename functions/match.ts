@@ -3,7 +3,7 @@
 import { evaluateGrant, isSameUser, specNamesFor, type GrantState } from './access.ts';
 import { formatDuration } from './duration.ts';
 import type { AccessRequest, AdmissionRequest } from './schemas.ts';
-import { allow, deny, type AuditEvent, type Context, type Decision, type Lookup } from './types.ts';
+import { allow, deny, type AuditEvent, type Context, type Decision, type Effect, type Lookup } from './types.ts';
 
 /**
  * True when `candidate` is a live request of the reviewed user for this very pod and subresource.
@@ -89,12 +89,45 @@ export async function evaluateCandidates(search: Omit<GrantSearch, 'what' | 'aga
       ),
     })),
   );
-  // Prefer a time-bound grant over consuming a one-shot one.
+  await checkPins(evaluated, review, lookup);
+  // Prefer what this review does not use up (a window without a count) over counting a use.
   return evaluated.sort(
     (a, b) =>
-      PREFERENCE[a.state.state] - PREFERENCE[b.state.state] ||
-      Number(!a.candidate.spec.validFor) - Number(!b.candidate.spec.validFor),
+      PREFERENCE[a.state.state] - PREFERENCE[b.state.state] || Number(counted(a.state)) - Number(counted(b.state)),
   );
+}
+
+function counted(state: GrantState): boolean {
+  return state.state !== 'granted' || state.maxUses !== undefined;
+}
+
+/**
+ * A granted request pinned to a pod object (spec.forObject.uid) covers only that object: a pod
+ * re-created under the same name is another one. The pod's uid comes from the review where it
+ * carries the pod (kubectl debug), else from one bounded live read, asked only when a granted
+ * candidate is pinned. A failed read rejects: the review fails closed.
+ */
+async function checkPins(evaluated: Evaluated[], review: AdmissionRequest, lookup: Lookup): Promise<void> {
+  let current: Promise<string | undefined> | undefined;
+  const podUID = () =>
+    (current ??= (async () => {
+      const carried = (review.object as { metadata?: { uid?: unknown } } | null | undefined)?.metadata?.uid;
+      if (review.subResource === 'ephemeralcontainers' && typeof carried === 'string' && carried) return carried;
+      return lookup.podUID(review.namespace, review.name);
+    })());
+  for (const entry of evaluated) {
+    const pinned = entry.candidate.spec.forObject.uid;
+    if (!pinned || entry.state.state !== 'granted') continue;
+    const uid = await podUID();
+    if (uid === pinned) continue;
+    const pod = `pod ${review.namespace}/${review.name}`;
+    entry.state = {
+      state: 'invalid',
+      reason: uid
+        ? `it is pinned to ${pod} with uid ${pinned}, and the pod of that name now is another object (uid ${uid}): it was re-created`
+        : `it is pinned to ${pod} with uid ${pinned}, and there is no such pod now`,
+    };
+  }
 }
 
 /**
@@ -113,20 +146,28 @@ export const AUDIT_ANNOTATION_KEYS = {
   grants: 'access-grants',
   policy: 'access-policy',
   breakGlass: 'break-glass-policy',
+  /** `2/3`: this is the second of the three uses the request allows. */
+  use: 'access-request-use',
 } as const;
 
 function grantAnnotations(
   request: AccessRequest,
   state: Extract<GrantState, { state: 'granted' }>,
 ): Record<string, string> {
+  const { namespace, name, uid } = request.metadata;
   return {
-    [AUDIT_ANNOTATION_KEYS.request]: request.metadata.name,
-    [AUDIT_ANNOTATION_KEYS.requestUID]: request.metadata.uid,
+    [AUDIT_ANNOTATION_KEYS.request]: `${namespace}/${name}`,
+    [AUDIT_ANNOTATION_KEYS.requestUID]: uid,
     ...(state.grants.length
-      ? { [AUDIT_ANNOTATION_KEYS.grants]: state.grants.map((grant) => grant.metadata.name).join(',') }
+      ? {
+          [AUDIT_ANNOTATION_KEYS.grants]: state.grants
+            .map((grant) => `${grant.metadata.namespace || namespace}/${grant.metadata.name}`)
+            .join(','),
+        }
       : {}),
     ...(state.policy ? { [AUDIT_ANNOTATION_KEYS.policy]: state.policy } : {}),
     ...(state.breakGlass ? { [AUDIT_ANNOTATION_KEYS.breakGlass]: state.breakGlass.policy } : {}),
+    ...(state.maxUses !== undefined ? { [AUDIT_ANNOTATION_KEYS.use]: `${state.uses + 1}/${state.maxUses}` } : {}),
   };
 }
 
@@ -141,7 +182,7 @@ export function verdictFor(
   const name = best.candidate.metadata.name;
   switch (best.state.state) {
     case 'granted': {
-      const { expiresAt } = best.state;
+      const { expiresAt, maxUses, uses } = best.state;
       const auditAnnotations = grantAnnotations(best.candidate, best.state);
       const by = best.state.policy
         ? `, pre-approved by AccessPolicy ${best.state.policy}`
@@ -162,24 +203,33 @@ export function verdictFor(
             },
           ]
         : [];
-      if (expiresAt) {
-        return allow(
-          `granted by AccessRequest ${name}${by} until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`,
-          { auditAnnotations, audit },
-        );
-      }
+      const until = expiresAt
+        ? ` until ${expiresAt.toISOString()} (${formatDuration(expiresAt.getTime() - context.now.getTime())} left)`
+        : '';
+      if (maxUses === undefined)
+        return allow(`granted by AccessRequest ${name}${by}${until}`, { auditAnnotations, audit });
       if (search.consume === false) {
-        return allow(`granted by AccessRequest ${name}${by}; this ${usedBy} does not use it up`, {
+        return allow(`granted by AccessRequest ${name}${by}${until}; this ${usedBy} does not use it up`, {
           auditAnnotations,
           audit,
         });
       }
       const { uid, resourceVersion, namespace } = best.candidate.metadata;
-      return allow(`granted once by AccessRequest ${name}${by}; it is used up by this ${usedBy}`, {
-        effects: [{ type: 'consume-request', namespace, name, uid, resourceVersion }],
-        auditAnnotations,
-        audit,
-      });
+      const effect: Effect = {
+        type: 'consume-request',
+        namespace,
+        name,
+        uid,
+        resourceVersion,
+        ...(best.candidate.status ? { status: best.candidate.status } : {}),
+        maxUses,
+        ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
+      };
+      const message =
+        maxUses === 1 && !expiresAt
+          ? `granted once by AccessRequest ${name}${by}; it is used up by this ${usedBy}`
+          : `granted by AccessRequest ${name}${by}${until}: use ${uses + 1} of ${maxUses}${uses + 1 === maxUses ? ', the last' : ''}`;
+      return allow(message, { effects: [effect], auditAnnotations, audit });
     }
     case 'denied': {
       const { grant } = best.state;
@@ -190,7 +240,9 @@ export function verdictFor(
     }
     case 'used':
       return deny(
-        `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`,
+        best.state.maxUses === 1 && !best.candidate.spec.validFor
+          ? `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`
+          : `AccessRequest ${name} is used up: ${best.state.maxUses === 1 ? 'the one use' : `all ${best.state.maxUses} uses`} it allows went through (the last at ${best.state.usedAt.toISOString()}); request again: ${again}`,
       );
     case 'expired':
       return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);

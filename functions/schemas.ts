@@ -108,6 +108,8 @@ export const ForObject = object({
   subResource: v.string(),
   name: NonEmpty,
   namespace: NonEmpty,
+  /** Pins the request to one pod object: a pod re-created under the same name is not covered. */
+  uid: v.optional(v.string()),
 });
 export type ForObject = v.InferOutput<typeof ForObject>;
 
@@ -150,6 +152,9 @@ export const CopyOptions = object({
 });
 export type CopyOptions = v.InferOutput<typeof CopyOptions>;
 
+/** A number of uses: an integer of at least 1. */
+const Uses = v.pipe(v.number(), v.integer(), v.minValue(1));
+
 export const AccessRequestSpec = object({
   userInfo: object({ username: NonEmpty }),
   forObject: ForObject,
@@ -171,6 +176,8 @@ export const AccessRequestSpec = object({
   ),
   /** Optional: why the requester needs the access (kubectl request … --reason), shown to approvers. */
   reason: v.optional(v.string()),
+  /** How many uses the request allows (within validFor when set). Absent: one without validFor, any within it. */
+  maxUses: v.optional(Uses),
 });
 export type AccessRequestSpec = v.InferOutput<typeof AccessRequestSpec>;
 
@@ -185,12 +192,14 @@ export const RequestCondition = object({
 export type RequestCondition = v.InferOutput<typeof RequestCondition>;
 
 /**
- * Written by kube-request-access alone (the status subresource): `usedAt` by the exec review's
- * consume (when a one-shot request was used); the rest by the status writer (functions/status), a
- * merge patch that never touches `usedAt`.
+ * Written by kube-request-access alone (the status subresource): `usedAt` (when the last use a
+ * request allows went through; a one-shot request: its use) and `uses` (the uses consumed so far)
+ * by the exec review's consume; the rest by the status writer (functions/status), a merge patch
+ * that never touches `usedAt` or `uses`.
  */
 export const AccessRequestStatus = object({
   usedAt: v.optional(v.string()),
+  uses: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   state: v.optional(v.string()),
   conditions: v.optional(v.array(RequestCondition)),
   expiresAt: v.optional(v.string()),
@@ -198,6 +207,7 @@ export const AccessRequestStatus = object({
   /** The request's COMMAND as text (functions/kinds.ts `brief`), for `kubectl get acr`. */
   command: v.optional(v.string()),
 });
+export type AccessRequestStatus = v.InferOutput<typeof AccessRequestStatus>;
 
 export const AccessRequest = object({
   apiVersion: v.optional(v.string()),
@@ -257,6 +267,10 @@ export const AccessGrant = object({
      * requester grants their own request, with a reason, and another approver reviews it later.
      */
     breakGlass: v.optional(v.boolean()),
+    /** Narrows a time-bound request's window (a Go duration, shorter than its validFor). */
+    validFor: v.optional(v.string()),
+    /** Narrows the request's uses (fewer than its maxUses). */
+    maxUses: v.optional(Uses),
   }),
   status: GrantStatus,
 });

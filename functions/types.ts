@@ -1,7 +1,14 @@
 // The contract between the pure policy (functions/) and the shell (adapters/).
 // A concern reads the cluster only through `Lookup`, reads time only from `Context.now`, and
 // answers with a `Decision` as plain data: the shell carries out its effects and audit events.
-import type { AccessGrant, AccessRequest, AdmissionRequest, PodExecOptions, UserInfo } from './schemas.ts';
+import type {
+  AccessGrant,
+  AccessRequest,
+  AccessRequestStatus,
+  AdmissionRequest,
+  PodExecOptions,
+  UserInfo,
+} from './schemas.ts';
 import type { LoadedPolicy } from './policy.ts';
 
 /** What the extended-validation webhook answers (seed wire format). */
@@ -39,6 +46,13 @@ export interface Lookup {
    * returned marked `malformed`, never dropped: it fails its namespace closed (functions/policy.ts).
    */
   policiesFor(namespace: string): Promise<readonly LoadedPolicy[]>;
+  /**
+   * The uid of pod `namespace/name`, undefined when there is no such pod. A live read bounded by
+   * the same short timeout as the other review-time calls; asked only for a request pinned to a
+   * pod (spec.forObject.uid), since exec, attach and port-forward reviews carry no pod uid. An
+   * error rejects (the review fails closed).
+   */
+  podUID(namespace: string, name: string): Promise<string | undefined>;
 }
 
 /**
@@ -121,15 +135,24 @@ export interface Context {
  */
 export type Effect = {
   /**
-   * `consume-request`: mark a one-shot AccessRequest used (status.usedAt), with uid and
-   * resourceVersion preconditions, so exactly one of any number of racing reviews wins.
-   * `release-request`: take that mark back, on the resourceVersion the consume produced.
+   * `consume-request`: count one use of an AccessRequest (status.uses; status.usedAt with the last
+   * one), with uid and resourceVersion preconditions, so that of any number of racing reviews
+   * exactly as many win as uses are left. On a conflict the executor re-reads the request, checks
+   * again (same uid, a use left, window open) and retries a bounded number of times.
+   * `release-request`: give that one use back, on the resourceVersion the consume produced (on a
+   * conflict: re-read, and take back only the one use it added).
    */
   type: 'consume-request' | 'release-request';
   namespace: string;
   name: string;
   uid: string;
   resourceVersion: string;
+  /** The status as read with `resourceVersion` (carried over: a status PUT replaces all of it). */
+  status?: AccessRequestStatus;
+  /** The uses the request allows, narrowed by its approvals (default 1: a one-shot request). */
+  maxUses?: number;
+  /** A time-bound request's end (ISO 8601): a retried consume after it is refused. */
+  expiresAt?: string;
 };
 
 /** Audit events, named and shaped as the seed's audit webhook protocol. */

@@ -118,7 +118,7 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
         response.status === 401
           ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
           : response.status === 403
-            ? ' (give the token get, list and delete on accessrequests and accessgrants, and list on accesspolicies)'
+            ? ' (give the token get, list and delete on accessrequests and accessgrants, list on accesspolicies, and get on pods)'
             : '';
       const retryAfter = Number(response.headers.get('retry-after'));
       throw new KubernetesApiError(
@@ -254,6 +254,18 @@ export function fetchLookup(options: FetchLookupOptions): Lookup & { fieldSelect
     async isAuthorized(user, attributes) {
       return isAllowedAnswer(await client.post(SUBJECT_ACCESS_REVIEWS_PATH, subjectAccessReview(user, attributes)));
     },
+    // Asked only for a request pinned to a pod (spec.forObject.uid): one GET within the client's timeout.
+    async podUID(namespace, name) {
+      try {
+        const pod = (await client.get(
+          `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`,
+        )) as { metadata?: { uid?: string } } | undefined;
+        return pod?.metadata?.uid || undefined;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
   };
 }
 
@@ -306,6 +318,14 @@ export function fetchWrites(client: KubernetesClient): RequestStatusWriter & Obj
   return {
     replaceRequestStatus: (namespace, name, body) =>
       client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
+    async readRequest(namespace, name) {
+      try {
+        return await client.get(objectsPath(REQUESTS, namespace, name));
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
     async deleteObject(kind, namespace, name, uid) {
       await client.delete(objectsPath(kind === 'AccessRequest' ? REQUESTS : GRANTS, namespace, name), {
         apiVersion: 'v1',

@@ -232,7 +232,9 @@ export function createApp(options: AppOptions): Hono {
         await release(request, giveBack);
         const message =
           error instanceof EffectConflict
-            ? `AccessRequest ${effect.name} was used by another connection at the same moment: a one-shot request allows exactly one use; ask again with kubectl request`
+            ? (effect.maxUses ?? 1) === 1
+              ? `AccessRequest ${effect.name} was used by another connection at the same moment: a one-shot request allows exactly one use; ask again with kubectl request`
+              : error.message
             : `could not use up AccessRequest ${effect.name}, so this exec is refused; try again`;
         return {
           decision: withVerdict(decision, deny(message, error instanceof EffectConflict ? 403 : 500)),

@@ -3,16 +3,23 @@
 // (adapters/edge/kubernetes.ts). What to write is decided elsewhere (functions/, request-status.ts);
 // here only the writes, which answers count as a lost race, and what is logged.
 // No Node imports: the edge worker loads this.
+import * as v from 'valibot';
+import { AccessRequest } from '../../functions/schemas.ts';
 import type { CleanupEvent } from '../../functions/cleanup/index.ts';
 import type { RoleBindingPlan } from '../../functions/reconcile/index.ts';
 import type { Effect } from '../../functions/types.ts';
 import { isConflict, isNotFound } from '../errors.ts';
 import { EffectConflict, type EffectExecutor, type Logger } from '../ports.ts';
-import { inverseOf, statusBody } from '../request-status.ts';
+import { baseOf, inverseOf, statusWrite, type StatusBase, type StatusBody } from '../request-status.ts';
 
 /** Writes an AccessRequest's status subresource (a PUT of `body`, preconditions in its metadata). */
 export interface RequestStatusWriter {
-  replaceRequestStatus(namespace: string, name: string, body: ReturnType<typeof statusBody>): Promise<unknown>;
+  replaceRequestStatus(namespace: string, name: string, body: StatusBody): Promise<unknown>;
+  /**
+   * The AccessRequest as the API server has it now (a live GET, never a cache; bounded by the
+   * review-time timeout), undefined when there is none: what a write that lost a race re-reads.
+   */
+  readRequest(namespace: string, name: string): Promise<unknown>;
 }
 
 /** Deletes an AccessRequest or AccessGrant, only if it still has `uid`. */
@@ -30,42 +37,79 @@ export interface RoleBindingWriter {
 }
 
 /**
- * Effects on the status subresource: consume marks a one-shot request used, release takes the
- * mark back. A consume that finds the request changed (409) or gone (404) lost a race.
- * `onWritten` gets the object the API server answered (a cache remembers it at once).
+ * Attempts of one status write: the first from what the decision read, the others after a 409
+ * (another use, a give-back or a condition written meanwhile), each from a fresh read. Each lost
+ * race means another write went through, so a few attempts cover racing replicas; a review that
+ * still loses is denied (a use it might have had is never given twice).
+ */
+export const STATUS_WRITE_ATTEMPTS = 5;
+
+/**
+ * Effects on the status subresource: consume counts one use of a request, release gives it back.
+ * A write that finds the request changed (409) re-reads it, checks again (same uid, a use left,
+ * window open; for a release: a use to give back) and retries; one that finds it gone (404), or
+ * that the check refuses, lost the race. `onWritten` gets the object the API server answered (a
+ * cache remembers it at once).
  */
 export function statusEffects(options: {
   writer: RequestStatusWriter;
   logger: Logger;
   clock?: () => Date;
   onWritten?: (written: unknown) => void;
+  attempts?: number;
 }): EffectExecutor {
   const clock = options.clock ?? (() => new Date());
+  const attempts = options.attempts ?? STATUS_WRITE_ATTEMPTS;
+  const lost = (effect: Effect, why: string) =>
+    new EffectConflict(
+      effect.type === 'consume-request'
+        ? `AccessRequest ${effect.namespace}/${effect.name} cannot be used: ${why}; request access again`
+        : `AccessRequest ${effect.namespace}/${effect.name}: nothing to give back (${why})`,
+    );
   return {
     async run(effect: Effect) {
       const { namespace, name, uid } = effect;
-      let written: unknown;
-      try {
-        written = await options.writer.replaceRequestStatus(namespace, name, statusBody(effect, clock()));
-      } catch (error) {
-        if (effect.type === 'consume-request' && (isConflict(error) || isNotFound(error))) {
-          throw new EffectConflict(
-            `AccessRequest ${namespace}/${name} was already used (or changed) by another exec; request access again`,
-          );
+      let base: StatusBase | undefined = baseOf(effect);
+      for (let attempt = 1; ; attempt++) {
+        const write = statusWrite(effect, base, clock());
+        if ('refused' in write) throw lost(effect, write.refused);
+        let written: unknown;
+        try {
+          written = await options.writer.replaceRequestStatus(namespace, name, write.body);
+        } catch (error) {
+          if (isNotFound(error)) throw lost(effect, 'it was deleted meanwhile');
+          if (!isConflict(error)) throw error;
+          if (attempt >= attempts) throw lost(effect, `it kept changing under ${attempts} attempts to write it`);
+          base = parseBase(await options.writer.readRequest(namespace, name));
+          continue;
         }
-        throw error;
+        options.onWritten?.(written);
+        const uses = write.body.status.uses;
+        options.logger.info(
+          effect.type === 'consume-request' ? 'used AccessRequest' : 'gave back a use of AccessRequest',
+          {
+            namespace,
+            name,
+            uid,
+            uses,
+            maxUses: effect.maxUses ?? 1,
+            ...(attempt > 1 ? { attempt } : {}),
+          },
+        );
+        return inverseOf(
+          effect,
+          parseBase(written) ?? { metadata: { uid, resourceVersion: '' }, status: write.body.status },
+        );
       }
-      options.onWritten?.(written);
-      options.logger.info(
-        effect.type === 'consume-request' ? 'used one-shot AccessRequest' : 'gave back one-shot AccessRequest',
-        { namespace, name, uid },
-      );
-      return inverseOf(
-        effect,
-        (written as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion,
-      );
     },
   };
+}
+
+/** The uid, resourceVersion and status of an AccessRequest as the API server answered; undefined for none or malformed. */
+function parseBase(object: unknown): StatusBase | undefined {
+  if (object === undefined || object === null) return undefined;
+  const parsed = v.safeParse(AccessRequest, object);
+  return parsed.success ? parsed.output : undefined;
 }
 
 export interface DeletionResult {

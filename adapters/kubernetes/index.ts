@@ -4,6 +4,7 @@
 import {
   AuthenticationV1Api,
   AuthorizationV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
   RbacAuthorizationV1Api,
@@ -43,7 +44,7 @@ import {
 } from './apply.ts';
 import { loadKubeConfig } from './config.ts';
 import { freshRequest } from './fresh.ts';
-import { PublicError } from '../errors.ts';
+import { isNotFound, PublicError } from '../errors.ts';
 import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { IndexedStore } from './store.ts';
@@ -242,14 +243,13 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     throw new PublicError(`${reasons.join('; ')}; nothing is allowed until ${catchUp}: try again in a moment`);
   };
 
-  const readRequest = freshRequest(
-    (namespace, name) => requests.get(namespace, name),
-    (namespace, name) =>
-      bounded(
-        `reading AccessRequest ${namespace}/${name}`,
-        custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
-      ),
-  );
+  const liveRequest = (namespace: string, name: string) =>
+    bounded(
+      `reading AccessRequest ${namespace}/${name}`,
+      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
+    );
+  const readRequest = freshRequest((namespace, name) => requests.get(namespace, name), liveRequest);
+  const core = kc.makeApiClient(CoreV1Api);
   const lookup: Lookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
       requireSynced();
@@ -286,6 +286,16 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       requireSynced();
       return policies.byIndex('namespace', namespace);
     },
+    // No pod cache: asked only for pinned requests, one live GET bounded like the other review-time calls.
+    async podUID(namespace, name) {
+      try {
+        const pod = await bounded(`reading pod ${namespace}/${name}`, core.readNamespacedPod({ namespace, name }));
+        return pod.metadata?.uid || undefined;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
   };
 
   // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
@@ -305,6 +315,14 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         { group: GROUP, version: VERSION, namespace, plural: REQUESTS, name, body },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
+    async readRequest(namespace, name) {
+      try {
+        return await liveRequest(namespace, name);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
     async deleteObject(kind, namespace, name, uid) {
       const plural = kind === 'AccessRequest' ? REQUESTS : GRANTS;
       await custom.deleteNamespacedCustomObject({

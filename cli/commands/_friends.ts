@@ -5,6 +5,7 @@ import {
   DEFAULT_WAIT_MS,
   listFlag,
   parseCustomKeys,
+  parseMaxUses,
   parseValidFor,
   parseWait,
   stringFlag,
@@ -56,6 +57,15 @@ export const requestArgs = {
     description:
       'Emergency: grant it yourself under an AccessPolicy break-glass rule (needs --reason; audited, reviewed later)',
   },
+  'max-uses': {
+    type: 'string',
+    description: 'Ask for this many uses (within --valid-for when given; default: one without it, any within it)',
+    valueHint: 'N',
+  },
+  pin: {
+    type: 'boolean',
+    description: 'Pin the request to the pod as it is now: a pod re-created under the same name is not covered',
+  },
 } satisfies FlagsDef;
 
 /** `--run`, on the commands whose granted kubectl command the plugin can run itself. */
@@ -90,7 +100,13 @@ export function commonOptions(parsed: ParsedCommandLine): FriendCommon {
     options.waitMs ??= DEFAULT_WAIT_MS;
   }
   if (booleanFlag(parsed, 'break-glass')) options.breakGlass = breakGlassFlag(options);
-  return options;
+  return { ...options, ...scopeOptions(parsed) };
+}
+
+/** --max-uses and --pin, for every command that creates a request. */
+export function scopeOptions(parsed: ParsedCommandLine): Pick<FriendCommon, 'maxUses' | 'pin'> {
+  const maxUses = parseMaxUses(stringFlag(parsed, 'max-uses'));
+  return { ...(maxUses !== undefined ? { maxUses } : {}), ...(booleanFlag(parsed, 'pin') ? { pin: true } : {}) };
 }
 
 /** `--break-glass` needs a reason and is for your own request: checked before anything is created. */

@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { booleanFlag, parseCommandLine, stringFlag, type FlagsDef } from '../lib/args.ts';
+import { booleanFlag, parseCommandLine, parseMaxUses, parseValidFor, stringFlag, type FlagsDef } from '../lib/args.ts';
 import { usageError } from '../lib/errors.ts';
 import type { DecideOptions } from '../lib/manage.ts';
 import { connectionArgs, connectionOptions, requestNameArg, yesArg, type CommandHelp } from './_shared.ts';
@@ -14,16 +14,29 @@ export const args = {
     description:
       'Grant your own request under an AccessPolicy break-glass rule (needs --reason; audited, reviewed later)',
   },
+  'valid-for': {
+    type: 'string',
+    description: 'Narrow a time-bound request to a shorter window, e.g. 10m (never longer than it asks)',
+    valueHint: 'duration',
+  },
+  'max-uses': {
+    type: 'string',
+    description: 'Narrow the request to fewer uses (never more than it asks)',
+    valueHint: 'N',
+  },
   ...connectionArgs,
 } satisfies FlagsDef;
 
 export const help: CommandHelp = {
-  usage: 'kubectl request grant NAME [--yes] [--reason TEXT] [--break-glass] [-n NAMESPACE]',
+  usage:
+    'kubectl request grant NAME [--yes] [--reason TEXT] [--valid-for DURATION] [--max-uses N] [--break-glass] [-n NAMESPACE]',
   examples: [
     '# Review a request, then confirm',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop',
     '# Without a prompt (scripts, chat bots)',
     'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --yes',
+    '# Grant less than asked: ten minutes of a one-hour request, two uses',
+    'kubectl request grant alice-web-7fb96c846b-pcnxl-x2kqp -n shop --valid-for 10m --max-uses 2',
     '# Emergency: a member of a break-glass group grants their own request',
     'kubectl request grant carol-web-0-x2kqp -n shop --break-glass --reason "INC-7: checkout is down"',
   ],
@@ -53,6 +66,12 @@ export function parseDecideArgs(rawArgs: readonly string[], status: DecideOption
       throw usageError('--break-glass needs --reason "...": a break-glass grant is audited and reviewed');
     options.breakGlass = true;
   }
+  const validFor = stringFlag(parsed, 'valid-for');
+  const maxUses = parseMaxUses(stringFlag(parsed, 'max-uses'));
+  if ((validFor !== undefined || maxUses !== undefined) && status !== 'granted')
+    throw usageError('--valid-for and --max-uses narrow a grant; a denial takes neither');
+  if (validFor !== undefined) options.validFor = parseValidFor(validFor);
+  if (maxUses !== undefined) options.maxUses = maxUses;
   return options;
 }
 

@@ -243,6 +243,13 @@ export function parseValidFor(text: string | undefined): string {
   return text;
 }
 
+/** `--max-uses N`: a whole number of at least 1, or undefined when absent. */
+export function parseMaxUses(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d{0,8}$/.test(text)) throw usageError(`--max-uses needs a whole number of at least 1 (got "${text}")`);
+  return Number(text);
+}
+
 export const DEFAULT_WAIT_MS = 15 * 60_000;
 
 /** `--wait` alone means the default timeout; `--wait=10m` or `--wait 10m` sets it; absent means do not wait. */

@@ -27,6 +27,7 @@ export interface PodLike {
   metadata?: {
     name?: string;
     namespace?: string;
+    uid?: string;
     annotations?: Record<string, string>;
     creationTimestamp?: Timestamp | null;
     deletionTimestamp?: Timestamp | null;

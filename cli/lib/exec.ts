@@ -25,6 +25,10 @@ export interface RequestCommon {
   run?: boolean;
   /** `--break-glass`: grant it yourself at once under an AccessPolicy's break-glass rule (needs `reason`). */
   breakGlass?: boolean;
+  /** --max-uses: spec.maxUses. */
+  maxUses?: number;
+  /** --pin: pin the request to the pod object as it is now (spec.forObject.uid). */
+  pin?: boolean;
 }
 
 export interface ExecOptions extends RequestCommon {
@@ -112,6 +116,27 @@ export function identicalPending(
   );
 }
 
+/** --pin: the uid of the pod as it is now, or an error saying why it cannot be pinned. */
+async function podUID(cluster: Cluster, namespace: string, pod: string): Promise<string> {
+  let uid: string | undefined;
+  try {
+    uid = (await cluster.readPod(namespace, pod)).metadata?.uid;
+  } catch (error) {
+    const why = explainError(error, {
+      action: `read pod ${pod} to pin the request to it`,
+      namespace,
+      server: cluster.server,
+    });
+    throw new CliError(
+      `--pin: ${why.message}; --pin needs to read the pod (get pods); leave --pin out to ask without it`,
+      why.exitCode,
+    );
+  }
+  if (!uid)
+    throw new CliError(`--pin: pod ${namespace}/${pod} has no uid to pin to; leave --pin out to ask without it`);
+  return uid;
+}
+
 /** Creates the planned request and, with --wait, waits for the decision and RBAC. */
 export async function createAndMaybeWait(
   deps: CommandDeps,
@@ -125,6 +150,8 @@ export async function createAndMaybeWait(
   // The body is built as an AccessRequest (requests.ts); its declared input type is unknown.
   const body = structuredClone(planned.body) as AccessRequest;
   if (options.reason) body.spec.reason = options.reason;
+  if (options.maxUses !== undefined) body.spec.maxUses = options.maxUses;
+  if (options.pin) body.spec.forObject.uid = await podUID(cluster, namespace, body.spec.forObject.name);
   if (options.onBehalfOf && options.onBehalfOf !== me) {
     body.metadata = { ...body.metadata, annotations: { ...body.metadata?.annotations, [CREATED_BY]: me } };
   }

@@ -9,6 +9,7 @@ import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
 import { needsReview, reviewState } from '../../functions/breakglass.ts';
 import { statusOf } from '../../adapters/errors.ts';
 import { breakGlass, reviewLines } from './breakglass.ts';
+import { narrowingProblem } from '../../functions/grant/scope.ts';
 import {
   buildGrant,
   connectionFlags,
@@ -70,8 +71,37 @@ export interface DecideOptions {
   reason?: string;
   /** `grant --break-glass`: the requester grants their own request under a policy's break-glass rule. */
   breakGlass?: boolean;
+  /** Narrowing (grant only): a shorter window, fewer uses. */
+  validFor?: string;
+  maxUses?: number;
   yes: boolean;
   connection: ConnectionOptions;
+}
+
+/**
+ * What --valid-for and --max-uses narrow (`10m instead of 1h, 2 uses instead of any number`), or
+ * undefined without them; refused before the prompt with the webhook's own rule when they would widen.
+ */
+function narrowing(request: AccessRequest, options: DecideOptions): string | undefined {
+  if (!options.validFor && options.maxUses === undefined) return undefined;
+  const problem = narrowingProblem(request, {
+    metadata: { name: '', namespace: request.metadata.namespace, uid: '', resourceVersion: '' },
+    spec: {
+      grantFor: request.metadata.name,
+      grantedBy: { username: '' },
+      ...(options.validFor ? { validFor: options.validFor } : {}),
+      ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+    },
+    status: options.status,
+  });
+  if (problem) throw new CliError(`cannot grant ${request.metadata.name} that way: ${problem}`, ExitCode.USAGE);
+  const parts: string[] = [];
+  if (options.validFor) parts.push(`${options.validFor} instead of ${request.spec.validFor}`);
+  if (options.maxUses !== undefined)
+    parts.push(
+      `${options.maxUses} use${options.maxUses === 1 ? '' : 's'} instead of ${request.spec.maxUses ?? 'any number'}`,
+    );
+  return parts.join(', ');
 }
 
 export async function decide(deps: CommandDeps, options: DecideOptions): Promise<number> {
@@ -104,11 +134,13 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
     throw new CliError(`you cannot ${verb} your own request ${options.name}; another approver has to`, ExitCode.DENIED);
   }
 
+  const narrowed = narrowing(request, options);
   io.stdout(summarizeRequest(request, deps.now()));
   if (state.state === 'pending' && state.required > 1) {
     const by = state.approvedBy.length ? ` (by ${state.approvedBy.join(', ')})` : '';
     io.stdout(`  approvals:   ${state.approvals} of ${state.required}${by}`);
   }
+  if (narrowed) io.stdout(`  narrowed:    ${narrowed}`);
   await confirm(io, `${verb === 'grant' ? 'Grant' : 'Deny'} this request?`, {
     yes: options.yes,
     what: `${verb} ${options.name}`,
@@ -118,6 +150,8 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
     granter: me,
     status: options.status,
     ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.validFor ? { validFor: options.validFor } : {}),
+    ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
     // A policy that wants several approvals: the first approver's grant already has the plain name.
     second: grants.some(
       (grant) => grant.spec.grantFor === request.metadata.name && grant.spec.grantForUID === request.metadata.uid,
@@ -145,7 +179,12 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
       `granted ${options.name}: ${after} of ${state.required} approvals; it needs ${state.required - after} more from other approvers`,
     );
   } else if (options.status === 'granted') {
-    const access = request.spec.validFor ? `for ${request.spec.validFor}` : 'once';
+    const window = options.validFor ?? request.spec.validFor;
+    const uses = options.maxUses ?? request.spec.maxUses;
+    const access =
+      (window ? `for ${window}` : 'once') +
+      (uses !== undefined && (window || uses > 1) ? `, ${uses} use${uses === 1 ? '' : 's'}` : '') +
+      (narrowed ? `; narrowed: ${narrowed}` : '');
     const command = kubectlCommand(request);
     if (command) {
       io.stdout(`granted ${options.name}: ${request.spec.userInfo.username} may now run (${access}):`);

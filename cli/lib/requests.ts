@@ -108,6 +108,9 @@ export function buildGrant(input: {
   reason?: string;
   /** Another approver's grant exists (a policy wants several): this one is named after its approver. */
   second?: boolean;
+  /** Narrowing: a shorter window, fewer uses (kubectl request grant --valid-for, --max-uses). */
+  validFor?: string;
+  maxUses?: number;
 }): AccessGrantBody {
   const { request } = input;
   const name = input.second ? secondGrantName(request.metadata.name, input.granter) : grantName(request.metadata.name);
@@ -120,6 +123,8 @@ export function buildGrant(input: {
       ...(request.metadata.uid ? { grantForUID: request.metadata.uid } : {}),
       grantedBy: { username: input.granter },
       ...(input.reason ? { reason: input.reason } : {}),
+      ...(input.validFor ? { validFor: input.validFor } : {}),
+      ...(input.maxUses !== undefined ? { maxUses: input.maxUses } : {}),
     },
     status: input.status,
   };

@@ -26,9 +26,13 @@ export function commandText(request: AccessRequest): string {
 }
 
 export function accessText(request: AccessRequest): string {
-  return request.spec.validFor
-    ? `for ${request.spec.validFor} from the grant`
-    : `once (a single ${oneUse(request.spec)})`;
+  const { validFor, maxUses } = request.spec;
+  const pinned = request.spec.forObject.uid ? `, only pod uid ${request.spec.forObject.uid}` : '';
+  const uses = maxUses === undefined ? '' : maxUses === 1 ? ', once' : `, ${maxUses} uses`;
+  if (validFor) return `for ${validFor} from the grant${uses}${pinned}`;
+  return maxUses !== undefined && maxUses > 1
+    ? `${maxUses} times (${maxUses} single ${oneUse(request.spec)}s)${pinned}`
+    : `once (a single ${oneUse(request.spec)})${pinned}`;
 }
 
 export function customKeysText(request: AccessRequest): string {
@@ -48,8 +52,13 @@ export function stateText(state: GrantState, now: Date): string {
       return state.required > 1 ? `Pending (${state.approvals} of ${state.required} approvals)` : 'Pending';
     case 'denied':
       return 'Denied';
-    case 'granted':
-      return state.expiresAt ? `Granted (${formatAge(state.expiresAt.getTime() - now.getTime())} left)` : 'Granted';
+    case 'granted': {
+      const left = [
+        ...(state.expiresAt ? [`${formatAge(state.expiresAt.getTime() - now.getTime())} left`] : []),
+        ...(state.maxUses !== undefined && state.maxUses > 1 ? [`${state.uses} of ${state.maxUses} uses`] : []),
+      ];
+      return left.length ? `Granted (${left.join(', ')})` : 'Granted';
+    }
     case 'used':
       return 'Used';
     case 'expired':

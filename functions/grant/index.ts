@@ -11,6 +11,7 @@ import { reviewBreakGlassGrant, reviewReview } from './breakglass.ts';
 import { breakGlassRules } from '../breakglass.ts';
 import { AccessGrant, describeIssues } from '../schemas.ts';
 import { allow, deny, type Concern } from '../types.ts';
+import { narrowingProblem } from './scope.ts';
 
 export const grant: Concern = async (admission, lookup, context) => {
   if (admission.operation === 'DELETE') return reviewDelete('AccessGrant', admission, lookup, context);
@@ -86,6 +87,8 @@ export const grant: Concern = async (admission, lookup, context) => {
       `you cannot ${accessGrant.status === 'denied' ? 'decide on' : 'grant'} your own AccessRequest "${name}"; another approver has to${glass}`,
     );
   }
+  const narrowing = narrowingProblem(accessRequest, accessGrant);
+  if (narrowing) return deny(narrowing);
   const policies = await lookup.policiesFor(namespace);
   const broken = brokenPolicy(namespace, policies);
   if (broken) return deny(broken);

@@ -131,8 +131,8 @@ function checkSpec(namespace: string, accessRequest: AccessRequest, maxValidForM
 }
 
 /**
- * UPDATE of an AccessRequest's status: kube-request-access alone marks a one-shot request used
- * (and gives it back), and merge-patches its state and conditions (functions/status; a PATCH is an
+ * UPDATE of an AccessRequest's status: kube-request-access alone counts a request's uses (and
+ * gives one back), and merge-patches its state and conditions (functions/status; a PATCH is an
  * UPDATE to admission). Anyone else writing it could make a used request usable again; RBAC gives
  * no one else accessrequests/status, and this holds even where RBAC is looser.
  * Allowed without an audit event: the status only restates what was audited when it happened (the

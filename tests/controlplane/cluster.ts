@@ -61,6 +61,11 @@ export interface ControlPlaneOptions {
    * start-up and 70 MB; the first start builds .dev/bin/kwok (build-kwok.sh, a few minutes).
    */
   kwok?: boolean;
+  /**
+   * More kube-apiserver flags, after the ones set here (runtime flags only: the binary is not
+   * rebuilt), e.g. `--audit-policy-file` and `--audit-log-path` for a test of its audit log.
+   */
+  apiserverArgs?: readonly string[];
 }
 
 export interface KubectlResult {
@@ -521,6 +526,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     '--allow-privileged=true',
     '--profiling=false',
     '--v=1',
+    ...(options.apiserverArgs ?? []),
   ];
   const controlplaneArgs = [
     `--parent-pid=${process.pid}`,

@@ -151,7 +151,7 @@ describe('Kubernetes backend', () => {
     assert.equal(backend.isReady(), true);
   });
 
-  it('marks a one-shot request used only on the resourceVersion read, once, and gives it back once', async () => {
+  it('counts a one-shot use once (a stale resourceVersion is re-read, not lost), and gives it back once', async () => {
     const live = await getJson<{ metadata: { uid: string; resourceVersion: string } }>(cp, [
       'accessrequest',
       '-n',
@@ -165,7 +165,16 @@ describe('Kubernetes backend', () => {
       uid: live.metadata.uid,
       resourceVersion: live.metadata.resourceVersion,
     };
-    await assert.rejects(backend.effects.run({ ...effect, resourceVersion: '1' }), EffectConflict);
+    // Another write since the read (a replica, a status condition): re-read, checked again, counted.
+    const stale = await backend.effects.run({ ...effect, resourceVersion: '1' });
+    assert.equal(stale?.type, 'release-request');
+    assert.equal(
+      (await getJson<{ status?: { uses?: number } }>(cp, ['accessrequest', '-n', 'team-a', 'r-other-pod'])).status
+        ?.uses,
+      1,
+    );
+    await backend.effects.run(stale!);
+    // Two at once from the same (now stale) read: exactly one counts the one use.
     const results = await Promise.allSettled([backend.effects.run(effect), backend.effects.run(effect)]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;

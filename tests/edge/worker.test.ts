@@ -239,9 +239,18 @@ describe('fetch lookup and effects', () => {
     await assert.rejects(lookup.grantsFor('team-a', 'r1'), /HTTP 403 \(give the token get, list and delete/);
   });
 
-  it('consumes with uid and resourceVersion preconditions; 409 and 404 are a lost race', async () => {
+  it('consumes with uid and resourceVersion preconditions; 404, and 409 with the request used meanwhile, are a lost race', async () => {
     let status = 200;
-    const api = fakeFetch(() => ({ status, body: {} }));
+    // A 409 is followed by a live read: the request, used up by another replica meanwhile.
+    const used = {
+      metadata: { name: 'r1', namespace: 'team-a', uid: 'uid-1', resourceVersion: '9' },
+      spec: {
+        userInfo: { username: 'alice' },
+        forObject: { resource: { resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
+      },
+      status: { uses: 1, usedAt: '2026-01-01T00:00:00Z' },
+    };
+    const api = fakeFetch((call) => (call.method === 'GET' ? { status: 200, body: used } : { status, body: {} }));
     const effects = fetchEffects({
       client: kubernetesClient({ server: 'https://k8s.example.com', token: 't', fetch: api.fn }),
       logger: silentLogger,

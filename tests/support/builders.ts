@@ -91,6 +91,10 @@ export function accessRequest(
     uid?: string;
     createdAt?: string;
     customKeys?: Record<string, string>;
+    maxUses?: number;
+    /** spec.forObject.uid: pinned to one pod object. */
+    podUID?: string;
+    status?: { uses?: number; usedAt?: string };
   } = {},
 ): AccessRequest {
   const namespace = options.namespace ?? 'team-a';
@@ -112,6 +116,7 @@ export function accessRequest(
         subResource: options.subResource ?? 'exec',
         name: options.pod ?? 'web-0',
         namespace: options.targetNamespace ?? namespace,
+        ...(options.podUID ? { uid: options.podUID } : {}),
       },
       validFor: options.validFor ?? '',
       execOptions: {
@@ -123,7 +128,9 @@ export function accessRequest(
         ...(options.tty ? { tty: true } : {}),
       },
       ...(options.customKeys ? { customKeys: options.customKeys } : {}),
+      ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
     },
+    ...(options.status ? { status: options.status } : {}),
   });
 }
 
@@ -138,6 +145,9 @@ export function accessGrant(
     /** Default: the uid `accessRequest()` gives a request named `grantFor`; null leaves it out. */
     grantForUID?: string | null;
     reason?: string;
+    /** Narrowing: spec.validFor and spec.maxUses. */
+    validFor?: string;
+    maxUses?: number;
   } = {},
 ): AccessGrant {
   const grantFor = options.grantFor ?? 'alice-web-0';
@@ -157,6 +167,8 @@ export function accessGrant(
       grantedBy: { username: options.grantedBy ?? 'carol' },
       ...(grantForUID !== null ? { grantForUID } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.validFor ? { validFor: options.validFor } : {}),
+      ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
     },
     status: options.status ?? 'granted',
   });
@@ -210,6 +222,7 @@ export function lookupOf(
     grantsFor: (n, name) => cluster.grantsFor(n, name),
     policiesFor: (n) => cluster.policiesFor(n),
     isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
+    podUID: (n, name) => cluster.podUID(n, name),
   };
 }
 
@@ -229,6 +242,7 @@ export function shellPorts(
       grantsFor: (namespace, name) => cluster.grantsFor(namespace, name),
       policiesFor: (namespace) => cluster.policiesFor(namespace),
       isAuthorized: (user, attributes) => cluster.isAuthorized(user, attributes),
+      podUID: (namespace, name) => cluster.podUID(namespace, name),
       ...options.lookup,
     },
     validator: options.validate ? { validateAccessRequest: options.validate } : NO_VALIDATOR,

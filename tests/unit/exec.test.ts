@@ -214,6 +214,7 @@ describe('exec', () => {
         name: 'alice-web-0',
         uid: 'uid-alice-web-0',
         resourceVersion: '100',
+        maxUses: 1,
       },
     ]);
   });

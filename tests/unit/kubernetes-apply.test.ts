@@ -10,9 +10,10 @@ import {
   type ObjectDeleter,
   type RoleBindingWriter,
 } from '../../adapters/kubernetes/apply.ts';
-import { fetchWrites, type KubernetesClient } from '../../adapters/edge/kubernetes.ts';
+import { fetchLookup, fetchWrites, type KubernetesClient } from '../../adapters/edge/kubernetes.ts';
 import { silentLogger } from '../../adapters/log.ts';
 import { EffectConflict } from '../../adapters/ports.ts';
+import type { StatusBody } from '../../adapters/request-status.ts';
 import type { CleanupEvent } from '../../functions/cleanup/index.ts';
 import type { RoleBindingPlan } from '../../functions/reconcile/index.ts';
 import { NOW } from '../support/builders.ts';
@@ -31,51 +32,186 @@ const consume = {
   resourceVersion: '7',
 };
 
+/** An AccessRequest on a fake API server: status PUTs with its preconditions, and live reads. */
+interface FakeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; uid: string; resourceVersion: string };
+  spec: unknown;
+  status: Record<string, unknown>;
+}
+interface FakeServer {
+  object: FakeObject;
+  puts: StatusBody[];
+  reads: number;
+  bump(status?: Record<string, unknown>): void;
+  writer: {
+    replaceRequestStatus(ns: string, name: string, body: StatusBody): Promise<unknown>;
+    readRequest(): Promise<unknown>;
+  };
+}
+function fakeServer(initial: { uses?: number; usedAt?: string; conditions?: unknown[] } = {}): FakeServer {
+  const server: FakeServer = {
+    object: {
+      apiVersion: 'kube-request-access.io/v1',
+      kind: 'AccessRequest',
+      metadata: { name: 'r1', namespace: 'team-a', uid: 'uid-1', resourceVersion: '7' },
+      spec: {
+        userInfo: { username: 'alice' },
+        forObject: { resource: { resource: 'pods' }, subResource: 'exec', name: 'web', namespace: 'team-a' },
+      },
+      status: initial as Record<string, unknown>,
+    },
+    puts: [],
+    reads: 0,
+    /** Another writer (a replica, a conditions patch): a new resourceVersion, and maybe a new status. */
+    bump(status: Record<string, unknown> = server.object.status) {
+      server.object = {
+        ...server.object,
+        metadata: {
+          ...server.object.metadata,
+          resourceVersion: String(Number(server.object.metadata.resourceVersion) + 1),
+        },
+        status,
+      };
+    },
+    writer: {
+      replaceRequestStatus: async (_ns, _name, body) => {
+        server.puts.push(body);
+        if (
+          body.metadata.uid !== server.object.metadata.uid ||
+          body.metadata.resourceVersion !== server.object.metadata.resourceVersion
+        )
+          throw new KubernetesApiError(409, 'Conflict', 'the object has been modified');
+        server.bump(body.status);
+        return server.object;
+      },
+      readRequest: async () => (server.reads++, structuredClone(server.object)),
+    },
+  };
+  return server;
+}
+
 describe('statusEffects', () => {
-  it('marks a one-shot used with the uid and resourceVersion read, and answers the release on the new resourceVersion', async () => {
-    const bodies: unknown[] = [];
+  it('counts a one-shot use (uses and usedAt) on the resourceVersion read, and gives it back on the one it produced', async () => {
+    const server = fakeServer();
     const written: unknown[] = [];
     const effects = statusEffects({
-      writer: {
-        replaceRequestStatus: async (_ns, _name, body) => (bodies.push(body), { metadata: { resourceVersion: '8' } }),
-      },
+      writer: server.writer,
       logger: silentLogger,
       clock: () => NOW,
       onWritten: (object) => written.push(object),
     });
     const inverse = await effects.run(consume);
-    assert.deepEqual(bodies[0], {
+    assert.deepEqual(server.puts[0], {
       apiVersion: 'kube-request-access.io/v1',
       kind: 'AccessRequest',
       metadata: { name: 'r1', namespace: 'team-a', uid: 'uid-1', resourceVersion: '7' },
-      status: { usedAt: NOW.toISOString() },
+      status: { uses: 1, usedAt: NOW.toISOString() },
     });
-    assert.deepEqual(inverse, { ...consume, type: 'release-request', resourceVersion: '8' });
+    assert.deepEqual(inverse, {
+      ...consume,
+      type: 'release-request',
+      resourceVersion: '8',
+      status: { uses: 1, usedAt: NOW.toISOString() },
+    });
     assert.equal(written.length, 1, 'the written object goes to the cache');
     assert.equal(await effects.run(inverse!), undefined, 'a release has no inverse');
-    assert.deepEqual((bodies[1] as { status: unknown }).status, {});
+    assert.deepEqual(server.puts[1]!.status, { uses: 0 });
+    assert.equal(server.reads, 0, 'no conflict, no re-read');
+  });
+
+  it('counts a use of N without usedAt, and marks usedAt with the last', async () => {
+    const server = fakeServer({ uses: 1 });
+    const effects = statusEffects({ writer: server.writer, logger: silentLogger, clock: () => NOW });
+    await effects.run({ ...consume, maxUses: 3, status: { uses: 1 } });
+    assert.deepEqual(server.object.status, { uses: 2 });
+    await effects.run({ ...consume, resourceVersion: '8', maxUses: 3, status: { uses: 2 } });
+    assert.deepEqual(server.object.status, { uses: 3, usedAt: NOW.toISOString() });
+  });
+
+  it('on a conflict re-reads, keeps what another writer put into the status, and retries', async () => {
+    const server = fakeServer();
+    server.bump({ conditions: [{ type: 'Granted', status: 'True' }] }); // a conditions patch after the decision read
+    const effects = statusEffects({ writer: server.writer, logger: silentLogger, clock: () => NOW });
+    const inverse = await effects.run(consume);
+    assert.equal(server.reads, 1);
+    assert.equal(server.puts.length, 2);
+    assert.deepEqual(server.object.status, {
+      conditions: [{ type: 'Granted', status: 'True' }],
+      uses: 1,
+      usedAt: NOW.toISOString(),
+    });
+    server.bump({ ...server.object.status, conditions: [{ type: 'Used', status: 'True' }] });
+    await effects.run(inverse!);
+    assert.deepEqual(server.object.status, { conditions: [{ type: 'Used', status: 'True' }], uses: 0 });
+  });
+
+  it('on a conflict refuses when the re-read shows no use left, the window over, or another object', async () => {
+    const effects = (server: ReturnType<typeof fakeServer>, at = NOW) =>
+      statusEffects({ writer: server.writer, logger: silentLogger, clock: () => at });
+    const usedUp = fakeServer();
+    usedUp.bump({ uses: 3, usedAt: NOW.toISOString() });
+    await assert.rejects(effects(usedUp).run({ ...consume, maxUses: 3, status: { uses: 2 } }), /all 3 uses are used/);
+    assert.equal(usedUp.puts.length, 1, 'no second write');
+
+    const oneShot = fakeServer();
+    oneShot.bump({ uses: 1, usedAt: NOW.toISOString() });
+    await assert.rejects(effects(oneShot).run(consume), (error) => error instanceof EffectConflict);
+
+    const late = fakeServer();
+    late.bump();
+    const expiresAt = new Date(NOW.getTime() + 1).toISOString();
+    await assert.rejects(
+      effects(late, new Date(NOW.getTime() + 5)).run({ ...consume, maxUses: 3, expiresAt }),
+      /window ended/,
+    );
+
+    const recreated = fakeServer();
+    recreated.object.metadata.uid = 'uid-2';
+    await assert.rejects(effects(recreated).run(consume), /deleted \(or re-created\)/);
+  });
+
+  it('gives back only the one use it added, after others counted theirs', async () => {
+    const server = fakeServer({ uses: 2 });
+    const effects = statusEffects({ writer: server.writer, logger: silentLogger, clock: () => NOW });
+    const inverse = await effects.run({ ...consume, maxUses: 3, status: { uses: 2 } });
+    assert.deepEqual(server.object.status, { uses: 3, usedAt: NOW.toISOString() });
+    server.bump({ uses: 3, usedAt: NOW.toISOString(), conditions: [] }); // another writer meanwhile
+    await effects.run(inverse!);
+    assert.deepEqual(server.object.status, { uses: 2, conditions: [] }, 'one use left again, usedAt gone');
+  });
+
+  it('gives up after a bounded number of conflicts, denying', async () => {
+    const server = fakeServer();
+    server.bump();
+    server.writer.readRequest = async () => {
+      server.reads++;
+      server.bump(); // changes every time it is read
+      return structuredClone({ ...server.object, metadata: { ...server.object.metadata, resourceVersion: '0' } });
+    };
+    const effects = statusEffects({ writer: server.writer, logger: silentLogger, attempts: 3 });
+    await assert.rejects(effects.run(consume), /kept changing under 3 attempts/);
+    assert.equal(server.puts.length, 3);
   });
 
   for (const client of ['client-node', 'fetch'] as const) {
-    it(`reads 409 and 404 from ${client} as a lost race, anything else as a failure`, async () => {
-      let status = 409;
+    it(`reads 404 from ${client} as a lost race, anything but 409 as a failure`, async () => {
+      let status = 404;
       const effects = statusEffects({
         writer: {
           replaceRequestStatus: async () => {
             throw apiError(status, client);
           },
+          readRequest: async () => undefined,
         },
         logger: silentLogger,
       });
-      for (status of [409, 404]) await assert.rejects(effects.run(consume), EffectConflict);
+      await assert.rejects(effects.run(consume), EffectConflict);
+      status = 409;
+      await assert.rejects(effects.run(consume), /deleted/, 'a 409 and then no object: lost');
       status = 500;
       await assert.rejects(effects.run(consume), (error) => !(error instanceof EffectConflict));
-      status = 409;
-      await assert.rejects(
-        effects.run({ ...consume, type: 'release-request' }),
-        (error) => !(error instanceof EffectConflict),
-        'a release that fails is no race',
-      );
     });
   }
 });
@@ -198,5 +334,49 @@ describe('fetchWrites (the edge client implementing the write interfaces)', () =
       ],
     );
     assert.deepEqual((calls[1]!.body as { preconditions: unknown }).preconditions, { uid: 'uid-g1' });
+  });
+});
+
+describe('the edge client for grant scope', () => {
+  const client = (answers: Record<string, unknown>): KubernetesClient & { paths: string[] } => {
+    const paths: string[] = [];
+    return {
+      paths,
+      get: async (path) => {
+        paths.push(path);
+        if (!(path in answers)) throw new KubernetesApiError(404, 'NotFound', 'not found');
+        const answer = answers[path];
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+      post: async () => ({}),
+      put: async () => ({}),
+      delete: async () => ({}),
+    };
+  };
+
+  it("reads a pod's uid with one GET, undefined for no pod, and rejects on any other error", async () => {
+    const pods = client({
+      '/api/v1/namespaces/team-a/pods/web-0': { metadata: { uid: 'pod-uid-1' } },
+      '/api/v1/namespaces/team-a/pods/down': new KubernetesApiError(500, '', 'HTTP 500'),
+    });
+    const lookup = fetchLookup({ client: pods, logger: silentLogger });
+    assert.equal(await lookup.podUID('team-a', 'web-0'), 'pod-uid-1');
+    assert.equal(await lookup.podUID('team-a', 'gone'), undefined);
+    await assert.rejects(lookup.podUID('team-a', 'down'), /HTTP 500/);
+    assert.deepEqual(pods.paths, [
+      '/api/v1/namespaces/team-a/pods/web-0',
+      '/api/v1/namespaces/team-a/pods/gone',
+      '/api/v1/namespaces/team-a/pods/down',
+    ]);
+  });
+
+  it('re-reads an AccessRequest live for a retried status write, undefined when it is gone', async () => {
+    const object = { metadata: { name: 'r1', uid: 'u' } };
+    const writes = fetchWrites(
+      client({ '/apis/kube-request-access.io/v1/namespaces/team-a/accessrequests/r1': object }),
+    );
+    assert.deepEqual(await writes.readRequest('team-a', 'r1'), object);
+    assert.equal(await writes.readRequest('team-a', 'r2'), undefined);
   });
 });

@@ -387,9 +387,10 @@ describe('exec review with AccessPolicies', () => {
     assert.equal(event?.type, 'audit-exec');
     assert.equal(event?.type === 'audit-exec' && event.data.policy, 'reads');
     assert.deepEqual(decision.auditAnnotations, {
-      'access-request': 'alice-web-0',
+      'access-request': 'team-a/alice-web-0',
       'access-request-uid': 'uid-alice-web-0',
       'access-policy': 'reads',
+      'access-request-use': '1/1',
     });
   });
 
@@ -422,9 +423,10 @@ describe('exec review with AccessPolicies', () => {
     );
     assert.equal(decision.allowed, true, decision.message);
     assert.deepEqual(decision.auditAnnotations, {
-      'access-request': 'alice-web-0',
+      'access-request': 'team-a/alice-web-0',
       'access-request-uid': 'uid-alice-web-0',
-      'access-grants': 'g1,g2',
+      'access-grants': 'team-a/g1,team-a/g2',
+      'access-request-use': '1/1',
     });
     const event = decision.audit[0];
     assert.ok(event?.type === 'audit-exec' && !('policy' in event.data));

@@ -199,6 +199,7 @@ describe('attach', () => {
         name: 'alice-web-0',
         uid: 'uid-alice-web-0',
         resourceVersion: '100',
+        maxUses: 1,
       },
     ]);
   });

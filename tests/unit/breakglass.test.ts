@@ -284,7 +284,7 @@ describe('exec with a break-glass grant', () => {
     const event = decision.audit[1];
     assert.equal(event?.type === 'audit-break-glass' && event.data.phase, 'used');
     assert.equal(decision.auditAnnotations?.['break-glass-policy'], 'team-a/production');
-    assert.equal(decision.auditAnnotations?.['access-grants'], 'alice-web-0-grant');
+    assert.equal(decision.auditAnnotations?.['access-grants'], 'team-a/alice-web-0-grant');
   });
   it('is refused when the user is no longer in the group', async () => {
     const decision = await exec(

@@ -229,11 +229,11 @@ describe('maxUses at exec time', () => {
   it('a status write by someone else meanwhile (conditions) does not cost the use', async () => {
     const cluster = new MemoryCluster([accessRequest(), accessGrant()]);
     const decision = await exec(execReview(), cluster, context());
-    cluster.setStatus('team-a', 'alice-web-0', { conditions: [{ type: 'Granted' }] } as never);
+    cluster.setStatus('team-a', 'alice-web-0', { conditions: [{ type: 'Granted', status: 'True' }] } as never);
     assert.equal(await carryOut(cluster, decision), true);
     const status = (await cluster.accessRequest('team-a', 'alice-web-0'))?.status as Record<string, unknown>;
     assert.equal(status.uses, 1);
-    assert.deepEqual(status.conditions, [{ type: 'Granted' }], 'the other writer’s fields stay');
+    assert.deepEqual(status.conditions, [{ type: 'Granted', status: 'True' }], 'the other writer’s fields stay');
   });
 
   it('a time-bound request without maxUses is not counted; it is preferred over a counted one', async () => {

@@ -20,6 +20,8 @@ mkdir -p "$(dirname "$out")"
 out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 
 say() { printf '%s build: %s\n' "$name" "$*" >&2; }
+# shellcheck source=lib/go-build.sh
+source "$here/lib/go-build.sh"
 
 if ! command -v go >/dev/null 2>&1; then
   say "the Go toolchain is required (go 1.24 or newer on PATH) to build $name"
@@ -29,29 +31,14 @@ fi
 inputs_hash() {
   (
     printf '%s %s\n' "$package" "$version"
-    cat "$caller" "$here/go-install.sh"
+    cat "$caller" "$here/go-install.sh" "$here/lib/go-build.sh"
     go version
     go env GOOS GOARCH CGO_ENABLED
   ) | sha256sum | cut -d' ' -f1
 }
 
 hash=$(inputs_hash)
-stamp="$out.inputs"
-if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-  exit 0
-fi
-
-exec 9>"$out.lock"
-if ! flock -n 9; then
-  say "another build is running, waiting for it"
-  flock 9
-  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-    exit 0
-  fi
-fi
-
-start=$(date +%s)
-elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+go_build_lock "$out" "$hash"
 
 say "building $name $version from Go modules (the first time downloads its modules)…"
 work="$out.work.$$"
@@ -63,32 +50,16 @@ jobs=${CONTROLPLANE_BUILD_JOBS:-2}
 ldflags="-s -w"
 for flag in "$@"; do ldflags+=" $flag"; done
 
-# `go install -v` names each package as it compiles it: turn that into a coarse progress report.
+# `go install -v` names each package as it compiles it: a coarse progress report.
 say "downloading and compiling with -p $jobs…"
-count=0
-status=1
-last=$(date +%s)
-while IFS= read -r line; do
-  if [[ $line == "__exit "* ]]; then
-    status=${line#__exit } # go install's own exit status, appended below
-    continue
-  fi
-  if [[ $line == *" "* || $line == *:* ]]; then
-    printf '%s\n' "$line" >&2 # download, compiler or linker message, not a package name
-    continue
-  fi
-  count=$((count + 1))
-  now=$(date +%s)
-  if ((now - last >= 20)); then
-    say "compiled $count packages ($(elapsed))…"
-    last=$now
-  fi
-done < <(cd "$work" && GOBIN="$tmpbin" GOFLAGS=-buildvcs=false GO111MODULE=on \
-  go install -p "$jobs" -trimpath -v -ldflags "$ldflags" "$package@$version" 2>&1; echo "__exit $?")
-if [[ $status != 0 ]]; then
-  say "go install failed (exit $status) after $(elapsed)"
+install_tool() {
+  cd "$work" && GOBIN="$tmpbin" GOFLAGS=-buildvcs=false GO111MODULE=on \
+    go install -p "$jobs" -trimpath -v -ldflags "$ldflags" "$package@$version"
+}
+if ! go_build_progress "" install_tool; then
+  say "go install failed after $(go_build_elapsed)"
   exit 1
 fi
 mv -f "$tmpbin/$(basename "$package")" "$out"
-printf '%s\n' "$hash" >"$stamp"
-say "built $out ($version) in $(elapsed)"
+printf '%s\n' "$hash" >"$out.inputs"
+say "built $out ($version) in $(go_build_elapsed)"

@@ -19,6 +19,9 @@ out=${1:-$root/.dev/bin/kwok}
 mkdir -p "$(dirname "$out")"
 
 say() { printf 'kwok build: %s\n' "$*" >&2; }
+lib=$here/../../scripts/lib/go-build.sh
+# shellcheck source=../../scripts/lib/go-build.sh
+source "$lib"
 
 if ! command -v go >/dev/null 2>&1; then
   say "the Go toolchain is required (go 1.26 or newer on PATH, or GOTOOLCHAIN=auto) to build KWOK"
@@ -34,7 +37,7 @@ fi
 inputs_hash() {
   (
     cd "$src"
-    cat go.mod go.sum "$here/build-kwok.sh"
+    cat go.mod go.sum "$here/build-kwok.sh" "$lib"
     for f in *.go patches/*.patch; do printf '%s\n' "$f"; cat "$f"; done
     go version
     go env GOOS GOARCH CGO_ENABLED
@@ -42,23 +45,8 @@ inputs_hash() {
 }
 
 hash=$(inputs_hash)
-stamp="$out.inputs"
 data="$out.d"
-if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" && -d $data ]]; then
-  exit 0
-fi
-
-exec 9>"$out.lock"
-if ! flock -n 9; then
-  say "another build is running, waiting for it"
-  flock 9
-  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" && -d $data ]]; then
-    exit 0
-  fi
-fi
-
-start=$(date +%s)
-elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+go_build_lock "$out" "$hash" "$data"
 
 if [[ -x $out ]]; then
   say "inputs changed: rebuilding KWOK $kwok_version (incremental, usually under a minute)…"
@@ -96,35 +84,16 @@ cp "$module_dir"/kustomize/stage/node/fast/node-initialize.yaml "$module_dir"/ku
 chmod -R u+w "$work/data"
 
 jobs=${CONTROLPLANE_BUILD_JOBS:-2}
-say "compiling up to $total packages with -p $jobs ($(elapsed) so far)…"
+say "compiling up to $total packages with -p $jobs ($(go_build_elapsed) so far)…"
 ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}"
 
-# `go build -v` names each package as it compiles it: turn that into a coarse progress report.
-count=0
-status=1
-last=$(date +%s)
-while IFS= read -r line; do
-  if [[ $line == "__exit "* ]]; then
-    status=${line#__exit } # go build's own exit status, appended below
-    continue
-  fi
-  if [[ $line == *" "* || $line == *:* ]]; then
-    printf '%s\n' "$line" >&2 # compiler or linker message, not a package name
-    continue
-  fi
-  count=$((count + 1))
-  now=$(date +%s)
-  if ((now - last >= 20)); then
-    say "compiled $count/$total packages ($(elapsed))…"
-    last=$now
-  fi
-done < <(GOWORK="$work/go.work" go build -p "$jobs" -trimpath -buildvcs=false -v -ldflags "$ldflags" -o "$tmp" . 2>&1; echo "__exit $?")
-if [[ $status != 0 ]]; then
-  say "go build failed (exit $status) after $(elapsed)"
+# `go build -v` names each package as it compiles it: a coarse progress report.
+if ! go_build_progress "$total" env GOWORK="$work/go.work" go build -p "$jobs" -trimpath -buildvcs=false -v -ldflags "$ldflags" -o "$tmp" .; then
+  say "go build failed after $(go_build_elapsed)"
   exit 1
 fi
 rm -rf "$data"
 mv "$work/data" "$data"
 mv -f "$tmp" "$out"
-printf '%s\n' "$hash" >"$stamp"
-say "built $out in $(elapsed)"
+printf '%s\n' "$hash" >"$out.inputs"
+say "built $out in $(go_build_elapsed)"

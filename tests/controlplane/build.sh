@@ -11,6 +11,9 @@ out=${1:-$root/.dev/bin/controlplane}
 mkdir -p "$(dirname "$out")"
 
 say() { printf 'controlplane build: %s\n' "$*" >&2; }
+lib=$root/scripts/lib/go-build.sh
+# shellcheck source=../../scripts/lib/go-build.sh
+source "$lib"
 
 if ! command -v go >/dev/null 2>&1; then
   say "the Go toolchain is required (go 1.24 or newer on PATH) to build kube-apiserver"
@@ -29,7 +32,7 @@ minor=${BASH_REMATCH[2]}
 inputs_hash() {
   (
     cd "$here"
-    cat go.mod go.sum build.sh
+    cat go.mod go.sum build.sh "$lib"
     for f in *.go; do printf '%s\n' "$f"; cat "$f"; done
     go version
     go env GOOS GOARCH CGO_ENABLED
@@ -37,22 +40,7 @@ inputs_hash() {
 }
 
 hash=$(inputs_hash)
-stamp="$out.inputs"
-if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-  exit 0
-fi
-
-exec 9>"$out.lock"
-if ! flock -n 9; then
-  say "another build is running, waiting for it"
-  flock 9
-  if [[ -x $out && -f $stamp && $(cat "$stamp") == "$hash" ]]; then
-    exit 0
-  fi
-fi
-
-start=$(date +%s)
-elapsed() { local s=$(($(date +%s) - start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+go_build_lock "$out" "$hash"
 
 if [[ -x $out ]]; then
   say "inputs changed: rebuilding kube-apiserver $k8s_version (incremental, usually under a minute)…"
@@ -62,7 +50,7 @@ fi
 cd "$here"
 say "resolving Go modules (a cold machine downloads about 500 MB from the module proxy)…"
 total=$(go list -deps . | wc -l)
-say "compiling up to $total packages with -p ${CONTROLPLANE_BUILD_JOBS:-2} ($(elapsed) so far)…"
+say "compiling up to $total packages with -p ${CONTROLPLANE_BUILD_JOBS:-2} ($(go_build_elapsed) so far)…"
 
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
@@ -75,30 +63,11 @@ ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version"
 ldflags+=" -X k8s.io/client-go/pkg/version.gitMajor=$major"
 ldflags+=" -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-# `go build -v` names each package as it compiles it: turn that into a coarse progress report.
-count=0
-status=1
-last=$(date +%s)
-while IFS= read -r line; do
-  if [[ $line == "__exit "* ]]; then
-    status=${line#__exit } # go build's own exit status, appended below
-    continue
-  fi
-  if [[ $line == *" "* || $line == *:* ]]; then
-    printf '%s\n' "$line" >&2 # compiler or linker message, not a package name
-    continue
-  fi
-  count=$((count + 1))
-  now=$(date +%s)
-  if ((now - last >= 20)); then
-    say "compiled $count/$total packages ($(elapsed))…"
-    last=$now
-  fi
-done < <(go build -p "${CONTROLPLANE_BUILD_JOBS:-2}" -trimpath -buildvcs=false -v -ldflags "$ldflags" -o "$tmp" . 2>&1; echo "__exit $?")
-if [[ $status != 0 ]]; then
-  say "go build failed (exit $status) after $(elapsed)"
+# `go build -v` names each package as it compiles it: a coarse progress report.
+if ! go_build_progress "$total" go build -p "${CONTROLPLANE_BUILD_JOBS:-2}" -trimpath -buildvcs=false -v -ldflags "$ldflags" -o "$tmp" .; then
+  say "go build failed after $(go_build_elapsed)"
   exit 1
 fi
 mv -f "$tmp" "$out"
-printf '%s\n' "$hash" >"$stamp"
-say "built $out in $(elapsed)"
+printf '%s\n' "$hash" >"$out.inputs"
+say "built $out in $(go_build_elapsed)"

@@ -58,6 +58,11 @@ export interface LoadResult {
   statuses: Record<number, number>;
   /** Failed or errored requests (no HTTP answer). */
   failures: number;
+  /**
+   * The measured phase as h2load logged it (warm-up excluded): from the first answered request's
+   * start to the last one's end (epoch ms), and how many were answered in it.
+   */
+  window?: { startMs: number; endMs: number; answered: number };
 }
 
 let runs = 0;
@@ -127,11 +132,20 @@ async function h2load(options: LoadOptions, bodyFile: string, logFile: string): 
   // h2load counts 4xx/5xx answers as `failed`; the statuses say which. Only requests without an
   // answer fail here.
   const inFlightAtEnd = options.requests === undefined ? options.clients * options.streams : 0;
+  let startUs = Number.POSITIVE_INFINITY;
+  let endUs = 0;
+  for (const entry of answered) {
+    if (entry.startUs < startUs) startUs = entry.startUs;
+    if (entry.startUs + entry.micros > endUs) endUs = entry.startUs + entry.micros;
+  }
   return {
     rps: summary.rps,
     ...latency,
     statuses,
     failures: Math.max(0, summary.errored + unanswered - inFlightAtEnd),
+    ...(answered.length && Number.isFinite(startUs)
+      ? { window: { startMs: startUs / 1000, endMs: endUs / 1000, answered: answered.length } }
+      : {}),
   };
 }
 

@@ -28,5 +28,7 @@ COPY --from=build /src/dist/kube-request-access.mjs ./dist/kube-request-access.m
 # The image's `node` user (uid 1000); the Deployment also sets runAsNonRoot and a read-only root.
 USER 1000:1000
 EXPOSE 8443
+# The heap capped to fit the manifests' 384Mi memory limit (the Deployment sets the same; docs/benchmarks.md).
+ENV NODE_OPTIONS=--max-old-space-size=288
 ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/kube-request-access.mjs"]
 CMD ["serve", "--address=0.0.0.0:8443", "--cert-file=/etc/kube-request-access/tls/tls.crt", "--key-file=/etc/kube-request-access/tls/tls.key"]

@@ -2,9 +2,21 @@
 import type { AuditEvent, Effect } from '../functions/types.ts';
 
 /** Receives every audit event of every decision. A rejected promise turns the verdict into a denial. */
+/** The answer a review gets: with it, an audit line is also the review's line in the log. */
+export interface ReviewOutcome {
+  operation: string;
+  resource: string;
+  allowed: boolean;
+  code: number;
+  message: string;
+  /** Milliseconds from reading the request to this decision. */
+  ms: number;
+}
+
 export interface AuditSink {
   readonly name: string;
-  record(event: AuditEvent): Promise<void>;
+  /** `outcome`: the answer this review gets, for a log sink that writes the review's one line (adapters/audit/log.ts). */
+  record(event: AuditEvent, outcome?: ReviewOutcome): Promise<void>;
   /** Why the sink cannot take a line right now (closed, backed up); undefined when it can. */
   problem?(): string | undefined;
 }

@@ -76,7 +76,12 @@ export async function createMany(
   from: number,
   to: number,
   make: (i: number) => object,
-  options: { concurrency?: number; onProgress?: (done: number) => void } = {},
+  options: {
+    concurrency?: number;
+    onProgress?: (done: number) => void;
+    /** The object as the apiserver stored it (its uid): grants bind to their request's uid. */
+    onCreated?: (i: number, stored: { metadata?: { uid?: string } }) => void;
+  } = {},
 ): Promise<number> {
   const concurrency = options.concurrency ?? 64;
   let next = from;
@@ -84,7 +89,8 @@ export async function createMany(
   const worker = async (): Promise<void> => {
     while (next < to) {
       const i = next++;
-      const body = JSON.stringify(make(i));
+      const object = make(i) as { metadata?: { name?: string } };
+      const body = JSON.stringify(object);
       for (let attempt = 0; ; attempt++) {
         let answer: Answer;
         try {
@@ -94,7 +100,14 @@ export async function createMany(
           await sleep(200 * (attempt + 1));
           continue;
         }
-        if (answer.status === 201 || answer.status === 200 || answer.status === 409) break;
+        if (answer.status === 201 || answer.status === 200 || answer.status === 409) {
+          if (options.onCreated) {
+            // 409: a retried POST that had gone through; read what is stored.
+            if (answer.status === 409) answer = await client.request('GET', `${path}/${object.metadata?.name}`);
+            options.onCreated(i, JSON.parse(answer.body) as { metadata?: { uid?: string } });
+          }
+          break;
+        }
         if ((answer.status === 429 || answer.status >= 500) && attempt < 8) {
           await sleep(100 * (attempt + 1));
           continue;

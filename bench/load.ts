@@ -58,6 +58,11 @@ export interface LoadResult {
   statuses: Record<number, number>;
   /** Failed or errored requests (no HTTP answer). */
   failures: number;
+  /**
+   * The measured phase as h2load logged it (warm-up excluded): from the first answered request's
+   * start to the last one's end (epoch ms), and how many were answered in it.
+   */
+  window?: { startMs: number; endMs: number; answered: number };
 }
 
 let runs = 0;
@@ -127,11 +132,20 @@ async function h2load(options: LoadOptions, bodyFile: string, logFile: string): 
   // h2load counts 4xx/5xx answers as `failed`; the statuses say which. Only requests without an
   // answer fail here.
   const inFlightAtEnd = options.requests === undefined ? options.clients * options.streams : 0;
+  let startUs = Number.POSITIVE_INFINITY;
+  let endUs = 0;
+  for (const entry of answered) {
+    if (entry.startUs < startUs) startUs = entry.startUs;
+    if (entry.startUs + entry.micros > endUs) endUs = entry.startUs + entry.micros;
+  }
   return {
     rps: summary.rps,
     ...latency,
     statuses,
     failures: Math.max(0, summary.errored + unanswered - inFlightAtEnd),
+    ...(answered.length && Number.isFinite(startUs)
+      ? { window: { startMs: startUs / 1000, endMs: endUs / 1000, answered: answered.length } }
+      : {}),
   };
 }
 
@@ -162,4 +176,50 @@ async function nodeLoad(options: LoadOptions, bodyFile: string): Promise<LoadRes
   const result = await collect(command, argv);
   if (result.code !== 0) throw new Error(`node-load failed (exit ${result.code}): ${result.stderr}`.slice(0, 2000));
   return JSON.parse(result.stdout) as LoadResult;
+}
+
+/** user + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** The process's CPU seconds every 50 ms (epoch ms, seconds), to read off the CPU of a measured window. */
+export function cpuSampler(pid: number): { stop(): [number, number][] } {
+  const samples: [number, number][] = [[Date.now(), cpuSeconds(pid)]];
+  const timer = setInterval(() => samples.push([Date.now(), cpuSeconds(pid)]), 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      samples.push([Date.now(), cpuSeconds(pid)]);
+      return samples;
+    },
+  };
+}
+
+/**
+ * Server CPU µs per review over h2load's measured phase only (warm-up excluded): the CPU between
+ * the window's first request and its last answer (interpolated between samples), divided by the
+ * reviews answered in it. Without a window (the Node load generator), the whole run's CPU over
+ * its answers counted as rps × (duration + warm-up), an estimate.
+ */
+export function cpuPerReview(samples: [number, number][], run: LoadResult, runSeconds: number): number {
+  const at = (ms: number): number => {
+    let i = samples.findIndex(([t]) => t >= ms);
+    if (i <= 0) i = i === 0 ? 1 : samples.length - 1;
+    const [t0, c0] = samples[i - 1]!;
+    const [t1, c1] = samples[i]!;
+    return t1 === t0 ? c1 : c0 + ((c1 - c0) * (ms - t0)) / (t1 - t0);
+  };
+  if (run.window && run.window.answered > 0)
+    return ((at(run.window.endMs) - at(run.window.startMs)) * 1e6) / run.window.answered;
+  const used = samples[samples.length - 1]![1] - samples[0]![1];
+  return (used * 1e6) / Math.max(1, run.rps * runSeconds);
 }

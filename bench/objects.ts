@@ -44,12 +44,13 @@ export function accessRequest(i: number): object {
   };
 }
 
-export function accessGrant(i: number): object {
+/** The grant of request `i`, bound to that request object's uid (a grant without one covers nothing). */
+export function accessGrant(i: number, requestUid: string): object {
   return {
     apiVersion: API_VERSION,
     kind: 'AccessGrant',
     metadata: { name: requestName(i), namespace: NAMESPACE },
-    spec: { grantFor: requestName(i), grantedBy: { username: 'carol' } },
+    spec: { grantFor: requestName(i), grantForUID: requestUid, grantedBy: { username: 'carol' } },
     status: i !== 0 && i % 10 === 5 ? 'denied' : 'granted',
   };
 }

@@ -18,7 +18,18 @@ import {
   type ControlPlane,
 } from '../tests/controlplane/cluster.ts';
 import { ApiClient, collectionPath, createMany } from './feed.ts';
-import { hasCommand, h2loadVersion, INSTALL_H2LOAD, pinned, runLoad, type Generator, type LoadResult } from './load.ts';
+import {
+  cpuPerReview,
+  cpuSampler,
+  cpuSeconds,
+  hasCommand,
+  h2loadVersion,
+  INSTALL_H2LOAD,
+  pinned,
+  runLoad,
+  type Generator,
+  type LoadResult,
+} from './load.ts';
 import { accessGrant, accessRequest, NAMESPACE, review, SCENARIOS, TARGET_POD, type Scenario } from './objects.ts';
 import { profileMarkdown, summariseFile, type ProfileSummary } from './profile.ts';
 import {
@@ -182,19 +193,6 @@ function bundle(script: string): string {
   return out;
 }
 const built = new Set<string>();
-
-/** user + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      .replace(/^.*\) /, '')
-      .split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 interface Proc {
   pid: number;
@@ -362,12 +360,12 @@ async function measure(
     lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
   // Saturated: the better of SATURATED_TRIES runs, since other work on a shared machine only ever slows a run down.
   let max: LoadResult | undefined;
-  let cpu = Number.NaN;
+  let cpuUs = Number.NaN;
   for (let i = 0; i < SATURATED_TRIES; i++) {
-    const cpu0 = cpuSeconds(proc.pid);
+    const sampler = cpuSampler(proc.pid);
     const run = await runLoad({ ...common, ...shape });
-    const used = cpuSeconds(proc.pid) - cpu0;
-    if (!max || run.rps > max.rps) [max, cpu] = [run, used];
+    const samples = sampler.stop();
+    if (!max || run.rps > max.rps) [max, cpuUs] = [run, cpuPerReview(samples, run, DURATION + WARMUP)];
   }
   if (!max) throw new Error('no saturated run');
   const rss = rssMb(proc.pid);
@@ -399,7 +397,7 @@ async function measure(
     p99_ms: half.p99_ms,
     p99_max_ms: max.p99_ms,
     rss_mb: rss.rss,
-    cpu_us: (cpu * 1e6) / Math.max(1, max.rps * (DURATION + WARMUP)),
+    cpu_us: cpuUs,
     server_p99_le_ms: histogramPercentileBound(before, after, 99),
     errors: errorsOf(max) + errorsOf(half),
   };
@@ -455,6 +453,19 @@ const apiVersion = await (async () => {
 try {
   await cp.apply([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    // Developers' standing exec RBAC (developersCanExec binds it in team-a and team-b only): the
+    // webhook alone decides the end-to-end execs in this namespace.
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'kube-request-access:developers-exec', namespace: NAMESPACE },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'kube-request-access:developer-exec',
+      },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'developers' }],
+    },
     {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -485,6 +496,8 @@ try {
   // -- N ----------------------------------------------------------------------------------------
   const admin = new ApiClient({ server: cp.server, caPem: cp.caPem, token: cp.tokens.admin }, 4);
   let fed = 0;
+  /** Each request's uid, which its grant binds to. */
+  const requestUids: string[] = [];
   let e2eDone = false;
   for (const n of NS) {
     if (n > fed) {
@@ -493,8 +506,10 @@ try {
       await createMany(admin, collectionPath('accessrequests', NAMESPACE), fed, n, accessRequest, {
         concurrency: 64,
         onProgress: (d) => progress(`  ${fed + d} AccessRequests`),
+        onCreated: (i, stored) => (requestUids[i] = stored.metadata?.uid ?? ''),
       });
-      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, accessGrant, {
+      const grantFor = (i: number) => accessGrant(i, requestUids[i] ?? '');
+      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, grantFor, {
         concurrency: 64,
         onProgress: (d) => progress(`  ${fed + d} AccessGrants`),
       });
@@ -543,7 +558,7 @@ try {
           rows.push(await measure(server, n, scenario, review(scenario).body, proto, 'informer'));
         }
       }
-      if (!h2Supported.server) await measureH2Wrapper(n);
+      if (!h2Supported.server) throw new Error('the production server did not negotiate HTTP/2 (ALPN h2)');
       if (n === NS[0] && !quick) {
         // Decomposition of the gap to the baseline (h1, exec allowed): framework, then logs.
         await measureMode('hono-minimal', 'baseline', 'Hono+valibot, fixed verdict', 'exec allowed', 'none');
@@ -666,39 +681,7 @@ async function measureMode(
   }
 }
 
-/** HTTP/2 rows from bench/server.ts --mode informer-h2 while adapters/node/server.ts speaks HTTP/1.1 only. */
-async function measureH2Wrapper(n: number): Promise<void> {
-  const port = await freePort();
-  const h2 = await spawnPinned(
-    'bench/server.ts',
-    [
-      '--mode',
-      'informer-h2',
-      '--address',
-      `127.0.0.1:${port}`,
-      '--cert-file',
-      cp.webhookCert,
-      '--key-file',
-      cp.webhookKey,
-      '--kubeconfig',
-      cp.kubeconfig,
-    ],
-    port,
-    cp.caPem,
-    { readyPath: '/readyz', timeoutMs: 600_000 },
-  );
-  try {
-    if (!(await speaksH2(h2.url))) throw new Error('bench/server.ts --mode informer-h2 did not negotiate h2');
-    for (const scenario of quick ? (['exec allowed'] as Scenario[]) : SCENARIOS) {
-      await checkVerdict(h2.url, cp.caPem, scenario);
-      rows.push(await measure(h2, n, scenario, review(scenario).body, 'h2', 'informer'));
-    }
-  } finally {
-    await h2.stop();
-  }
-}
-
-/** Stops `server` (the production one on the registered port) halfway, for the HTTP/2 variant. */
+/** Stops `server` (the production one on the registered port) halfway, for the HTTP/1.1-only variant. */
 async function endToEnd(server: Proc): Promise<typeof e2e> {
   progress(
     `end to end: ${E2E_EXECS} execs through the kube-apiserver, with and without the ValidatingWebhookConfiguration`,
@@ -732,15 +715,15 @@ async function endToEnd(server: Proc): Promise<typeof e2e> {
     await cp.registerWebhook();
     await probeExec(bob, (status, body) => status === 403 && body.includes('admission webhook'));
     await probeExec(alice, (status, body) => status === 400 && body.includes('does not have a host'));
-    await execs('exec allowed, webhook registered (answers 400 "no host")', cp.tokens.alice, 400);
-    await execs('exec denied, webhook registered (answers 403)', cp.tokens.bob, 403);
-    // The same with the webhook speaking HTTP/2 (what the apiserver prefers when it is offered).
+    await execs('exec allowed, webhook registered (HTTP/2, the default; answers 400 "no host")', cp.tokens.alice, 400);
+    await execs('exec denied, webhook registered (HTTP/2; answers 403)', cp.tokens.bob, 403);
+    // The same with the webhook speaking HTTP/1.1 only (--no-http2): which default is better end to end.
     await server.stop();
-    const h2 = await spawnPinned(
+    const h1 = await spawnPinned(
       'bench/server.ts',
       [
         '--mode',
-        'informer-h2',
+        'informer-h1',
         '--address',
         `127.0.0.1:${cp.webhookPort}`,
         '--cert-file',
@@ -756,9 +739,9 @@ async function endToEnd(server: Proc): Promise<typeof e2e> {
     );
     try {
       await probeExec(alice, (status, body) => status === 400 && body.includes('does not have a host'));
-      await execs('exec allowed, webhook over HTTP/2 (bench/server.ts --mode informer-h2)', cp.tokens.alice, 400);
+      await execs('exec allowed, webhook over HTTP/1.1 only (--no-http2)', cp.tokens.alice, 400);
     } finally {
-      await h2.stop();
+      await h1.stop();
     }
     const removed = await cp.kubectl('admin', ['delete', 'validatingwebhookconfiguration', WEBHOOK_CONFIGURATION]);
     if (removed.code !== 0) throw new Error(`removing the ValidatingWebhookConfiguration failed: ${removed.stderr}`);
@@ -824,10 +807,9 @@ async function profileRun(n: number): Promise<ProfileSummary | undefined> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-if (!h2Supported.server)
-  notes.push(
-    'adapters/node/server.ts serves HTTP/1.1 only (no ALPN h2), so the kube-apiserver talks HTTP/1.1 to it. The h2 rows of the webhook come from bench/server.ts --mode informer-h2: the same wiring (Kubernetes backend, audit log, Hono app) served by http2.createSecureServer({ allowHTTP1: true }).',
-  );
+notes.push(
+  'adapters/node/server.ts offers HTTP/2 (ALPN h2, the default) and HTTP/1.1: the h1 rows force HTTP/1.1 (h2load --h1), the h2 rows negotiate h2, both against the same production server.',
+);
 if (generator === 'node')
   notes.push(
     'h2load was not installed: the figures come from the Node fallback load generator (bench/node-load.ts), which can itself be the bottleneck.',
@@ -853,9 +835,9 @@ function goals(): Goal[] {
       const ratio = ours.rps / base.rps;
       const cpuRatio = base.cpu_us / ours.cpu_us;
       out.push({
-        goal: `exec review throughput ≥ 0.75 × baseline (${proto}, N = ${smallest})`,
-        result: `measured ${Math.round(ours.rps)} / ${Math.round(base.rps)} reviews/s = ${ratio.toFixed(2)}; by CPU cost per review ${base.cpu_us.toFixed(0)} / ${ours.cpu_us.toFixed(0)} µs = ${cpuRatio.toFixed(2)}`,
-        met: cpuRatio >= 0.75,
+        goal: `CPU per exec review ≥ 0.5 of bare node:${proto === 'h1' ? 'https' : 'http2'} (${proto}, N = ${smallest}, audit record written before each answer)`,
+        result: `by CPU cost per review ${base.cpu_us.toFixed(0)} / ${ours.cpu_us.toFixed(0)} µs = ${cpuRatio.toFixed(2)}; throughput ${Math.round(ours.rps)} / ${Math.round(base.rps)} reviews/s = ${ratio.toFixed(2)}`,
+        met: cpuRatio >= 0.5,
       });
     }
   }
@@ -875,7 +857,7 @@ function goals(): Goal[] {
     const h2 = execRows.filter((r) => r.proto === 'h2');
     const insideH1 = worstOf(h1, 'server_p99_le_ms');
     out.push({
-      goal: 'p99 < 2 ms inside the webhook at half of max throughput (exec reviews, every N; judged on HTTP/1.1, what the server speaks)',
+      goal: 'p99 < 2 ms inside the webhook at half of max throughput (exec reviews, every N; judged on HTTP/1.1)',
       result: `inside the webhook (its /metrics histogram, bucket bound): worst h1 ${describe(insideH1, 'server_p99_le_ms')}, worst h2 ${describe(worstOf(h2, 'server_p99_le_ms'), 'server_p99_le_ms')}; seen by the load generator (TLS + HTTP + review): worst h1 ${describe(worstOf(h1, 'p99_ms'), 'p99_ms')}, worst h2 ${describe(worstOf(h2, 'p99_ms'), 'p99_ms')}`,
       met: insideH1 ? insideH1.server_p99_le_ms < 2 : undefined,
     });
@@ -892,16 +874,21 @@ function goals(): Goal[] {
         met: cpuSlower <= 1.3,
       });
     }
-    const mem = memory.find((m) => m.n === largest);
-    const bigRows = rows.filter((r) => r.n === largest && r.lookup === 'informer');
-    if (mem && bigRows.length) {
-      const rss = Math.max(...bigRows.map((r) => r.rss_mb));
-      out.push({
-        goal: `server RSS < 250 MB at N = ${largest.toLocaleString('en')}`,
-        result: `${rss.toFixed(0)} MB under load (${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${mem.peakRss.toFixed(0)} MB peak of the production server)`,
-        met: rss < 250,
-      });
-    }
+  }
+  // The issue's memory goals: about twice the seed's 35 MB at N = 1,000; < 250 MB under load at 100,000.
+  for (const [n, idleGoal, loadGoal] of [
+    [1_000, 80, 100],
+    [100_000, undefined, 250],
+  ] as const) {
+    const mem = memory.find((m) => m.n === n);
+    const nRows = rows.filter((r) => r.n === n && r.lookup === 'informer');
+    if (!mem || !nRows.length) continue;
+    const rss = Math.max(...nRows.map((r) => r.rss_mb));
+    out.push({
+      goal: `server RSS at N = ${n.toLocaleString('en')}${idleGoal ? ` ≤ ${idleGoal} MB idle and` : ''} ≤ ${loadGoal} MB under load`,
+      result: `${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${rss.toFixed(0)} MB under load (${mem.peakRss.toFixed(0)} MB peak)`,
+      met: (idleGoal === undefined || mem.idleRss <= idleGoal) && rss <= loadGoal,
+    });
   }
   const listN = LIST_NS.includes(1000) ? 1000 : LIST_NS[LIST_NS.length - 1];
   if (listN !== undefined) {
@@ -984,8 +971,10 @@ ${formatMarkdownTable(rows)}
   throughput, paced (\`h2load --rps\`), ${DURATION} s. **p99@max**: p99 while saturated.
 - **in-webhook p99 ≤**: the webhook's own /metrics histogram over the half-load run (from reading
   the request to the decision, without TLS and HTTP): the upper bound of the bucket holding p99.
-- **CPU µs/review**: user + system CPU of the server process over the saturated run per review;
-  robust on a shared machine, and the figure the throughput goals are judged by.
+- **CPU µs/review**: user + system CPU of the server process (sampled from /proc every 50 ms)
+  over h2load's measured window (its first logged request to its last answer, warm-up excluded),
+  divided by the reviews answered in that window; robust on a shared machine, and the figure the
+  CPU goals are judged by.
 - **RSS**: the server's resident set (/proc/PID/status VmRSS) right after the saturated run.
 - **errors**: answers other than HTTP 200, or failed requests. Every scenario's verdict (allowed or
   denied) is checked once before it is measured.

@@ -1,18 +1,15 @@
 // The webhook server processes the benchmark measures (each pinned to one core by bench/run.ts).
 //   informer       the production wiring: `startServe` from adapters/node/serve.ts with a kubeconfig
 //                  (informer-backed lookup, audit log on stdout, review log on stderr, HTTPS server).
-//   informer-h2    the same pieces served by http2.createSecureServer({ allowHTTP1: true }) instead of
-//                  adapters/node/server.ts, which speaks HTTP/1.1 only: what HTTP/2 would give.
+//   informer-h1    the same with --no-http2 (HTTP/1.1 only): the end-to-end comparison of the two.
 //   informer-nolog the same as informer without the audit log and the review log (decomposition only:
 //                  production always audits).
 //   hono-minimal   adapters/node/server.ts around a Hono app that only parses the AdmissionReview
 //                  with valibot and answers a fixed verdict: the framework's share (decomposition).
 //   list           the Hono app and HTTPS server with the seed's list-per-review lookup.
 // Start-up errors go to --error-file (stdout and stderr are /dev/null during the measurement).
-import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
 import { logAuditSink } from '../adapters/audit/log.ts';
@@ -102,32 +99,6 @@ async function https1(app: Hono, backend?: Backend): Promise<RunningServer> {
   return { ...running, close: async (grace) => (await running.close(grace), await backend?.stop()) };
 }
 
-/** node:http2 with HTTP/1.1 allowed, the change adapters/node/server.ts would need for HTTP/2. */
-async function https2(app: Hono, backend: Backend): Promise<RunningServer> {
-  const server = createAdaptorServer({
-    fetch: app.fetch,
-    createServer: http2.createSecureServer,
-    serverOptions: {
-      cert: readFileSync(tls.certFile),
-      key: readFileSync(tls.keyFile),
-      minVersion: 'TLSv1.2',
-      allowHTTP1: true,
-    },
-  });
-  const at = flags.address!.lastIndexOf(':');
-  const port = Number(flags.address!.slice(at + 1));
-  await new Promise<void>((resolve) => server.listen(port, flags.address!.slice(0, at), resolve));
-  return {
-    url: `https://${flags.address}`,
-    port,
-    drain: () => {},
-    close: async () => {
-      server.close();
-      await backend.stop();
-    },
-  };
-}
-
 function honoMinimal(): Hono {
   const app = new Hono();
   app.get('/readyz', (c) => c.text('ok'));
@@ -147,10 +118,8 @@ async function start(): Promise<RunningServer> {
   switch (values.mode) {
     case 'informer':
       return startServe(flags);
-    case 'informer-h2': {
-      const backend = await kubernetesBackend(jsonLogger());
-      return https2(appOn(backend, true), backend);
-    }
+    case 'informer-h1':
+      return startServe({ ...flags, http2: false });
     case 'informer-nolog': {
       const backend = await kubernetesBackend(jsonLogger());
       return https1(appOn(backend, false), backend);
@@ -162,7 +131,7 @@ async function start(): Promise<RunningServer> {
       return https1(appOn(backend, true), backend);
     }
     default:
-      throw new Error(`--mode must be informer, informer-h2, informer-nolog, hono-minimal or list, not ${values.mode}`);
+      throw new Error(`--mode must be informer, informer-h1, informer-nolog, hono-minimal or list, not ${values.mode}`);
   }
 }
 

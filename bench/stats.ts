@@ -79,14 +79,15 @@ export function parseH2load(output: string): H2loadSummary {
 }
 
 /** h2load's --log-file: `start_us \t status \t duration_us` per request. */
-export function parseH2loadLog(text: string): { status: number; micros: number }[] {
-  const out: { status: number; micros: number }[] = [];
+export function parseH2loadLog(text: string): { startUs: number; status: number; micros: number }[] {
+  const out: { startUs: number; status: number; micros: number }[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
-    const [, status, micros] = line.split('\t');
+    const [start, status, micros] = line.split('\t');
+    const t = Number(start);
     const s = Number(status);
     const m = Number(micros);
-    if (Number.isFinite(s) && Number.isFinite(m)) out.push({ status: s, micros: m });
+    if (Number.isFinite(s) && Number.isFinite(m)) out.push({ startUs: t, status: s, micros: m });
   }
   return out;
 }

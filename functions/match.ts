@@ -48,10 +48,10 @@ export interface GrantSearch {
   context: Context;
   /** The concern's own test, on top of the caller's pod and user (`targetsPod` is the usual start). */
   matches: (candidate: AccessRequest) => boolean;
-  /** What is being done, for messages: `exec of "ls" in pod ns/p container c`. */
-  what: string;
-  /** The `kubectl request ...` command that would ask for exactly this. */
-  again: string;
+  /** What is being done, for messages: `exec of "ls" in pod ns/p container c` (a function: built only for a denial). */
+  what: string | (() => string);
+  /** The `kubectl request ...` command that would ask for exactly this (a function: built only for a denial). */
+  again: string | (() => string);
   /** The noun in "it is used up by this exec". */
   usedBy: string;
   /** Whether a one-shot request is used up by this review (default true). */
@@ -175,9 +175,12 @@ export function verdictFor(
   best: Evaluated | undefined,
   search: Pick<GrantSearch, 'review' | 'context' | 'what' | 'again' | 'usedBy' | 'consume'>,
 ): Decision {
-  const { review, context, what, again, usedBy } = search;
+  const { review, context, usedBy } = search;
+  // Only denials say these: an allowed review does not build them.
+  const what = () => (typeof search.what === 'function' ? search.what() : search.what);
+  const again = () => (typeof search.again === 'function' ? search.again() : search.again);
   if (!best) {
-    return deny(`no AccessRequest of yours matches this ${what}; request it with: ${again}`);
+    return deny(`no AccessRequest of yours matches this ${what()}; request it with: ${again()}`);
   }
   const name = best.candidate.metadata.name;
   switch (best.state.state) {
@@ -235,17 +238,17 @@ export function verdictFor(
       const { grant } = best.state;
       const reason = grant.spec.reason ? `: ${grant.spec.reason}` : '';
       return deny(
-        `AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again}`,
+        `AccessRequest ${name} was denied by ${grant.spec.grantedBy.username}${reason}; to ask again: ${again()}`,
       );
     }
     case 'used':
       return deny(
         best.state.maxUses === 1 && !best.candidate.spec.validFor
-          ? `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again}`
-          : `AccessRequest ${name} is used up: ${best.state.maxUses === 1 ? 'the one use' : `all ${best.state.maxUses} uses`} it allows went through (the last at ${best.state.usedAt.toISOString()}); request again: ${again}`,
+          ? `AccessRequest ${name} was used at ${best.state.usedAt.toISOString()}: a one-shot request allows exactly one ${usedBy}; request again: ${again()}`
+          : `AccessRequest ${name} is used up: ${best.state.maxUses === 1 ? 'the one use' : `all ${best.state.maxUses} uses`} it allows went through (the last at ${best.state.usedAt.toISOString()}); request again: ${again()}`,
       );
     case 'expired':
-      return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again}`);
+      return deny(`AccessRequest ${name} expired at ${best.state.expiresAt.toISOString()}; request again: ${again()}`);
     case 'pending': {
       const { approvals, required, approvedBy } = best.state;
       if (approvals > 0) {
@@ -258,6 +261,6 @@ export function verdictFor(
       );
     }
     case 'invalid':
-      return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again}`);
+      return deny(`AccessRequest ${name} cannot be used: ${best.state.reason}; request again: ${again()}`);
   }
 }

@@ -3,7 +3,7 @@
 // `data` carries the whole event (the same body the audit webhook receives), so nothing is lost.
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import type { AuditEvent } from '../../functions/types.ts';
-import type { AuditSink } from '../ports.ts';
+import type { AuditSink, ReviewOutcome } from '../ports.ts';
 
 export interface AuditSummary {
   type: AuditEvent['type'];
@@ -147,9 +147,18 @@ export function auditSummary(event: AuditEvent): AuditSummary {
   }
 }
 
-/** One audit line; an event too deep to serialise keeps its summary, never fails the decision. */
-export function auditLine(event: AuditEvent, time: Date): string {
-  const head = { time: time.toISOString(), log: 'audit' as const, ...auditSummary(event) };
+/**
+ * One audit line; an event too deep to serialise keeps its summary, never fails the decision.
+ * With the review's `outcome` it is also that review's line (`review: {...}`): one line per
+ * audited review, not an audit line and a review line.
+ */
+export function auditLine(event: AuditEvent, time: Date, outcome?: ReviewOutcome): string {
+  const head = {
+    time: time.toISOString(),
+    log: 'audit' as const,
+    ...auditSummary(event),
+    ...(outcome ? { review: outcome } : {}),
+  };
   try {
     return `${JSON.stringify({ ...head, data: event.data })}\n`;
   } catch (error) {
@@ -167,8 +176,8 @@ export function logAuditSink(
   const clock = options.clock ?? (() => new Date());
   return {
     name: 'audit log',
-    async record(event) {
-      write(auditLine(event, clock()));
+    async record(event, outcome) {
+      write(auditLine(event, clock(), outcome));
     },
   };
 }
@@ -206,11 +215,11 @@ export function streamAuditSink(
   return {
     name: 'audit log',
     problem,
-    record(event) {
+    record(event, outcome) {
       const why = problem();
       if (why) return Promise.reject(new Error(`audit log: ${why}`));
       return new Promise<void>((resolve, reject) => {
-        stream.write(auditLine(event, clock()), (error) => {
+        stream.write(auditLine(event, clock(), outcome), (error) => {
           if (error) {
             broken ??= error;
             reject(new Error(`audit log: its output failed: ${error.message}`));

@@ -18,7 +18,7 @@ import {
 } from '../../functions/types.ts';
 import { publicMessage } from '../errors.ts';
 import { silentLogger } from '../log.ts';
-import { EffectConflict, type AuditSink, type EffectExecutor, type Logger } from '../ports.ts';
+import { EffectConflict, type AuditSink, type EffectExecutor, type Logger, type ReviewOutcome } from '../ports.ts';
 import { jsonNestingError } from './json.ts';
 import { Metrics } from './metrics.ts';
 
@@ -146,7 +146,7 @@ export function createApp(options: AppOptions): Hono {
         return c.text(message, 400);
       }
       const request = parsed.output.request;
-      const decision = await review(request);
+      const { decision, logged } = await review(request, started);
       const seconds = (performance.now() - started) / 1000;
       metrics.observe(
         routeKey(request),
@@ -154,30 +154,36 @@ export function createApp(options: AppOptions): Hono {
         seconds,
       );
       metrics.decided(decision.audit, decision.allowed);
-      logger.info('review', {
-        uid: request.uid,
-        user: request.userInfo.username,
-        operation: request.operation,
-        resource: routeKey(request),
-        namespace: request.namespace,
-        name: request.name,
-        dryRun: request.dryRun,
-        allowed: decision.allowed,
-        code: decision.code,
-        message: decision.message,
-        ms: Math.round(seconds * 10_000) / 10,
-      });
+      // An audited review's line is its audit line (with the outcome); the others get this one.
+      if (!logged)
+        logger.info('review', {
+          uid: request.uid,
+          user: request.userInfo.username,
+          operation: request.operation,
+          resource: routeKey(request),
+          namespace: request.namespace,
+          name: request.name,
+          dryRun: request.dryRun,
+          allowed: decision.allowed,
+          code: decision.code,
+          message: decision.message,
+          ms: Math.round(seconds * 10_000) / 10,
+        });
       return c.json(respond(request.uid, decision));
     },
   );
 
-  async function review(request: AdmissionRequest): Promise<Decision> {
+  /** The decision, and whether the audit log wrote its line with the outcome (so no review line is needed). */
+  async function review(request: AdmissionRequest, started: number): Promise<{ decision: Decision; logged: boolean }> {
     const concern = concernFor(request);
     if (!concern) {
-      return deny(
-        `kube-request-access does not review ${routeKey(request)}; check the rules of the ValidatingWebhookConfiguration`,
-        400,
-      );
+      return {
+        decision: deny(
+          `kube-request-access does not review ${routeKey(request)}; check the rules of the ValidatingWebhookConfiguration`,
+          400,
+        ),
+        logged: false,
+      };
     }
     let decision: Decision;
     try {
@@ -185,7 +191,7 @@ export function createApp(options: AppOptions): Hono {
     } catch (error) {
       logger.error('review failed', { uid: request.uid, error });
       const internal = `kube-request-access could not decide (internal error, review ${request.uid}); nothing is allowed until it can: try again, or ask an admin to check its logs`;
-      return deny(publicMessage(error, internal), 500);
+      return { decision: deny(publicMessage(error, internal), 500), logged: false };
     }
     // The audit log takes every decision's line before the answer goes out. When it cannot (its
     // reader stalled, its output closed), refuse before anything happens rather than after.
@@ -193,13 +199,16 @@ export function createApp(options: AppOptions): Hono {
     if (logProblem) {
       logger.error('audit log unavailable', { uid: request.uid, problem: logProblem });
       metrics.auditFailed('log');
-      return withVerdict(
-        decision,
-        deny(
-          `the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`,
-          500,
+      return {
+        decision: withVerdict(
+          decision,
+          deny(
+            `the audit log cannot take this decision (${logProblem}), and nothing unaudited gets through; ask an admin to check kube-request-access`,
+            500,
+          ),
         ),
-      );
+        logged: false,
+      };
     }
     let giveBack: Effect[] = [];
     if (decision.allowed && !request.dryRun) {
@@ -213,9 +222,9 @@ export function createApp(options: AppOptions): Hono {
       await release(request, giveBack);
       giveBack = [];
     }
-    final = await auditLog(request, final);
-    if (!final.allowed && giveBack.length) await release(request, giveBack);
-    return final;
+    const logged = await auditLog(request, final, started);
+    if (!logged.allowed && giveBack.length) await release(request, giveBack);
+    return { decision: logged, logged: logged === final && final.audit.length > 0 && !!options.auditLog };
   }
 
   async function runEffects(
@@ -277,10 +286,18 @@ export function createApp(options: AppOptions): Hono {
     }
   }
 
-  async function auditLog(request: AdmissionRequest, decision: Decision): Promise<Decision> {
+  async function auditLog(request: AdmissionRequest, decision: Decision, started: number): Promise<Decision> {
     if (decision.audit.length === 0 || !options.auditLog) return decision;
+    const outcome: ReviewOutcome = {
+      operation: request.operation,
+      resource: routeKey(request),
+      allowed: decision.allowed,
+      code: decision.code,
+      message: decision.message,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
     try {
-      await Promise.all(decision.audit.map((event) => options.auditLog!.record(event)));
+      await Promise.all(decision.audit.map((event) => options.auditLog!.record(event, outcome)));
       return decision;
     } catch (error) {
       logger.error('audit log failed', { uid: request.uid, error });

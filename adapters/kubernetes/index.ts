@@ -42,6 +42,7 @@ import {
   type RequestStatusWriter,
   type RoleBindingWriter,
 } from './apply.ts';
+import { compact } from './compact.ts';
 import { loadKubeConfig } from './config.ts';
 import { freshRequest } from './fresh.ts';
 import { isNotFound, PublicError } from '../errors.ts';
@@ -194,7 +195,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
               name: policy.metadata.name,
               issues: policy.malformed,
             });
-          if (policy) policies.upsert(policy);
+          if (policy) policies.upsert(compact(policy, 'AccessPolicy'));
         },
         onDelete: (obj) => policies.remove(obj.metadata?.namespace, obj.metadata?.name),
         onChange,
@@ -536,5 +537,5 @@ function upsertParsed<T extends AccessRequest | AccessGrant>(
     });
     return;
   }
-  store.upsert(parsed.output);
+  store.upsert(compact(parsed.output, kind));
 }

@@ -8,7 +8,8 @@ export interface Keyed {
 export class IndexedStore<T extends Keyed, I extends string> {
   readonly #objects = new Map<string, T>();
   readonly #indexers: Record<I, (obj: T) => readonly string[]>;
-  readonly #indexes = new Map<I, Map<string, Set<string>>>();
+  /** index → value → the key of the one object with that value, or a Set of keys (most values have one object: a grant's request). */
+  readonly #indexes = new Map<I, Map<string, string | Set<string>>>();
 
   constructor(indexers: Record<I, (obj: T) => readonly string[]>) {
     this.#indexers = indexers;
@@ -29,9 +30,10 @@ export class IndexedStore<T extends Keyed, I extends string> {
     this.#objects.set(key, obj);
     for (const [name, index] of this.#indexes) {
       for (const value of this.#indexers[name](obj)) {
-        let keys = index.get(value);
-        if (!keys) index.set(value, (keys = new Set()));
-        keys.add(key);
+        const keys = index.get(value);
+        if (keys === undefined || keys === key) index.set(value, key);
+        else if (typeof keys === 'string') index.set(value, new Set([keys, key]));
+        else keys.add(key);
       }
     }
   }
@@ -52,7 +54,11 @@ export class IndexedStore<T extends Keyed, I extends string> {
 
   byIndex(index: I, value: string): T[] {
     const keys = this.#indexes.get(index)?.get(value);
-    if (!keys) return [];
+    if (keys === undefined) return [];
+    if (typeof keys === 'string') {
+      const found = this.#objects.get(keys);
+      return found ? [found] : [];
+    }
     return [...keys].map((key) => this.#objects.get(key)!).filter(Boolean);
   }
 
@@ -66,8 +72,12 @@ export class IndexedStore<T extends Keyed, I extends string> {
     for (const [name, index] of this.#indexes) {
       for (const value of this.#indexers[name](old)) {
         const keys = index.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) index.delete(value);
+        if (keys === key) index.delete(value);
+        else if (typeof keys === 'object') {
+          keys.delete(key);
+          if (keys.size === 1) index.set(value, keys.values().next().value!);
+          else if (keys.size === 0) index.delete(value);
+        }
       }
     }
   }

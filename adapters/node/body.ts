@@ -35,7 +35,7 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 /**
  * The body as text, or undefined when it is larger than `max` bytes (declared or counted). What is
- * left unread is drained, bounded, by @hono/node-server once the answer is sent.
+ * left unread is discarded once the answer is sent (discardingUnreadBodies, adapters/node/server.ts).
  */
 function readIncoming(incoming: NodeIncoming, max: number): Promise<string | undefined> {
   if (Number(headerValue(incoming.headers['content-length'])) > max) return Promise.resolve(undefined);

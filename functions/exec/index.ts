@@ -71,8 +71,9 @@ function findExecGrant(
     lookup,
     context,
     matches: (candidate) => matches(candidate, request, options, prefix),
-    what: `exec of ${options.command.length ? `"${shellQuote(options.command)}"` : 'this command'} in pod ${request.namespace}/${request.name}${options.container ? ` container ${options.container}` : ''}`,
-    again: requestCommand(request, options),
+    what: () =>
+      `exec of ${options.command.length ? `"${shellQuote(options.command)}"` : 'this command'} in pod ${request.namespace}/${request.name}${options.container ? ` container ${options.container}` : ''}`,
+    again: () => requestCommand(request, options),
     usedBy: 'exec',
   });
 }

@@ -238,8 +238,13 @@ async function run(wiring: Wiring) {
   return answers;
 }
 
-/** An audit line without its time (each runtime's clock is NOW anyway; kept out to compare shape). */
-const untimed = ({ time: _time, ...line }: Record<string, unknown>) => line;
+/** An audit line without its time and the review's duration (each runtime's clock is NOW anyway; kept out to compare shape). */
+const untimed = ({ time: _time, review, ...line }: Record<string, unknown>) => {
+  if (!review) return line;
+  const { ms, ...outcome } = review as { ms: unknown };
+  assert.equal(typeof ms, 'number');
+  return { ...line, review: outcome };
+};
 
 describe('Node and edge wiring', () => {
   it('answer, audit-log and call the audit webhook the same, event by event, with a failing audit webhook and a cleanup deletion', async () => {

@@ -506,6 +506,41 @@ describe('limits per connection and per request', () => {
     }
   });
 
+  /** Answers 415 without reading the body, as the review route does for a wrong Content-Type. */
+  const refusing = new Hono().post('/', (c) => c.text('Content-Type must be application/json', 415));
+
+  it('closes the HTTP/2 stream of an answer that left its body unread, and keeps serving the session', async () => {
+    const server = await startHttpsServer({
+      app: refusing,
+      address: '127.0.0.1:0',
+      tls: tlsFiles(),
+      logger: silentLogger,
+    });
+    const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca: ca.cert, servername: 'localhost' });
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'text/plain' });
+      stream.write('x'.repeat(1024)); // and never ends: without the cleanup the stream stays open
+      let status = 0;
+      stream.on('response', (headers) => (status = Number(headers[':status'])));
+      stream.resume();
+      const started = Date.now();
+      await new Promise((resolve) => stream.once('close', resolve));
+      assert.equal(status, 415);
+      assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'reset without error after a complete answer');
+      assert.ok(Date.now() - started < 3_000, `closed after ${Date.now() - started} ms`);
+      const next = session.request({ ':method': 'POST', ':path': '/', 'content-type': 'text/plain' });
+      next.end('y');
+      const nextStatus = await new Promise<number>((resolve) =>
+        next.once('response', (headers) => resolve(Number(headers[':status']))),
+      );
+      assert.equal(nextStatus, 415);
+      next.resume();
+    } finally {
+      session.close();
+      await server.close();
+    }
+  });
+
   /** A raw HTTP/1.1 connection: resolves with what it received and how long it stayed open. */
   function rawHttp1(port: number, send: string): Promise<{ ms: number; received: string }> {
     return new Promise((resolve, reject) => {
@@ -524,6 +559,28 @@ describe('limits per connection and per request', () => {
       }, 5_000).unref();
     });
   }
+
+  it('closes an HTTP/1.1 connection whose body is still coming after an answer that did not read it', async () => {
+    const server = await startHttpsServer({
+      app: refusing,
+      address: '127.0.0.1:0',
+      tls: tlsFiles(),
+      logger: silentLogger,
+      http2: false,
+    });
+    try {
+      // 1 MiB declared, 10 bytes sent: the answer goes out, then the connection is closed
+      // (not held open waiting for the rest).
+      const { received, ms } = await rawHttp1(
+        server.port,
+        'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1048576\r\n\r\n0123456789',
+      );
+      assert.match(received, /^HTTP\/1\.1 415 /);
+      assert.ok(ms < 3_000, `closed after ${ms} ms`);
+    } finally {
+      await server.close();
+    }
+  });
 
   for (const http2Offered of [true, false]) {
     const label = http2Offered ? 'beside HTTP/2' : 'with --no-http2';

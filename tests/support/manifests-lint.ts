@@ -132,6 +132,29 @@ export function exclusions(webhook: any): { excluded: string[]; problems: string
   return { excluded, problems };
 }
 
+/**
+ * The server's heap cap (NODE_OPTIONS --max-old-space-size, MiB) leaves room under its memory
+ * limit for the rest of the process (at least 64 Mi): V8 collects before the kernel kills the pod.
+ */
+export function lintHeap(objects: readonly Obj[]): string[] {
+  const deployment = objects.find((o) => o.kind === 'Deployment' && serverArgs(o).length > 0);
+  if (!deployment) return ['no Deployment runs the server'];
+  const container = deployment.spec.template.spec.containers.find((c: any) => c.args?.[0] === 'serve');
+  const nodeOptions: string = container.env?.find((e: any) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]);
+  const limit = String(container.resources?.limits?.memory ?? '');
+  const limitMi = /^(\d+)Mi$/.test(limit)
+    ? Number(limit.slice(0, -2))
+    : /^(\d+)Gi$/.test(limit)
+      ? Number(limit.slice(0, -2)) * 1024
+      : NaN;
+  if (!heap) return [`the server's NODE_OPTIONS sets no --max-old-space-size (got "${nodeOptions}")`];
+  if (!limitMi) return [`the server has no memory limit in Mi or Gi (got "${limit}")`];
+  return heap + 64 <= limitMi
+    ? []
+    : [`--max-old-space-size=${heap} leaves less than 64Mi of the ${limit} memory limit`];
+}
+
 /** The `--name=value` (or `--name value`) argument of the webhook server's container. */
 export function serverArgs(deployment: Obj): string[] {
   const container = deployment.spec.template.spec.containers.find((c: any) => c.args?.[0] === 'serve');

@@ -123,8 +123,8 @@ status codes: 60098 2xx, 0 3xx, 0 4xx, 1 5xx
 
   it('reads the per-request log', () => {
     assert.deepEqual(parseH2loadLog('1795898896210620\t200\t79956\n1795898896210625\t400\t80\n\n'), [
-      { status: 200, micros: 79956 },
-      { status: 400, micros: 80 },
+      { startUs: 1795898896210620, status: 200, micros: 79956 },
+      { startUs: 1795898896210625, status: 400, micros: 80 },
     ]);
   });
 });

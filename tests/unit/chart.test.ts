@@ -22,6 +22,7 @@ import {
   exclusions,
   flagsOf,
   lintBindings,
+  lintHeap,
   lintWebhook,
   parseYaml,
   serverArgs,
@@ -185,6 +186,7 @@ describe(
       ] as const) {
         assert.deepEqual(lintBindings(objects, DEFAULT_UNGATED_NAMESPACES), [], name);
         assert.deepEqual(lintWebhook(objects), [], name);
+        assert.deepEqual(lintHeap(objects), [], name);
       }
     });
 

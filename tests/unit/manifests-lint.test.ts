@@ -27,6 +27,7 @@ import {
   exclusions,
   flagsOf,
   lintBindings,
+  lintHeap,
   lintWebhook,
   NAME_LABEL,
   OBJECTS_WEBHOOK,
@@ -153,6 +154,19 @@ describe('manifests lint: what ships', () => {
       (o) => o.kind === 'RoleBinding' && o.roleRef.name === 'kube-request-access:developer-exec',
     );
     assert.deepEqual(standing.map((o) => o.metadata.namespace).sort(), [...NAMESPACES].sort());
+  });
+
+  it("caps the server's heap below its memory limit", () => {
+    assert.deepEqual(lintHeap(renders.get('manifests')!), []);
+    assert.deepEqual(
+      lintHeap(
+        edit(structuredClone(renders.get('manifests')!), 'Deployment', 'kube-request-access', (d) => {
+          d.spec.template.spec.containers[0].resources.limits.memory = '256Mi';
+        }),
+      ).length,
+      1,
+      'a heap cap that leaves no room is flagged',
+    );
   });
 
   it('the manifests, the server flags and the reconciler agree: no RoleBinding in an ungated namespace', () => {

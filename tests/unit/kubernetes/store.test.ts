@@ -29,6 +29,35 @@ describe('IndexedStore', () => {
     assert.equal(s.get('ns', 'c')?.pod, 'db');
   });
 
+  it('keeps every object of a shared index value through adds, updates and removals', () => {
+    const s = store();
+    const names = () =>
+      s
+        .byIndex('podUser', 'ns/web/alice')
+        .map((o) => o.metadata.name)
+        .sort();
+    s.upsert(obj('a', 'web', 'alice'));
+    s.upsert(obj('a', 'web', 'alice')); // the same object again: still one
+    assert.deepEqual(names(), ['a']);
+    s.upsert(obj('b', 'web', 'alice'));
+    s.upsert(obj('c', 'web', 'alice'));
+    assert.deepEqual(names(), ['a', 'b', 'c']);
+    s.remove('ns', 'b');
+    assert.deepEqual(names(), ['a', 'c']);
+    s.remove('ns', 'a');
+    assert.deepEqual(names(), ['c']);
+    s.upsert(obj('d', 'web', 'alice'));
+    assert.deepEqual(names(), ['c', 'd']);
+    s.upsert(obj('c', 'db', 'alice'));
+    assert.deepEqual(names(), ['d']);
+    s.remove('ns', 'd');
+    assert.deepEqual(names(), []);
+    assert.deepEqual(
+      s.byIndex('podUser', 'ns/db/alice').map((o) => o.metadata.name),
+      ['c'],
+    );
+  });
+
   it('moves an object between index values on update', () => {
     const s = store();
     s.upsert(obj('a', 'web', 'alice'));

@@ -145,6 +145,7 @@ async function decisions(requests: AccessRequest[], grants: AccessGrant[], polic
       grants.filter((g) => g.metadata.namespace === namespace && g.spec.grantFor === name),
     policiesFor: async (namespace) => policies.filter((p) => p.metadata.namespace === namespace),
     isAuthorized: async () => false,
+    podUID: async () => undefined,
   };
   const review = await exec(execReview({ command: ['cat', '/app/config'] }), lookup, context());
   const anyCommand = await exec(execReview({ command: ['sh'] }), lookup, context());

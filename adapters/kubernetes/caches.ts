@@ -1,0 +1,229 @@
+// The informer caches of the webhook server: one indexed store per kind (requests, grants,
+// policies, and the RoleBindings it manages), each filled by a reflector (list + watch) per watched
+// namespace, and whether they are current. The Lookup over them is lookup.ts; the loops that
+// write are index.ts.
+import {
+  CustomObjectsApi,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import * as v from 'valibot';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../../functions/reconcile/index.ts';
+import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
+import { AccessGrant, AccessRequest, GROUP, VERSION, describeIssues } from '../../functions/schemas.ts';
+import type { Gauge } from '../http/metrics.ts';
+import type { Logger } from '../ports.ts';
+import { PublicError } from '../errors.ts';
+import { compact } from './compact.ts';
+import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
+import { IndexedStore } from './store.ts';
+
+export const REQUESTS = 'accessrequests';
+export const GRANTS = 'accessgrants';
+export const POLICIES = 'accesspolicies';
+
+export type ManagedRoleBinding = V1RoleBinding & { metadata: { namespace?: string; name?: string } };
+
+export interface CachesOptions {
+  kubeConfig: KubeConfig;
+  /** Namespaces watched; [undefined] for all of them. */
+  scopes: readonly (string | undefined)[];
+  /** Whether to cache the RoleBindings kube-request-access manages (only with --granted-role-name). */
+  watchRoleBindings: boolean;
+  /** Called after every change a watch or list applies. */
+  onChange: () => void;
+  logger: Logger;
+  listPageSize?: number;
+  cacheTimings?: ReflectorTimings;
+}
+
+export interface Caches {
+  requests: IndexedStore<AccessRequest, 'podUser'>;
+  grants: IndexedStore<AccessGrant, 'grantFor'>;
+  policies: IndexedStore<LoadedPolicy, 'namespace'>;
+  roleBindings: IndexedStore<ManagedRoleBinding, never>;
+  /** True once every cache applied its initial list and none is stale. */
+  isReady(): boolean;
+  /** Resolves once every cache applied its initial list (rejects if stopped first). */
+  synced: Promise<void>;
+  /**
+   * Throws a PublicError naming the stale caches, if any: a review that reads a stale cache could
+   * allow what was revoked meanwhile.
+   */
+  requireSynced(): void;
+  /** cache_lag_seconds of each cache, for /metrics. */
+  lagGauges(): Gauge[];
+  stop(): Promise<void>;
+}
+
+export function startCaches(options: CachesOptions): Caches {
+  const { logger, onChange } = options;
+  const kc = options.kubeConfig;
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const requests = new IndexedStore<AccessRequest, 'podUser'>({
+    podUser: (r) => [podUserKey(r.metadata.namespace, r.spec.forObject.name, r.spec.userInfo.username)],
+  });
+  const grants = new IndexedStore<AccessGrant, 'grantFor'>({
+    grantFor: (g) => [IndexedStore.key(g.metadata.namespace, g.spec.grantFor)],
+  });
+  const policies = new IndexedStore<LoadedPolicy, 'namespace'>({
+    namespace: (p) => [p.metadata.namespace],
+  });
+  const roleBindings = new IndexedStore<ManagedRoleBinding, never>({});
+
+  const reflectors: Reflector[] = [];
+  // One reflector per custom resource and scope, parsing into its indexed store.
+  const where = (namespace: string | undefined) => (namespace ? ` in ${namespace}` : '');
+  const reflectCustom = <T extends AccessRequest | AccessGrant>(
+    plural: string,
+    kind: string,
+    schema: v.GenericSchema<unknown, T>,
+    store: IndexedStore<T, string>,
+    namespace: string | undefined,
+  ) =>
+    reflect<KubernetesObject>({
+      name: `${plural}${where(namespace)}`,
+      label: `the ${kind} cache${where(namespace)}`,
+      kubeConfig: kc,
+      path: customPath(plural, namespace),
+      list: (page) => listCustom(custom, plural, namespace, page),
+      onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger),
+      onDelete: (obj) => store.remove(obj.metadata?.namespace, obj.metadata?.name),
+      onChange,
+      logger,
+      pageSize: options.listPageSize,
+      ...options.cacheTimings,
+    });
+  for (const namespace of options.scopes) {
+    reflectors.push(
+      reflectCustom(REQUESTS, 'AccessRequest', AccessRequest, requests, namespace),
+      reflectCustom(GRANTS, 'AccessGrant', AccessGrant, grants, namespace),
+      reflect<KubernetesObject>({
+        name: `${POLICIES}${where(namespace)}`,
+        label: `the AccessPolicy cache${where(namespace)}`,
+        kubeConfig: kc,
+        path: customPath(POLICIES, namespace),
+        list: (page) => listCustom(custom, POLICIES, namespace, page),
+        // A malformed policy is kept, marked: it fails its namespace closed (functions/policy.ts).
+        onUpsert: (obj) => {
+          const policy = readPolicy(obj);
+          if (policy?.malformed)
+            logger.warn('malformed AccessPolicy: nothing is granted in its namespace until it is fixed', {
+              namespace: policy.metadata.namespace,
+              name: policy.metadata.name,
+              issues: policy.malformed,
+            });
+          if (policy) policies.upsert(compact(policy, 'AccessPolicy'));
+        },
+        onDelete: (obj) => policies.remove(obj.metadata?.namespace, obj.metadata?.name),
+        onChange,
+        logger,
+        pageSize: options.listPageSize,
+        ...options.cacheTimings,
+      }),
+    );
+    if (options.watchRoleBindings) {
+      const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+      reflectors.push(
+        reflect<V1RoleBinding>({
+          name: `rolebindings${where(namespace)}`,
+          label: `the RoleBinding cache${where(namespace)}`,
+          kubeConfig: kc,
+          path: namespace
+            ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`
+            : '/apis/rbac.authorization.k8s.io/v1/rolebindings',
+          list: ({ limit, continue: _continue }) =>
+            (namespace
+              ? rbac.listNamespacedRoleBinding({ namespace, labelSelector, limit, _continue })
+              : rbac.listRoleBindingForAllNamespaces({ labelSelector, limit, _continue })) as Promise<
+              KubernetesListObject<V1RoleBinding>
+            >,
+          labelSelector,
+          onUpsert: (obj) => roleBindings.upsert(obj as V1RoleBinding & { metadata: object }),
+          onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
+          onChange,
+          logger,
+          pageSize: options.listPageSize,
+          ...options.cacheTimings,
+        }),
+      );
+    }
+  }
+  // Not ready while any cache is stale (its watch lost longer than the bound): /readyz answers 503.
+  const isReady = () => reflectors.every((r) => r.isSynced());
+  const synced = Promise.all(reflectors.map((r) => r.synced())).then(() => undefined);
+  synced.catch(() => {});
+
+  // A review that reads a stale cache could allow what was revoked meanwhile: deny, and say why.
+  const requireSynced = () => {
+    const reasons = reflectors.map((r) => r.staleReason()).filter((reason) => reason !== undefined);
+    if (reasons.length === 0) return;
+    const catchUp = reasons.length === 1 ? 'it catches up' : 'they catch up';
+    throw new PublicError(`${reasons.join('; ')}; nothing is allowed until ${catchUp}: try again in a moment`);
+  };
+
+  return {
+    requests,
+    grants,
+    policies,
+    roleBindings,
+    isReady,
+    synced,
+    requireSynced,
+    lagGauges: () =>
+      reflectors.flatMap((r) => {
+        const lag = r.lagSeconds();
+        return lag === undefined ? [] : [{ name: 'cache_lag_seconds' as const, labels: { cache: r.name }, value: lag }];
+      }),
+    stop: async () => {
+      await Promise.all(reflectors.map((r) => r.stop()));
+    },
+  };
+}
+
+export function podUserKey(namespace: string | undefined, pod: string, username: string): string {
+  return JSON.stringify([namespace ?? '', pod, username]);
+}
+
+function customPath(plural: string, namespace: string | undefined): string {
+  return namespace
+    ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
+    : `/apis/${GROUP}/${VERSION}/${plural}`;
+}
+
+async function listCustom(
+  api: CustomObjectsApi,
+  plural: string,
+  namespace: string | undefined,
+  { limit, continue: _continue }: ListPage,
+): Promise<KubernetesListObject<KubernetesObject>> {
+  const list = namespace
+    ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, limit, _continue })
+    : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, limit, _continue });
+  return list as KubernetesListObject<KubernetesObject>;
+}
+
+export function upsertParsed<T extends AccessRequest | AccessGrant>(
+  store: IndexedStore<T, string>,
+  schema: v.GenericSchema<unknown, T>,
+  obj: KubernetesObject,
+  kind: string,
+  logger: Logger,
+): void {
+  const parsed = v.safeParse(schema, obj);
+  if (!parsed.success) {
+    // A malformed object (schema bypassed or an older CRD) is ignored, and never matches.
+    store.remove(obj.metadata?.namespace, obj.metadata?.name);
+    logger.warn(`ignoring malformed ${kind}`, {
+      namespace: obj.metadata?.namespace,
+      name: obj.metadata?.name,
+      issues: describeIssues(parsed.issues),
+    });
+    return;
+  }
+  store.upsert(compact(parsed.output, kind));
+}

@@ -1,0 +1,100 @@
+// The Lookup of the webhook server (functions/types.ts): the informer caches (caches.ts) for
+// requests, grants and policies, refusing while any is stale; bounded live calls for what a cache
+// cannot answer (a request created a moment ago, a SubjectAccessReview, a pinned pod's uid).
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1SubjectAccessReview,
+} from '@kubernetes/client-node';
+import { GROUP, VERSION, type AccessRequest } from '../../functions/schemas.ts';
+import type { Lookup } from '../../functions/types.ts';
+import { isAllowedAnswer, subjectAccessReview } from '../authorization.ts';
+import { isNotFound } from '../errors.ts';
+import { podUserKey, REQUESTS, type Caches } from './caches.ts';
+import { freshRequest } from './fresh.ts';
+import { IndexedStore } from './store.ts';
+
+/** Races `call` against a deadline of `timeoutMs`, rejecting with a message that names `what`. */
+export type Bounded = <T>(what: string, call: Promise<T>) => Promise<T>;
+
+export function boundedCalls(timeoutMs: number): Bounded {
+  return <T>(what: string, call: Promise<T>): Promise<T> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what}: no answer from the API server within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+  };
+}
+
+export interface ClusterLookup {
+  lookup: Lookup;
+  /** One AccessRequest read from the API server (bounded), not the cache. */
+  liveRequest(namespace: string, name: string): Promise<unknown>;
+}
+
+export function clusterLookup(kc: KubeConfig, caches: Caches, bounded: Bounded): ClusterLookup {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const liveRequest = (namespace: string, name: string) =>
+    bounded(
+      `reading AccessRequest ${namespace}/${name}`,
+      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
+    );
+  const readRequest = freshRequest((namespace, name) => caches.requests.get(namespace, name), liveRequest);
+  const lookup: Lookup = {
+    async accessRequestsFor({ namespace, pod, usernames }) {
+      caches.requireSynced();
+      const seen = new Set<string>();
+      const found: AccessRequest[] = [];
+      for (const username of usernames) {
+        for (const request of caches.requests.byIndex('podUser', podUserKey(namespace, pod, username))) {
+          const key = IndexedStore.key(request.metadata.namespace, request.metadata.name);
+          if (seen.has(key)) continue;
+          seen.add(key);
+          found.push(request);
+        }
+      }
+      return found;
+    },
+    async accessRequest(namespace, name, expect) {
+      caches.requireSynced();
+      return readRequest(namespace, name, expect);
+    },
+    async isAuthorized(user, attributes) {
+      const answer = await bounded(
+        'SubjectAccessReview',
+        authorization.createSubjectAccessReview({
+          body: subjectAccessReview(user, attributes) as V1SubjectAccessReview,
+        }),
+      );
+      return isAllowedAnswer(answer);
+    },
+    async grantsFor(namespace, requestName) {
+      caches.requireSynced();
+      return caches.grants.byIndex('grantFor', IndexedStore.key(namespace, requestName));
+    },
+    async policiesFor(namespace) {
+      caches.requireSynced();
+      return caches.policies.byIndex('namespace', namespace);
+    },
+    // No pod cache: asked only for pinned requests, one live GET bounded like the other review-time calls.
+    async podUID(namespace, name) {
+      try {
+        const pod = await bounded(`reading pod ${namespace}/${name}`, core.readNamespacedPod({ namespace, name }));
+        return pod.metadata?.uid || undefined;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+  };
+
+  return { lookup, liveRequest };
+}

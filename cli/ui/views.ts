@@ -191,8 +191,11 @@ export function usesAllowed(request: AccessRequest): number | undefined {
 export function usesText(row: Row): string | undefined {
   const { uses, usedAt } = serverStatus(row.request);
   const allowed = usesAllowed(row.request);
+  const used = typeof usedAt === 'string' && usedAt ? `used ${usedAt}` : undefined;
+  // A one-shot request: when its one use went through says more than "1 of 1 uses".
+  if (allowed === 1 && used) return used;
   if (typeof uses === 'number' && uses > 0) return allowed ? `${uses} of ${allowed} uses` : `${uses} uses`;
-  return typeof usedAt === 'string' && usedAt ? `used ${usedAt}` : undefined;
+  return used;
 }
 
 /** The argv a request allows, exactly: undefined = any command (exec), or a kind without a command. */

@@ -426,17 +426,50 @@ export async function roundRobin(
   };
 }
 
-/** Review log lines of a webhook server log (JSON lines with msg "review"). */
-export function reviews(
-  log: string,
-): { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string }[] {
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('"msg":"review"'))
-    .map(
-      (line) =>
-        JSON.parse(line) as { uid: string; allowed: boolean; operation: string; dryRun: boolean; message: string },
-    );
+export interface ReviewLine {
+  uid: string;
+  allowed: boolean;
+  operation: string;
+  name: string;
+  dryRun: boolean;
+  message: string;
+  ms: number;
+}
+
+/**
+ * The reviews in a webhook server log, one per review: an audited review's line is its (first)
+ * audit line, which carries the outcome (`review: {...}`, adapters/audit/log.ts); the others have
+ * a line with msg "review".
+ */
+export function reviews(log: string): ReviewLine[] {
+  const seen = new Set<string>();
+  const found: ReviewLine[] = [];
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    let review: ReviewLine | undefined;
+    if (line.includes('"msg":"review"')) {
+      review = JSON.parse(line) as ReviewLine;
+    } else if (line.includes('"log":"audit"') && line.includes('"review":')) {
+      const audit = JSON.parse(line) as {
+        review?: { operation: string; allowed: boolean; message: string; ms: number };
+        data?: { request?: { uid?: string; name?: string; dryRun?: boolean } };
+      };
+      const request = audit.data?.request ?? {};
+      if (audit.review)
+        review = {
+          uid: request.uid ?? '',
+          name: request.name ?? '',
+          dryRun: request.dryRun ?? false,
+          operation: audit.review.operation,
+          allowed: audit.review.allowed,
+          message: audit.review.message,
+          ms: audit.review.ms,
+        };
+    }
+    if (!review || seen.has(review.uid)) continue;
+    seen.add(review.uid);
+    found.push(review);
+  }
+  return found;
 }
 
 /**

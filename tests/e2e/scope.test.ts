@@ -256,10 +256,7 @@ describe('a request pinned to one pod object', () => {
 });
 
 function reviewTimes(log: string): { operation: string; name: string; allowed: boolean; ms: number }[] {
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('"msg":"review"'))
-    .map((line) => JSON.parse(line) as { operation: string; name: string; allowed: boolean; ms: number });
+  return reviews(log);
 }
 
 function median(values: number[]): number {

@@ -1,5 +1,5 @@
 // The two review APIs the server asks on its own behalf, as plain request bodies and answer
-// readers shared by the Node backend (client-node) and the edge one (fetch). No Node imports.
+// readers shared by the Node backend (node:https, adapters/kubernetes/client.ts) and the edge one (fetch). No Node imports.
 // - SubjectAccessReview: may this user do this? (who counts as an approver when deleting)
 // - SelfSubjectReview: who am I? (the server's own deletions: consuming and cleanup)
 import type { UserInfo } from '../functions/schemas.ts';

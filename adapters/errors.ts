@@ -1,7 +1,8 @@
 // The shell's one error model. An error is either for the user (a PublicError: its message is what
 // kubectl shows, e.g. "the AccessRequest cache ... is stale; try again in a moment") or internal
 // (logged, and answered with a generic text naming the review). Answers of the API server carry an
-// HTTP status, read by one `statusOf` whichever client made the call (client-node or fetch).
+// HTTP status, read by one `statusOf` whichever client made the call (the server's and the edge's
+// client, adapters/kubernetes/rest.ts, over node:https or fetch; the CLI's client-node).
 // No Node imports: the edge worker loads this.
 
 /** An error whose message is safe to show to the user (the rest stays in the logs). */
@@ -20,7 +21,7 @@ export function publicMessage(error: unknown, internal: string): string {
   return error instanceof PublicError ? error.publicMessage : internal;
 }
 
-/** A non-2xx answer of the API server to the edge's fetch client, with its Status reason and message. */
+/** A non-2xx answer of the API server to our client (rest.ts: the edge's fetch, the server's node:https), with its Status reason and message. */
 export class KubernetesApiError extends Error {
   override name = 'KubernetesApiError';
   constructor(
@@ -34,8 +35,8 @@ export class KubernetesApiError extends Error {
 }
 
 /**
- * The HTTP status of an API server answer: a KubernetesApiError (fetch), a client-node
- * ApiException (`code`) or a watch error (`statusCode`); undefined for anything else (no answer).
+ * The HTTP status of an API server answer: a KubernetesApiError (rest.ts), a client-node ApiException
+ * (`code`, the CLI) or a watch error (`statusCode`); undefined for anything else (no answer).
  */
 export function statusOf(error: unknown): number | undefined {
   if (error instanceof KubernetesApiError) return error.status;

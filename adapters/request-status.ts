@@ -3,7 +3,7 @@
 // that follows fails. A PUT to /status changes the status alone (the apiserver keeps everything
 // else), and carries the resourceVersion it was computed from: of several racing reviews, one
 // write succeeds per version; the others re-read, check again and retry (adapters/kubernetes/apply.ts).
-// Shared by the Node backend (client-node), the edge one (fetch) and the memory cluster. No Node imports.
+// Shared by the Node backend (node:https), the edge one (fetch) and the memory cluster. No Node imports.
 import { usesOf } from '../functions/access.ts';
 import { API_VERSION, type AccessRequestStatus } from '../functions/schemas.ts';
 import type { Effect } from '../functions/types.ts';

@@ -52,20 +52,16 @@ if (values.child) {
   // The child: the backend of `--child ROOT` over the fake API server at --n's URL.
   const root = values.child;
   const [server, n] = positionals as [string, string];
-  const { KubeConfig } = await import('@kubernetes/client-node');
   const { startKubernetesBackend } = (await import(
     pathToFileURL(path.join(root, 'adapters/kubernetes/index.ts')).href
   )) as typeof import('../adapters/kubernetes/index.ts');
   const { silentLogger } = (await import(
     pathToFileURL(path.join(root, 'adapters/log.ts')).href
   )) as typeof import('../adapters/log.ts');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
-    users: [{ name: 'bench', token: 'bench' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'bench' }],
-    currentContext: 'fake',
-  });
+  const { clusterConfig } = (await import(
+    pathToFileURL(path.join(root, 'adapters/kubernetes/config.ts')).href
+  )) as typeof import('../adapters/kubernetes/config.ts');
+  const kc = clusterConfig({ server, token: 'bench', insecureSkipTLSVerify: true });
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   const before = process.memoryUsage();

@@ -25,6 +25,20 @@ import {
 } from '../authorization.ts';
 import type { EffectExecutor, Logger } from '../ports.ts';
 import type { FieldSelectorMode } from './settings.ts';
+import {
+  apiError,
+  apiUrl,
+  apiWrites,
+  objectsPath,
+  parseJson,
+  retryTooManyRequests,
+  type KubernetesClient,
+  type Method,
+} from '../kubernetes/rest.ts';
+
+export { objectsPath, type KubernetesClient } from '../kubernetes/rest.ts';
+/** The write interfaces of adapters/kubernetes/apply.ts over the REST API (rest.ts `apiWrites`). */
+export const fetchWrites = apiWrites;
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';
@@ -40,51 +54,24 @@ export interface KubernetesClientOptions {
   timeoutMs?: number;
 }
 
-export interface KubernetesClient {
-  get(path: string, query?: Record<string, string>): Promise<unknown>;
-  delete(path: string, body: unknown): Promise<unknown>;
-  /** Creates: the review APIs (SubjectAccessReview, SelfSubjectReview), and RoleBindings (fetchWrites). */
-  post(path: string, body: unknown): Promise<unknown>;
-  /** Replaces: an AccessRequest's status (marking a one-shot request used), and RoleBindings (fetchWrites). */
-  put(path: string, body: unknown): Promise<unknown>;
-}
-
 export function kubernetesClient(options: KubernetesClientOptions): KubernetesClient {
   const base = new URL(options.server);
-  const prefix = base.pathname.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 2000;
   const fetchFn = options.fetch;
 
-  async function call(
-    method: 'GET' | 'DELETE' | 'POST' | 'PUT',
-    path: string,
-    query?: Record<string, string>,
-    body?: unknown,
-  ): Promise<unknown> {
-    try {
-      return await callOnce(method, path, query, body);
-    } catch (error) {
-      // 429: the API server did not take the call (priority and fairness, or a CRD's storage
-      // re-initialising after an update); one short retry stays well inside the webhook timeout.
-      if (!(error instanceof KubernetesApiError && error.status === 429)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(error.retryAfterMs ?? 250, 250)));
-      return callOnce(method, path, query, body);
-    }
-  }
+  const call = (method: Method, path: string, query?: Record<string, string>, body?: unknown) =>
+    retryTooManyRequests(() => callOnce(method, path, query, body));
 
   async function callOnce(
-    method: 'GET' | 'DELETE' | 'POST' | 'PUT',
+    method: Method,
     path: string,
     query?: Record<string, string>,
     body?: unknown,
   ): Promise<unknown> {
-    const target = new URL(base);
-    target.pathname = `${prefix}${path}`;
-    for (const [key, value] of Object.entries(query ?? {})) target.searchParams.set(key, value);
     const signal = AbortSignal.timeout(timeoutMs);
     let response: Response;
     try {
-      response = await fetchFn(target.toString(), {
+      response = await fetchFn(apiUrl(base, path, query).toString(), {
         method,
         headers: {
           Authorization: `Bearer ${options.token}`,
@@ -105,30 +92,16 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
       throw new Error(`Kubernetes API ${method} ${path}: ${why}`, { cause: error });
     }
     const text = await response.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
     if (!response.ok) {
-      const status = json as { reason?: string; message?: string } | undefined;
-      const message = status?.message ?? text.slice(0, 200);
       const hint =
         response.status === 401
           ? ' (the token was not accepted: check KUBERNETES_TOKEN)'
           : response.status === 403
             ? ' (give the token get, list and delete on accessrequests and accessgrants, list on accesspolicies, and get on pods)'
             : '';
-      const retryAfter = Number(response.headers.get('retry-after'));
-      throw new KubernetesApiError(
-        response.status,
-        status?.reason ?? '',
-        `Kubernetes API ${method} ${path}: HTTP ${response.status}${hint}: ${message}`,
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-      );
+      throw apiError(method, path, response.status, text, response.headers.get('retry-after'), hint);
     }
-    return json;
+    return parseJson(text);
   }
 
   return {
@@ -137,11 +110,6 @@ export function kubernetesClient(options: KubernetesClientOptions): KubernetesCl
     post: (path, body) => call('POST', path, undefined, body),
     put: (path, body) => call('PUT', path, undefined, body),
   };
-}
-
-export function objectsPath(plural: Plural, namespace?: string, name?: string): string {
-  const scope = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  return `/apis/${GROUP}/${VERSION}${scope}/${plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
 
 /** Escapes a field selector value (`\`, `,` and `=` are special). */
@@ -305,44 +273,6 @@ async function listPolicies(
 /** The worker's own user name (its token's identity), or undefined when the API server cannot say. */
 export async function whoAmI(client: KubernetesClient): Promise<string | undefined> {
   return usernameOfSelfReview(await client.post(SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview));
-}
-
-/**
- * The write interfaces of adapters/kubernetes/apply.ts over the REST API: an AccessRequest's
- * status, deletions with a uid precondition, and RoleBindings (the edge makes none itself today;
- * see docs/edge.md).
- */
-export function fetchWrites(client: KubernetesClient): RequestStatusWriter & ObjectDeleter & RoleBindingWriter {
-  const roleBindingPath = (namespace: string, name?: string) =>
-    `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/rolebindings${name ? `/${encodeURIComponent(name)}` : ''}`;
-  return {
-    replaceRequestStatus: (namespace, name, body) =>
-      client.put(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
-    async readRequest(namespace, name) {
-      try {
-        return await client.get(objectsPath(REQUESTS, namespace, name));
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
-    },
-    async deleteObject(kind, namespace, name, uid) {
-      await client.delete(objectsPath(kind === 'AccessRequest' ? REQUESTS : GRANTS, namespace, name), {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        preconditions: { uid },
-      });
-    },
-    async createRoleBinding(binding) {
-      await client.post(roleBindingPath(binding.metadata.namespace), binding);
-    },
-    async replaceRoleBinding(binding) {
-      await client.put(roleBindingPath(binding.metadata.namespace, binding.metadata.name), binding);
-    },
-    async deleteRoleBinding(namespace, name) {
-      await client.delete(roleBindingPath(namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions' });
-    },
-  };
 }
 
 /** Carries out effects over the REST API: a one-shot is marked used on its status, with a resourceVersion precondition. */

@@ -1,5 +1,5 @@
 // Carrying out what the policy decided, against narrow write interfaces that both cluster clients
-// implement: the client-node backend (adapters/kubernetes/index.ts) and the edge's fetch client
+// implement: the Node backend over node:https (adapters/kubernetes/index.ts) and the edge's fetch client
 // (adapters/edge/kubernetes.ts). What to write is decided elsewhere (functions/, request-status.ts);
 // here only the writes, which answers count as a lost race, and what is logged.
 // No Node imports: the edge worker loads this.

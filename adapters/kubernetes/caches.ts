@@ -2,14 +2,6 @@
 // policies, and the RoleBindings it manages), each filled by a reflector (list + watch) per watched
 // namespace, and whether they are current. The Lookup over them is lookup.ts; the loops that
 // write are index.ts.
-import {
-  CustomObjectsApi,
-  RbacAuthorizationV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1RoleBinding,
-} from '@kubernetes/client-node';
 import * as v from 'valibot';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../functions/reconcile/index.ts';
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
@@ -18,17 +10,31 @@ import type { Gauge } from '../http/metrics.ts';
 import type { Logger } from '../ports.ts';
 import { PublicError } from '../errors.ts';
 import { compact } from './compact.ts';
-import { reflect, type ListPage, type Reflector, type ReflectorTimings } from './informer.ts';
+import type { NodeKubernetesClient } from './client.ts';
+import {
+  reflect,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ListPage,
+  type Reflector,
+  type ReflectorTimings,
+} from './informer.ts';
 import { IndexedStore } from './store.ts';
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';
 export const POLICIES = 'accesspolicies';
 
-export type ManagedRoleBinding = V1RoleBinding & { metadata: { namespace?: string; name?: string } };
+/** A RoleBinding as the API serves it (the fields functions/reconcile compares). */
+export interface RoleBinding extends KubernetesObject {
+  roleRef?: { apiGroup?: string; kind: string; name: string };
+  subjects?: { apiGroup?: string; kind: string; name: string; namespace?: string }[];
+}
+
+export type ManagedRoleBinding = RoleBinding & { metadata: { namespace?: string; name?: string } };
 
 export interface CachesOptions {
-  kubeConfig: KubeConfig;
+  client: NodeKubernetesClient;
   /** Namespaces watched; [undefined] for all of them. */
   scopes: readonly (string | undefined)[];
   /** Whether to cache the RoleBindings kube-request-access manages (only with --granted-role-name). */
@@ -61,9 +67,7 @@ export interface Caches {
 
 export function startCaches(options: CachesOptions): Caches {
   const { logger, onChange } = options;
-  const kc = options.kubeConfig;
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const { client } = options;
   const requests = new IndexedStore<AccessRequest, 'podUser'>({
     podUser: (r) => [podUserKey(r.metadata.namespace, r.spec.forObject.name, r.spec.userInfo.username)],
   });
@@ -88,9 +92,9 @@ export function startCaches(options: CachesOptions): Caches {
     reflect<KubernetesObject>({
       name: `${plural}${where(namespace)}`,
       label: `the ${kind} cache${where(namespace)}`,
-      kubeConfig: kc,
+      client,
       path: customPath(plural, namespace),
-      list: (page) => listCustom(custom, plural, namespace, page),
+      list: (page) => listPage(client, customPath(plural, namespace), page),
       onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger),
       onDelete: (obj) => store.remove(obj.metadata?.namespace, obj.metadata?.name),
       onChange,
@@ -105,9 +109,9 @@ export function startCaches(options: CachesOptions): Caches {
       reflect<KubernetesObject>({
         name: `${POLICIES}${where(namespace)}`,
         label: `the AccessPolicy cache${where(namespace)}`,
-        kubeConfig: kc,
+        client,
         path: customPath(POLICIES, namespace),
-        list: (page) => listCustom(custom, POLICIES, namespace, page),
+        list: (page) => listPage(client, customPath(POLICIES, namespace), page),
         // A malformed policy is kept, marked: it fails its namespace closed (functions/policy.ts).
         onUpsert: (obj) => {
           const policy = readPolicy(obj);
@@ -128,22 +132,18 @@ export function startCaches(options: CachesOptions): Caches {
     );
     if (options.watchRoleBindings) {
       const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+      const path = namespace
+        ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/rolebindings`
+        : '/apis/rbac.authorization.k8s.io/v1/rolebindings';
       reflectors.push(
-        reflect<V1RoleBinding>({
+        reflect<RoleBinding>({
           name: `rolebindings${where(namespace)}`,
           label: `the RoleBinding cache${where(namespace)}`,
-          kubeConfig: kc,
-          path: namespace
-            ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`
-            : '/apis/rbac.authorization.k8s.io/v1/rolebindings',
-          list: ({ limit, continue: _continue }) =>
-            (namespace
-              ? rbac.listNamespacedRoleBinding({ namespace, labelSelector, limit, _continue })
-              : rbac.listRoleBindingForAllNamespaces({ labelSelector, limit, _continue })) as Promise<
-              KubernetesListObject<V1RoleBinding>
-            >,
+          client,
+          path,
+          list: (page) => listPage<RoleBinding>(client, path, page, labelSelector),
           labelSelector,
-          onUpsert: (obj) => roleBindings.upsert(obj as V1RoleBinding & { metadata: object }),
+          onUpsert: (obj) => roleBindings.upsert(obj as ManagedRoleBinding),
           onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
           onChange,
           logger,
@@ -191,20 +191,24 @@ export function podUserKey(namespace: string | undefined, pod: string, username:
 
 function customPath(plural: string, namespace: string | undefined): string {
   return namespace
-    ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
+    ? `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${plural}`
     : `/apis/${GROUP}/${VERSION}/${plural}`;
 }
 
-async function listCustom(
-  api: CustomObjectsApi,
-  plural: string,
-  namespace: string | undefined,
-  { limit, continue: _continue }: ListPage,
-): Promise<KubernetesListObject<KubernetesObject>> {
-  const list = namespace
-    ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, limit, _continue })
-    : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, limit, _continue });
-  return list as KubernetesListObject<KubernetesObject>;
+/** One page of the collection at `path`. */
+async function listPage<T extends KubernetesObject = KubernetesObject>(
+  client: NodeKubernetesClient,
+  path: string,
+  page: ListPage,
+  labelSelector?: string,
+): Promise<KubernetesListObject<T>> {
+  const list = (await client.get(path, {
+    limit: String(page.limit),
+    continue: page.continue,
+    labelSelector,
+  })) as KubernetesListObject<T> | undefined;
+  if (!list || !Array.isArray(list.items)) throw new Error(`Kubernetes API GET ${path}: a list without items`);
+  return list;
 }
 
 export function upsertParsed<T extends AccessRequest | AccessGrant>(

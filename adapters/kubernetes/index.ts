@@ -2,24 +2,14 @@
 // them (lookup.ts), the effect executor, and the loops that write: RoleBindings, request status,
 // cleanup. Only I/O lives here; what to bind, write and delete is decided by functions/reconcile,
 // functions/status and functions/cleanup.
-import {
-  AuthenticationV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  RbacAuthorizationV1Api,
-  setHeaderOptions,
-  type V1SelfSubjectReview,
-  type KubeConfig,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { pendingByNamespace } from '../../functions/stats/index.ts';
 import { planStatuses } from '../../functions/status/index.ts';
 import type { Gauge } from '../http/metrics.ts';
 import { desiredRoleBindings, planRoleBindings, type ReconcileConfig } from '../../functions/reconcile/index.ts';
-import { AccessRequest, GROUP, VERSION } from '../../functions/schemas.ts';
+import { AccessRequest } from '../../functions/schemas.ts';
 import { DEFAULT_UNGATED_NAMESPACES, type Lookup } from '../../functions/types.ts';
-import { selfSubjectReview, usernameOfSelfReview } from '../authorization.ts';
+import { SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview, usernameOfSelfReview } from '../authorization.ts';
 import type { EffectExecutor, Logger } from '../ports.ts';
 import {
   applyDeletions,
@@ -29,22 +19,24 @@ import {
   type RequestStatusWriter,
   type RoleBindingWriter,
 } from './apply.ts';
-import { GRANTS, REQUESTS, startCaches, upsertParsed } from './caches.ts';
-import { loadKubeConfig } from './config.ts';
+import { REQUESTS, startCaches, upsertParsed } from './caches.ts';
+import { nodeKubernetesClient, type NodeKubernetesClient } from './client.ts';
+import { loadKubeConfig, type ClusterConfig } from './config.ts';
 import { isNotFound } from '../errors.ts';
-import type { ReflectorTimings } from './informer.ts';
+import type { KubernetesObject, ReflectorTimings } from './informer.ts';
+import { apiWrites, objectsPath } from './rest.ts';
 import { serialLoop, type Loop } from './loop.ts';
 import { boundedCalls, clusterLookup } from './lookup.ts';
 import { applyStatusWrites, type RequestStatusPatcher } from './status.ts';
 
 export type { CleanupEvent } from '../../functions/cleanup/index.ts';
-export { loadKubeConfig } from './config.ts';
+export { clusterConfig, loadKubeConfig, type ClusterConfig } from './config.ts';
 
 export interface KubernetesBackendOptions {
   kubeconfig?: string;
   context?: string;
-  /** A KubeConfig built by the caller (tests); wins over `kubeconfig`/`context`. */
-  kubeConfig?: KubeConfig;
+  /** A cluster configuration built by the caller (tests: config.ts `clusterConfig`/`loadKubeConfig`); wins over `kubeconfig`/`context`. */
+  kubeConfig?: ClusterConfig;
   /** Watch only these namespaces; all namespaces when empty or undefined. */
   namespaces?: string[];
   /** Bind this role to requesters while their grant lasts; no RoleBindings when undefined. */
@@ -92,9 +84,7 @@ export interface KubernetesBackend {
 export async function startKubernetesBackend(options: KubernetesBackendOptions): Promise<KubernetesBackend> {
   const { logger } = options;
   const clock = options.clock ?? (() => new Date());
-  const kc = options.kubeConfig ?? loadKubeConfig(options);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const client = nodeKubernetesClient(options.kubeConfig ?? loadKubeConfig(options));
   const namespaces = options.namespaces?.filter(Boolean) ?? [];
   const scopes: (string | undefined)[] = namespaces.length ? namespaces : [undefined];
   const reconcileConfig: ReconcileConfig = {
@@ -104,7 +94,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     ungatedNamespaces: options.ungatedNamespaces ?? DEFAULT_UNGATED_NAMESPACES,
   };
   const bounded = boundedCalls(options.reviewCallTimeoutMs ?? 2_000);
-  const selfUsername = await whoAmI(kc, logger);
+  const selfUsername = await whoAmI(client, logger);
 
   let reconciler: Loop | undefined;
   let statusWriter: Loop | undefined;
@@ -114,7 +104,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   };
 
   const caches = startCaches({
-    kubeConfig: kc,
+    client,
     scopes,
     watchRoleBindings: Boolean(reconcileConfig.grantedRoleName),
     onChange,
@@ -123,25 +113,14 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     ...(options.cacheTimings ? { cacheTimings: options.cacheTimings } : {}),
   });
   const { requests, grants, policies, roleBindings, isReady, synced } = caches;
-  const { lookup, liveRequest } = clusterLookup(kc, caches, bounded);
+  const { lookup, liveRequest } = clusterLookup(client, caches, bounded);
 
-  // The narrow write interfaces of apply.ts, over client-node (the edge implements them over fetch).
+  // The narrow write interfaces of apply.ts, over the REST calls the edge makes too (rest.ts); the
+  // status writer's merge patch, and a live read bounded like the other review-time calls.
   const writes: RequestStatusWriter & RequestStatusPatcher & ObjectDeleter & RoleBindingWriter = {
-    replaceRequestStatus: (namespace, name, body) =>
-      custom.replaceNamespacedCustomObjectStatus({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: REQUESTS,
-        name,
-        body,
-      }),
-    // The status writer's merge patch (client-node 1.x sends a JSON patch unless told otherwise).
+    ...apiWrites(client),
     patchRequestStatus: (namespace, name, body) =>
-      custom.patchNamespacedCustomObjectStatus(
-        { group: GROUP, version: VERSION, namespace, plural: REQUESTS, name, body },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ),
+      client.patch(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
     async readRequest(namespace, name) {
       try {
         return await liveRequest(namespace, name);
@@ -149,27 +128,6 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
         if (isNotFound(error)) return undefined;
         throw error;
       }
-    },
-    async deleteObject(kind, namespace, name, uid) {
-      const plural = kind === 'AccessRequest' ? REQUESTS : GRANTS;
-      await custom.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural,
-        name,
-        body: { preconditions: { uid } },
-      });
-    },
-    async createRoleBinding(binding) {
-      await rbac.createNamespacedRoleBinding({ namespace: binding.metadata.namespace, body: binding });
-    },
-    async replaceRoleBinding(binding) {
-      const { namespace, name } = binding.metadata;
-      await rbac.replaceNamespacedRoleBinding({ namespace, name, body: binding });
-    },
-    async deleteRoleBinding(namespace, name) {
-      await rbac.deleteNamespacedRoleBinding({ namespace, name });
     },
   };
   const effects = statusEffects({
@@ -305,12 +263,9 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
  * The server's own user name. Without it the server's deletions (consuming, cleanup) are judged
  * like anyone's, and refused unless its identity is an admin or approver: say so, don't fail.
  */
-async function whoAmI(kc: KubeConfig, logger: Logger): Promise<string | undefined> {
+async function whoAmI(client: NodeKubernetesClient, logger: Logger): Promise<string | undefined> {
   try {
-    const answer = await kc
-      .makeApiClient(AuthenticationV1Api)
-      .createSelfSubjectReview({ body: selfSubjectReview as V1SelfSubjectReview });
-    return usernameOfSelfReview(answer);
+    return usernameOfSelfReview(await client.post(SELF_SUBJECT_REVIEWS_PATH, selfSubjectReview));
   } catch (error) {
     logger.warn(
       "could not ask the API server who this server is (SelfSubjectReview); its own deletions are reviewed like anyone else's",

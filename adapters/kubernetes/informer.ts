@@ -1,7 +1,7 @@
-// List + watch, our own reflector on @kubernetes/client-node's `Watch`: the objects live only in
+// List + watch, our own reflector on the watch of our Kubernetes client (client.ts): the objects live only in
 // the caller's store (through onUpsert/onDelete); the reflector keeps nothing of them but each
 // one's name and resourceVersion (strings the stored objects share), enough to skip unchanged
-// objects and to tell which ones a relist no longer returns. Like client-node's ListWatch it lists
+// objects and to tell which ones a relist no longer returns. Like client-go's reflector it lists
 // (in pages), then watches from the list's resourceVersion, resumes a watch the server closed from
 // the last resourceVersion seen, and relists on 410 Gone; unlike it, after any other error it
 // restarts with a short, jittered backoff (resuming, so no event is lost).
@@ -20,9 +20,31 @@
 //   stayed open for a second (a server that no longer has our resourceVersion answers 410 at once,
 //   and then the cache is still as old as before, not fresh); one that resumes a following watch
 //   the server closed (its timeout) follows from the start.
-import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { statusOf } from '../errors.ts';
 import type { Logger } from '../ports.ts';
+import type { NodeKubernetesClient } from './client.ts';
+
+/** What the reflector reads of an object: its metadata. */
+export interface KubernetesObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    namespace?: string;
+    name?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    managedFields?: unknown[];
+    [key: string]: unknown;
+  };
+}
+
+/** One page of a list: its items, and where the next page starts (`continue`). */
+export interface KubernetesListObject<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
 
 export interface Reflector {
   readonly name: string;
@@ -71,7 +93,8 @@ export function reflect<T extends KubernetesObject>(
     name: string;
     /** How messages name it, e.g. "the AccessRequest cache" (default `the ${name} cache`). */
     label?: string;
-    kubeConfig: KubeConfig;
+    /** Opens the watches (list goes through `list`). */
+    client: Pick<NodeKubernetesClient, 'watch'>;
     /** The collection path, e.g. `/apis/kube-request-access.io/v1/accessrequests`. */
     path: string;
     /** One page of the collection: at most `limit` items, from `continue` on (absent: the first). */
@@ -96,11 +119,10 @@ export function reflect<T extends KubernetesObject>(
   const idleTimeout = options.idleTimeoutMs ?? watchTimeoutSeconds * 1000 + 5_000;
   const staleAfter = options.staleAfterMs ?? DEFAULT_TIMINGS.staleAfterMs;
   const pageSize = options.pageSize ?? 500;
-  const watch = new Watch(options.kubeConfig);
   /** namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
   const known = new Map<string, Map<string, string>>();
   let resourceVersion = '';
-  let request: AbortController | undefined;
+  let request: { abort(): void } | undefined;
   /** Bumped whenever a list or watch is left behind; its late pages, events and end are then ignored. */
   let attempt = 0;
   let backoff = minBackoff;
@@ -227,9 +249,7 @@ export function reflect<T extends KubernetesObject>(
         names.add(item.metadata?.name || '');
         upsert(item);
       }
-      // Typed lists (client-node's V1ListMeta) say `_continue`; custom objects come as plain JSON.
-      const meta = last.metadata as { _continue?: string; continue?: string } | undefined;
-      const next = meta?._continue || meta?.continue;
+      const next = last.metadata?.continue;
       if (!next) break;
       page = { limit: pageSize, continue: next };
     }
@@ -324,19 +344,19 @@ export function reflect<T extends KubernetesObject>(
         timeoutSeconds: String(watchTimeoutSeconds),
       };
       if (options.labelSelector !== undefined) params.labelSelector = options.labelSelector;
-      const controller = await watch.watch(
+      const controller = await options.client.watch(
         options.path,
         params,
-        (type: string, obj: T & { code?: number; message?: string }) => {
+        (type, obj) => {
           if (mine !== attempt || stopped) return;
           events++;
           alive();
           if (watching && type !== 'ERROR') watching.delivered = true;
-          watchError = onEvent(type, obj) ?? watchError;
+          watchError = onEvent(type, obj as T & { code?: number; message?: string }) ?? watchError;
         },
         ended,
       );
-      // client-node resolves once the response headers are in; on an error it has called `ended`.
+      // The watch resolves once the response headers are in; on an error it has called `ended`.
       if (mine !== attempt || stopped) {
         controller.abort(); // ended, hung or stopped meanwhile
         return;

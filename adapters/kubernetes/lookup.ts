@@ -1,17 +1,12 @@
 // The Lookup of the webhook server (functions/types.ts): the informer caches (caches.ts) for
 // requests, grants and policies, refusing while any is stale; bounded live calls for what a cache
 // cannot answer (a request created a moment ago, a SubjectAccessReview, a pinned pod's uid).
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1SubjectAccessReview,
-} from '@kubernetes/client-node';
-import { GROUP, VERSION, type AccessRequest } from '../../functions/schemas.ts';
+import type { AccessRequest } from '../../functions/schemas.ts';
 import type { Lookup } from '../../functions/types.ts';
-import { isAllowedAnswer, subjectAccessReview } from '../authorization.ts';
+import { isAllowedAnswer, subjectAccessReview, SUBJECT_ACCESS_REVIEWS_PATH } from '../authorization.ts';
+import { objectsPath } from './rest.ts';
 import { isNotFound } from '../errors.ts';
+import type { NodeKubernetesClient } from './client.ts';
 import { podUserKey, REQUESTS, type Caches } from './caches.ts';
 import { freshRequest } from './fresh.ts';
 import { IndexedStore } from './store.ts';
@@ -38,15 +33,9 @@ export interface ClusterLookup {
   liveRequest(namespace: string, name: string): Promise<unknown>;
 }
 
-export function clusterLookup(kc: KubeConfig, caches: Caches, bounded: Bounded): ClusterLookup {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const authorization = kc.makeApiClient(AuthorizationV1Api);
-  const core = kc.makeApiClient(CoreV1Api);
+export function clusterLookup(client: NodeKubernetesClient, caches: Caches, bounded: Bounded): ClusterLookup {
   const liveRequest = (namespace: string, name: string) =>
-    bounded(
-      `reading AccessRequest ${namespace}/${name}`,
-      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: REQUESTS, name }),
-    );
+    bounded(`reading AccessRequest ${namespace}/${name}`, client.get(objectsPath(REQUESTS, namespace, name)));
   const readRequest = freshRequest((namespace, name) => caches.requests.get(namespace, name), liveRequest);
   const lookup: Lookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
@@ -70,9 +59,7 @@ export function clusterLookup(kc: KubeConfig, caches: Caches, bounded: Bounded):
     async isAuthorized(user, attributes) {
       const answer = await bounded(
         'SubjectAccessReview',
-        authorization.createSubjectAccessReview({
-          body: subjectAccessReview(user, attributes) as V1SubjectAccessReview,
-        }),
+        client.post(SUBJECT_ACCESS_REVIEWS_PATH, subjectAccessReview(user, attributes)),
       );
       return isAllowedAnswer(answer);
     },
@@ -87,8 +74,11 @@ export function clusterLookup(kc: KubeConfig, caches: Caches, bounded: Bounded):
     // No pod cache: asked only for pinned requests, one live GET bounded like the other review-time calls.
     async podUID(namespace, name) {
       try {
-        const pod = await bounded(`reading pod ${namespace}/${name}`, core.readNamespacedPod({ namespace, name }));
-        return pod.metadata?.uid || undefined;
+        const pod = (await bounded(
+          `reading pod ${namespace}/${name}`,
+          client.get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`),
+        )) as { metadata?: { uid?: string } } | undefined;
+        return pod?.metadata?.uid || undefined;
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;

@@ -9,6 +9,7 @@ import { canonicalUsername, isSameUser } from '../../functions/access.ts';
 import { parseDuration } from '../../functions/duration.ts';
 import { API_VERSION, GROUP, VERSION } from '../../functions/schemas.ts';
 import { UsageError } from './server.ts';
+import { isNotFound } from '../errors.ts';
 
 export const SEED_GROUP = 'spreadgroup.com';
 export const SEED_VERSION = 'v1';
@@ -326,7 +327,7 @@ export async function migrateFromSeed(
     try {
       return await api.list(SEED_GROUP, SEED_VERSION, plural);
     } catch (error) {
-      if ((error as { code?: number }).code === 404)
+      if (isNotFound(error))
         throw new UsageError(
           `no ${SEED_GROUP}/${SEED_VERSION} ${plural} in this cluster: is the seed's CRD installed (and is this the right --context)?`,
         );
@@ -337,7 +338,7 @@ export async function migrateFromSeed(
     try {
       return await api.list(GROUP, VERSION, plural);
     } catch (error) {
-      if ((error as { code?: number }).code === 404)
+      if (isNotFound(error))
         throw new UsageError(
           `no ${API_VERSION} ${plural} in this cluster: apply manifests/crds first (docs/migrating.md)`,
         );
@@ -448,43 +449,35 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The API over @kubernetes/client-node, listing every page in every namespace. */
+/** The API over the server's Kubernetes client (adapters/kubernetes/client.ts), listing every page in every namespace. */
 async function kubernetesApi(flags: { kubeconfig?: string; context?: string }): Promise<MigrationApi> {
-  const { CustomObjectsApi } = await import('@kubernetes/client-node');
   const { loadKubeConfig } = await import('../kubernetes/config.ts');
-  const kc = loadKubeConfig({
-    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-    ...(flags.context ? { context: flags.context } : {}),
-  });
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const { nodeKubernetesClient } = await import('../kubernetes/client.ts');
+  const client = nodeKubernetesClient(
+    loadKubeConfig({
+      ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+      ...(flags.context ? { context: flags.context } : {}),
+    }),
+  );
   return {
     async list(group, version, plural) {
       const items: SeedObject[] = [];
-      let _continue: string | undefined;
+      let next: string | undefined;
       do {
-        const page = (await api.listClusterCustomObject({
-          group,
-          version,
-          plural,
-          limit: 500,
-          ...(_continue ? { _continue } : {}),
-        })) as {
+        const page = (await client.get(`/apis/${group}/${version}/${plural}`, { limit: '500', continue: next })) as {
           items?: SeedObject[];
           metadata?: { continue?: string };
         };
         items.push(...(page.items ?? []));
-        _continue = page.metadata?.continue || undefined;
-      } while (_continue);
+        next = page.metadata?.continue || undefined;
+      } while (next);
       return items;
     },
     async create(plural, namespace, body) {
-      return (await api.createNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural,
+      return (await client.post(
+        `/apis/${GROUP}/${VERSION}/namespaces/${encodeURIComponent(namespace)}/${plural}`,
         body,
-      })) as SeedObject;
+      )) as SeedObject;
     },
   };
 }

@@ -8,14 +8,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nodeKubernetesClient, type NodeKubernetesClient } from '../../../adapters/kubernetes/client.ts';
+import { clusterConfig } from '../../../adapters/kubernetes/config.ts';
+import { silentLogger } from '../../../adapters/log.ts';
 import {
-  CustomObjectsApi,
-  KubeConfig,
+  reflect,
+  retryDelay,
   type KubernetesListObject,
   type KubernetesObject,
-} from '@kubernetes/client-node';
-import { silentLogger } from '../../../adapters/log.ts';
-import { reflect, retryDelay, type Reflector, type ReflectorTimings } from '../../../adapters/kubernetes/informer.ts';
+  type Reflector,
+  type ReflectorTimings,
+} from '../../../adapters/kubernetes/informer.ts';
 
 const GROUP = 'example.io';
 const VERSION = 'v1';
@@ -177,7 +180,7 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Pro
 describe('reflect (list + watch against a fake API server)', () => {
   const api = new FakeApi();
   let server: Server;
-  let kc: KubeConfig;
+  let client: NodeKubernetesClient;
   let reflector: Reflector | undefined;
   let upserts: Obj[];
   let deletes: KubernetesObject[];
@@ -186,14 +189,7 @@ describe('reflect (list + watch against a fake API server)', () => {
     server = createServer((req, res) => api.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      // client-node refuses plain http unless skipTLSVerify is set.
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    client = nodeKubernetesClient(clusterConfig({ server: `http://127.0.0.1:${port}` }));
   });
 
   after(async () => {
@@ -217,19 +213,12 @@ describe('reflect (list + watch against a fake API server)', () => {
 
   function start(pageSize = 2, timings: ReflectorTimings = {}): Reflector {
     changes = 0;
-    const custom = kc.makeApiClient(CustomObjectsApi);
     reflector = reflect<Obj>({
       name: 'things',
-      kubeConfig: kc,
+      client,
       path: PATH,
-      list: async ({ limit, continue: _continue }) =>
-        (await custom.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          limit,
-          _continue,
-        })) as KubernetesListObject<Obj>,
+      list: async ({ limit, continue: next }) =>
+        (await client.get(PATH, { limit: String(limit), continue: next })) as KubernetesListObject<Obj>,
       pageSize,
       onUpsert: (obj) => upserts.push(obj),
       onDelete: (obj) => deletes.push(obj),

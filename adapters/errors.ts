@@ -29,6 +29,8 @@ export class KubernetesApiError extends Error {
     readonly reason: string,
     message: string,
     readonly retryAfterMs?: number,
+    /** The API server's own message (its Status.message), for users: what the webhook or RBAC said. */
+    readonly apiMessage?: string,
   ) {
     super(message);
   }

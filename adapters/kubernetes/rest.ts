@@ -103,6 +103,7 @@ export function apiError(
     body?.reason ?? '',
     `Kubernetes API ${method} ${path}: HTTP ${status}${hint}: ${message}`,
     Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
+    body?.message,
   );
 }
 

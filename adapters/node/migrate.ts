@@ -9,7 +9,7 @@ import { canonicalUsername, isSameUser } from '../../functions/access.ts';
 import { parseDuration } from '../../functions/duration.ts';
 import { API_VERSION, GROUP, VERSION } from '../../functions/schemas.ts';
 import { UsageError } from './server.ts';
-import { isNotFound } from '../errors.ts';
+import { isNotFound, KubernetesApiError } from '../errors.ts';
 
 export const SEED_GROUP = 'spreadgroup.com';
 export const SEED_VERSION = 'v1';
@@ -436,6 +436,8 @@ export async function migrateFromSeed(
 }
 
 function describe(error: unknown): string {
+  // The API server's message (the webhook's or RBAC's words), not our request line around it.
+  if (error instanceof KubernetesApiError && error.apiMessage) return error.apiMessage;
   const body = (error as { body?: unknown }).body;
   if (body) {
     try {

@@ -68,6 +68,24 @@ export const request: Concern = async (admission, lookup, context) => {
   );
   if (limit) return deny(limit, 403);
 
+  // A request pinned to a pod object that is not the pod of that name now could never be used:
+  // say so before an approver spends time on it (the exec review checks the pin again).
+  const pinned = accessRequest.spec.forObject.uid;
+  if (pinned) {
+    const { namespace: podNamespace, name: pod } = accessRequest.spec.forObject;
+    const uid = await lookup.podUID(podNamespace, pod);
+    if (uid !== pinned) {
+      return deny(
+        `spec.forObject.uid: the request is pinned to uid ${pinned}, but ${
+          uid
+            ? `pod ${podNamespace}/${pod} now has uid ${uid} (it was re-created)`
+            : `there is no pod ${podNamespace}/${pod}`
+        }; request again with --pin, which reads the pod's uid as it is now`,
+        400,
+      );
+    }
+  }
+
   const audit = [{ type: 'audit-created' as const, data: { request: admission, accessRequest } }];
   // Nothing of a dry run leaves the process: the validation webhook may record what it is shown.
   if (admission.dryRun) {

@@ -244,6 +244,18 @@ describe('a request pinned to one pod object', () => {
       recreated.stderr,
       /it is pinned to pod team-a\/pinned with uid .* now is another object .* it was re-created/,
     );
+
+    // A new request pinned to the old pod object is refused when it is created, not at exec time.
+    const stale = accessRequest({ name: 'pinned-stale', namespace: 'team-a', user: 'alice', pod: 'pinned' });
+    const refused = await create(cp, 'alice', {
+      ...stale,
+      spec: { ...stale.spec, forObject: { ...stale.spec.forObject, uid: podUid } },
+    });
+    assert.notEqual(refused.code, 0, 'a request pinned to a pod object that is gone is refused');
+    assert.match(
+      refused.stderr,
+      new RegExp(`spec\\.forObject\\.uid: the request is pinned to uid ${podUid}, but pod team-a/pinned now has uid`),
+    );
   });
 
   it('kubectl request exec --pin for a pod that does not exist creates nothing, and says so', async () => {

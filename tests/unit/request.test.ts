@@ -285,3 +285,35 @@ describe('request status', () => {
     assert.equal(bob.allowed, false);
   });
 });
+
+describe('a request pinned to a pod object (spec.forObject.uid)', () => {
+  const pod = (uid: string) => ({ kind: 'Pod', metadata: { namespace: 'team-a', name: 'web-0', uid } });
+  const review = (object: ReturnType<typeof accessRequest>) => objectReview(object, { user: users.alice });
+
+  it('is allowed when the pod of that name has that uid now', async () => {
+    const pinned = accessRequest({ podUID: 'pod-uid-1' });
+    const decision = await request(review(pinned), lookupOf([pod('pod-uid-1')]), context());
+    assert.equal(decision.allowed, true, decision.message);
+  });
+
+  it('is refused, with what to do, when the pod was re-created or is gone', async () => {
+    const pinned = accessRequest({ podUID: 'pod-uid-1' });
+    const recreated = await request(review(pinned), lookupOf([pod('pod-uid-2')]), context());
+    assert.equal(recreated.allowed, false);
+    assert.equal(recreated.code, 400);
+    assert.match(
+      recreated.message,
+      /^spec\.forObject\.uid: the request is pinned to uid pod-uid-1, but pod team-a\/web-0 now has uid pod-uid-2 \(it was re-created\); request again with --pin/,
+    );
+    const gone = await request(review(pinned), lookupOf([]), context());
+    assert.match(gone.message, /but there is no pod team-a\/web-0; request again with --pin/);
+  });
+
+  it('reads no pod for a request that is not pinned', async () => {
+    const lookup = lookupOf([]);
+    lookup.podUID = async () => {
+      throw new Error('must not be asked');
+    };
+    assert.equal((await request(review(accessRequest()), lookup, context())).allowed, true);
+  });
+});

@@ -75,7 +75,9 @@ export class Metrics {
       } else if (allowed && event.type === 'audit-created') {
         this.add('requests_created_total', { namespace });
       } else if (allowed && event.type === 'audit-granted') {
-        this.add('decisions_total', { namespace, decision: event.data.accessGrant.status });
+        // A break-glass self-grant is counted apart: a dashboard should show them, not hide them among grants.
+        const grant = event.data.accessGrant;
+        this.add('decisions_total', { namespace, decision: grant.spec.breakGlass ? 'break-glass' : grant.status });
       }
     }
   }

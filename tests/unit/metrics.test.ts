@@ -7,6 +7,7 @@ import { createApp, type AdmissionResponseReview } from '../../adapters/http/app
 import { Metrics, type Gauge } from '../../adapters/http/metrics.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import type { AuditSink } from '../../adapters/ports.ts';
+import type { AdmissionRequest } from '../../functions/schemas.ts';
 import { DEFAULT_CONFIG } from '../../functions/types.ts';
 import { accessGrant, accessRequest, execReview, NOW, objectReview, users } from '../support/builders.ts';
 
@@ -101,5 +102,24 @@ describe('metrics', () => {
     assert.ok(asked.length >= 8);
     for (const name of asked)
       assert.ok(rendered.has(name), `the dashboard asks for ${name}, which /metrics does not have`);
+  });
+});
+
+describe('metrics of break-glass', () => {
+  it('counts a break-glass self-grant as decision="break-glass", apart from ordinary grants', () => {
+    const metrics = new Metrics();
+    const grant = (breakGlass: boolean) => ({
+      type: 'audit-granted' as const,
+      data: {
+        request: objectReview(accessGrant(), { user: users.alice }) as AdmissionRequest,
+        accessRequest: accessRequest(),
+        accessGrant: { ...accessGrant(), spec: { ...accessGrant().spec, ...(breakGlass ? { breakGlass: true } : {}) } },
+      },
+    });
+    metrics.decided([grant(true)], true);
+    metrics.decided([grant(false)], true);
+    const text = metrics.render();
+    assert.match(text, /kube_request_access_decisions_total\{namespace="team-a",decision="break-glass"\} 1\n/);
+    assert.match(text, /kube_request_access_decisions_total\{namespace="team-a",decision="granted"\} 1\n/);
   });
 });

@@ -10,9 +10,13 @@ import { whoAmI } from './exec.ts';
 import { buildGrant, grantName } from './requests.ts';
 import { ageOf, summarizeRequest } from './summary.ts';
 
-/** The requester's own break-glass grant of `request`. */
-export function buildBreakGlassGrant(request: AccessRequest, me: string, reason: string): AccessGrantBody {
-  const body = buildGrant({ request, granter: me, status: 'granted', reason }) as AccessGrant;
+/**
+ * The requester's own break-glass grant of `request`, naming them as the request does (the webhook
+ * requires that spelling; with --username-prefix, `me` may carry the prefix the request omits).
+ */
+export function buildBreakGlassGrant(request: AccessRequest, _me: string, reason: string): AccessGrantBody {
+  const granter = request.spec.userInfo.username;
+  const body = buildGrant({ request, granter, status: 'granted', reason }) as AccessGrant;
   return { ...body, spec: { ...body.spec, breakGlass: true } };
 }
 

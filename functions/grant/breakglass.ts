@@ -25,6 +25,14 @@ export async function reviewBreakGlassGrant(
       `spec.breakGlass: break-glass is for your own AccessRequest only, and "${name}" is ${accessRequest.spec.userInfo.username}'s; grant it without spec.breakGlass: kubectl request grant -n ${namespace} ${name}`,
     );
   }
+  // Spelled as the request spells its user: readers that do not know --username-prefix (the
+  // plugin's --needs-review, the page) recognise a self-grant by equal names.
+  if (accessGrant.spec.grantedBy.username !== accessRequest.spec.userInfo.username) {
+    return deny(
+      `spec.grantedBy.username: a break-glass grant names you as the request does ("${accessRequest.spec.userInfo.username}"), got "${accessGrant.spec.grantedBy.username}"`,
+      400,
+    );
+  }
   const policies = await lookup.policiesFor(namespace);
   const verdict = breakGlassVerdict(accessRequest, accessGrant, policies, admission.userInfo);
   if ('problem' in verdict) return deny(verdict.problem);

@@ -96,9 +96,12 @@ export const grant: Concern = async (admission, lookup, context) => {
   if (notApprover) return deny(notApprover);
   const audit = [{ type: 'audit-granted' as const, data: { request: admission, accessRequest, accessGrant } }];
   const current = evaluateGrant(accessRequest, await lookup.grantsFor(namespace, name), context.now, prefix, policies);
+  // Pre-approved by a policy or granted by the requester's break-glass: no approver decided yet,
+  // so an approver may still stop it (a denial wins, and the requester cannot break glass again).
+  if (current.state === 'granted' && (current.policy || current.breakGlass) && accessGrant.status === 'denied') {
+    return allow('', { audit });
+  }
   if (current.state === 'granted' && current.policy) {
-    // Pre-approved: nothing to grant, but an approver may still stop it (a denial wins).
-    if (accessGrant.status === 'denied') return allow('', { audit });
     return deny(`AccessRequest "${name}" is pre-approved by AccessPolicy ${current.policy}: it needs no grant`, 409);
   }
   if (

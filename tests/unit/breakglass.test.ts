@@ -216,6 +216,30 @@ describe('creating a break-glass grant (functions/grant)', () => {
     assert.equal(decision.allowed, false);
     assert.match(decision.message, /was denied by carol; break-glass does not overturn a denial/);
   });
+  it('names the requester as the request spells them, so readers without --username-prefix see a self-grant', async () => {
+    const oidcAlice = { ...users.alice, username: 'oidc:alice' };
+    const prefixed = (object: AccessGrant) =>
+      grant(
+        objectReview(object, { user: oidcAlice }),
+        lookupOf(objects(), ['carol', 'alice', 'dave']),
+        context({ usernamePrefix: 'oidc:' }),
+      );
+    const respelled = await prefixed(glass({ by: 'oidc:alice' }));
+    assert.equal(respelled.allowed, false);
+    assert.match(respelled.message, /a break-glass grant names you as the request does \("alice"\), got "oidc:alice"/);
+    const spelled = await prefixed(glass());
+    assert.equal(spelled.allowed, true, spelled.message);
+    assert.equal(needsReview(accessRequest(), [glass()], ''), true, 'the plugin, without the prefix, lists it');
+  });
+  it('an approver may still deny a request granted by break-glass; the denial wins and stops it', async () => {
+    const denial = accessGrant({ name: 'alice-web-0-deny', grantedBy: 'carol', status: 'denied' });
+    const decision = await create(objects(glass()), denial, users.carol);
+    assert.equal(decision.allowed, true, decision.message);
+    const state = evaluateGrant(accessRequest(), [glass(), denial], NOW, '', [glassPolicy], users.alice);
+    assert.equal(state.state, 'denied');
+    const again = await create(objects(glass(), denial), glass({ name: 'again' }), users.alice);
+    assert.match(again.message, /break-glass does not overturn a denial/);
+  });
   it('a plain self-grant is still refused, and tells a member about break-glass', async () => {
     const decision = await create(objects(), accessGrant({ grantedBy: 'alice' }), users.alice);
     assert.equal(decision.allowed, false);

@@ -117,8 +117,15 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
 
   // The narrow write interfaces of apply.ts, over the REST calls the edge makes too (rest.ts); the
   // status writer's merge patch, and a live read bounded like the other review-time calls.
+  const rest = apiWrites(client);
   const writes: RequestStatusWriter & RequestStatusPatcher & ObjectDeleter & RoleBindingWriter = {
-    ...apiWrites(client),
+    ...rest,
+    // Counting a use is on the review path: bounded like its other API calls, not by the client's 30 s.
+    replaceRequestStatus: (namespace, name, body) =>
+      bounded(
+        `writing the status of AccessRequest ${namespace}/${name}`,
+        rest.replaceRequestStatus(namespace, name, body),
+      ),
     patchRequestStatus: (namespace, name, body) =>
       client.patch(`${objectsPath(REQUESTS, namespace, name)}/status`, body),
     async readRequest(namespace, name) {

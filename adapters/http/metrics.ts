@@ -36,8 +36,16 @@ const labelText = (labels: Record<string, string>) =>
     .map(([key, value]) => `${key}="${escape(value)}"`)
     .join(',');
 
+/** One counter series: its rendered labels and its count. */
+interface Series {
+  labels: string;
+  n: number;
+}
+
 export class Metrics {
-  private readonly counters = new Map<Counter, Map<string, number>>();
+  private readonly counters = new Map<Counter, Map<string, Series>>();
+  /** The same series by counter and raw label values: a review's count is one Map lookup, no label rendering. */
+  private readonly byValues = new Map<string, Series>();
   private readonly counts = new Array<number>(BUCKETS.length + 1).fill(0);
   private sum = 0;
   private total = 0;
@@ -45,10 +53,21 @@ export class Metrics {
   constructor(private readonly gauges: () => readonly Gauge[] = () => []) {}
 
   private add(counter: Counter, labels: Record<string, string>): void {
-    const series = this.counters.get(counter) ?? new Map<string, number>();
-    this.counters.set(counter, series);
-    const key = labelText(labels);
-    series.set(key, (series.get(key) ?? 0) + 1);
+    // NUL separates the values: no label value (names, verdicts, subresources) contains one that matters.
+    let key: string = counter;
+    for (const name in labels) key += `\u0000${name}\u0000${labels[name]}`;
+    const known = this.byValues.get(key);
+    if (known) {
+      known.n++;
+      return;
+    }
+    const text = labelText(labels);
+    let series = this.counters.get(counter);
+    if (!series) this.counters.set(counter, (series = new Map()));
+    const entry = series.get(text) ?? { labels: text, n: 0 };
+    series.set(text, entry);
+    entry.n++;
+    this.byValues.set(key, entry);
   }
 
   observe(concern: string, verdict: 'allowed' | 'denied' | 'error', seconds: number): void {
@@ -91,7 +110,7 @@ export class Metrics {
     for (const [counter, help] of Object.entries(COUNTER_HELP) as [Counter, string][]) {
       const name = `kube_request_access_${counter}`;
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const [labels, n] of this.counters.get(counter) ?? []) lines.push(`${name}{${labels}} ${n}`);
+      for (const { labels, n } of this.counters.get(counter)?.values() ?? []) lines.push(`${name}{${labels}} ${n}`);
     }
     lines.push(
       '# HELP kube_request_access_review_duration_seconds Time to answer an AdmissionReview.',

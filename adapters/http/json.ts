@@ -18,6 +18,9 @@ const CLOSE_BRACKET = 0x5d; // ]
  * still JSON.parse's call.
  */
 export function jsonNestingError(text: string, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  // Nesting deeper than maxDepth takes more than maxDepth opening brackets: most reviews (an exec's
+  // is about 20) are cleared by counting them with indexOf, which is far cheaper than the walk below.
+  if (fewerOpeningBrackets(text, maxDepth)) return undefined;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -36,4 +39,12 @@ export function jsonNestingError(text: string, maxDepth = MAX_JSON_DEPTH): strin
     }
   }
   return undefined;
+}
+
+/** True when `text` holds at most `max` opening braces and brackets (in strings or not). */
+function fewerOpeningBrackets(text: string, max: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++count > max) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++count > max) return false;
+  return true;
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { streamAuditSink } from '../../adapters/audit/log.ts';
+import { auditLine, auditSummary, streamAuditSink } from '../../adapters/audit/log.ts';
 import type { AuditEvent } from '../../functions/types.ts';
 import { execReview } from '../support/builders.ts';
 
@@ -85,5 +85,31 @@ describe('stream audit log', () => {
     assert.equal(line.type, 'audit-exec');
     assert.equal(line.verdict, 'allowed');
     assert.match(line.data, /not serialisable/);
+  });
+
+  it('writes the line as one object: time, log, the summary, the outcome, then the whole event', () => {
+    const time = new Date('2026-12-02T05:00:00.000Z');
+    const outcome = {
+      operation: 'CONNECT',
+      resource: 'pods/exec',
+      allowed: true,
+      code: 200,
+      message: 'ok "quoted"',
+      ms: 0.4,
+    };
+    for (const withOutcome of [true, false]) {
+      const text = auditLine(event, time, withOutcome ? outcome : undefined);
+      assert.ok(text.endsWith('}\n') && !text.slice(0, -1).includes('\n'), 'one line');
+      const expected = {
+        time: time.toISOString(),
+        log: 'audit',
+        ...auditSummary(event),
+        ...(withOutcome ? { review: outcome } : {}),
+        data: event.data,
+      };
+      const line = JSON.parse(text) as Record<string, unknown>;
+      assert.deepEqual(line, JSON.parse(JSON.stringify(expected)));
+      assert.deepEqual(Object.keys(line), Object.keys(expected), 'same key order');
+    }
   });
 });

@@ -23,7 +23,8 @@ export function routeKey(request: Pick<AdmissionRequest, 'resource' | 'subResour
 
 /** The concern for this review, or undefined for anything this webhook does not judge. */
 export function concernFor(request: Pick<AdmissionRequest, 'resource' | 'subResource'>): Concern | undefined {
-  return Object.hasOwn(concerns, routeKey(request)) ? concerns[routeKey(request)] : undefined;
+  const key = routeKey(request);
+  return Object.hasOwn(concerns, key) ? concerns[key] : undefined;
 }
 
 export { attach, debug, exec, grant, portforward, request, requestStatus };

@@ -324,31 +324,30 @@ function withVerdict(decision: Decision, denial: Decision): Decision {
 }
 
 export function respond(uid: string, decision: Decision): AdmissionResponseReview {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    response: {
-      uid,
-      allowed: decision.allowed,
-      status: {
+  const status: AdmissionResponseReview['response']['status'] = decision.allowed
+    ? { code: decision.code, message: decision.message, status: 'Success' }
+    : {
         code: decision.code,
         message: decision.message,
-        status: decision.allowed ? 'Success' : 'Failure',
-        ...(decision.allowed
-          ? {}
-          : { reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden' }),
-      },
-      ...(decision.warnings?.length ? { warnings: decision.warnings } : {}),
-      ...auditAnnotationsOf(decision),
-    },
-  };
+        status: 'Failure',
+        reason: decision.code === 400 ? 'BadRequest' : decision.code >= 500 ? 'InternalError' : 'Forbidden',
+      };
+  const response: AdmissionResponseReview['response'] = { uid, allowed: decision.allowed, status };
+  if (decision.warnings?.length) response.warnings = decision.warnings;
+  const auditAnnotations = auditAnnotationsOf(decision);
+  if (auditAnnotations) response.auditAnnotations = auditAnnotations;
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
 // The apiserver rejects the whole response for a key that is not a valid name once prefixed with
 // the webhook's: lowercase DNS labels only, anything else is dropped rather than risk the answer.
 const AUDIT_ANNOTATION_KEY = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-function auditAnnotationsOf(decision: Decision): { auditAnnotations?: Record<string, string> } {
-  const entries = Object.entries(decision.auditAnnotations ?? {}).filter(([key]) => AUDIT_ANNOTATION_KEY.test(key));
-  return entries.length ? { auditAnnotations: Object.fromEntries(entries) } : {};
+function auditAnnotationsOf(decision: Decision): Record<string, string> | undefined {
+  let kept: Record<string, string> | undefined;
+  const annotations = decision.auditAnnotations;
+  for (const key in annotations) {
+    if (Object.hasOwn(annotations, key) && AUDIT_ANNOTATION_KEY.test(key)) (kept ??= {})[key] = annotations[key]!;
+  }
+  return kept;
 }

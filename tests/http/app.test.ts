@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { createApp, type AdmissionResponseReview } from '../../adapters/http/app.ts';
+import { createApp, respond, type AdmissionResponseReview } from '../../adapters/http/app.ts';
 import { MemoryCluster } from '../../adapters/memory/lookup.ts';
 import { EffectConflict, type AuditSink, type EffectExecutor } from '../../adapters/ports.ts';
-import { DEFAULT_CONFIG, type AuditEvent, type Lookup, type Validator } from '../../functions/types.ts';
+import { allow, deny, DEFAULT_CONFIG, type AuditEvent, type Lookup, type Validator } from '../../functions/types.ts';
 import { accessGrant, accessRequest, execReview, NOW, objectReview, shellPorts, users } from '../support/builders.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
@@ -408,4 +408,27 @@ describe('bad input is never allowed and always explained', () => {
       assert.match(body.response.status!.message, message);
     });
   }
+});
+
+describe('the AdmissionResponse', () => {
+  it('keeps only audit annotation keys the apiserver accepts (lowercase DNS labels), and none when none is valid', () => {
+    const annotations = { 'access-request': 'ns/r', 'Bad/Key': 'x', ['a'.repeat(64)]: 'y', '-dash': 'z' };
+    const kept = respond('u1', allow('ok', { auditAnnotations: annotations }));
+    assert.deepEqual(kept.response.auditAnnotations, { 'access-request': 'ns/r' });
+    const none = respond('u1', allow('ok', { auditAnnotations: { 'Not.Valid': 'x' } }));
+    assert.equal('auditAnnotations' in none.response, false);
+  });
+
+  it('says Success for an allowed review and names the reason of a denied one by its code', () => {
+    assert.deepEqual(respond('u1', allow('ok')).response.status, { code: 200, message: 'ok', status: 'Success' });
+    for (const [code, reason] of [
+      [400, 'BadRequest'],
+      [403, 'Forbidden'],
+      [500, 'InternalError'],
+    ] as const) {
+      const response = respond('u2', deny('no', code)).response;
+      assert.equal(response.allowed, false);
+      assert.deepEqual(response.status, { code, message: 'no', status: 'Failure', reason });
+    }
+  });
 });

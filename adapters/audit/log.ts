@@ -4,6 +4,7 @@
 import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import type { AuditEvent } from '../../functions/types.ts';
 import type { AuditSink, ReviewOutcome } from '../ports.ts';
+import { eventDataJson } from './event-json.ts';
 
 export interface AuditSummary {
   type: AuditEvent['type'];
@@ -166,7 +167,8 @@ export function auditLine(event: AuditEvent, time: Date, outcome?: ReviewOutcome
   }`;
   let data: string;
   try {
-    data = JSON.stringify(event.data);
+    // The audit webhook, which heard of this event first, left its body here when there is one.
+    data = eventDataJson(event, false);
   } catch (error) {
     data = JSON.stringify(`[not serialisable: ${(error as Error).message}]`);
   }

@@ -3,6 +3,7 @@
 // No Node imports: an edge runtime pairs this with `fetchTransport`.
 import { WEBHOOK_AUDIT_TYPES, type AuditEvent } from '../../functions/types.ts';
 import type { AuditSink } from '../ports.ts';
+import { eventDataJson } from './event-json.ts';
 import {
   USER_AGENT,
   describeError,
@@ -19,7 +20,7 @@ export function auditWebhookRequest(url: string | URL, event: AuditEvent): Webho
   return {
     url: target.toString(),
     headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT },
-    body: JSON.stringify(event.data),
+    body: eventDataJson(event),
   };
 }
 

@@ -100,7 +100,7 @@ describe('stream audit log', () => {
     for (const withOutcome of [true, false]) {
       const text = auditLine(event, time, withOutcome ? outcome : undefined);
       assert.ok(text.endsWith('}\n') && !text.slice(0, -1).includes('\n'), 'one line');
-      const expected = {
+      const expected: Record<string, unknown> = {
         time: time.toISOString(),
         log: 'audit',
         ...auditSummary(event),

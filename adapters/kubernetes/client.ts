@@ -72,6 +72,11 @@ export function nodeKubernetesClient(
     deadlineMs: number | undefined,
   ): Promise<{ request: http.ClientRequest; response: http.IncomingMessage }> {
     const credentials = await config.credentials();
+    // A bearer token over plain http is readable by anyone on the path: never send it.
+    if (!secure && (credentials.token || credentials.cert))
+      throw new Error(
+        `Kubernetes API ${method} ${path}: refusing to send credentials to ${config.server} over plain http; use an https:// server`,
+      );
     const url = apiUrl(base, path, query);
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': userAgent };
     if (credentials.token) headers.Authorization = `Bearer ${credentials.token}`;

@@ -160,6 +160,11 @@ function fromKubeconfig(files: string[], context: string | undefined, env: NodeJ
   if (c['proxy-url'])
     throw new Error(`kubeconfig ${where}: cluster ${clusterName} sets proxy-url, which is not supported`);
   const ca = pem(c, 'certificate-authority', cluster.dir);
+  // As client-go: a CA that nothing checks is a mistake, not a choice between the two.
+  if (ca && c['insecure-skip-tls-verify'] === true)
+    throw new Error(
+      `kubeconfig ${where}: cluster ${clusterName} sets both a certificate authority and insecure-skip-tls-verify; drop one (kubectl refuses this too)`,
+    );
   const tlsServerName = str(c['tls-server-name']);
   return {
     server,

@@ -161,6 +161,38 @@ describe('Kubernetes client of the Node server', () => {
     assert.deepEqual(await nodeKubernetesClient(loadKubeConfig({ kubeconfig: file })).get('/a'), { ok: true });
   });
 
+  it('refuses a certificate authority together with insecure-skip-tls-verify, as kubectl does', async () => {
+    const file = path.join(dir, 'both');
+    await writeFile(
+      file,
+      stringify({
+        clusters: [
+          {
+            name: 'c',
+            cluster: { server: url, 'certificate-authority-data': b64(ca.cert), 'insecure-skip-tls-verify': true },
+          },
+        ],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    assert.throws(
+      () => loadKubeConfig({ kubeconfig: file }),
+      /both a certificate authority and insecure-skip-tls-verify/,
+    );
+  });
+
+  it('never sends a token or a client certificate over plain http', async () => {
+    const plain = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const credentials of [{ token: 't' }, { cert: clientPem.cert, key: clientPem.key }]) {
+      await assert.rejects(
+        nodeKubernetesClient(clusterConfig({ server: plain, ...credentials })).get('/a'),
+        /refusing to send credentials to http:\/\/127\.0\.0\.1:\d+ over plain http; use an https:\/\/ server/,
+      );
+    }
+  });
+
   it('merges the files of KUBECONFIG (the first to name a context wins) and says when nothing is configured', async () => {
     const first = await kubeconfig('first', { admin: { token: 'first' } });
     const second = await kubeconfig(

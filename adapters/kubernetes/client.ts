@@ -6,6 +6,7 @@
 // the same KubernetesClient methods.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { KubernetesClient } from './rest.ts';
 import type { ClusterConfig, Credentials } from './config.ts';
 import { apiError, apiUrl, parseJson, retryTooManyRequests, watchLines, type Method } from './rest.ts';
@@ -49,7 +50,7 @@ export function nodeKubernetesClient(
   const agentFor = (credentials: Credentials): http.Agent => {
     const key = `${credentials.cert ?? ''}\0${credentials.key ?? ''}`;
     if (agent?.key === key) return agent.agent;
-    agent?.agent.destroy();
+    if (agent) retire(agent.agent);
     const made = secure
       ? new https.Agent({
           keepAlive: true,
@@ -206,6 +207,15 @@ export function nodeKubernetesClient(
       return handle;
     },
   };
+}
+
+/**
+ * An agent whose client certificate was replaced: its idle connections close now, its busy ones
+ * (a watch, a write under way) once their answer is in, so a rotation cuts no call short.
+ */
+function retire(old: http.Agent): void {
+  for (const sockets of Object.values(old.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  old.on('free', (socket: Socket) => socket.destroy());
 }
 
 function header(response: http.IncomingMessage, name: string): string | undefined {

@@ -183,6 +183,38 @@ describe('Kubernetes client of the Node server', () => {
     );
   });
 
+  it('lets a call under way finish when the client certificate changes, and uses the new one after', async () => {
+    const bob = await ca.issue({ commonName: 'bob', client: true });
+    let current: Pem = clientPem;
+    const client = nodeKubernetesClient({ server: url, ca: ca.cert, credentials: async () => ({ ...current }) });
+    const previous = answer;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    answer = (req, res) => {
+      const reply = () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      if (req.url === '/slow') void held.then(reply);
+      else reply();
+    };
+    try {
+      seen.length = 0;
+      const slow = client.get('/slow');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      current = bob; // an exec plugin handed out a new certificate
+      assert.deepEqual(await client.get('/after'), { ok: true });
+      release();
+      assert.deepEqual(await slow, { ok: true }, 'the call on the old certificate was not cut');
+      assert.deepEqual(
+        seen.map((s) => [s.url, s.clientCN]),
+        [
+          ['/slow', 'alice'],
+          ['/after', 'bob'],
+        ],
+      );
+    } finally {
+      answer = previous;
+    }
+  });
+
   it('never sends a token or a client certificate over plain http', async () => {
     const plain = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (const credentials of [{ token: 't' }, { cert: clientPem.cert, key: clientPem.key }]) {

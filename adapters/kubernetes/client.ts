@@ -1,8 +1,8 @@
 // The Node server's Kubernetes client: the calls of rest.ts (URL, error shape, 429 retry, watch
 // events) carried by node:http(s) with a keep-alive agent that trusts the configured CA and
 // presents the configured client certificate, and a bearer token when there is one. Its calls are
-// bounded (`timeoutMs`); a watch is bounded by the server (`timeoutSeconds`) and the reflector's
-// hang guard instead. What the edge worker does over fetch (adapters/edge/kubernetes.ts), with
+// bounded (`timeoutMs`); so is the wait for a watch's headers, and its stream is bounded by the
+// server (`timeoutSeconds`) and the reflector's hang guard. What the edge worker does over fetch (adapters/edge/kubernetes.ts), with
 // the same KubernetesClient methods.
 import http from 'node:http';
 import https from 'node:https';
@@ -71,6 +71,8 @@ export function nodeKubernetesClient(
     body: string | undefined,
     contentType: string | undefined,
     deadlineMs: number | undefined,
+    /** The deadline covers only the wait for the answer's headers (a watch streams for minutes after). */
+    untilHeaders = false,
   ): Promise<{ request: http.ClientRequest; response: http.IncomingMessage }> {
     const credentials = await config.credentials();
     // A bearer token over plain http is readable by anyone on the path: never send it.
@@ -93,6 +95,7 @@ export function nodeKubernetesClient(
         timer.unref();
       }
       request.once('response', (response) => {
+        if (untilHeaders && timer) clearTimeout(timer);
         if (response.statusCode === 401) config.invalidate?.();
         resolve({ request, response });
       });
@@ -165,7 +168,8 @@ export function nodeKubernetesClient(
         },
       };
       try {
-        const opened = await open('GET', path, { ...query, watch: 'true' }, undefined, undefined, undefined);
+        // A watch that never answers is cut like any call; once open, the reflector's hang guard watches it.
+        const opened = await open('GET', path, { ...query, watch: 'true' }, undefined, undefined, timeoutMs, true);
         request = opened.request;
         const { response } = opened;
         if (aborted) {

@@ -215,6 +215,34 @@ describe('Kubernetes client of the Node server', () => {
     }
   });
 
+  it(
+    'cuts a watch whose headers do not come within the call timeout, and then keeps streaming one that opened',
+    { timeout: 10_000 },
+    async () => {
+      const previous = answer;
+      answer = (req, res) => {
+        if (req.url?.startsWith('/hung')) return; // never answers
+        res.writeHead(200, { 'content-type': 'application/json' }).flushHeaders(); // as the apiserver does
+        setTimeout(() => res.end(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a' } } })}\n`), 300);
+      };
+      try {
+        const client = nodeKubernetesClient(clusterConfig({ server: url, ca: ca.cert, token: 't' }), {
+          timeoutMs: 150,
+        });
+        const hung = await new Promise<unknown>((resolve) => void client.watch('/hung', {}, () => {}, resolve));
+        assert.match(String(hung), /no answer within 150ms/);
+        const events: string[] = [];
+        const ended = await new Promise<unknown>(
+          (resolve) => void client.watch('/open', {}, (type) => events.push(type), resolve),
+        );
+        assert.equal(ended, undefined, 'an open watch outlives the call timeout');
+        assert.deepEqual(events, ['ADDED']);
+      } finally {
+        answer = previous;
+      }
+    },
+  );
+
   it('never sends a token or a client certificate over plain http', async () => {
     const plain = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (const credentials of [{ token: 't' }, { cert: clientPem.cert, key: clientPem.key }]) {

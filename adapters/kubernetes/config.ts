@@ -269,6 +269,9 @@ function execPlugin(
   };
   let cached: { credentials: Credentials; expiresAt: number } | undefined;
   let running: Promise<Credentials> | undefined;
+  // After a failed run, calls fail at once with that error until the backoff passes (1 s doubling
+  // to 30 s, reset by a success): a broken plugin is not spawned again for every call.
+  let failure: { error: Error; until: number; delayMs: number } | undefined;
 
   const run = () =>
     new Promise<Credentials>((resolve, reject) => {
@@ -325,11 +328,30 @@ function execPlugin(
 
   return {
     get() {
-      if (cached && Date.now() < cached.expiresAt) return Promise.resolve(cached.credentials);
+      const now = Date.now();
+      if (cached && now < cached.expiresAt) return Promise.resolve(cached.credentials);
+      if (failure && now < failure.until && !running) {
+        const seconds = Math.ceil((failure.until - now) / 1000);
+        return Promise.reject(
+          new Error(`${failure.error.message} (run again in ${seconds} s)`, { cause: failure.error }),
+        );
+      }
       // One run at a time, shared by every call waiting for it.
-      running ??= run().finally(() => {
-        running = undefined;
-      });
+      running ??= run()
+        .then(
+          (credentials) => {
+            failure = undefined;
+            return credentials;
+          },
+          (error: Error) => {
+            const delayMs = Math.min(30_000, failure ? failure.delayMs * 2 : 1_000);
+            failure = { error, until: Date.now() + delayMs, delayMs };
+            throw error;
+          },
+        )
+        .finally(() => {
+          running = undefined;
+        });
       return running;
     },
     invalidate() {

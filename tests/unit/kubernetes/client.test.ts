@@ -392,6 +392,29 @@ process.stdout.write(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCr
     await assert.rejects(client.get('/a'), /exec plugin .* failed/);
   });
 
+  it('does not run a failing exec plugin again for every call: it backs off, then tries again', async () => {
+    const counter = path.join(dir, 'exec-backoff.count');
+    const file = await kubeconfig('exec-backoff', {
+      admin: {
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: process.execPath,
+          args: [
+            '-e',
+            `const fs = require('node:fs'); let n = 0; try { n = Number(fs.readFileSync(${JSON.stringify(counter)}, 'utf8')); } catch {} fs.writeFileSync(${JSON.stringify(counter)}, String(n + 1)); process.exit(4)`,
+          ],
+        },
+      },
+    });
+    const client = nodeKubernetesClient(loadKubeConfig({ kubeconfig: file }));
+    await assert.rejects(client.get('/a'), /exec plugin .* failed/);
+    for (let i = 0; i < 5; i++) await assert.rejects(client.get('/a'), /exec plugin .* failed.*\(run again in 1 s\)/);
+    assert.equal(await readFile(counter, 'utf8'), '1', 'one run for six calls within the backoff');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await assert.rejects(client.get('/a'), /exec plugin .* failed/);
+    assert.equal(await readFile(counter, 'utf8'), '2', 'run again once the backoff passed');
+  });
+
   it('answers other than 2xx are KubernetesApiErrors that statusOf and isNotFound read; a 429 is retried once', async () => {
     const client = nodeKubernetesClient(clusterConfig({ server: url, ca: ca.cert, token: 't' }));
     let calls = 0;

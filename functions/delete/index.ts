@@ -2,8 +2,10 @@
 // reviewed like creating them. The requester withdraws their own request; approvers (whoever may
 // create AccessGrants in the namespace) and always-allowed admins revoke requests and grants; the
 // webhook itself consumes and cleans up; the kube controllers delete on namespace removal and
-// garbage collection. A denial stands: only an admin, cleanup or the cluster removes it, so a
-// requester cannot turn "denied" back into "pending" and ask someone else.
+// garbage collection. A denial stands on its request: only an admin, cleanup or the cluster
+// removes it, so a requester cannot turn "denied" back into "pending" and ask someone else for the
+// same request. They can create a new request (which the denial does not bind), and approvers see it
+// as a new request; the audit trail keeps the denial.
 import * as v from 'valibot';
 import { isAlwaysAllowed, isSameUser } from '../access.ts';
 import { AccessGrant, AccessRequest, GROUP, type AdmissionRequest } from '../schemas.ts';

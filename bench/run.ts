@@ -480,14 +480,7 @@ try {
   // -- baseline ---------------------------------------------------------------------------------
   const execAllowed = review('exec allowed').body;
   for (const proto of ['h1', 'h2'] as const) {
-    const port = await freePort();
-    const baseline = await spawnPinned(
-      'bench/baseline.ts',
-      ['--proto', proto, '--port', String(port), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey],
-      port,
-      cp.caPem,
-      { readyPath: '/healthz', timeoutMs: 30_000 },
-    );
+    const baseline = await startBaseline(proto);
     try {
       if (proto === 'h2') h2Supported.baseline = await speaksH2(baseline.url);
       rows.push(await measure(baseline, 'baseline', 'fixed verdict', execAllowed, proto, 'none'));
@@ -684,14 +677,7 @@ async function measureEqualLoad(server: Proc, n: Row['n']): Promise<void> {
       return { cpu: cpuPerReview(sampler.stop(), run, DURATION + WARMUP), rps: run.rps };
     };
     const production = await paced(server);
-    const port = await freePort();
-    const baseline = await spawnPinned(
-      'bench/baseline.ts',
-      ['--proto', proto, '--port', String(port), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey],
-      port,
-      cp.caPem,
-      { readyPath: '/healthz', timeoutMs: 30_000 },
-    );
+    const baseline = await startBaseline(proto);
     try {
       const bare = await paced(baseline);
       equalLoad.push({ n, proto, rps: target, ours: production.cpu, baseline: bare.cpu });
@@ -702,6 +688,18 @@ async function measureEqualLoad(server: Proc, n: Row['n']): Promise<void> {
       await baseline.stop();
     }
   }
+}
+
+/** bench/baseline.ts (bare Node, fixed verdict) with the webhook's certificate, on `port` (default: a free one). */
+async function startBaseline(proto: 'h1' | 'h2', port?: number): Promise<Proc> {
+  const at = port ?? (await freePort());
+  return spawnPinned(
+    'bench/baseline.ts',
+    ['--proto', proto, '--port', String(at), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey],
+    at,
+    cp.caPem,
+    { readyPath: '/healthz', timeoutMs: 30_000 },
+  );
 }
 
 async function measureMode(
@@ -802,13 +800,7 @@ async function endToEnd(server: Proc): Promise<typeof e2e> {
     }
     // The same ValidatingWebhookConfiguration answered by bare Node (bench/baseline.ts, HTTP/2
     // with HTTP/1.1 allowed, a fixed "allowed"): what any Node webhook costs an exec.
-    const bare = await spawnPinned(
-      'bench/baseline.ts',
-      ['--proto', 'h2', '--port', String(cp.webhookPort), '--cert-file', cp.webhookCert, '--key-file', cp.webhookKey],
-      cp.webhookPort,
-      cp.caPem,
-      { readyPath: '/healthz', timeoutMs: 30_000 },
-    );
+    const bare = await startBaseline('h2', cp.webhookPort);
     try {
       await probeExec(alice, (status, body) => status === 400 && body.includes('does not have a host'));
       await execs(

@@ -339,15 +339,9 @@ async function checkVerdict(url: string, ca: string, scenario: Scenario): Promis
   }
 }
 
-async function measure(
-  proc: Proc,
-  n: Row['n'],
-  scenario: string,
-  body: string,
-  proto: 'h1' | 'h2',
-  lookup: Row['lookup'],
-): Promise<Row> {
-  const common = {
+/** What every load run against `proc` shares. */
+function loadOf(proc: Proc, body: string, proto: 'h1' | 'h2') {
+  return {
     url: `${proc.url}/`,
     body,
     proto,
@@ -357,6 +351,23 @@ async function measure(
     generator,
     workDir: work,
   };
+}
+
+/** The half-load run's shape: `rps` reviews/s paced per connection (h1: 4 connections from 400/s). */
+function paced(proto: 'h1' | 'h2', rps: number) {
+  const clients = proto === 'h2' ? 1 : rps >= 400 ? 4 : 1;
+  return { clients, streams: proto === 'h2' ? 8 : 1, rpsPerClient: Math.max(1, Math.round(rps / clients)) };
+}
+
+async function measure(
+  proc: Proc,
+  n: Row['n'],
+  scenario: string,
+  body: string,
+  proto: 'h1' | 'h2',
+  lookup: Row['lookup'],
+): Promise<Row> {
+  const common = loadOf(proc, body, proto);
   const shape =
     lookup === 'list' ? { clients: proto === 'h1' ? 4 : 1, streams: proto === 'h1' ? 1 : 4 } : SATURATE[proto];
   // Saturated: the better of SATURATED_TRIES runs, since other work on a shared machine only ever slows a run down.
@@ -372,7 +383,6 @@ async function measure(
   const rss = rssMb(proc.pid);
   // Half of the saturated rate, paced per connection: the latency a webhook sees with headroom.
   const target = max.rps / 2;
-  const clients = proto === 'h2' ? 1 : target >= 400 ? 4 : 1;
   const histogram = async () => {
     try {
       return parseHistogram((await httpsCall(`${proc.url}/metrics`, cp.caPem)).body);
@@ -381,12 +391,7 @@ async function measure(
     }
   };
   const before = lookup === 'none' ? new Map<number, number>() : await histogram();
-  const half = await runLoad({
-    ...common,
-    clients,
-    streams: proto === 'h2' ? 8 : 1,
-    rpsPerClient: Math.max(1, Math.round(target / clients)),
-  });
+  const half = await runLoad({ ...common, ...paced(proto, target) });
   const after = lookup === 'none' ? new Map<number, number>() : await histogram();
   const row: Row = {
     n,
@@ -658,28 +663,15 @@ async function measureEqualLoad(server: Proc, n: Row['n']): Promise<void> {
     );
     if (!ours) continue;
     const target = ours.rps / 2;
-    const paced = async (proc: Proc) => {
-      const clients = proto === 'h2' ? 1 : target >= 400 ? 4 : 1;
+    const cpuAt = async (proc: Proc) => {
       const sampler = cpuSampler(proc.pid);
-      const run = await runLoad({
-        url: `${proc.url}/`,
-        body: review('exec allowed').body,
-        proto,
-        durationS: DURATION,
-        warmupS: WARMUP,
-        core: canPin ? LOAD_CORE : undefined,
-        generator,
-        workDir: work,
-        clients,
-        streams: proto === 'h2' ? 8 : 1,
-        rpsPerClient: Math.max(1, Math.round(target / clients)),
-      });
+      const run = await runLoad({ ...loadOf(proc, review('exec allowed').body, proto), ...paced(proto, target) });
       return { cpu: cpuPerReview(sampler.stop(), run, DURATION + WARMUP), rps: run.rps };
     };
-    const production = await paced(server);
+    const production = await cpuAt(server);
     const baseline = await startBaseline(proto);
     try {
-      const bare = await paced(baseline);
+      const bare = await cpuAt(baseline);
       equalLoad.push({ n, proto, rps: target, ours: production.cpu, baseline: bare.cpu });
       progress(
         `  same paced load (${Math.round(target)} reviews/s, ${proto}): ${production.cpu.toFixed(0)} µs CPU/review against bare node ${bare.cpu.toFixed(0)} µs (${(bare.cpu / production.cpu).toFixed(2)})`,

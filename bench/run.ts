@@ -427,7 +427,10 @@ const notes: string[] = [];
 const feedTimes: { n: number; seconds: number; rate: number }[] = [];
 /** CPU per exec review of the server and of bare Node at one paced rate (measureEqualLoad). */
 const equalLoad: { n: Row['n']; proto: 'h1' | 'h2'; rps: number; ours: number; baseline: number }[] = [];
-const memory: { n: number; idleRss: number; peakRss: number; syncSeconds: number }[] = [];
+/** idleRss: 2 s after /readyz; settledRss: after SETTLE_MS more of idleness (V8's memory reducer has run). */
+const memory: { n: number; idleRss: number; settledRss: number; peakRss: number; syncSeconds: number }[] = [];
+/** V8's memory reducer shrinks the heap the initial list grew about 16-24 s after it, once allocation stops. */
+const SETTLE_MS = quick ? 0 : 28_000;
 let e2e: { label: string; p50: number; p99: number; count: number; statuses: Record<number, number> }[] = [];
 let profile: ProfileSummary | undefined;
 const h2Supported = { baseline: true, server: false };
@@ -550,10 +553,16 @@ try {
     const syncSeconds = (performance.now() - t0) / 1000;
     await sleep(2_000);
     const idle = rssMb(server.pid);
-    memory.push({ n, idleRss: idle.rss, peakRss: idle.hwm, syncSeconds });
     progress(
       `server ready with N = ${n} after ${syncSeconds.toFixed(1)} s (start + informer sync); RSS ${idle.rss.toFixed(0)} MB, peak ${idle.hwm.toFixed(0)} MB`,
     );
+    let settled = Number.NaN;
+    if (SETTLE_MS) {
+      await sleep(SETTLE_MS);
+      settled = rssMb(server.pid).rss;
+      progress(`  RSS ${settled.toFixed(0)} MB after ${SETTLE_MS / 1000} s more of idleness`);
+    }
+    memory.push({ n, idleRss: idle.rss, settledRss: settled, peakRss: idle.hwm, syncSeconds });
     try {
       h2Supported.server = await speaksH2(server.url);
       for (const scenario of SCENARIOS) {
@@ -952,8 +961,10 @@ function goals(): Goal[] {
     const rss = Math.max(...nRows.map((r) => r.rss_mb));
     out.push({
       goal: `server RSS at N = ${n.toLocaleString('en')}${idleGoal ? ` ≤ ${idleGoal} MB idle and` : ''} ≤ ${loadGoal} MB under load`,
-      result: `${mem.idleRss.toFixed(0)} MB idle after the informers synced, ${rss.toFixed(0)} MB under load (${mem.peakRss.toFixed(0)} MB peak)`,
-      met: (idleGoal === undefined || mem.idleRss <= idleGoal) && rss <= loadGoal,
+      result: `${mem.idleRss.toFixed(0)} MB 2 s after the informers synced${Number.isFinite(mem.settledRss) ? `, ${mem.settledRss.toFixed(0)} MB idle ${SETTLE_MS / 1000} s later (judged)` : ''}, ${rss.toFixed(0)} MB under load (${mem.peakRss.toFixed(0)} MB peak)`,
+      met:
+        (idleGoal === undefined || (Number.isFinite(mem.settledRss) ? mem.settledRss : mem.idleRss) <= idleGoal) &&
+        rss <= loadGoal,
     });
   }
   const e2eOurs = e2e.find((e) => e.label.startsWith('exec allowed, webhook registered'));
@@ -1097,9 +1108,13 @@ One object is alice's time-bound (12h), granted request for the measured exec; t
 over 100 users and 1,000 pods (90 % time-bound, 10 % one-shot; 10 % of grants denied). All are in
 one namespace, the worst case for list-per-review.
 
-| N | server start + informer sync | RSS idle after sync | peak RSS (VmHWM: initial list and load) |
-| ---: | ---: | ---: | ---: |
-${memory.map((m) => `| ${m.n.toLocaleString('en')} | ${m.syncSeconds.toFixed(1)} s | ${m.idleRss.toFixed(0)} MB | ${m.peakRss.toFixed(0)} MB |`).join('\n')}
+| N | server start + informer sync | RSS 2 s after sync | RSS idle ${SETTLE_MS / 1000} s later | peak RSS (VmHWM: initial list and load) |
+| ---: | ---: | ---: | ---: | ---: |
+${memory.map((m) => `| ${m.n.toLocaleString('en')} | ${m.syncSeconds.toFixed(1)} s | ${m.idleRss.toFixed(0)} MB | ${Number.isFinite(m.settledRss) ? `${m.settledRss.toFixed(0)} MB` : ''} | ${m.peakRss.toFixed(0)} MB |`).join('\n')}
+
+The first figure still holds what the initial list allocated (V8's young generation grown to its
+maximum, garbage not yet returned); V8's memory reducer gives it back some 16-24 s after the
+allocations stop, which the second figure waits for: the RSS of a synced server at rest.
 
 ## End to end: what the webhook adds to an exec
 

@@ -134,7 +134,8 @@ export function exclusions(webhook: any): { excluded: string[]; problems: string
 
 /**
  * The server's heap cap (NODE_OPTIONS --max-old-space-size, MiB) leaves room under its memory
- * limit for the rest of the process (at least 64 Mi): V8 collects before the kernel kills the pod.
+ * limit for the rest of the process (at least 128 Mi: up to 90 MB were measured outside the cap under
+ * load, docs/benchmarks.md): V8 collects before the kernel kills the pod.
  */
 export function lintHeap(objects: readonly Obj[]): string[] {
   const deployment = objects.find((o) => o.kind === 'Deployment' && serverArgs(o).length > 0);
@@ -150,9 +151,9 @@ export function lintHeap(objects: readonly Obj[]): string[] {
       : NaN;
   if (!heap) return [`the server's NODE_OPTIONS sets no --max-old-space-size (got "${nodeOptions}")`];
   if (!limitMi) return [`the server has no memory limit in Mi or Gi (got "${limit}")`];
-  return heap + 64 <= limitMi
+  return heap + 128 <= limitMi
     ? []
-    : [`--max-old-space-size=${heap} leaves less than 64Mi of the ${limit} memory limit`];
+    : [`--max-old-space-size=${heap} leaves less than 128Mi of the ${limit} memory limit`];
 }
 
 /** The `--name=value` (or `--name value`) argument of the webhook server's container. */

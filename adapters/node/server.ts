@@ -299,7 +299,10 @@ export async function startHttpsServer(options: {
     request.once('end', done);
     request.once('close', done);
     response.once('finish', () => {
-      done();
+      // An HTTP/2 stream answered before its body ended (a 401, 413, 415) is usually reset by Node
+      // once the answer is out, but not always: until its body ends or the stream closes, the
+      // deadline stays armed and cuts it, rather than leaving it open until the session idles out.
+      if (h1 || request.complete) done();
       if (h1 && !closing) awaitHeaders(request.socket as Socket, limits.keepAliveTimeoutMs + limits.headersTimeoutMs);
     });
   });

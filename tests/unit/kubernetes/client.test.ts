@@ -293,10 +293,10 @@ describe('Kubernetes client of the Node server', () => {
     await writeFile(path.join(sa, 'token'), 'sa-token\n');
     await writeFile(path.join(sa, 'ca.crt'), ca.cert);
     const v6 = loadKubeConfig({
-      env: { HOME: dir, KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' },
+      env: { HOME: dir, KUBERNETES_SERVICE_HOST: '::1', KUBERNETES_SERVICE_PORT: '6443' },
       serviceAccountDir: sa,
     });
-    assert.equal(v6.server, 'https://[fd00::1]:6443');
+    assert.equal(v6.server, 'https://[::1]:6443');
     assert.equal(v6.ca, ca.cert);
     assert.deepEqual(await v6.credentials(), { token: 'sa-token' });
     const { port } = new URL(url);

@@ -35,7 +35,7 @@ function yamlLoadedAfter(call: string): boolean {
 describe('yaml is loaded only for a kubeconfig', () => {
   it('the service account of a pod: not loaded', () => {
     writeFileSync(path.join(dir, 'token'), 'a-token');
-    const env = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: dir };
+    const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '6443', HOME: dir };
     assert.equal(
       yamlLoadedAfter(`loadKubeConfig({ env: ${JSON.stringify(env)}, serviceAccountDir: ${JSON.stringify(dir)} });`),
       false,

@@ -12,9 +12,10 @@ import { ageOf, summarizeRequest } from './summary.ts';
 
 /**
  * The requester's own break-glass grant of `request`, naming them as the request does (the webhook
- * requires that spelling; with --username-prefix, `me` may carry the prefix the request omits).
+ * requires that spelling; with --username-prefix, the caller's own name may carry the prefix the
+ * request omits).
  */
-export function buildBreakGlassGrant(request: AccessRequest, _me: string, reason: string): AccessGrantBody {
+export function buildBreakGlassGrant(request: AccessRequest, reason: string): AccessGrantBody {
   const granter = request.spec.userInfo.username;
   const body = buildGrant({ request, granter, status: 'granted', reason }) as AccessGrant;
   return { ...body, spec: { ...body.spec, breakGlass: true } };
@@ -49,12 +50,12 @@ export function reviewLines(state: ReviewState | undefined, name: string, namesp
 }
 
 /** Creates the break-glass grant of a request just created (or of one's own pending request). */
-export async function breakGlass(deps: CommandDeps, request: AccessRequest, me: string, reason: string): Promise<void> {
+export async function breakGlass(deps: CommandDeps, request: AccessRequest, reason: string): Promise<void> {
   const { cluster, io } = deps;
   const namespace = request.metadata.namespace;
   const name = request.metadata.name;
   try {
-    await cluster.createAccessGrant(namespace, buildBreakGlassGrant(request, me, reason));
+    await cluster.createAccessGrant(namespace, buildBreakGlassGrant(request, reason));
   } catch (error) {
     throw explainError(error, {
       action: `break glass for ${name} (the request stays pending; an approver can still grant it)`,

@@ -190,7 +190,7 @@ export async function createAndMaybeWait(
   const approverFlags = shellQuote(['-n', namespace]);
   say(`accessrequest/${name} created in namespace ${namespace}`);
   if (options.breakGlass) {
-    await (await import('./breakglass.ts')).breakGlass(deps, created, me, options.reason ?? '');
+    await (await import('./breakglass.ts')).breakGlass(deps, created, options.reason ?? '');
     if (options.waitMs === undefined) {
       say(`granted by break-glass${line ? `; run now:\n  ${line}` : ''}`);
       for (const text of planned.after ?? []) say(text);

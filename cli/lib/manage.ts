@@ -126,7 +126,7 @@ export async function decide(deps: CommandDeps, options: DecideOptions): Promise
       yes: options.yes,
       what: `break glass for ${options.name}`,
     });
-    await breakGlass(deps, request, me, options.reason ?? '');
+    await breakGlass(deps, request, options.reason ?? '');
     io.stdout(`granted ${options.name} by break-glass; run:\n  ${kubectlCommand(request) ?? ''}`.trimEnd());
     return ExitCode.OK;
   }

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, freePort, startControlPlane } from '../tests/controlplane/cluster.ts';
 import { ApiClient, collectionPath, createMany } from './feed.ts';
 import { fakeApiServer } from './fake-api.ts';
+import { bundleLikeTheImage } from './load.ts';
 import { accessGrant, accessRequest, NAMESPACE, review } from './objects.ts';
 
 const { values } = parseArgs({
@@ -53,21 +54,7 @@ function variant(spec: string, index: number): Variant {
   const outDir = path.join(ROOT, 'bench', '.build');
   mkdirSync(outDir, { recursive: true });
   const bundle = path.join(outDir, `idle-rss-${index}.mjs`);
-  const result = spawnSync(
-    path.join(ROOT, 'node_modules', '.bin', 'esbuild'),
-    [
-      path.join(path.resolve(root), 'adapters/node/main.ts'),
-      '--bundle',
-      '--platform=node',
-      `--target=node${process.versions.node.split('.')[0]}`,
-      '--format=esm',
-      '--packages=external',
-      `--outfile=${bundle}`,
-      '--log-level=warning',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`esbuild ${root} failed: ${result.stderr}`);
+  bundleLikeTheImage(path.join(path.resolve(root), 'adapters/node/main.ts'), bundle);
   return { label: `${path.basename(path.resolve(root))}${rest ? ` ${rest}` : ''}`, bundle, flags, env };
 }
 

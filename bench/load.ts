@@ -223,3 +223,26 @@ export function cpuPerReview(samples: [number, number][], run: LoadResult, runSe
   const used = samples[samples.length - 1]![1] - samples[0]![1];
   return (used * 1e6) / Math.max(1, run.rps * runSeconds);
 }
+
+/**
+ * `entry` bundled as the production image bundles the server (Dockerfile: esbuild, ESM, packages
+ * external) into `outfile`, so it runs with plain `node` and no TypeScript loader in the process.
+ */
+export function bundleLikeTheImage(entry: string, outfile: string): void {
+  const esbuild = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'node_modules', '.bin', 'esbuild');
+  const result = spawnSync(
+    esbuild,
+    [
+      entry,
+      '--bundle',
+      '--platform=node',
+      `--target=node${process.versions.node.split('.')[0]}`,
+      '--format=esm',
+      '--packages=external',
+      `--outfile=${outfile}`,
+      '--log-level=warning',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`esbuild ${entry} failed: ${result.stderr}`);
+}

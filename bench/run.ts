@@ -19,6 +19,7 @@ import {
 } from '../tests/controlplane/cluster.ts';
 import { ApiClient, collectionPath, createMany } from './feed.ts';
 import {
+  bundleLikeTheImage,
   cpuPerReview,
   cpuSampler,
   cpuSeconds,
@@ -177,22 +178,7 @@ function rssMb(pid: number): { rss: number; hwm: number } {
 function bundle(script: string): string {
   const out = path.join(ROOT, 'bench', '.build', `${path.basename(script, '.ts')}.mjs`);
   if (built.has(out)) return out;
-  const esbuild = path.join(ROOT, 'node_modules', '.bin', 'esbuild');
-  const result = spawnSync(
-    esbuild,
-    [
-      path.join(ROOT, script),
-      '--bundle',
-      '--platform=node',
-      `--target=node${process.versions.node.split('.')[0]}`,
-      '--format=esm',
-      '--packages=external',
-      `--outfile=${out}`,
-      '--log-level=warning',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`esbuild ${script} failed: ${result.stderr}`);
+  bundleLikeTheImage(path.join(ROOT, script), out);
   built.add(out);
   return out;
 }

@@ -2,8 +2,8 @@
 // events) carried by node:http(s) with a keep-alive agent that trusts the configured CA and
 // presents the configured client certificate, and a bearer token when there is one. Its calls are
 // bounded (`timeoutMs`); so is the wait for a watch's headers, and its stream is bounded by the
-// server (`timeoutSeconds`) and the reflector's hang guard. What the edge worker does over fetch (adapters/edge/kubernetes.ts), with
-// the same KubernetesClient methods.
+// server (`timeoutSeconds`) and the reflector's hang guard. What the edge worker does over fetch
+// (adapters/edge/kubernetes.ts), with the same KubernetesClient methods.
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';

@@ -32,7 +32,7 @@ if (values.child) {
   const { clusterConfig } = (await import(
     pathToFileURL(path.join(root, 'adapters/kubernetes/config.ts')).href
   )) as typeof import('../adapters/kubernetes/config.ts');
-  const kc = clusterConfig({ server, token: 'bench', insecureSkipTLSVerify: true });
+  const kc = clusterConfig({ server });
   const gc = (globalThis as { gc?: () => void }).gc!;
   gc();
   const before = process.memoryUsage();
@@ -75,8 +75,9 @@ for (const n of ns.length ? ns : [1_000, 100_000]) {
   );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  await new Promise((resolve) => child.once('close', resolve));
+  const code = await new Promise((resolve) => child.once('close', resolve));
   fake.close();
+  if (code !== 0) throw new Error(`the measuring child for N = ${n} exited with ${String(code)} (its stderr is above)`);
   const r = JSON.parse(out) as { syncSeconds: number; rssMb: number; heapMb: number; bytesPerObject: number };
   process.stdout.write(
     `${root}: N = ${n}: synced in ${r.syncSeconds.toFixed(1)} s; RSS ${r.rssMb.toFixed(0)} MB, live heap ${r.heapMb.toFixed(0)} MB, ${Math.round(r.bytesPerObject)} B of heap per cached object (stores, indexes, reflector)\n`,

@@ -139,14 +139,14 @@ async function controlPlane(): Promise<Target> {
 async function fake(): Promise<Target> {
   const api = await fakeApiServer(N);
   const kubeconfig = path.join(work, 'kubeconfig');
-  // JSON is YAML: one cluster, one user with a token.
+  // JSON is YAML: one cluster, one user without credentials (the client sends none over plain http).
   writeFileSync(
     kubeconfig,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'fake', cluster: { server: api.url } }],
-      users: [{ name: 'bench', user: { token: 'bench' } }],
+      users: [{ name: 'bench', user: {} }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
       'current-context': 'fake',
     }),

@@ -1,11 +1,20 @@
 // A minimal fake Kubernetes API server on 127.0.0.1 (plain HTTP): it lists N AccessRequests and N
-// AccessGrants shaped as the kube-apiserver lists them (uid, resourceVersion, managedFields, a label),
-// in pages of `limit`, answers SelfSubjectReviews, lists nothing else, and keeps watches open and
-// quiet until their timeoutSeconds. For memory at large N without feeding a real kube-apiserver
-// (minutes per 100,000 objects).
+// AccessGrants shaped as the kube-apiserver lists them in a cluster at rest (uid, resourceVersion,
+// managedFields, a label; each request with the status kube-request-access's status writer gives
+// it; creation and transition times spread over the hours before, one object per second, as
+// people make them), in pages of `limit`, answers SelfSubjectReviews, lists nothing else, answers
+// 404 to writes, and keeps watches open and quiet until their timeoutSeconds. For memory at large N
+// without feeding a real kube-apiserver (minutes per 100,000 objects).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as v from 'valibot';
+import { AccessGrant, AccessRequest } from '../functions/schemas.ts';
+import { planStatuses } from '../functions/status/index.ts';
 import { accessGrant, accessRequest } from './objects.ts';
+
+/** Object i was made i s before START (a 12 h window covers the first 43,200: later ones have expired). */
+const START = Date.now();
+const createdAt = (i: number) => new Date(START - i * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export const uid = (kind: string, i: number) =>
   `${kind === 'AccessRequest' ? '6f1c6a57' : '7e2d5b68'}-4a0e-4f7e-9b51-${String(i).padStart(12, '0')}`;
@@ -19,19 +28,41 @@ export function asListed(object: object, i: number): object {
       uid: uid(o.kind, i),
       resourceVersion: String(100_000 + 2 * i + (o.kind === 'AccessGrant' ? 1 : 0)),
       generation: 1,
-      creationTimestamp: '2026-12-02T01:00:00Z',
+      creationTimestamp: createdAt(i),
       managedFields: [
         {
           manager: 'kubectl-create',
           operation: 'Update',
           apiVersion: 'kube-request-access.io/v1',
-          time: '2026-12-02T01:00:00Z',
+          time: createdAt(i),
           fieldsType: 'FieldsV1',
           fieldsV1: { 'f:spec': { '.': {}, 'f:userInfo': { '.': {}, 'f:username': {} } } },
         },
       ],
     },
   };
+}
+
+/**
+ * Request i as listed, with the status the status writer gives it at START (so a server started
+ * now has nothing to write), its conditions changed when its grant came, a second after it.
+ */
+export function listedRequest(i: number): object {
+  const request = asListed(accessRequest(i), i) as { metadata: object; status?: object };
+  const grant = asListed(accessGrant(i, uid('AccessRequest', i)), i);
+  const plan = planStatuses({
+    requests: [v.parse(AccessRequest, request)],
+    grants: [v.parse(AccessGrant, grant)],
+    now: new Date(START),
+    usernamePrefix: '',
+  });
+  const patch = plan.writes[0]?.patch as { conditions?: { lastTransitionTime?: string }[] } | undefined;
+  if (!patch) return request;
+  const changedAt = new Date(Date.parse(createdAt(i)) + 1000).toISOString();
+  for (const condition of patch.conditions ?? []) condition.lastTransitionTime = changedAt;
+  // A merge patch's null removes the field: the stored status has none.
+  request.status = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== null));
+  return request;
 }
 
 /** Serves N of each until `close()`; `url` is its http:// base URL. */
@@ -47,6 +78,10 @@ export async function fakeApiServer(n: number): Promise<{ url: string; close(): 
       req.resume();
       return json(201, { status: { userInfo: { username: 'system:serviceaccount:kra:kube-request-access' } } });
     }
+    if (req.method !== 'GET') {
+      req.resume();
+      return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+    }
     const plural = url.pathname.split('/').pop();
     if (url.searchParams.get('watch') === 'true') {
       // Quiet, and ended after timeoutSeconds as the kube-apiserver ends it (the client resumes from
@@ -59,7 +94,7 @@ export async function fakeApiServer(n: number): Promise<{ url: string; close(): 
     }
     const make =
       plural === 'accessrequests'
-        ? (i: number) => asListed(accessRequest(i), i)
+        ? listedRequest
         : plural === 'accessgrants'
           ? (i: number) => asListed(accessGrant(i, uid('AccessRequest', i)), i)
           : undefined;

@@ -49,7 +49,7 @@ export interface CachesOptions {
 export interface Caches {
   requests: IndexedStore<AccessRequest, 'podUser'>;
   grants: IndexedStore<AccessGrant, 'grantFor'>;
-  policies: IndexedStore<LoadedPolicy, 'namespace'>;
+  policies: IndexedStore<LoadedPolicy, never>;
   roleBindings: IndexedStore<ManagedRoleBinding, never>;
   /** True once every cache applied its initial list and none is stale. */
   isReady(): boolean;
@@ -69,25 +69,34 @@ export function startCaches(options: CachesOptions): Caches {
   const { logger, onChange } = options;
   const { client } = options;
   const requests = new IndexedStore<AccessRequest, 'podUser'>({
-    podUser: (r) => [podUserKey(r.metadata.namespace, r.spec.forObject.name, r.spec.userInfo.username)],
+    podUser: (r) => [podUserKey(r.spec.forObject.name, r.spec.userInfo.username)],
   });
-  const grants = new IndexedStore<AccessGrant, 'grantFor'>({
-    grantFor: (g) => [IndexedStore.key(g.metadata.namespace, g.spec.grantFor)],
-  });
-  const policies = new IndexedStore<LoadedPolicy, 'namespace'>({
-    namespace: (p) => [p.metadata.namespace],
-  });
+  const grants = new IndexedStore<AccessGrant, 'grantFor'>({ grantFor: (g) => [g.spec.grantFor] });
+  const policies = new IndexedStore<LoadedPolicy, never>({});
   const roleBindings = new IndexedStore<ManagedRoleBinding, never>({});
 
   const reflectors: Reflector[] = [];
   // One reflector per custom resource and scope, parsing into its indexed store.
   const where = (namespace: string | undefined) => (namespace ? ` in ${namespace}` : '');
+  // A grant names its request's uid: one string for both, whichever of them is cached first.
+  const sameUid = {
+    request: (request: AccessRequest) => {
+      const { namespace = '', name = '', uid } = request.metadata;
+      for (const grant of grants.byIndex('grantFor', namespace, name))
+        if (grant.spec.grantForUID === uid) return void (request.metadata.uid = grant.spec.grantForUID);
+    },
+    grant: (grant: AccessGrant) => {
+      const request = requests.get(grant.metadata.namespace ?? '', grant.spec.grantFor);
+      if (request && request.metadata.uid === grant.spec.grantForUID) grant.spec.grantForUID = request.metadata.uid;
+    },
+  };
   const reflectCustom = <T extends AccessRequest | AccessGrant>(
     plural: string,
     kind: string,
     schema: v.GenericSchema<unknown, T>,
     store: IndexedStore<T, string>,
     namespace: string | undefined,
+    share: (compacted: T) => void,
   ) =>
     reflect<KubernetesObject>({
       name: `${plural}${where(namespace)}`,
@@ -95,7 +104,7 @@ export function startCaches(options: CachesOptions): Caches {
       client,
       path: customPath(plural, namespace),
       list: (page) => listPage(client, customPath(plural, namespace), page),
-      onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger),
+      onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger, share),
       onDelete: (obj) => store.remove(obj.metadata?.namespace, obj.metadata?.name),
       onChange,
       logger,
@@ -104,8 +113,8 @@ export function startCaches(options: CachesOptions): Caches {
     });
   for (const namespace of options.scopes) {
     reflectors.push(
-      reflectCustom(REQUESTS, 'AccessRequest', AccessRequest, requests, namespace),
-      reflectCustom(GRANTS, 'AccessGrant', AccessGrant, grants, namespace),
+      reflectCustom(REQUESTS, 'AccessRequest', AccessRequest, requests, namespace, sameUid.request),
+      reflectCustom(GRANTS, 'AccessGrant', AccessGrant, grants, namespace, sameUid.grant),
       reflect<KubernetesObject>({
         name: `${POLICIES}${where(namespace)}`,
         label: `the AccessPolicy cache${where(namespace)}`,
@@ -185,8 +194,9 @@ export function startCaches(options: CachesOptions): Caches {
   };
 }
 
-export function podUserKey(namespace: string | undefined, pod: string, username: string): string {
-  return JSON.stringify([namespace ?? '', pod, username]);
+/** The value of the requests' podUser index (within a namespace): one pod, one user. */
+export function podUserKey(pod: string, username: string): string {
+  return JSON.stringify([pod, username]);
 }
 
 function customPath(plural: string, namespace: string | undefined): string {
@@ -217,6 +227,8 @@ export function upsertParsed<T extends AccessRequest | AccessGrant>(
   obj: KubernetesObject,
   kind: string,
   logger: Logger,
+  /** Makes the compacted object (fresh, not yet cached) share strings with cached ones; equal values only. */
+  share?: (compacted: T) => void,
 ): void {
   const parsed = v.safeParse(schema, obj);
   if (!parsed.success) {
@@ -229,5 +241,7 @@ export function upsertParsed<T extends AccessRequest | AccessGrant>(
     });
     return;
   }
-  store.upsert(compact(parsed.output, kind));
+  const compacted = compact(parsed.output, kind);
+  share?.(compacted);
+  store.upsert(compacted);
 }

@@ -5,7 +5,9 @@
 // Labels, other annotations, ownerReferences, finalizers, generation and the like are dropped;
 // apiVersion and kind become shared constants. Every metadata object has the same fields in the
 // same order (absent ones undefined), so V8 stores them all with one hidden class, in-object.
-// tests/unit/compact.test.ts proves the decisions are the same on full and compacted objects.
+// The parts of a spec that few distinct values cover (who asked, who granted, the resource) are
+// one frozen object per value for all cached objects (`interned`), not one copy each.
+// tests/unit/kubernetes/compact.test.ts proves the decisions are the same on full and compacted objects.
 import { API_VERSION, GROUP, type ObjectMeta } from '../../functions/schemas.ts';
 
 const OURS = `${GROUP}/`;
@@ -23,13 +25,42 @@ export function compactMetadata(metadata: ObjectMeta): ObjectMeta {
   };
 }
 
-/** `object` with compact metadata and constant apiVersion/kind; `spec`, `status` and any other field kept as they are. */
-export function compact<T extends { apiVersion?: string; kind?: string; metadata: ObjectMeta }>(
+/**
+ * `object` with compact metadata and constant apiVersion/kind; `spec` with the same fields and
+ * values (its userInfo, grantedBy and forObject.resource interned, its exec command's array cut to
+ * size), `status` and any other field kept as they are.
+ */
+export function compact<T extends { apiVersion?: string; kind?: string; metadata: ObjectMeta; spec?: unknown }>(
   object: T,
   kind: string,
 ): T {
-  const { apiVersion: _apiVersion, kind: _kind, metadata, ...rest } = object;
-  return { apiVersion: API_VERSION, kind: shared(kind), metadata: compactMetadata(metadata), ...rest } as unknown as T;
+  const { apiVersion: _apiVersion, kind: _kind, metadata, spec, status, ...rest } = object as T & { status?: unknown };
+  // Every field named in the literal: they all live in the object itself (no separate property array).
+  return {
+    apiVersion: API_VERSION,
+    kind: shared(kind),
+    metadata: compactMetadata(metadata),
+    spec: compactSpec(spec),
+    status: compactStatus(status),
+    ...rest,
+  } as unknown as T;
+}
+
+/** A spec with its few-valued parts interned; a copy when one is (the parsed spec is never changed). */
+function compactSpec(spec: unknown): unknown {
+  if (!isPlainObject(spec)) return spec;
+  const { userInfo, grantedBy, forObject, execOptions } = spec as Record<string, unknown>;
+  if (userInfo === undefined && grantedBy === undefined && forObject === undefined && execOptions === undefined)
+    return spec;
+  const copy: Record<string, unknown> = { ...spec };
+  if (userInfo !== undefined) copy.userInfo = interned(userInfo);
+  if (grantedBy !== undefined) copy.grantedBy = interned(grantedBy);
+  if (isPlainObject(forObject) && 'resource' in forObject)
+    copy.forObject = { ...forObject, resource: interned(forObject.resource) };
+  // valibot builds arrays by pushing, which leaves room for 17 items: the command, exactly its length.
+  if (isPlainObject(execOptions) && Array.isArray(execOptions.command))
+    copy.execOptions = { ...execOptions, command: execOptions.command.slice() };
+  return copy;
 }
 
 function ourAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
@@ -37,6 +68,109 @@ function ourAnnotations(annotations: Record<string, string> | undefined): Record
   let kept: Record<string, string> | undefined;
   for (const key in annotations) if (key.startsWith(OURS)) (kept ??= {})[key] = annotations[key]!;
   return kept;
+}
+
+/**
+ * A status with the same fields and values, its conditions rebuilt small: each one's texts shared
+ * with other statuses (`text`), its times shared within the status (one pass of the status writer
+ * sets them all), the array exactly its length. A copy; the parsed status is never changed.
+ */
+function compactStatus(status: unknown): unknown {
+  if (!isPlainObject(status) || !Array.isArray(status.conditions)) return status;
+  const times = new Map<string, string>();
+  const time = (value: unknown) => {
+    if (typeof value !== 'string') return value;
+    const found = times.get(value);
+    if (found !== undefined) return found;
+    times.set(value, value);
+    return value;
+  };
+  const conditions = status.conditions.map((condition: unknown) => {
+    if (!isPlainObject(condition)) return condition;
+    const { type, status: value, reason, message, lastTransitionTime, ...rest } = condition;
+    // The five fields the status writer always writes, named in the literal so that they live in
+    // the object itself; a condition without all of them keeps its own fields, texts shared.
+    if ([type, value, reason, message, lastTransitionTime].every((field) => typeof field === 'string'))
+      return {
+        type: text(type),
+        status: text(value),
+        reason: text(reason),
+        message: text(message),
+        lastTransitionTime: time(lastTransitionTime),
+        ...rest,
+      };
+    const copy: Record<string, unknown> = { ...condition };
+    for (const key of ['type', 'status', 'reason', 'message'] as const)
+      if (typeof copy[key] === 'string') copy[key] = text(copy[key]);
+    if (typeof copy.lastTransitionTime === 'string') copy.lastTransitionTime = time(copy.lastTransitionTime);
+    return copy;
+  });
+  const copy: Record<string, unknown> = { ...status, conditions };
+  if (typeof status.expiresAt === 'string') copy.expiresAt = time(status.expiresAt);
+  return copy;
+}
+
+/**
+ * One copy of each text the status writer puts in conditions (reasons, "not used yet", "granted by
+ * carol"), for all statuses. Some texts are one status's own (a window's end time): the table is
+ * emptied when full, so those never keep the common ones out for long (what it shared stays shared).
+ */
+const texts = new Map<string, string>();
+function text(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const found = texts.get(value);
+  if (found !== undefined) return found;
+  if (texts.size >= 4_096) texts.clear();
+  texts.set(value, value);
+  return value;
+}
+
+/**
+ * One frozen object for every cached object whose part is the same JSON value: few users ask,
+ * fewer approve, and nearly every request names the same resource. Frozen so that a reader that
+ * wrote into one (none does) would throw instead of changing other objects. Only small JSON
+ * values (plain objects, arrays, strings, numbers, booleans, null); capped like `shared`.
+ */
+const internTable = new Map<string, unknown>();
+export function interned<T>(value: T): T {
+  if (!isPlainObject(value)) return value;
+  const key = jsonKey(value);
+  if (key === undefined) return value;
+  const found = internTable.get(key);
+  if (found !== undefined) return found as T;
+  if (internTable.size >= 10_000) return value;
+  const frozen = deepFrozenCopy(value) as T;
+  internTable.set(key, frozen);
+  return frozen;
+}
+
+/** JSON of a small JSON value, every field in it (no undefined, function or other class): else undefined. */
+function jsonKey(value: object): string | undefined {
+  let fields = 0;
+  const plain = (item: unknown): boolean => {
+    if (++fields > 64) return false;
+    if (item === null || typeof item === 'string' || typeof item === 'boolean') return true;
+    if (typeof item === 'number') return Number.isFinite(item);
+    if (Array.isArray(item)) return item.every(plain);
+    if (isPlainObject(item)) return Object.values(item).every(plain);
+    return false;
+  };
+  return plain(value) ? JSON.stringify(value) : undefined;
+}
+
+function deepFrozenCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return Object.freeze(value.map(deepFrozenCopy));
+  if (isPlainObject(value)) {
+    // (fromEntries defines each field, a "__proto__" one too, where assigning would set the prototype)
+    return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, item]) => [key, deepFrozenCopy(item)])));
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /**

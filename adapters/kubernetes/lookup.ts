@@ -9,7 +9,6 @@ import { isNotFound } from '../errors.ts';
 import type { NodeKubernetesClient } from './client.ts';
 import { podUserKey, REQUESTS, type Caches } from './caches.ts';
 import { freshRequest } from './fresh.ts';
-import { IndexedStore } from './store.ts';
 
 /** Races `call` against a deadline of `timeoutMs`, rejecting with a message that names `what`. */
 export type Bounded = <T>(what: string, call: Promise<T>) => Promise<T>;
@@ -40,17 +39,11 @@ export function clusterLookup(client: NodeKubernetesClient, caches: Caches, boun
   const lookup: Lookup = {
     async accessRequestsFor({ namespace, pod, usernames }) {
       caches.requireSynced();
-      const seen = new Set<string>();
-      const found: AccessRequest[] = [];
-      for (const username of usernames) {
-        for (const request of caches.requests.byIndex('podUser', podUserKey(namespace, pod, username))) {
-          const key = IndexedStore.key(request.metadata.namespace, request.metadata.name);
-          if (seen.has(key)) continue;
-          seen.add(key);
-          found.push(request);
-        }
-      }
-      return found;
+      const found = new Set<AccessRequest>();
+      for (const username of usernames)
+        for (const request of caches.requests.byIndex('podUser', namespace, podUserKey(pod, username)))
+          found.add(request);
+      return [...found];
     },
     async accessRequest(namespace, name, expect) {
       caches.requireSynced();
@@ -65,11 +58,11 @@ export function clusterLookup(client: NodeKubernetesClient, caches: Caches, boun
     },
     async grantsFor(namespace, requestName) {
       caches.requireSynced();
-      return caches.grants.byIndex('grantFor', IndexedStore.key(namespace, requestName));
+      return caches.grants.byIndex('grantFor', namespace, requestName);
     },
     async policiesFor(namespace) {
       caches.requireSynced();
-      return caches.policies.byIndex('namespace', namespace);
+      return caches.policies.inNamespace(namespace);
     },
     // No pod cache: asked only for pinned requests, one live GET bounded like the other review-time calls.
     async podUID(namespace, name) {

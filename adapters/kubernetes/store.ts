@@ -1,84 +1,105 @@
 // An in-memory store of parsed objects with secondary indexes, fed by informer events. Reviews
 // read it synchronously: a lookup is a Map access, never a scan and never an API round trip.
+//
+// Shaped for memory (issue #16: 200,000 cached objects): objects are kept by namespace, then by
+// name, so no "namespace/name" key string is made per object; an index maps a value, within the
+// object's namespace, to the object itself (or a Set of them), not to a key.
 
 export interface Keyed {
   metadata: { namespace?: string; name?: string; uid?: string };
 }
 
-export class IndexedStore<T extends Keyed, I extends string> {
-  readonly #objects = new Map<string, T>();
-  readonly #indexers: Record<I, (obj: T) => readonly string[]>;
-  /** index → value → the key of the one object with that value, or a Set of keys (most values have one object: a grant's request). */
-  readonly #indexes = new Map<I, Map<string, string | Set<string>>>();
+/** What an index holds for one value: the one object with it (most values have one), or a Set of them. */
+type Bucket<T> = T | Set<T>;
 
+export class IndexedStore<T extends Keyed, I extends string> {
+  /** namespace ('' for cluster-scoped) → name → object. */
+  readonly #objects = new Map<string, Map<string, T>>();
+  readonly #indexers: Record<I, (obj: T) => readonly string[]>;
+  /** index → namespace → value → bucket. */
+  readonly #indexes = new Map<I, Map<string, Map<string, Bucket<T>>>>();
+  #size = 0;
+
+  /** `indexers`: the values of an object for each index, within its namespace (byIndex asks per namespace). */
   constructor(indexers: Record<I, (obj: T) => readonly string[]>) {
     this.#indexers = indexers;
     for (const name of Object.keys(indexers) as I[]) this.#indexes.set(name, new Map());
   }
 
-  static key(namespace: string | undefined, name: string | undefined): string {
-    return `${namespace ?? ''}/${name ?? ''}`;
-  }
-
   get size(): number {
-    return this.#objects.size;
+    return this.#size;
   }
 
   upsert(obj: T): void {
-    const key = IndexedStore.key(obj.metadata.namespace, obj.metadata.name);
-    this.#unindex(key);
-    this.#objects.set(key, obj);
-    for (const [name, index] of this.#indexes) {
-      for (const value of this.#indexers[name](obj)) {
-        const keys = index.get(value);
-        if (keys === undefined || keys === key) index.set(value, key);
-        else if (typeof keys === 'string') index.set(value, new Set([keys, key]));
-        else keys.add(key);
+    const namespace = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name ?? '';
+    let names = this.#objects.get(namespace);
+    if (!names) this.#objects.set(namespace, (names = new Map()));
+    const old = names.get(name);
+    if (old) this.#unindex(namespace, old);
+    else this.#size++;
+    names.set(name, obj);
+    for (const [index, byNamespace] of this.#indexes) {
+      let values = byNamespace.get(namespace);
+      if (!values) byNamespace.set(namespace, (values = new Map()));
+      for (const value of this.#indexers[index](obj)) {
+        const bucket = values.get(value);
+        if (bucket === undefined || bucket === obj) values.set(value, obj);
+        else if (bucket instanceof Set) bucket.add(obj);
+        else values.set(value, new Set([bucket, obj]));
       }
     }
   }
 
   /** Removes the object; with `uid`, only if the stored one still has that uid. */
   remove(namespace: string | undefined, name: string | undefined, uid?: string): boolean {
-    const key = IndexedStore.key(namespace, name);
-    const found = this.#objects.get(key);
-    if (!found || (uid && found.metadata.uid !== uid)) return false;
-    this.#unindex(key);
-    this.#objects.delete(key);
+    const names = this.#objects.get(namespace ?? '');
+    const found = names?.get(name ?? '');
+    if (!names || !found || (uid && found.metadata.uid !== uid)) return false;
+    this.#unindex(namespace ?? '', found);
+    names.delete(name ?? '');
+    if (names.size === 0) this.#objects.delete(namespace ?? '');
+    this.#size--;
     return true;
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.#objects.get(IndexedStore.key(namespace, name));
+    return this.#objects.get(namespace)?.get(name);
   }
 
-  byIndex(index: I, value: string): T[] {
-    const keys = this.#indexes.get(index)?.get(value);
-    if (keys === undefined) return [];
-    if (typeof keys === 'string') {
-      const found = this.#objects.get(keys);
-      return found ? [found] : [];
-    }
-    return [...keys].map((key) => this.#objects.get(key)!).filter(Boolean);
+  /** The objects of `namespace` with `value` for `index`. */
+  byIndex(index: I, namespace: string, value: string): T[] {
+    const bucket = this.#indexes.get(index)?.get(namespace)?.get(value);
+    if (bucket === undefined) return [];
+    return bucket instanceof Set ? [...bucket] : [bucket];
+  }
+
+  /** Every object of `namespace`. */
+  inNamespace(namespace: string): T[] {
+    const names = this.#objects.get(namespace);
+    return names ? [...names.values()] : [];
   }
 
   values(): T[] {
-    return [...this.#objects.values()];
+    const all: T[] = [];
+    for (const names of this.#objects.values()) for (const obj of names.values()) all.push(obj);
+    return all;
   }
 
-  #unindex(key: string): void {
-    const old = this.#objects.get(key);
-    if (!old) return;
-    for (const [name, index] of this.#indexes) {
-      for (const value of this.#indexers[name](old)) {
-        const keys = index.get(value);
-        if (keys === key) index.delete(value);
-        else if (typeof keys === 'object') {
-          keys.delete(key);
-          if (keys.size === 1) index.set(value, keys.values().next().value!);
-          else if (keys.size === 0) index.delete(value);
+  #unindex(namespace: string, old: T): void {
+    for (const [index, byNamespace] of this.#indexes) {
+      const values = byNamespace.get(namespace);
+      if (!values) continue;
+      for (const value of this.#indexers[index](old)) {
+        const bucket = values.get(value);
+        if (bucket === old) values.delete(value);
+        else if (bucket instanceof Set) {
+          bucket.delete(old);
+          if (bucket.size === 1) values.set(value, bucket.values().next().value!);
+          else if (bucket.size === 0) values.delete(value);
         }
       }
+      if (values.size === 0) byNamespace.delete(namespace);
     }
   }
 }

@@ -15,6 +15,7 @@ import { readPolicy, type LoadedPolicy } from '../../../functions/policy.ts';
 import { desiredRoleBindings } from '../../../functions/reconcile/index.ts';
 import { AccessGrant, AccessRequest, CREATED_BY_ANNOTATION, type ObjectMeta } from '../../../functions/schemas.ts';
 import { pendingByNamespace } from '../../../functions/stats/index.ts';
+import { planStatuses } from '../../../functions/status/index.ts';
 import { DEFAULT_UNGATED_NAMESPACES, type Lookup } from '../../../functions/types.ts';
 import { context, execReview, NOW } from '../../support/builders.ts';
 
@@ -160,6 +161,7 @@ async function decisions(requests: AccessRequest[], grants: AccessGrant[], polic
     usernamePrefix: '',
   });
   const pending = [...pendingByNamespace({ requests, grants, policies, now, usernamePrefix: '' })];
+  const statuses = planStatuses({ requests, grants, policies, now, usernamePrefix: '' });
   const verdict = (d: typeof review) => ({
     allowed: d.allowed,
     code: d.code,
@@ -176,7 +178,7 @@ async function decisions(requests: AccessRequest[], grants: AccessGrant[], polic
       : value;
   };
   return JSON.stringify(
-    { states, review: verdict(review), anyCommand: verdict(anyCommand), bindings, cleanup, pending },
+    { states, review: verdict(review), anyCommand: verdict(anyCommand), bindings, cleanup, pending, statuses },
     identity,
   );
 }
@@ -197,10 +199,11 @@ describe('the compact cache', () => {
       status: { usedAt: at(-1), uses: 2, conditions: [{ type: 'Granted', status: 'True' }] },
       extraSpec: { maxUses: 3, reason: 'incident' },
     });
+    const before = structuredClone(full);
     const small = compactRequest(full);
     assert.deepEqual(small.spec, full.spec);
-    assert.equal(small.spec, full.spec, 'spec is the same object, not a copy');
     assert.deepEqual(small.status, full.status);
+    assert.deepEqual(full, before, 'the parsed object is left as it was');
     assert.deepEqual(JSON.parse(JSON.stringify(small.metadata)), {
       name: 'r',
       namespace: 'team-a',
@@ -217,6 +220,42 @@ describe('the compact cache', () => {
     );
     assert.equal(grant.metadata.annotations, undefined);
     assert.ok(v.safeParse(AccessGrant, grant).success);
+  });
+
+  it('shares the few-valued parts of a spec and the texts of conditions between cached objects, frozen', () => {
+    const written = (name: string, time: string) =>
+      fullRequest({
+        name,
+        user: 'alice',
+        validFor: '1h',
+        createdAt: at(-5),
+        command: ['cat', '/app/config'],
+        status: {
+          state: 'Granted',
+          conditions: ['Granted', 'Used'].map((type) => ({
+            type,
+            status: 'True',
+            reason: 'Approved',
+            message: `granted by ${'carol'}`, // a string made at run time, as parsed JSON is
+            lastTransitionTime: time,
+          })),
+        },
+      });
+    const [a, b] = [written('a', at(-2)), written('b', at(-1))];
+    const [small, other] = [compactRequest(a), compactRequest(b)];
+    assert.equal(small.spec.userInfo, other.spec.userInfo);
+    assert.equal(small.spec.forObject.resource, other.spec.forObject.resource);
+    assert.ok(Object.isFrozen(small.spec.userInfo) && Object.isFrozen(small.spec.forObject.resource));
+    assert.throws(() => {
+      (small.spec.userInfo as { username: string }).username = 'mallory';
+    }, TypeError);
+    assert.notEqual(small.spec.forObject, other.spec.forObject, "the pod is each request's own");
+    assert.deepEqual(small.spec.execOptions, a.spec.execOptions);
+    assert.deepEqual(small.status, a.status);
+    assert.deepEqual(other.status, b.status);
+    const grant = (name: string) =>
+      compactGrant(fullGrant({ name, grantFor: 'a', by: 'carol', status: 'granted', createdAt: at(-1) }));
+    assert.equal(grant('g1').spec.grantedBy, grant('g2').spec.grantedBy);
   });
 
   it('every metadata field a reader touches is kept, with its value', async () => {
@@ -281,6 +320,8 @@ describe('the compact cache', () => {
       usedMinutes: fc.option(fc.integer({ min: -60, max: 0 }), { nil: undefined }),
       extra: fc.option(fc.record({ maxUses: fc.integer({ min: 1, max: 5 }) }), { nil: undefined }),
       uses: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+      /** When the status writer last wrote its status (conditions and all), if it did. */
+      writtenMinutes: fc.option(fc.integer({ min: -900, max: 0 }), { nil: undefined }),
     });
     const grantArb = fc.record({
       name: fc.constantFrom('g1', 'g2', 'g3', 'g4'),
@@ -332,6 +373,19 @@ describe('the compact cache', () => {
             }),
           );
           const policies = withPolicy ? [twoApprovals] : [];
+          // The status the writer gave each request at its writtenMinutes, kept in the object as the API server keeps it.
+          rs.forEach((r, i) => {
+            if (r.writtenMinutes === undefined) return;
+            const now = new Date(Date.parse(at(r.writtenMinutes)));
+            const write = planStatuses({ requests: [requests[i]!], grants, policies, now, usernamePrefix: '' })
+              .writes[0];
+            if (!write) return;
+            const patch = Object.entries(write.patch).filter(([, value]) => value !== null);
+            requests[i] = v.parse(AccessRequest, {
+              ...requests[i],
+              status: { ...requests[i]!.status, ...Object.fromEntries(patch) },
+            });
+          });
           const full = await decisions(requests, grants, policies);
           const small = await decisions(
             requests.map(compactRequest),

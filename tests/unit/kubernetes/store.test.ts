@@ -7,13 +7,12 @@ interface Obj {
   pod: string;
   user: string;
 }
-const obj = (name: string, pod: string, user: string, uid = `u-${name}`): Obj => ({
-  metadata: { namespace: 'ns', name, uid },
+const obj = (name: string, pod: string, user: string, uid = `u-${name}`, namespace = 'ns'): Obj => ({
+  metadata: { namespace, name, uid },
   pod,
   user,
 });
-const store = () =>
-  new IndexedStore<Obj, 'podUser'>({ podUser: (o) => [`${o.metadata.namespace}/${o.pod}/${o.user}`] });
+const store = () => new IndexedStore<Obj, 'podUser'>({ podUser: (o) => [`${o.pod}/${o.user}`] });
 
 describe('IndexedStore', () => {
   it('finds objects by index value', () => {
@@ -22,10 +21,10 @@ describe('IndexedStore', () => {
     s.upsert(obj('b', 'web', 'bob'));
     s.upsert(obj('c', 'db', 'alice'));
     assert.deepEqual(
-      s.byIndex('podUser', 'ns/web/alice').map((o) => o.metadata.name),
+      s.byIndex('podUser', 'ns', 'web/alice').map((o) => o.metadata.name),
       ['a'],
     );
-    assert.deepEqual(s.byIndex('podUser', 'ns/nothing/alice'), []);
+    assert.deepEqual(s.byIndex('podUser', 'ns', 'nothing/alice'), []);
     assert.equal(s.get('ns', 'c')?.pod, 'db');
   });
 
@@ -33,7 +32,7 @@ describe('IndexedStore', () => {
     const s = store();
     const names = () =>
       s
-        .byIndex('podUser', 'ns/web/alice')
+        .byIndex('podUser', 'ns', 'web/alice')
         .map((o) => o.metadata.name)
         .sort();
     s.upsert(obj('a', 'web', 'alice'));
@@ -53,7 +52,7 @@ describe('IndexedStore', () => {
     s.remove('ns', 'd');
     assert.deepEqual(names(), []);
     assert.deepEqual(
-      s.byIndex('podUser', 'ns/db/alice').map((o) => o.metadata.name),
+      s.byIndex('podUser', 'ns', 'db/alice').map((o) => o.metadata.name),
       ['c'],
     );
   });
@@ -62,8 +61,8 @@ describe('IndexedStore', () => {
     const s = store();
     s.upsert(obj('a', 'web', 'alice'));
     s.upsert(obj('a', 'db', 'alice'));
-    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice'), []);
-    assert.equal(s.byIndex('podUser', 'ns/db/alice').length, 1);
+    assert.deepEqual(s.byIndex('podUser', 'ns', 'web/alice'), []);
+    assert.equal(s.byIndex('podUser', 'ns', 'db/alice').length, 1);
     assert.equal(s.size, 1);
   });
 
@@ -71,9 +70,40 @@ describe('IndexedStore', () => {
     const s = store();
     s.upsert(obj('a', 'web', 'alice', 'one'));
     assert.equal(s.remove('ns', 'a', 'other'), false);
-    assert.equal(s.byIndex('podUser', 'ns/web/alice').length, 1);
+    assert.equal(s.byIndex('podUser', 'ns', 'web/alice').length, 1);
     assert.equal(s.remove('ns', 'a', 'one'), true);
-    assert.deepEqual(s.byIndex('podUser', 'ns/web/alice'), []);
+    assert.deepEqual(s.byIndex('podUser', 'ns', 'web/alice'), []);
     assert.equal(s.get('ns', 'a'), undefined);
+  });
+
+  it('keeps namespaces apart: the same name and index value in two namespaces are two objects', () => {
+    const s = store();
+    s.upsert(obj('a', 'web', 'alice', 'one', 'ns'));
+    s.upsert(obj('a', 'web', 'alice', 'two', 'other'));
+    assert.equal(s.size, 2);
+    assert.equal(s.get('ns', 'a')?.metadata.uid, 'one');
+    assert.equal(s.get('other', 'a')?.metadata.uid, 'two');
+    assert.deepEqual(
+      s.byIndex('podUser', 'other', 'web/alice').map((o) => o.metadata.uid),
+      ['two'],
+    );
+    assert.deepEqual(
+      s.inNamespace('ns').map((o) => o.metadata.uid),
+      ['one'],
+    );
+    assert.deepEqual(s.inNamespace('nowhere'), []);
+    assert.deepEqual(
+      s
+        .values()
+        .map((o) => o.metadata.uid)
+        .sort(),
+      ['one', 'two'],
+    );
+    assert.equal(s.remove('ns', 'a'), true);
+    assert.equal(s.size, 1);
+    assert.deepEqual(s.byIndex('podUser', 'ns', 'web/alice'), []);
+    assert.equal(s.byIndex('podUser', 'other', 'web/alice').length, 1);
+    assert.equal(s.remove('ns', 'a'), false);
+    assert.equal(s.size, 1);
   });
 });

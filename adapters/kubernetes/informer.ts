@@ -15,15 +15,16 @@
 // so the watch after it is the same as after a list. A server that refuses the stream (400 or 422:
 // WatchList off or an older apiserver), answers it with an ERROR event, sends a plain bookmark
 // first, or ends it or goes silent before the end bookmark, makes this reflector list in pages from
-// then on (each fallback logged); a 410 restarts the stream, a failed connection, 429 or 5xx retries it.
+// then on (each fallback logged; the list is always correct, only slower); a 410 restarts the
+// stream, and a failed connection or another status (401, 403, 429, 5xx) retries it after the backoff.
 //
 // It also knows when its cache is stale, because a cache that silently stops following the API
 // server keeps allowing what was revoked meanwhile:
 // - every watch asks the server to end it after `watchTimeoutSeconds` (the initial stream after
 //   STREAM_TIMEOUT_SECONDS, ended by us at its end bookmark), and a list, stream or watch that
 //   shows no sign of life (no page, no event, no bookmark, no end) for `idleTimeoutMs` is torn
-//   down and started again: a hung connection cannot keep it "synced", nor a stream that stalls
-//   before its end bookmark;
+//   down and started again: a hung connection cannot keep it "synced", and a stream that stalls
+//   before its end bookmark never makes it synced (it is listed instead);
 // - the backoff is reset whenever a watch opens and capped at `maxBackoffMs`, so it reconnects
 //   within about that long once the server answers again;
 // - it tracks how far behind the server it may be: current while a watch is following, else as of

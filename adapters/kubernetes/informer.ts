@@ -63,13 +63,13 @@ export interface KubernetesListObject<T> {
 
 export interface Reflector {
   readonly name: string;
-  /** The first list is in, and the watch is open or was lost no longer than `staleAfterMs` ago. */
+  /** The initial state is in, and the watch is open or was lost no longer than `staleAfterMs` ago. */
   isSynced(): boolean;
   /** Why it is not synced, as the end of a sentence naming the cache; undefined while synced. */
   staleReason(): string | undefined;
   /** How far behind the API server it may be, in seconds: 0 while its watch delivers; undefined before the first list. */
   lagSeconds(): number | undefined;
-  /** Resolves once the initial list is in (or rejects when `stop` comes first). */
+  /** Resolves once the initial state is in (streamed or listed) and the watch is open (or rejects when `stop` comes first). */
   synced(): Promise<void>;
   /** How its last full read of the collection came: streamed (watch-list) or listed in pages; undefined before the first. */
   syncedBy(): 'stream' | 'list' | undefined;

@@ -2,9 +2,10 @@
 // AccessGrants shaped as the kube-apiserver lists them in a cluster at rest (uid, resourceVersion,
 // managedFields, a label; each request with the status kube-request-access's status writer gives
 // it; creation and transition times spread over the hours before, one object per second, as
-// people make them), in pages of `limit`, answers SelfSubjectReviews, lists nothing else, answers
-// 404 to writes, and keeps watches open and quiet until their timeoutSeconds. For memory at large N
-// without feeding a real kube-apiserver (minutes per 100,000 objects).
+// people make them), in pages of `limit`, or streamed (a watch with sendInitialEvents=true: every
+// object as ADDED, then the initial-events-end bookmark), answers SelfSubjectReviews, lists nothing
+// else, answers 404 to writes, and keeps watches open and quiet until their timeoutSeconds. For
+// memory at large N without feeding a real kube-apiserver (minutes per 100,000 objects).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as v from 'valibot';
@@ -65,6 +66,31 @@ export function listedRequest(i: number): object {
   return request;
 }
 
+/** Writes `make(i)` for i < n as ADDED events, waiting for the client to drain, then the end bookmark. */
+async function streamInitialEvents(
+  res: http.ServerResponse,
+  n: number,
+  make: ((i: number) => object) | undefined,
+): Promise<void> {
+  for (let i = 0; i < n && make && !res.destroyed; i++) {
+    if (!res.write(`${JSON.stringify({ type: 'ADDED', object: make(i) })}\n`))
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go).off('close', go);
+          resolve();
+        };
+        res.once('drain', go).once('close', go);
+      });
+  }
+  if (res.destroyed) return;
+  const bookmark = {
+    kind: 'Bookmark',
+    apiVersion: 'kube-request-access.io/v1',
+    metadata: { resourceVersion: '999999', annotations: { 'k8s.io/initial-events-end': 'true' } },
+  };
+  res.write(`${JSON.stringify({ type: 'BOOKMARK', object: bookmark })}\n`);
+}
+
 /** Serves N of each until `close()`; `url` is its http:// base URL. */
 export async function fakeApiServer(n: number): Promise<{ url: string; close(): void }> {
   const server = http.createServer((req, res) => {
@@ -83,6 +109,12 @@ export async function fakeApiServer(n: number): Promise<{ url: string; close(): 
       return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
     }
     const plural = url.pathname.split('/').pop();
+    const make =
+      plural === 'accessrequests'
+        ? listedRequest
+        : plural === 'accessgrants'
+          ? (i: number) => asListed(accessGrant(i, uid('AccessRequest', i)), i)
+          : undefined;
     if (url.searchParams.get('watch') === 'true') {
       // Quiet, and ended after timeoutSeconds as the kube-apiserver ends it (the client resumes from
       // its resourceVersion); a watch never ended looks hung to the reflector, which relists.
@@ -90,14 +122,9 @@ export async function fakeApiServer(n: number): Promise<{ url: string; close(): 
       res.flushHeaders();
       const timer = setTimeout(() => res.end(), Number(url.searchParams.get('timeoutSeconds') ?? 300) * 1000);
       res.once('close', () => clearTimeout(timer));
+      if (url.searchParams.get('sendInitialEvents') === 'true') void streamInitialEvents(res, make ? n : 0, make);
       return undefined;
     }
-    const make =
-      plural === 'accessrequests'
-        ? listedRequest
-        : plural === 'accessgrants'
-          ? (i: number) => asListed(accessGrant(i, uid('AccessRequest', i)), i)
-          : undefined;
     const from = Number(url.searchParams.get('continue') ?? 0);
     const limit = Number(url.searchParams.get('limit') ?? 500);
     const to = make ? Math.min(n, from + limit) : 0;

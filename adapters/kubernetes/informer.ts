@@ -1,25 +1,40 @@
 // List + watch, our own reflector on the watch of our Kubernetes client (client.ts): the objects live only in
 // the caller's store (through onUpsert/onDelete); the reflector keeps nothing of them but each
 // one's name and resourceVersion (strings the stored objects share), enough to skip unchanged
-// objects and to tell which ones a relist no longer returns. Like client-go's reflector it lists
-// (in pages), then watches from the list's resourceVersion, resumes a watch the server closed from
-// the last resourceVersion seen, and relists on 410 Gone; unlike it, after any other error it
-// restarts with a short, jittered backoff (resuming, so no event is lost).
+// objects and to tell which ones a relist no longer returns. Like client-go's reflector it reads
+// the initial state as a stream ("watch-list", KEP-3157: a watch with sendInitialEvents=true,
+// resourceVersionMatch=NotOlderThan and no resourceVersion, a consistent read served from the API
+// server's watch cache, every object an ADDED event and then a BOOKMARK annotated
+// k8s.io/initial-events-end), or, where the server does not offer that, lists in pages; then it
+// watches from that resourceVersion, resumes a watch the server closed from the last
+// resourceVersion seen, and reads the whole state again (stream or list) on 410 Gone; unlike it,
+// after any other error it restarts with a short, jittered backoff (resuming, so no event is lost).
+//
+// The stream counts as read only at its end bookmark: then what it did not bring is removed (as
+// after a relist), the stream is closed and the watch opened from the bookmark's resourceVersion,
+// so the watch after it is the same as after a list. A server that refuses the stream (400 or 422:
+// WatchList off or an older apiserver), answers it with an ERROR event, sends a plain bookmark
+// first, or ends it or goes silent before the end bookmark, makes this reflector list in pages from
+// then on (each fallback logged; the list is always correct, only slower); a 410 restarts the
+// stream, and a failed connection or another status (401, 403, 429, 5xx) retries it after the backoff.
 //
 // It also knows when its cache is stale, because a cache that silently stops following the API
 // server keeps allowing what was revoked meanwhile:
-// - every watch asks the server to end it after `watchTimeoutSeconds`, and a list or watch that
+// - every watch asks the server to end it after `watchTimeoutSeconds` (the initial stream after
+//   STREAM_TIMEOUT_SECONDS, ended by us at its end bookmark), and a list, stream or watch that
 //   shows no sign of life (no page, no event, no bookmark, no end) for `idleTimeoutMs` is torn
-//   down and started again: a hung connection cannot keep it "synced";
+//   down and started again: a hung connection cannot keep it "synced", and a stream that stalls
+//   before its end bookmark never makes it synced (it is listed instead);
 // - the backoff is reset whenever a watch opens and capped at `maxBackoffMs`, so it reconnects
 //   within about that long once the server answers again;
 // - it tracks how far behind the server it may be: current while a watch is following, else as of
-//   the moment its watch was lost (or its last list started); once that is more than `staleAfterMs`
-//   ago it reports not synced (and says why) until a relist or a resumed watch brings what it
-//   missed. A watch resumed after a failure counts as following once it delivers an event or has
-//   stayed open for a second (a server that no longer has our resourceVersion answers 410 at once,
-//   and then the cache is still as old as before, not fresh); one that resumes a following watch
-//   the server closed (its timeout) follows from the start.
+//   the moment its watch was lost (or its last list or stream started: both are consistent reads
+//   as of their start); once that is more than `staleAfterMs` ago it reports not synced (and says
+//   why) until a relist or a resumed watch brings what it missed. A watch resumed after a failure
+//   counts as following once it delivers an event or has stayed open for a second (a server that
+//   no longer has our resourceVersion answers 410 at once, and then the cache is still as old as
+//   before, not fresh); one that resumes a following watch the server closed (its timeout)
+//   follows from the start.
 import { statusOf } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import type { NodeKubernetesClient } from './client.ts';
@@ -48,14 +63,16 @@ export interface KubernetesListObject<T> {
 
 export interface Reflector {
   readonly name: string;
-  /** The first list is in, and the watch is open or was lost no longer than `staleAfterMs` ago. */
+  /** The initial state is in, and the watch is open or was lost no longer than `staleAfterMs` ago. */
   isSynced(): boolean;
   /** Why it is not synced, as the end of a sentence naming the cache; undefined while synced. */
   staleReason(): string | undefined;
   /** How far behind the API server it may be, in seconds: 0 while its watch delivers; undefined before the first list. */
   lagSeconds(): number | undefined;
-  /** Resolves once the initial list is in (or rejects when `stop` comes first). */
+  /** Resolves once the initial state is in (streamed or listed) and the watch is open (or rejects when `stop` comes first). */
   synced(): Promise<void>;
+  /** How its last full read of the collection came: streamed (watch-list) or listed in pages; undefined before the first. */
+  syncedBy(): 'stream' | 'list' | undefined;
   stop(): Promise<void>;
 }
 
@@ -79,6 +96,11 @@ export interface ReflectorTimings {
   idleTimeoutMs?: number;
   /** How long the watch may be down before the cache is stale: not synced, nothing read from it (default 5 s). */
   staleAfterMs?: number;
+  /**
+   * Read the whole state as a watch stream where the server offers it (default true); false: list
+   * in pages only (for comparisons; a server without the stream makes it fall back by itself).
+   */
+  streamInitialState?: boolean;
 }
 
 const DEFAULT_TIMINGS = {
@@ -119,6 +141,9 @@ export function reflect<T extends KubernetesObject>(
   const idleTimeout = options.idleTimeoutMs ?? watchTimeoutSeconds * 1000 + 5_000;
   const staleAfter = options.staleAfterMs ?? DEFAULT_TIMINGS.staleAfterMs;
   const pageSize = options.pageSize ?? 500;
+  /** Whether the next full read is a stream; false once the server showed it does not offer one. */
+  let streams = options.streamInitialState ?? true;
+  let syncedBy: 'stream' | 'list' | undefined;
   /** namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
   const known = new Map<string, Map<string, string>>();
   let resourceVersion = '';
@@ -180,7 +205,7 @@ export function reflect<T extends KubernetesObject>(
    * opening, an event, a bookmark); with no answer for `idleTimeout` the attempt is torn down.
    * One timer per attempt that re-arms itself, not one per event.
    */
-  function guard(mine: number): () => void {
+  function guard(mine: number, hung?: (err: Error) => void): () => void {
     let aliveAt = now();
     if (idleTimer) clearTimeout(idleTimer);
     const check = () => {
@@ -198,7 +223,9 @@ export function reflect<T extends KubernetesObject>(
       request?.abort();
       request = undefined;
       lost(aliveAt);
-      failed(new Error(`no answer from the API server for ${idleTimeout} ms`), 'list or watch hung');
+      const err = new Error(`no answer from the API server for ${idleTimeout} ms`);
+      if (hung) hung(err);
+      else failed(err, 'list or watch hung');
     };
     idleTimer = setTimeout(check, idleTimeout);
     idleTimer.unref?.();
@@ -253,14 +280,20 @@ export function reflect<T extends KubernetesObject>(
       if (!next) break;
       page = { limit: pageSize, continue: next };
     }
+    sweep(seen);
+    resourceVersion = last.metadata?.resourceVersion || '';
+    lastListAt = now();
+    currentAsOf = Math.max(currentAsOf, startedAt);
+    syncedBy = 'list';
+    return true;
+  }
+
+  /** Drops what a full read (list or stream) did not bring: what was deleted while no watch was open. */
+  function sweep(seen: Map<string, Set<string>>): void {
     for (const [namespace, names] of [...known]) {
       const still = seen.get(namespace);
       for (const objName of [...names.keys()]) if (!still?.has(objName)) remove(namespace, objName);
     }
-    resourceVersion = last.metadata?.resourceVersion || '';
-    lastListAt = now();
-    currentAsOf = Math.max(currentAsOf, startedAt);
-    return true;
   }
 
   function onEvent(type: string, obj: T & { code?: number; message?: string }): WatchError | undefined {
@@ -304,12 +337,133 @@ export function reflect<T extends KubernetesObject>(
   }
 
   /**
-   * Lists if there is no resourceVersion to resume from, then opens the watch. `continuing`: it
-   * resumes a watch that was following until the server closed it, so it follows from the start.
+   * Reads the whole state as one watch stream (see the header), applying each object as it comes.
+   * At the end bookmark it drops what the stream did not bring, closes the stream and lets `run`
+   * open the watch from the bookmark's resourceVersion; until then nothing counts as synced. A
+   * stream the server does not offer makes this reflector list from then on.
+   */
+  async function stream(mine: number): Promise<void> {
+    const startedAt = now();
+    // The names streamed, to drop the others at the end; none to drop (nor to track) on a first read.
+    const seen = known.size > 0 ? new Map<string, Set<string>>() : undefined;
+    const see = (obj: KubernetesObject, present: boolean) => {
+      if (!seen) return;
+      const namespace = obj.metadata?.namespace || '';
+      let names = seen.get(namespace);
+      if (!names) seen.set(namespace, (names = new Set()));
+      if (present) names.add(obj.metadata?.name || '');
+      else names.delete(obj.metadata?.name || '');
+    };
+    /** Leaves this attempt behind (its late events and end are ignored); false if it already was. */
+    const leave = (): boolean => {
+      if (mine !== attempt) return false;
+      attempt++;
+      const open = request;
+      request = undefined;
+      open?.abort();
+      return true;
+    };
+    const fallBack = (reason: string, error?: unknown) => {
+      streams = false;
+      logger.warn('the API server does not stream the initial state (watch-list); listing in pages from now on', {
+        informer: name,
+        reason,
+        ...(error === undefined ? {} : { error: describe(error) }),
+      });
+      if (!stopped) void run();
+    };
+    const gone = () => {
+      // A fresh read's resourceVersion expiring at once would make a busy loop: back off then.
+      if (now() - lastListAt < 1_000) scheduleRestart();
+      else void run();
+    };
+    // A stream that stalls before its end bookmark is torn down (the guard left the attempt behind).
+    const alive = guard(mine, (err) => fallBack('no end bookmark: the stream went silent', err));
+
+    const onEvent = (type: string, obj: T & { code?: number; message?: string }) => {
+      if (mine !== attempt || stopped) return;
+      alive();
+      switch (type) {
+        case 'ADDED':
+        case 'MODIFIED':
+          see(obj, true);
+          upsert(obj);
+          return;
+        case 'DELETED':
+          see(obj, false);
+          remove(obj.metadata?.namespace || '', obj.metadata?.name || '', obj);
+          return;
+        case 'BOOKMARK': {
+          const version = obj.metadata?.resourceVersion || '';
+          leave();
+          // A plain bookmark first: the server ignored sendInitialEvents (and streams no end).
+          if (obj.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true' || !version) {
+            fallBack('a bookmark without the initial-events-end annotation');
+            return;
+          }
+          if (seen) sweep(seen);
+          resourceVersion = version;
+          lastListAt = now();
+          currentAsOf = Math.max(currentAsOf, startedAt); // a consistent read as of the stream's start
+          syncedBy = 'stream';
+          void run(); // the watch from the bookmark's resourceVersion, as after a list
+          return;
+        }
+        case 'ERROR':
+          leave();
+          if (obj.code === 410) gone();
+          else fallBack(`an ERROR event before the end bookmark (${obj.code ?? 'no code'})`, obj);
+          return;
+        default:
+          return;
+      }
+    };
+    const ended = (err: unknown) => {
+      if (!leave() || stopped) return;
+      const status = statusOf(err);
+      if (err === undefined || err === null) fallBack('the server ended the stream before its end bookmark');
+      else if (status === 410) gone();
+      else if (status !== undefined && status !== 401 && status !== 403 && status !== 429 && status < 500)
+        fallBack(`the stream was refused with HTTP ${status}`, err); // 400, 422: WatchList off, or an older server
+      else failed(err, 'stream failed'); // the connection, or the server: the stream is tried again
+    };
+
+    const params: Record<string, string> = {
+      sendInitialEvents: 'true',
+      resourceVersionMatch: 'NotOlderThan',
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(Math.max(watchTimeoutSeconds, STREAM_TIMEOUT_SECONDS)),
+    };
+    if (options.labelSelector !== undefined) params.labelSelector = options.labelSelector;
+    try {
+      const handle = await options.client.watch(
+        options.path,
+        params,
+        (type, obj) => onEvent(type, obj as T & { code?: number; message?: string }),
+        ended,
+      );
+      // It resolves once the headers are in; on an error it has called `ended`.
+      if (mine !== attempt || stopped) {
+        handle.abort();
+        return;
+      }
+      request = handle;
+      alive();
+    } catch (err) {
+      if (!leave()) return;
+      failed(err, 'stream failed');
+    }
+  }
+
+  /**
+   * Reads the whole state (a stream, or a list) if there is no resourceVersion to resume from,
+   * then opens the watch. `continuing`: it resumes a watch that was following until the server
+   * closed it, so it follows from the start.
    */
   async function run(continuing = false): Promise<void> {
     if (stopped) return;
     const mine = ++attempt;
+    if (!resourceVersion && streams) return stream(mine);
     const alive = guard(mine);
     let watchError: WatchError | undefined;
     let openedAt = 0;
@@ -377,7 +531,7 @@ export function reflect<T extends KubernetesObject>(
     backoff = minBackoff;
     if (!listed) {
       listed = true;
-      logger.info('cache synced', { informer: name });
+      logger.info('cache synced', { informer: name, by: syncedBy });
       resolveSynced();
     } else if (wasStale) {
       logger.info('watching again after the cache was stale', { informer: name });
@@ -398,6 +552,7 @@ export function reflect<T extends KubernetesObject>(
       return following(at) ? 0 : Math.max(0, at - currentAsOf) / 1000;
     },
     synced: () => syncedPromise,
+    syncedBy: () => syncedBy,
     async stop() {
       stopped = true;
       attempt++;
@@ -420,6 +575,12 @@ const now = () => performance.now();
 
 /** How long a resumed watch must stay open without a 410 to count as following (see the header). */
 const CONFIRM_MS = 1_000;
+
+/** Asked of the server for the initial stream, which we end at its end bookmark: long enough for any collection. */
+const STREAM_TIMEOUT_SECONDS = 300;
+
+/** The annotation of the bookmark that ends a stream's initial events (metav1.InitialEventsAnnotationKey). */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
 type WatchError = Error & { statusCode?: number };
 

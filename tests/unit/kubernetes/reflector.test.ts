@@ -1,6 +1,9 @@
 // The reflector (adapters/kubernetes/informer.ts) against a small fake API server on 127.0.0.1:
 // lists are answered in pages (limit/continue), watches as newline-delimited JSON events that each
 // test pushes by hand, so every list, watch, relist and retry is a request the test can inspect.
+// A streamed initial state (watch with sendInitialEvents=true) is refused with 422, as by a server
+// with WatchList off, unless a test plans otherwise (`streamPlans`): the list tests run through
+// that fallback.
 // The fake can also go down (every connection reset, as when the apiserver is killed) and hang (a
 // watch or list that never answers), for the reflector's backoff, hang guard and staleness.
 import assert from 'node:assert/strict';
@@ -32,6 +35,13 @@ interface Obj extends KubernetesObject {
 /** What the fake server answers a watch with, when a test queued something other than "stay open": a status, or never even the headers. */
 type WatchPlan = { status: number } | 'hang' | 'gone' | undefined;
 
+/**
+ * What it answers a streaming watch (sendInitialEvents=true) with: a status; 'stream': every object
+ * as ADDED, then the end bookmark, then held open; 'open': held open, the test sends the events;
+ * 'ignore': what a server that ignores sendInitialEvents does (every object as ADDED, held open).
+ */
+type StreamPlan = { status: number } | 'stream' | 'open' | 'ignore';
+
 class FakeApi {
   /** The server's objects, by name; `rv` is the collection's current resourceVersion. */
   objects = new Map<string, Obj>();
@@ -42,6 +52,9 @@ class FakeApi {
   watchTimes: number[] = [];
   /** Per watch request, in order: an HTTP status to fail with, or 'hang'; absent: 200 and held open. */
   watchPlans: WatchPlan[] = [];
+  /** The streaming watches (not in `watches`), and what each is answered with; absent: 422. */
+  streams: URLSearchParams[] = [];
+  streamPlans: StreamPlan[] = [];
   /** How many of the next list requests get no answer at all. */
   listHangs = 0;
   open: ServerResponse[] = [];
@@ -58,6 +71,8 @@ class FakeApi {
     this.watches = [];
     this.watchTimes = [];
     this.watchPlans = [];
+    this.streams = [];
+    this.streamPlans = [];
     this.listHangs = 0;
     this.open = [];
     this.closedByClient.clear();
@@ -91,6 +106,23 @@ class FakeApi {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== PATH) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    if (url.searchParams.get('watch') === 'true' && url.searchParams.get('sendInitialEvents') === 'true') {
+      this.streams.push(url.searchParams);
+      const plan = this.streamPlans.shift() ?? { status: 422 };
+      if (typeof plan === 'object') {
+        // What the kube-apiserver answers with the WatchList feature gate off (an Invalid ListOptions).
+        res.writeHead(plan.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Invalid', code: plan.status }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      this.open.push(res);
+      if (plan === 'open') return;
+      for (const obj of this.objects.values()) res.write(JSON.stringify({ type: 'ADDED', object: obj }) + '\n');
+      if (plan === 'stream') res.write(JSON.stringify({ type: 'BOOKMARK', object: this.endBookmark() }) + '\n');
       return;
     }
     if (url.searchParams.get('watch') === 'true') {
@@ -159,6 +191,15 @@ class FakeApi {
 
   endWatch(): void {
     this.current().end();
+  }
+
+  /** The bookmark that ends a stream's initial events, at the collection's resourceVersion. */
+  endBookmark(): object {
+    return {
+      kind: 'Thing',
+      apiVersion: `${GROUP}/${VERSION}`,
+      metadata: { resourceVersion: String(this.rv), annotations: { 'k8s.io/initial-events-end': 'true' } },
+    };
   }
 }
 
@@ -543,5 +584,157 @@ describe('reflect (list + watch against a fake API server)', () => {
     await waitFor('not synced', () => !r.isSynced(), 2000);
     const staleAfter = Date.now() - killedAt;
     assert.ok(staleAfter >= 390, `stale ${staleAfter} ms after the loss, not counted from the earlier close`);
+  });
+
+  it('streams the initial state: applies each object as it comes, is synced only at the end bookmark, then watches from its resourceVersion without listing', async () => {
+    for (const n of ['a', 'b', 'c']) api.put(n);
+    api.streamPlans.push('open');
+    const r = start();
+    await waitFor('the stream', () => api.streams.length === 1 && api.open.at(-1)?.headersSent === true);
+    const query = api.streams[0]!;
+    assert.equal(query.get('sendInitialEvents'), 'true');
+    assert.equal(query.get('resourceVersionMatch'), 'NotOlderThan');
+    assert.equal(query.get('allowWatchBookmarks'), 'true');
+    assert.equal(query.get('resourceVersion'), null, 'a consistent read: no resourceVersion');
+    assert.equal(query.get('timeoutSeconds'), '300', 'long enough for any collection (ended by us at the bookmark)');
+
+    for (const obj of api.objects.values()) api.send('ADDED', obj);
+    await waitFor('the streamed objects', () => upserts.length === 3);
+    await sleep(50);
+    assert.equal(r.isSynced(), false, 'not synced before the end bookmark');
+    assert.match(r.staleReason() ?? '', /not synced yet/);
+    assert.equal(r.syncedBy(), undefined);
+    assert.equal(api.watches.length, 0);
+
+    const stream = api.current();
+    api.send('BOOKMARK', api.endBookmark());
+    await synced(r);
+    assert.equal(r.syncedBy(), 'stream');
+    assert.deepEqual(names(upserts), ['a', 'b', 'c']);
+    assert.equal(api.lists.length, 0, 'no list');
+    assert.equal(api.watches.length, 1);
+    assert.equal(
+      api.watches[0]?.get('resourceVersion'),
+      String(api.rv),
+      "the watch starts at the bookmark's resourceVersion",
+    );
+    assert.equal(api.watches[0]?.get('timeoutSeconds'), '10');
+    assert.equal(api.watches[0]?.get('sendInitialEvents'), null);
+    await waitFor('the stream closed by the client', () => api.closedByClient.has(stream));
+
+    const d = api.put('d');
+    api.send('ADDED', d);
+    await waitFor('an event on the watch', () => upserts.length === 4);
+    assert.equal(r.isSynced(), true);
+    assert.deepEqual(deletes, []);
+  });
+
+  it('streams again after a 410 and drops what the new stream no longer brings', async () => {
+    for (const n of ['a', 'b']) api.put(n);
+    api.streamPlans.push('stream', 'stream');
+    const r = start();
+    await synced(r);
+    assert.deepEqual(names(upserts), ['a', 'b']);
+    upserts = [];
+
+    // Meanwhile (events the watch missed): b is gone, c is new.
+    api.objects.delete('b');
+    api.put('c');
+    api.send('ERROR', { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 });
+    api.endWatch();
+    await waitFor('the watch after the second stream', () => api.watches.length === 2);
+    assert.equal(api.streams.length, 2);
+    assert.deepEqual(deletes, [{ metadata: { namespace: 'ns', name: 'b' } }]);
+    assert.deepEqual(names(upserts), ['c'], 'a is unchanged and not handed on again');
+    assert.equal(api.watches[1]?.get('resourceVersion'), String(api.rv));
+    assert.equal(api.lists.length, 0);
+    assert.equal(r.syncedBy(), 'stream');
+    assert.equal(r.isSynced(), true);
+  });
+
+  it('restarts a stream that gets a 410 before its end bookmark, and retries one refused with 500 as a stream', async () => {
+    api.put('a');
+    api.streamPlans.push('open', { status: 500 }, 'stream');
+    const r = start();
+    await waitFor('the stream', () => api.streams.length === 1 && api.open.at(-1)?.headersSent === true);
+    api.send('ADDED', api.objects.get('a'));
+    api.send('ERROR', { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 });
+    await synced(r);
+    assert.equal(api.streams.length, 3, 'the 410, the 500, the stream that ended');
+    assert.equal(api.lists.length, 0, 'no fallback to the list');
+    assert.equal(r.syncedBy(), 'stream');
+  });
+
+  const refusals: [string, StreamPlan, (() => void)?][] = [
+    ['refused with 422 (WatchList off)', { status: 422 }],
+    ['refused with 400', { status: 400 }],
+    [
+      'answered by a plain bookmark (sendInitialEvents ignored)',
+      'ignore',
+      () => api.send('BOOKMARK', { kind: 'Thing', metadata: { resourceVersion: String(api.rv) } }),
+    ],
+    ['ended by the server before its end bookmark', 'ignore', () => api.endWatch()],
+    [
+      'answered by an ERROR event',
+      'open',
+      () => api.send('ERROR', { kind: 'Status', status: 'Failure', code: 500, message: 'storage feature missing' }),
+    ],
+  ];
+  for (const [how, plan, then] of refusals) {
+    it(`falls back to the paged list when its stream is ${how}, and keeps listing`, async () => {
+      for (const n of ['a', 'b', 'c']) api.put(n);
+      api.streamPlans.push(plan, 'stream');
+      const r = start();
+      if (then) {
+        await waitFor('the stream', () => api.streams.length === 1 && api.open.at(-1)?.headersSent === true);
+        await sleep(20);
+        then();
+      }
+      await synced(r);
+      assert.equal(r.syncedBy(), 'list');
+      assert.equal(api.streams.length, 1);
+      assert.equal(api.lists.length, 2, 'listed in pages of 2');
+      assert.equal(new Set(names(upserts)).size, 3);
+
+      // A 410 later: the reflector remembers, and lists again without asking for a stream.
+      api.objects.delete('b');
+      api.send('ERROR', { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 });
+      api.endWatch();
+      await waitFor('the deletion', () => deletes.length === 1);
+      await waitFor('the watch after the relist', () => api.watches.length === 2);
+      assert.equal(api.streams.length, 1, 'no second stream');
+      assert.equal(api.lists.length, 3, 'relisted (one page now)');
+    });
+  }
+
+  it('tears down a stream that stalls before its end bookmark, is not synced meanwhile, and lists instead', async () => {
+    for (const n of ['a', 'b']) api.put(n);
+    api.streamPlans.push('ignore'); // the objects, then silence: no end bookmark
+    const r = start(2, { idleTimeoutMs: 300 });
+    await waitFor('the streamed objects', () => upserts.length === 2);
+    const stream = api.current();
+    const stalledAt = Date.now();
+    const samples: boolean[] = [];
+    while (api.lists.length === 0 && Date.now() - stalledAt < 3000) {
+      samples.push(r.isSynced());
+      await sleep(20);
+    }
+    const after = Date.now() - stalledAt;
+    assert.ok(after >= 250 && after < 1500, `torn down after ${after} ms`);
+    assert.deepEqual(samples.filter(Boolean), [], 'never synced by a stream without its end bookmark');
+    await waitFor('the stalled stream closed by the client', () => api.closedByClient.has(stream));
+    await synced(r);
+    assert.equal(r.syncedBy(), 'list');
+    assert.deepEqual(deletes, []);
+    assert.equal(upserts.length, 2, 'the listed objects were streamed already, unchanged');
+  });
+
+  it('lists without trying a stream when streamInitialState is false', async () => {
+    api.put('a');
+    api.streamPlans.push('stream');
+    const r = start(2, { streamInitialState: false });
+    await synced(r);
+    assert.equal(api.streams.length, 0);
+    assert.equal(r.syncedBy(), 'list');
   });
 });

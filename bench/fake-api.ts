@@ -91,6 +91,21 @@ async function streamInitialEvents(
   res.write(`${JSON.stringify({ type: 'BOOKMARK', object: bookmark })}\n`);
 }
 
+/**
+ * A kubeconfig (JSON is YAML) for the fake at `url`: one cluster, one user without credentials
+ * (the client sends none over plain http).
+ */
+export function fakeKubeconfig(url: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'fake', cluster: { server: url } }],
+    users: [{ name: 'bench', user: {} }],
+    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
+    'current-context': 'fake',
+  });
+}
+
 /** Serves N of each until `close()`; `url` is its http:// base URL. */
 export async function fakeApiServer(n: number): Promise<{ url: string; close(): void }> {
   const server = http.createServer((req, res) => {

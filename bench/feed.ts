@@ -3,6 +3,7 @@
 // 429 and 5xx answers are retried with a short backoff; 409 (already there) counts as done.
 import http2 from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { accessGrant, accessRequest } from './objects.ts';
 
 export interface ApiTarget {
   server: string;
@@ -120,4 +121,25 @@ export async function createMany(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, to - from)) }, worker));
   return done;
+}
+
+/**
+ * Creates AccessRequests i in [from, to) of bench/objects.ts in `namespace`, then their AccessGrants,
+ * each bound to its request's uid (kept in `uids`, by i, across calls that feed more).
+ */
+export async function feedPairs(
+  client: ApiClient,
+  namespace: string,
+  from: number,
+  to: number,
+  uids: string[],
+  onProgress?: (kind: 'AccessRequests' | 'AccessGrants', done: number) => void,
+): Promise<void> {
+  await createMany(client, collectionPath('accessrequests', namespace), from, to, accessRequest, {
+    onCreated: (i, stored) => (uids[i] = stored.metadata?.uid ?? ''),
+    ...(onProgress ? { onProgress: (done: number) => onProgress('AccessRequests', done) } : {}),
+  });
+  await createMany(client, collectionPath('accessgrants', namespace), from, to, (i) => accessGrant(i, uids[i] ?? ''), {
+    ...(onProgress ? { onProgress: (done: number) => onProgress('AccessGrants', done) } : {}),
+  });
 }

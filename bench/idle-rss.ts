@@ -16,10 +16,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ROOT, freePort, startControlPlane } from '../tests/controlplane/cluster.ts';
-import { ApiClient, collectionPath, createMany } from './feed.ts';
-import { fakeApiServer } from './fake-api.ts';
+import { ApiClient, feedPairs } from './feed.ts';
+import { fakeApiServer, fakeKubeconfig } from './fake-api.ts';
 import { bundleLikeTheImage } from './load.ts';
-import { accessGrant, accessRequest, NAMESPACE, review } from './objects.ts';
+import { NAMESPACE, review } from './objects.ts';
 
 const { values } = parseArgs({
   options: {
@@ -120,12 +120,8 @@ async function controlPlane(): Promise<Target> {
   try {
     await cp.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }]);
     const admin = new ApiClient({ server: cp.server, caPem: cp.caPem, token: cp.tokens.admin }, 4);
-    const uids: string[] = [];
     const t0 = performance.now();
-    await createMany(admin, collectionPath('accessrequests', NAMESPACE), 0, N, accessRequest, {
-      onCreated: (i, stored) => (uids[i] = stored.metadata?.uid ?? ''),
-    });
-    await createMany(admin, collectionPath('accessgrants', NAMESPACE), 0, N, (i) => accessGrant(i, uids[i] ?? ''));
+    await feedPairs(admin, NAMESPACE, 0, N, []);
     admin.close();
     log(`${2 * N} objects created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (error) {
@@ -139,18 +135,7 @@ async function controlPlane(): Promise<Target> {
 async function fake(): Promise<Target> {
   const api = await fakeApiServer(N);
   const kubeconfig = path.join(work, 'kubeconfig');
-  // JSON is YAML: one cluster, one user without credentials (the client sends none over plain http).
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: api.url } }],
-      users: [{ name: 'bench', user: {} }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
-      'current-context': 'fake',
-    }),
-  );
+  writeFileSync(kubeconfig, fakeKubeconfig(api.url));
   const cert = path.join(work, 'tls.crt');
   const key = path.join(work, 'tls.key');
   const made = spawnSync('openssl', [

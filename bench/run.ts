@@ -17,7 +17,7 @@ import {
   WEBHOOK_CONFIGURATION,
   type ControlPlane,
 } from '../tests/controlplane/cluster.ts';
-import { ApiClient, collectionPath, createMany } from './feed.ts';
+import { ApiClient, feedPairs } from './feed.ts';
 import {
   bundleLikeTheImage,
   cpuPerReview,
@@ -31,7 +31,7 @@ import {
   type Generator,
   type LoadResult,
 } from './load.ts';
-import { accessGrant, accessRequest, NAMESPACE, review, SCENARIOS, TARGET_POD, type Scenario } from './objects.ts';
+import { NAMESPACE, review, SCENARIOS, TARGET_POD, type Scenario } from './objects.ts';
 import { profileMarkdown, summariseFile, type ProfileSummary } from './profile.ts';
 import {
   formatMarkdownTable,
@@ -498,16 +498,7 @@ try {
     if (n > fed) {
       progress(`creating AccessRequests and AccessGrants ${fed}..${n} through the kube-apiserver`);
       const t0 = performance.now();
-      await createMany(admin, collectionPath('accessrequests', NAMESPACE), fed, n, accessRequest, {
-        concurrency: 64,
-        onProgress: (d) => progress(`  ${fed + d} AccessRequests`),
-        onCreated: (i, stored) => (requestUids[i] = stored.metadata?.uid ?? ''),
-      });
-      const grantFor = (i: number) => accessGrant(i, requestUids[i] ?? '');
-      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, grantFor, {
-        concurrency: 64,
-        onProgress: (d) => progress(`  ${fed + d} AccessGrants`),
-      });
+      await feedPairs(admin, NAMESPACE, fed, n, requestUids, (kind, d) => progress(`  ${fed + d} ${kind}`));
       const seconds = (performance.now() - t0) / 1000;
       feedTimes.push({ n, seconds, rate: (2 * (n - fed)) / seconds });
       progress(

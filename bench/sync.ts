@@ -15,9 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT, startControlPlane } from '../tests/controlplane/cluster.ts';
-import { fakeApiServer } from './fake-api.ts';
-import { ApiClient, collectionPath, createMany } from './feed.ts';
-import { accessGrant, accessRequest, NAMESPACE } from './objects.ts';
+import { fakeApiServer, fakeKubeconfig } from './fake-api.ts';
+import { ApiClient, feedPairs } from './feed.ts';
+import { NAMESPACE } from './objects.ts';
 import { imageEnv } from './stats.ts';
 
 const { values } = parseArgs({
@@ -194,17 +194,7 @@ if (values.fake) {
   for (const n of NS) {
     const api = await fakeApiServer(n);
     const kubeconfig = path.join(work, `kubeconfig-${n}`);
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fake', cluster: { server: api.url } }],
-        users: [{ name: 'bench', user: {} }],
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
-        'current-context': 'fake',
-      }),
-    );
+    writeFileSync(kubeconfig, fakeKubeconfig(api.url));
     // (The fake serves in this process: its CPU is ours, not reported.)
     await measureAll(n, kubeconfig, '', () => 0);
     api.close();
@@ -223,13 +213,7 @@ if (values.fake) {
     let fed = 0;
     for (const n of NS) {
       const t0 = performance.now();
-      await createMany(admin, collectionPath('accessrequests', NAMESPACE), fed, n, accessRequest, {
-        onCreated: (i, stored) => (uids[i] = stored.metadata?.uid ?? ''),
-        onProgress: (done) => log(`requests: ${fed + done} of ${n}`),
-      });
-      await createMany(admin, collectionPath('accessgrants', NAMESPACE), fed, n, (i) => accessGrant(i, uids[i] ?? ''), {
-        onProgress: (done) => log(`grants: ${fed + done} of ${n}`),
-      });
+      await feedPairs(admin, NAMESPACE, fed, n, uids, (kind, done) => log(`${kind}: ${fed + done} of ${n}`));
       log(`${2 * (n - fed)} objects created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       fed = n;
       await measureAll(n, cp.kubeconfig, 'admin', () => childCpuSeconds('controlplane'));

@@ -8,9 +8,24 @@ import { request } from 'node:https';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../adapters/ports.ts';
 import { ROOT, freePort, type ControlPlane, type KubectlResult, type User } from '../controlplane/cluster.ts';
 
 export const API_VERSION = 'kube-request-access.io/v1';
+
+export interface LoggedLine {
+  level: string;
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+/** A Logger that keeps what it is told above debug, in `logged`: e.g. how each cache synced. */
+export function recordingLogger(): { logger: Logger; logged: LoggedLine[] } {
+  const logged: LoggedLine[] = [];
+  const keep = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void logged.push({ level, msg, fields });
+  return { logger: { debug: () => {}, info: keep('info'), warn: keep('warn'), error: keep('error') }, logged };
+}
 
 export function pod(name: string, namespace: string, containers = ['app', 'sidecar']) {
   return {

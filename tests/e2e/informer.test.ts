@@ -10,10 +10,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startKubernetesBackend, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
-import { EffectConflict, type Logger } from '../../adapters/ports.ts';
+import { EffectConflict } from '../../adapters/ports.ts';
 import type { Effect } from '../../functions/types.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
-import { accessGrant, accessRequest, getJson, mustCreate, waitFor } from './_kra.ts';
+import { accessGrant, accessRequest, getJson, mustCreate, recordingLogger, waitFor } from './_kra.ts';
 
 /** A TCP forwarder that can be cut: the backend's connections to the apiserver die at once. */
 async function cuttableProxy(target: number) {
@@ -53,13 +53,8 @@ let dir: string;
 let backend: KubernetesBackend;
 let proxy: Awaited<ReturnType<typeof cuttableProxy>>;
 /** What the backend logged: how each cache synced. */
-const logged: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-const recordingLogger: Logger = {
-  debug: () => {},
-  info: (msg, fields) => logged.push({ level: 'info', msg, fields }),
-  warn: (msg, fields) => logged.push({ level: 'warn', msg, fields }),
-  error: (msg, fields) => logged.push({ level: 'error', msg, fields }),
-};
+const recording = recordingLogger();
+const { logged } = recording;
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-informer-'));
@@ -81,7 +76,7 @@ before(async () => {
     usernamePrefix: '',
     cleanupIntervalMs: 3_600_000,
     deleteAfterMs: 24 * 3_600_000,
-    logger: recordingLogger,
+    logger: recording.logger,
   });
 });
 

@@ -7,20 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startKubernetesBackend, type KubernetesBackend } from '../../adapters/kubernetes/index.ts';
-import type { Logger } from '../../adapters/ports.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/cluster.ts';
-import { accessRequest, mustCreate, waitFor } from './_kra.ts';
+import { accessRequest, mustCreate, recordingLogger, waitFor } from './_kra.ts';
 
 let cp: ControlPlane;
 let dir: string;
 let backend: KubernetesBackend;
-const logged: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-const recordingLogger: Logger = {
-  debug: () => {},
-  info: (msg, fields) => logged.push({ level: 'info', msg, fields }),
-  warn: (msg, fields) => logged.push({ level: 'warn', msg, fields }),
-  error: (msg, fields) => logged.push({ level: 'error', msg, fields }),
-};
+const recording = recordingLogger();
+const { logged } = recording;
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kra-watchlist-off-'));
@@ -38,7 +32,7 @@ before(async () => {
     usernamePrefix: '',
     cleanupIntervalMs: 3_600_000,
     deleteAfterMs: 24 * 3_600_000,
-    logger: recordingLogger,
+    logger: recording.logger,
   });
 });
 

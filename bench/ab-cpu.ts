@@ -1,9 +1,11 @@
-// CPU per exec review of two checkouts of the server against bare node:https / node:http2, in
-// one run, interleaved (A, B, baseline, A, B, baseline, ...) so that other work on a shared
-// machine weighs on all of them alike. No control plane: `serve --objects` (the in-memory lookup)
+// CPU per exec review of two or more variants of the server against bare node:https / node:http2,
+// in one run, interleaved (A, B, baseline, A, B, baseline, ...) so that other work on a shared
+// machine weighs on all of them alike. A variant is a checkout and, after `::`, node flags and
+// VAR=value environment for the server (as in bench/idle-rss.ts). No control plane: `serve --objects` (the in-memory lookup)
 // with the production app, audit log and review log (stdout and stderr to /dev/null). Server
 // pinned to core 0, h2load to core 1; CPU from /proc over h2load's logged window.
-//   node --import tsx bench/ab-cpu.ts --before DIR [--rounds 3] [--duration 4]
+//   node --import tsx bench/ab-cpu.ts --before DIR [--rounds 3] [--duration 4]   (DIR against this checkout)
+//   node --import tsx bench/ab-cpu.ts --variant . --variant '.::--max-semi-space-size=4' [...]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -13,17 +15,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCA } from '../tests/support/pki.ts';
-import { cpuPerReview, cpuSampler, hasCommand, pinned, runLoad } from './load.ts';
+import { cpuPerReview, cpuSampler, hasCommand, parseVariant, pinned, runLoad } from './load.ts';
 import { accessGrant, accessRequest, review } from './objects.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { before: { type: 'string' }, rounds: { type: 'string' }, duration: { type: 'string' } },
+  options: {
+    before: { type: 'string' },
+    variant: { type: 'string', multiple: true },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+  },
 });
-if (!values.before || !hasCommand('h2load')) {
-  process.stderr.write('usage: node --import tsx bench/ab-cpu.ts --before DIR (needs h2load)\n');
+const specs = values.variant?.length ? values.variant : values.before ? [values.before, ROOT] : [];
+if (specs.length < 1 || !hasCommand('h2load')) {
+  process.stderr.write(
+    'usage: node --import tsx bench/ab-cpu.ts --before DIR | --variant SPEC [--variant SPEC]... (SPEC: DIR[::node flags VAR=value]; needs h2load)\n',
+  );
   process.exit(2);
 }
+const variants = specs.map(parseVariant);
 const ROUNDS = Number(values.rounds ?? 3);
 const DURATION = Number(values.duration ?? 4);
 const WARMUP = 1;
@@ -50,14 +61,17 @@ const objects = path.join(work, 'objects.json');
 writeFileSync(objects, JSON.stringify([request, grant]));
 
 let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
-async function start(args: string[]): Promise<{ pid: number; url: string; stop(): void }> {
+async function start(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ pid: number; url: string; stop(): void }> {
   const port = nextPort++;
   const [command, argv] = pinned(
     0,
     process.execPath,
     args.map((a) => a.replace('PORT', String(port))),
   );
-  const child = spawn(command, argv, { stdio: 'ignore' });
+  const child = spawn(command, argv, { stdio: 'ignore', env: { ...process.env, ...env } });
   children.add(child);
   const url = `https://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
@@ -81,7 +95,8 @@ async function start(args: string[]): Promise<{ pid: number; url: string; stop()
   };
 }
 
-const serve = (root: string) => [
+const serve = (root: string, flags: string[]) => [
+  ...flags,
   '--import',
   'tsx',
   path.join(root, 'adapters/node/main.ts'),
@@ -95,30 +110,37 @@ const serve = (root: string) => [
   '--objects',
   objects,
 ];
-const servers: Record<string, (proto: 'h1' | 'h2') => string[]> = {
-  baseline: (proto) => [
-    '--import',
-    'tsx',
-    path.join(ROOT, 'bench/baseline.ts'),
-    '--proto',
-    proto,
-    '--port',
-    'PORT',
-    '--cert-file',
-    cert,
-    '--key-file',
-    key,
-  ],
-  before: () => serve(path.resolve(values.before!)),
-  after: () => serve(ROOT),
+type Server = { args: (proto: 'h1' | 'h2') => string[]; env?: Record<string, string> };
+const servers: Record<string, Server> = {
+  baseline: {
+    args: (proto) => [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'bench/baseline.ts'),
+      '--proto',
+      proto,
+      '--port',
+      'PORT',
+      '--cert-file',
+      cert,
+      '--key-file',
+      key,
+    ],
+  },
 };
+const labels = variants.map((v, i) =>
+  variants.filter((w) => w.label === v.label).length > 1 ? `${v.label} #${i + 1}` : v.label,
+);
+variants.forEach((v, i) => {
+  servers[labels[i]!] = { args: () => serve(v.root, v.flags), env: v.env };
+});
 
 const body = review('exec allowed').body;
 const results: Record<string, number[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const proto of ['h1', 'h2'] as const) {
-    for (const [name, args] of Object.entries(servers)) {
-      const server = await start(args(proto));
+    for (const [name, { args, env }] of Object.entries(servers)) {
+      const server = await start(args(proto), env);
       try {
         const sampler = cpuSampler(server.pid);
         const run = await runLoad({
@@ -148,10 +170,10 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const proto of ['h1', 'h2'] as const) {
   const base = median(results[`baseline ${proto}`]!);
-  for (const name of ['before', 'after']) {
+  for (const name of labels) {
     const us = median(results[`${name} ${proto}`]!);
     process.stdout.write(
-      `${proto} ${name.padEnd(6)} ${us.toFixed(0)} µs/review (median of ${ROUNDS}), baseline ${base.toFixed(0)} µs: ${(base / us).toFixed(2)} of bare node\n`,
+      `${proto} ${name} ${us.toFixed(0)} µs/review (median of ${ROUNDS}), baseline ${base.toFixed(0)} µs: ${(base / us).toFixed(2)} of bare node\n`,
     );
   }
 }

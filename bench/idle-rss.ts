@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { ROOT, freePort, startControlPlane } from '../tests/controlplane/cluster.ts';
 import { ApiClient, feedPairs } from './feed.ts';
 import { fakeApiServer, fakeKubeconfig } from './fake-api.ts';
-import { bundleLikeTheImage } from './load.ts';
+import { bundleLikeTheImage, parseVariant } from './load.ts';
 import { NAMESPACE, review } from './objects.ts';
 
 const { values } = parseArgs({
@@ -43,19 +43,12 @@ interface Variant {
 }
 
 function variant(spec: string, index: number): Variant {
-  const [root = '.', rest = ''] = spec.split('::');
-  const words = rest.split(/\s+/).filter(Boolean);
-  const env = Object.fromEntries(
-    words
-      .filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w))
-      .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
-  );
-  const flags = words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w));
+  const { root, label, flags, env } = parseVariant(spec);
   const outDir = path.join(ROOT, 'bench', '.build');
   mkdirSync(outDir, { recursive: true });
   const bundle = path.join(outDir, `idle-rss-${index}.mjs`);
-  bundleLikeTheImage(path.join(path.resolve(root), 'adapters/node/main.ts'), bundle);
-  return { label: `${path.basename(path.resolve(root))}${rest ? ` ${rest}` : ''}`, bundle, flags, env };
+  bundleLikeTheImage(path.join(root, 'adapters/node/main.ts'), bundle);
+  return { label, bundle, flags, env };
 }
 
 const variants = (values.variant?.length ? values.variant : ['.']).map(variant);

@@ -22,6 +22,33 @@ export function h2loadVersion(): string | undefined {
 export const INSTALL_H2LOAD =
   'h2load is not installed; install it with: sudo apt-get update && sudo apt-get install -y nghttp2-client (Debian/Ubuntu), brew install nghttp2 (macOS). Falling back to the Node load generator (bench/node-load.ts), which costs more CPU per request.';
 
+/**
+ * A server to measure: a checkout and, after `::`, node flags and VAR=value environment for it,
+ * e.g. `'.::--max-semi-space-size=4 MALLOC_ARENA_MAX=2'` (bench/idle-rss.ts, bench/ab-cpu.ts).
+ */
+export interface VariantSpec {
+  root: string;
+  label: string;
+  flags: string[];
+  env: Record<string, string>;
+}
+
+export function parseVariant(spec: string): VariantSpec {
+  const [root = '.', rest = ''] = spec.split('::');
+  const words = rest.split(/\s+/).filter(Boolean);
+  const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+  const env = Object.fromEntries(
+    words.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+  );
+  const resolved = path.resolve(root);
+  return {
+    root: resolved,
+    label: `${path.basename(resolved)}${rest ? ` ${rest}` : ''}`,
+    flags: words.filter((w) => !isEnv(w)),
+    env,
+  };
+}
+
 /** `taskset -c CORE` before the command when taskset exists and pinning is on. */
 export function pinned(core: number | undefined, command: string, args: string[]): [string, string[]] {
   if (core === undefined || !hasCommand('taskset')) return [command, args];

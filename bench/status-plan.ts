@@ -1,6 +1,8 @@
 // What one pass of the status writer costs: N AccessRequests with their AccessGrants, each request's
-// status at rest (bench/fake-api.ts listedRequest: nothing to write), planned the way
-// adapters/kubernetes/index.ts plans it. Prints the time and the heap allocated by a pass.
+// status at rest (bench/fake-api.ts listedRequest: nothing to write), planned as a full
+// planStatuses pass, as the writer's full pass (StatusSchedule over the caches), and as the
+// writer's pass after one change (a grant for one request, which plans that one request).
+// Prints the time and the heap allocated by a pass.
 //
 //   node --expose-gc --max-semi-space-size=1024 --import tsx bench/status-plan.ts [N ...]
 //
@@ -8,9 +10,10 @@
 // allocated (a pass during which a GC ran is flagged: its figure is a lower bound).
 import { PerformanceObserver } from 'node:perf_hooks';
 import * as v from 'valibot';
-import { IndexedStore } from '../adapters/kubernetes/store.ts';
+import { ObservedStore } from '../adapters/kubernetes/observed.ts';
 import { AccessGrant, AccessRequest } from '../functions/schemas.ts';
 import { planStatuses } from '../functions/status/index.ts';
+import { StatusSchedule } from '../functions/status/schedule.ts';
 import { asListed, listedRequest, uid } from './fake-api.ts';
 import { accessGrant } from './objects.ts';
 
@@ -51,14 +54,28 @@ async function measure(pass: () => unknown, runs: number): Promise<Figure> {
   return figures[Math.floor(figures.length / 2)]!;
 }
 
+/** The caches as adapters/kubernetes/caches.ts has them, feeding the status writer's schedule. */
 function caches(n: number) {
-  const requests = new IndexedStore<AccessRequest, never>({});
-  const grants = new IndexedStore<AccessGrant, 'grantFor'>({ grantFor: (g) => [g.spec.grantFor] });
+  const schedule = new StatusSchedule(Number.POSITIVE_INFINITY);
+  const requests = new ObservedStore<AccessRequest, never>({}, (before, after) =>
+    schedule.note({ kind: 'AccessRequest', before, after }),
+  );
+  const grants = new ObservedStore<AccessGrant, 'grantFor'>({ grantFor: (g) => [g.spec.grantFor] }, (before, after) =>
+    schedule.note({ kind: 'AccessGrant', before, after }),
+  );
   for (let i = 0; i < n; i++) {
     requests.upsert(v.parse(AccessRequest, listedRequest(i)));
     grants.upsert(v.parse(AccessGrant, asListed(accessGrant(i, uid('AccessRequest', i)), i)));
   }
-  return { requests, grants };
+  const pass = () =>
+    schedule.plan({
+      requests,
+      grantsOf: (namespace, name) => grants.byIndex('grantFor', namespace, name),
+      policies: [],
+      now: NOW,
+      usernamePrefix: '',
+    });
+  return { requests, grants, schedule, pass };
 }
 
 const show = (f: Figure) =>
@@ -66,18 +83,52 @@ const show = (f: Figure) =>
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 for (const n of sizes.length ? sizes : [1_000, 10_000, 100_000]) {
-  const { requests, grants } = caches(n);
+  const { requests, grants, schedule, pass } = caches(n);
   const runs = n >= 100_000 ? 5 : 11;
-  const full = await measure(() => {
-    const plan = planStatuses({
-      requests: requests.values(),
-      grants: grants.values(),
-      policies: [],
-      now: NOW,
-      usernamePrefix: '',
-    });
+  const atRest = <T extends { writes: readonly unknown[] }>(plan: T): T => {
     if (plan.writes.length) throw new Error(`statuses not at rest: ${JSON.stringify(plan.writes[0])}`);
     return plan;
+  };
+  const full = await measure(
+    () =>
+      atRest(
+        planStatuses({
+          requests: requests.values(),
+          grants: grants.values(),
+          policies: [],
+          now: NOW,
+          usernamePrefix: '',
+        }),
+      ),
+    runs,
+  );
+  console.log(`N = ${String(n).padStart(7)}  full planStatuses pass:      ${show(full)}`);
+  const writerFull = await measure(() => {
+    schedule.planAll();
+    return atRest(pass());
   }, runs);
-  console.log(`N = ${String(n).padStart(7)}  full planStatuses pass: ${show(full)}`);
+  console.log(`N = ${String(n).padStart(7)}  writer's full pass:          ${show(writerFull)}`);
+  // One change: a second grant for request 1 (the cache's upsert notes it), then the pass.
+  const second = v.parse(AccessGrant, asListed(accessGrant(1, uid('AccessRequest', 1)), 1));
+  second.metadata.name = 'r-000001-again';
+  const one = await measure(() => {
+    grants.upsert(second);
+    const plan = pass();
+    if (plan.writes.length !== 0) throw new Error('a second grant by the same approver changes nothing');
+    return plan;
+  }, runs);
+  console.log(`N = ${String(n).padStart(7)}  writer's pass after a change: ${show(one)}`);
+  const none = await measure(() => atRest(pass()), runs);
+  console.log(`N = ${String(n).padStart(7)}  writer's pass, no change:     ${show(none)}`);
+  // What the schedule keeps between passes: when each granted time-bound request's window ends.
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const kept = new StatusSchedule(Number.POSITIVE_INFINITY);
+  const windows = kept.plan({ requests, grantsOf: (ns, name) => grants.byIndex('grantFor', ns, name), now: NOW });
+  gc();
+  const retainedMB = (process.memoryUsage().heapUsed - before) / 1e6;
+  console.log(
+    `N = ${String(n).padStart(7)}  the schedule retains ${retainedMB.toFixed(2)} MB (next change ${windows.nextChangeAt?.toISOString()})`,
+  );
+  void kept;
 }

@@ -79,7 +79,8 @@ function caches(n: number) {
 }
 
 const show = (f: Figure) =>
-  `${f.ms.toFixed(2).padStart(9)} ms ${f.allocatedMB.toFixed(2).padStart(8)} MB${f.collected ? ' (GC ran: lower bound)' : ''}`;
+  `${f.ms.toFixed(2).padStart(9)} ms ${f.allocatedMB.toFixed(2).padStart(8)} MB` +
+  (f.collected ? ' (GC ran: lower bound)' : '');
 
 const sizes = process.argv.slice(2).map(Number).filter(Boolean);
 for (const n of sizes.length ? sizes : [1_000, 10_000, 100_000]) {
@@ -128,7 +129,8 @@ for (const n of sizes.length ? sizes : [1_000, 10_000, 100_000]) {
   gc();
   const retainedMB = (process.memoryUsage().heapUsed - before) / 1e6;
   console.log(
-    `N = ${String(n).padStart(7)}  the schedule retains ${retainedMB.toFixed(2)} MB (next change ${windows.nextChangeAt?.toISOString()})`,
+    `N = ${String(n).padStart(7)}  the schedule retains ${retainedMB.toFixed(2)} MB` +
+      ` (next change ${windows.nextChangeAt?.toISOString()})`,
   );
   void kept;
 }

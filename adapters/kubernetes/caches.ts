@@ -19,7 +19,9 @@ import {
   type Reflector,
   type ReflectorTimings,
 } from './informer.ts';
+import { ObservedStore } from './observed.ts';
 import { IndexedStore } from './store.ts';
+import type { CacheChange } from '../../functions/status/schedule.ts';
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';
@@ -41,6 +43,8 @@ export interface CachesOptions {
   watchRoleBindings: boolean;
   /** Called after every change a watch or list applies. */
   onChange: () => void;
+  /** Called with every change of a request, grant or policy cache, whoever makes it (the status writer's schedule). */
+  onObject?: (change: CacheChange) => void;
   logger: Logger;
   listPageSize?: number;
   cacheTimings?: ReflectorTimings;
@@ -68,11 +72,17 @@ export interface Caches {
 export function startCaches(options: CachesOptions): Caches {
   const { logger, onChange } = options;
   const { client } = options;
-  const requests = new IndexedStore<AccessRequest, 'podUser'>({
-    podUser: (r) => [podUserKey(r.spec.forObject.name, r.spec.userInfo.username)],
-  });
-  const grants = new IndexedStore<AccessGrant, 'grantFor'>({ grantFor: (g) => [g.spec.grantFor] });
-  const policies = new IndexedStore<LoadedPolicy, never>({});
+  const { onObject } = options;
+  const requests = new ObservedStore<AccessRequest, 'podUser'>(
+    { podUser: (r) => [podUserKey(r.spec.forObject.name, r.spec.userInfo.username)] },
+    (before, after) => onObject?.({ kind: 'AccessRequest', before, after }),
+  );
+  const grants = new ObservedStore<AccessGrant, 'grantFor'>({ grantFor: (g) => [g.spec.grantFor] }, (before, after) =>
+    onObject?.({ kind: 'AccessGrant', before, after }),
+  );
+  const policies = new ObservedStore<LoadedPolicy, never>({}, (before, after) =>
+    onObject?.({ kind: 'AccessPolicy', before, after }),
+  );
   const roleBindings = new IndexedStore<ManagedRoleBinding, never>({});
 
   const reflectors: Reflector[] = [];

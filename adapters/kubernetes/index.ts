@@ -4,7 +4,7 @@
 // functions/status and functions/cleanup.
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { pendingByNamespace } from '../../functions/stats/index.ts';
-import { planStatuses } from '../../functions/status/index.ts';
+import { StatusSchedule } from '../../functions/status/schedule.ts';
 import type { Gauge } from '../http/metrics.ts';
 import { desiredRoleBindings, planRoleBindings, type ReconcileConfig } from '../../functions/reconcile/index.ts';
 import { AccessRequest } from '../../functions/schemas.ts';
@@ -103,11 +103,16 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
     statusWriter?.trigger();
   };
 
+  const resyncIntervalMs = options.resyncIntervalMs ?? 300_000;
+  // Which requests the status writer plans next: those a cache change concerns, whoever made it.
+  const statusSchedule = new StatusSchedule(resyncIntervalMs);
+
   const caches = startCaches({
     client,
     scopes,
     watchRoleBindings: Boolean(reconcileConfig.grantedRoleName),
     onChange,
+    onObject: (change) => statusSchedule.note(change),
     logger,
     ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
     ...(options.cacheTimings ? { cacheTimings: options.cacheTimings } : {}),
@@ -150,7 +155,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
       name: 'rolebinding reconcile',
       clock,
       logger,
-      maxIntervalMs: options.resyncIntervalMs ?? 300_000,
+      maxIntervalMs: resyncIntervalMs,
       task: async () => {
         if (!isReady()) return undefined;
         const now = clock();
@@ -176,26 +181,35 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   }
 
   // The status of each request (functions/status), patched when its state changes: on every cache
-  // change and when the next window ends. Every replica runs it; the writes are idempotent.
+  // change and when the next window ends. A pass plans only the requests a change concerns (a
+  // request, a grant naming it, a policy of its namespace) and those whose window ended; every
+  // request at start, every resyncIntervalMs and after a failed write (functions/status/schedule.ts).
+  // Every replica runs it; the writes are idempotent.
   statusWriter = serialLoop({
     name: 'status',
     clock,
     logger,
-    maxIntervalMs: options.resyncIntervalMs ?? 300_000,
+    maxIntervalMs: resyncIntervalMs,
     task: async () => {
       if (!isReady()) return undefined;
-      const plan = planStatuses({
-        requests: requests.values(),
-        grants: grants.values(),
-        policies: policies.values(),
-        now: clock(),
-        usernamePrefix: options.usernamePrefix,
-      });
-      const failures = await applyStatusWrites(writes, plan.writes, logger, (written) =>
-        upsertParsed(requests, AccessRequest, written as KubernetesObject, 'AccessRequest', logger),
-      );
-      if (failures) throw new Error(`${failures} AccessRequest status write(s) failed`);
-      return plan.nextChangeAt;
+      try {
+        const plan = statusSchedule.plan({
+          requests,
+          grantsOf: (namespace, name) => grants.byIndex('grantFor', namespace, name),
+          policies: policies.values(),
+          now: clock(),
+          usernamePrefix: options.usernamePrefix,
+        });
+        const failures = await applyStatusWrites(writes, plan.writes, logger, (written) =>
+          upsertParsed(requests, AccessRequest, written as KubernetesObject, 'AccessRequest', logger),
+        );
+        if (failures) throw new Error(`${failures} AccessRequest status write(s) failed`);
+        return plan.nextChangeAt;
+      } catch (error) {
+        // The next pass plans every request: what failed is written again.
+        statusSchedule.planAll();
+        throw error;
+      }
     },
   });
   void synced.then(

@@ -179,6 +179,19 @@ export function grantStateOf(input: StatusInput): GrantState {
  * while its status (True/False) stays; a new reason or message alone is no transition.
  */
 export function desiredStatus(input: StatusInput): StatusPatch | undefined {
+  return statusOf(input).patch;
+}
+
+/** What the status writer needs of one request: its write, and when its status next changes by the clock. */
+export interface RequestStatus {
+  /** undefined: its status says it already. */
+  patch?: StatusPatch;
+  /** When a window ends and its state becomes Expired with no event; undefined when the clock changes nothing. */
+  changesAt?: Date;
+}
+
+/** desiredStatus and when it changes by the clock alone, from one evaluation of the request. */
+export function statusOf(input: StatusInput): RequestStatus {
   const { request, now } = input;
   const state = grantStateOf(input);
   const required = approvalFor(request, input.policies ?? []).required;
@@ -196,7 +209,8 @@ export function desiredStatus(input: StatusInput): StatusPatch | undefined {
     expiresAt: expiresAt ? expiresAt.toISOString() : null,
     approvals: approvalsText(state, required),
   };
-  return saysAlready(request, patch) ? undefined : patch;
+  const changesAt = state.state === 'granted' && expiresAt && expiresAt > now ? expiresAt : undefined;
+  return { ...(saysAlready(request, patch) ? {} : { patch }), ...(changesAt ? { changesAt } : {}) };
 }
 
 function saysAlready(request: AccessRequest, patch: StatusPatch): boolean {
@@ -237,32 +251,65 @@ export interface StatusPlan {
   nextChangeAt?: Date;
 }
 
-/** The status writes due at `now` for every request, and when to look again without new events. */
-export function planStatuses(input: {
-  requests: readonly AccessRequest[];
-  grants: readonly AccessGrant[];
+/** The grants that name a request, by its namespace and name (the grants cache's grantFor index). */
+export type GrantsOf = (namespace: string, name: string) => readonly AccessGrant[];
+
+export interface PlanInput {
   policies?: readonly LoadedPolicy[];
   now: Date;
   usernamePrefix?: string;
-}): StatusPlan {
-  const byRequest = new Map<string, AccessGrant[]>();
-  for (const grant of input.grants) {
-    const key = `${grant.metadata.namespace}/${grant.spec.grantFor}`;
-    byRequest.set(key, [...(byRequest.get(key) ?? []), grant]);
-  }
+}
+
+/**
+ * The status writes due at `now` for `requests` (each with its grants), and when each changes by
+ * the clock alone: `onChangesAt` hears every planned request, with undefined for none (or for a
+ * request being deleted, which gets no status). Grants are taken in name order, so that which of
+ * two denials a status cites does not depend on the order a cache holds them in.
+ */
+export function planRequests(
+  input: PlanInput & {
+    requests: Iterable<AccessRequest>;
+    grantsOf: GrantsOf;
+    onChangesAt?: (request: AccessRequest, changesAt: Date | undefined) => void;
+  },
+): StatusPlan {
   const writes: StatusWrite[] = [];
   let nextChangeAt: Date | undefined;
   for (const request of input.requests) {
-    if (request.metadata.deletionTimestamp) continue;
-    const { namespace = '', name = '', uid = '' } = request.metadata;
-    const grants = byRequest.get(`${namespace}/${name}`) ?? [];
-    const each = { ...input, request, grants };
-    const patch = desiredStatus(each);
-    if (patch) writes.push({ namespace, name, uid, patch });
-    const state = grantStateOf(each);
-    if (state.state === 'granted' && state.expiresAt && state.expiresAt > input.now) {
-      if (!nextChangeAt || state.expiresAt < nextChangeAt) nextChangeAt = state.expiresAt;
+    if (request.metadata.deletionTimestamp) {
+      input.onChangesAt?.(request, undefined);
+      continue;
     }
+    const { namespace = '', name = '', uid = '' } = request.metadata;
+    let grants = input.grantsOf(namespace, name);
+    if (grants.length > 1) grants = [...grants].sort(byName);
+    const { patch, changesAt } = statusOf({ ...input, request, grants });
+    if (patch) writes.push({ namespace, name, uid, patch });
+    input.onChangesAt?.(request, changesAt);
+    if (changesAt && (!nextChangeAt || changesAt < nextChangeAt)) nextChangeAt = changesAt;
   }
   return nextChangeAt ? { writes, nextChangeAt } : { writes };
+}
+
+function byName(a: AccessGrant, b: AccessGrant): number {
+  const x = a.metadata.name ?? '';
+  const y = b.metadata.name ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The status writes due at `now` for every request, and when to look again without new events. */
+export function planStatuses(
+  input: PlanInput & { requests: readonly AccessRequest[]; grants: readonly AccessGrant[] },
+): StatusPlan {
+  const byRequest = new Map<string, Map<string, AccessGrant[]>>();
+  for (const grant of input.grants) {
+    const namespace = grant.metadata.namespace;
+    if (namespace === undefined) continue;
+    let names = byRequest.get(namespace);
+    if (!names) byRequest.set(namespace, (names = new Map()));
+    const list = names.get(grant.spec.grantFor);
+    if (list) list.push(grant);
+    else names.set(grant.spec.grantFor, [grant]);
+  }
+  return planRequests({ ...input, grantsOf: (namespace, name) => byRequest.get(namespace)?.get(name) ?? [] });
 }

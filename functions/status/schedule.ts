@@ -1,0 +1,195 @@
+// Which requests the status writer must plan, so that a pass after one change costs one request,
+// not every request of the cluster. A request's status (functions/status planRequests) depends on
+// the request, the grants that name it (spec.grantFor, in its namespace), the AccessPolicies of its
+// namespace, and the clock only where a window ends. So a pass plans the requests that a cache
+// change concerns and those whose window ended, and every request (a full pass) at the start, on
+// `fullIntervalMs` and when asked (after a failed write). What a pass writes is exactly what a full
+// planStatuses would write at the same moment (tests/unit/status-schedule.test.ts).
+// No I/O and no clock: the caches tell it what changed, each pass says when it runs.
+import type { LoadedPolicy } from '../policy.ts';
+import type { AccessGrant, AccessRequest } from '../schemas.ts';
+import { planRequests, type GrantsOf, type PlanInput, type StatusPlan } from './index.ts';
+
+/** One change a cache applied: `before` what it held, `after` what it holds now (undefined: removed). */
+export type CacheChange =
+  | { kind: 'AccessRequest'; before: AccessRequest | undefined; after: AccessRequest | undefined }
+  | { kind: 'AccessGrant'; before: AccessGrant | undefined; after: AccessGrant | undefined }
+  | { kind: 'AccessPolicy'; before: LoadedPolicy | undefined; after: LoadedPolicy | undefined };
+
+/** The requests cache, as a pass reads it. */
+export interface RequestsView {
+  get(namespace: string, name: string): AccessRequest | undefined;
+  inNamespace(namespace: string): Iterable<AccessRequest>;
+  values(): Iterable<AccessRequest>;
+}
+
+interface Due {
+  at: number;
+  namespace: string;
+  name: string;
+}
+
+export class StatusSchedule {
+  readonly #fullIntervalMs: number;
+  #full = true;
+  #lastFullAt = Number.NEGATIVE_INFINITY;
+  /** namespace → names of the requests a change concerns. */
+  #dirty = new Map<string, Set<string>>();
+  /** Namespaces whose every request a change concerns (a policy). */
+  #dirtyNamespaces = new Set<string>();
+  /** namespace → name → when the request's status changes by the clock (ms), as last planned. */
+  readonly #dueAt = new Map<string, Map<string, number>>();
+  /** A min-heap by `at` over #dueAt; an entry #dueAt no longer holds is stale and skipped. */
+  #heap: Due[] = [];
+
+  /** `fullIntervalMs`: a full pass at least this often, the safety net for anything missed. */
+  constructor(fullIntervalMs: number) {
+    this.#fullIntervalMs = fullIntervalMs;
+  }
+
+  /** Notes which requests a cache change concerns. */
+  note(change: CacheChange): void {
+    if (this.#full) return;
+    switch (change.kind) {
+      case 'AccessRequest':
+        for (const request of [change.before, change.after])
+          if (request) this.#mark(request.metadata.namespace ?? '', request.metadata.name ?? '');
+        return;
+      case 'AccessGrant':
+        for (const grant of [change.before, change.after])
+          if (grant) this.#mark(grant.metadata.namespace ?? '', grant.spec.grantFor);
+        return;
+      case 'AccessPolicy':
+        for (const policy of [change.before, change.after])
+          if (policy) this.#dirtyNamespaces.add(policy.metadata.namespace ?? '');
+        return;
+    }
+  }
+
+  /** The next pass plans every request (after a failed write: what failed is written again). */
+  planAll(): void {
+    this.#full = true;
+    this.#dirty.clear();
+    this.#dirtyNamespaces.clear();
+  }
+
+  /**
+   * One pass at `now`: the status writes due and when the next status changes by the clock. Takes
+   * what is noted so far; what is noted while the writes run belongs to the next pass.
+   */
+  plan(input: PlanInput & { requests: RequestsView; grantsOf: GrantsOf }): StatusPlan {
+    const now = input.now.getTime();
+    if (this.#full || now - this.#lastFullAt >= this.#fullIntervalMs) return this.#planAll(input, now);
+    const dirty = this.#dirty;
+    const namespaces = this.#dirtyNamespaces;
+    this.#dirty = new Map();
+    this.#dirtyNamespaces = new Set();
+    while (this.#heap.length && this.#heap[0]!.at <= now) {
+      const due = this.#pop();
+      if (this.#dueAt.get(due.namespace)?.get(due.name) !== due.at) continue;
+      this.#forget(due.namespace, due.name);
+      if (!namespaces.has(due.namespace)) add(dirty, due.namespace, due.name);
+    }
+    const requests: AccessRequest[] = [];
+    for (const namespace of namespaces) {
+      // Planned anew, each of them: what is due in it is what this pass records (not a deleted request's).
+      this.#dueAt.delete(namespace);
+      for (const request of input.requests.inNamespace(namespace)) requests.push(request);
+    }
+    for (const [namespace, names] of dirty) {
+      if (namespaces.has(namespace)) continue;
+      for (const name of names) {
+        const request = input.requests.get(namespace, name);
+        if (request) requests.push(request);
+        else this.#forget(namespace, name);
+      }
+    }
+    const plan = planRequests({ ...input, requests, onChangesAt: (request, at) => this.#record(request, at) });
+    const next = this.#next();
+    return next === undefined ? { writes: plan.writes } : { writes: plan.writes, nextChangeAt: new Date(next) };
+  }
+
+  #planAll(input: PlanInput & { requests: RequestsView; grantsOf: GrantsOf }, now: number): StatusPlan {
+    this.#full = false;
+    this.#lastFullAt = now;
+    this.#dirty.clear();
+    this.#dirtyNamespaces.clear();
+    this.#dueAt.clear();
+    this.#heap = [];
+    return planRequests({
+      ...input,
+      requests: input.requests.values(),
+      onChangesAt: (request, at) => this.#record(request, at),
+    });
+  }
+
+  #mark(namespace: string, name: string): void {
+    if (!this.#dirtyNamespaces.has(namespace)) add(this.#dirty, namespace, name);
+  }
+
+  #record(request: AccessRequest, at: Date | undefined): void {
+    const namespace = request.metadata.namespace ?? '';
+    const name = request.metadata.name ?? '';
+    if (!at) return this.#forget(namespace, name);
+    const ms = at.getTime();
+    let names = this.#dueAt.get(namespace);
+    if (names?.get(name) === ms) return;
+    if (!names) this.#dueAt.set(namespace, (names = new Map()));
+    names.set(name, ms);
+    this.#push({ at: ms, namespace, name });
+  }
+
+  #forget(namespace: string, name: string): void {
+    const names = this.#dueAt.get(namespace);
+    if (!names?.delete(name)) return;
+    if (names.size === 0) this.#dueAt.delete(namespace);
+  }
+
+  /** The earliest time a status changes by the clock, dropping stale heap entries on the way. */
+  #next(): number | undefined {
+    while (this.#heap.length) {
+      const top = this.#heap[0]!;
+      if (this.#dueAt.get(top.namespace)?.get(top.name) === top.at) return top.at;
+      this.#pop();
+    }
+    return undefined;
+  }
+
+  #push(entry: Due): void {
+    const heap = this.#heap;
+    heap.push(entry);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]!.at <= entry.at) break;
+      heap[i] = heap[parent]!;
+      i = parent;
+    }
+    heap[i] = entry;
+  }
+
+  #pop(): Due {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && heap[right]!.at < heap[left]!.at ? right : left;
+      if (heap[child]!.at >= last.at) break;
+      heap[i] = heap[child]!;
+      i = child;
+    }
+    heap[i] = last;
+    return top;
+  }
+}
+
+function add(map: Map<string, Set<string>>, namespace: string, name: string): void {
+  let names = map.get(namespace);
+  if (!names) map.set(namespace, (names = new Set()));
+  names.add(name);
+}

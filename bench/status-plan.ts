@@ -13,7 +13,7 @@ import * as v from 'valibot';
 import { ObservedStore } from '../adapters/kubernetes/observed.ts';
 import { AccessGrant, AccessRequest } from '../functions/schemas.ts';
 import { planStatuses } from '../functions/status/index.ts';
-import { StatusSchedule } from '../functions/status/schedule.ts';
+import { StatusSchedule } from '../adapters/kubernetes/status-schedule.ts';
 import { asListed, listedRequest, uid } from './fake-api.ts';
 import { accessGrant } from './objects.ts';
 

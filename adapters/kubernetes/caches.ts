@@ -21,7 +21,7 @@ import {
 } from './informer.ts';
 import { ObservedStore } from './observed.ts';
 import { IndexedStore } from './store.ts';
-import type { CacheChange } from '../../functions/status/schedule.ts';
+import type { CacheChange } from './status-schedule.ts';
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';

@@ -4,7 +4,7 @@
 // functions/status and functions/cleanup.
 import { dueForCleanup } from '../../functions/cleanup/index.ts';
 import { pendingByNamespace } from '../../functions/stats/index.ts';
-import { StatusSchedule } from '../../functions/status/schedule.ts';
+import { StatusSchedule } from './status-schedule.ts';
 import type { Gauge } from '../http/metrics.ts';
 import { desiredRoleBindings, planRoleBindings, type ReconcileConfig } from '../../functions/reconcile/index.ts';
 import { AccessRequest } from '../../functions/schemas.ts';
@@ -183,7 +183,7 @@ export async function startKubernetesBackend(options: KubernetesBackendOptions):
   // The status of each request (functions/status), patched when its state changes: on every cache
   // change and when the next window ends. A pass plans only the requests a change concerns (a
   // request, a grant naming it, a policy of its namespace) and those whose window ended; every
-  // request at start, every resyncIntervalMs and after a failed write (functions/status/schedule.ts).
+  // request at start, every resyncIntervalMs and after a failed write (status-schedule.ts).
   // Every replica runs it; the writes are idempotent.
   statusWriter = serialLoop({
     name: 'status',

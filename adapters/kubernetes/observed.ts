@@ -1,6 +1,6 @@
 // An IndexedStore that tells what each change did (what it held before, what it holds after), so a
-// loop can work on what changed rather than on everything: the status writer (functions/status
-// schedule.ts). Every write goes through upsert and remove: the informers', and the server's own
+// loop can work on what changed rather than on everything: the status writer (status-schedule.ts).
+// Every write goes through upsert and remove: the informers', and the server's own
 // (a consumed use, a written status, a cleanup deletion).
 import { IndexedStore, type Keyed } from './store.ts';
 

@@ -1,4 +1,4 @@
-// The status writer's schedule (functions/status/schedule.ts) plans only what changed: for random
+// The status writer's schedule (adapters/kubernetes/status-schedule.ts) plans only what changed: for random
 // sequences of cache changes (requests created, re-created, deleted, consumed; grants and denials,
 // break-glass grants; policies that require two approvals, pre-approve, break or go away) and clock
 // advances, each pass writes exactly what a full planStatuses pass at the same moment would, and
@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ObservedStore } from '../../adapters/kubernetes/observed.ts';
-import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
-import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
-import { planStatuses, type StatusPlan, type StatusWrite } from '../../functions/status/index.ts';
-import { StatusSchedule } from '../../functions/status/schedule.ts';
-import { accessGrant, accessRequest, NOW } from '../support/builders.ts';
+import { ObservedStore } from '../../../adapters/kubernetes/observed.ts';
+import { readPolicy, type LoadedPolicy } from '../../../functions/policy.ts';
+import type { AccessGrant, AccessRequest } from '../../../functions/schemas.ts';
+import { planStatuses, type StatusPlan, type StatusWrite } from '../../../functions/status/index.ts';
+import { StatusSchedule } from '../../../adapters/kubernetes/status-schedule.ts';
+import { accessGrant, accessRequest, NOW } from '../../support/builders.ts';
 
 const NAMESPACES = ['team-a', 'team-b'] as const;
 const REQUESTS = ['r0', 'r1', 'r2'] as const;

@@ -4,11 +4,13 @@
 // namespace, and the clock only where a window ends. So a pass plans the requests that a cache
 // change concerns and those whose window ended, and every request (a full pass) at the start, on
 // `fullIntervalMs` and when asked (after a failed write). What a pass writes is exactly what a full
-// planStatuses would write at the same moment (tests/unit/status-schedule.test.ts).
-// No I/O and no clock: the caches tell it what changed, each pass says when it runs.
-import type { LoadedPolicy } from '../policy.ts';
-import type { AccessGrant, AccessRequest } from '../schemas.ts';
-import { planRequests, type GrantsOf, type PlanInput, type StatusPlan } from './index.ts';
+// planStatuses would write at the same moment (tests/unit/kubernetes/status-schedule.test.ts).
+// No I/O and no clock: the caches tell it what changed, each pass says when it runs. It keeps state
+// between passes, so it lives here with the loop, not in functions/ (pure); the decisions are
+// functions/status's.
+import type { LoadedPolicy } from '../../functions/policy.ts';
+import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
+import { planRequests, type GrantsOf, type PlanInput, type StatusPlan } from '../../functions/status/index.ts';
 
 /** One change a cache applied: `before` what it held, `after` what it holds now (undefined: removed). */
 export type CacheChange =

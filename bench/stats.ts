@@ -326,6 +326,8 @@ export function imageEnv(dockerfile: string): Record<string, string> {
   const stages = dockerfile.split(/^FROM\s/m);
   const last = stages[stages.length - 1] ?? '';
   const env: Record<string, string> = {};
-  for (const match of last.matchAll(/^ENV\s+(NODE_OPTIONS|MALLOC_[A-Z_]+)=(\S+)\s*$/gm)) env[match[1]!] = match[2]!;
+  // `ENV NAME=value` or `ENV NAME="value with spaces"` (several flags in NODE_OPTIONS).
+  for (const match of last.matchAll(/^ENV\s+(NODE_OPTIONS|MALLOC_[A-Z_]+)=(?:"([^"\\]*)"|(\S+))\s*$/gm))
+    env[match[1]!] = match[2] ?? match[3]!;
   return env;
 }

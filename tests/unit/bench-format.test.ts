@@ -252,6 +252,11 @@ describe('the image environment the benchmark runs the server with', () => {
     assert.deepEqual(imageEnv(dockerfile), { NODE_OPTIONS: '--max-old-space-size=288', MALLOC_ARENA_MAX: '2' });
   });
 
+  it('reads a quoted value with several flags whole', () => {
+    const dockerfile = 'FROM node:24-slim\nENV NODE_OPTIONS="--max-old-space-size=288 --max-semi-space-size=4"\n';
+    assert.deepEqual(imageEnv(dockerfile), { NODE_OPTIONS: '--max-old-space-size=288 --max-semi-space-size=4' });
+  });
+
   it('finds the heap cap in the real Dockerfile', () => {
     const env = imageEnv(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'));
     assert.match(env.NODE_OPTIONS ?? '', /--max-old-space-size=\d+/);

@@ -1,8 +1,7 @@
 // The informer caches of the webhook server: one indexed store per kind (requests, grants,
 // policies, and the RoleBindings it manages), each filled by a reflector (list + watch) per watched
-// namespace (which asks the store what it holds: no second record of every name), and whether they
-// are current. The Lookup over them is lookup.ts; the loops that
-// write are index.ts.
+// namespace, which asks the store what it holds (no second record of every name), and whether they
+// are current. The Lookup over them is lookup.ts; the loops that write are index.ts.
 import * as v from 'valibot';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../functions/reconcile/index.ts';
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';

@@ -3,8 +3,10 @@
 // read, including those other features add), and of the rest only what they read: name,
 // namespace, uid, resourceVersion, the timestamps and our own annotations (`kube-request-access.io/*`).
 // Labels, other annotations, ownerReferences, finalizers, generation and the like are dropped;
-// apiVersion and kind become shared constants. Every metadata object has the same fields in the
-// same order (absent ones undefined), so V8 stores them all with one hidden class, in-object.
+// apiVersion and kind become shared constants. Every metadata object starts with the same five
+// fields in the same order (one hidden class, in-object); deletionTimestamp and our annotations,
+// which few objects have, follow only where there are any (two undefined fields are 16 B each of
+// 200,000 objects).
 // The parts of a spec that few distinct values cover (who asked, who granted, the resource) are
 // one frozen object per value for all cached objects (`interned`), not one copy each.
 // tests/unit/kubernetes/compact.test.ts proves the decisions are the same on full and compacted objects.
@@ -14,15 +16,17 @@ const OURS = `${GROUP}/`;
 
 /** The metadata the readers of the caches use; the same strings as `metadata` (no copies). */
 export function compactMetadata(metadata: ObjectMeta): ObjectMeta {
-  return {
+  const small: ObjectMeta = {
     name: metadata.name,
     namespace: shared(metadata.namespace),
     uid: metadata.uid,
     resourceVersion: metadata.resourceVersion,
     creationTimestamp: metadata.creationTimestamp ?? undefined,
-    deletionTimestamp: metadata.deletionTimestamp ?? undefined,
-    annotations: ourAnnotations(metadata.annotations),
   };
+  if (metadata.deletionTimestamp != null) small.deletionTimestamp = metadata.deletionTimestamp;
+  const annotations = ourAnnotations(metadata.annotations);
+  if (annotations) small.annotations = annotations;
+  return small;
 }
 
 /**

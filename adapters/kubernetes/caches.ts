@@ -1,7 +1,7 @@
 // The informer caches of the webhook server: one indexed store per kind (requests, grants,
 // policies, and the RoleBindings it manages), each filled by a reflector (list + watch) per watched
-// namespace, and whether they are current. The Lookup over them is lookup.ts; the loops that
-// write are index.ts.
+// namespace, which asks the store what it holds (no second record of every name), and whether they
+// are current. The Lookup over them is lookup.ts; the loops that write are index.ts.
 import * as v from 'valibot';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../functions/reconcile/index.ts';
 import { readPolicy, type LoadedPolicy } from '../../functions/policy.ts';
@@ -115,6 +115,7 @@ export function startCaches(options: CachesOptions): Caches {
       path: customPath(plural, namespace),
       list: (page) => listPage(client, customPath(plural, namespace), page),
       onUpsert: (obj) => upsertParsed(store, schema, obj, kind, logger, share),
+      held: store.held(namespace),
       onDelete: (obj) => store.remove(obj.metadata?.namespace, obj.metadata?.name),
       onChange,
       logger,
@@ -142,6 +143,7 @@ export function startCaches(options: CachesOptions): Caches {
             });
           if (policy) policies.upsert(compact(policy, 'AccessPolicy'));
         },
+        held: policies.held(namespace),
         onDelete: (obj) => policies.remove(obj.metadata?.namespace, obj.metadata?.name),
         onChange,
         logger,
@@ -163,6 +165,7 @@ export function startCaches(options: CachesOptions): Caches {
           list: (page) => listPage<RoleBinding>(client, path, page, labelSelector),
           labelSelector,
           onUpsert: (obj) => roleBindings.upsert(obj as ManagedRoleBinding),
+          held: roleBindings.held(namespace),
           onDelete: (obj) => roleBindings.remove(obj.metadata?.namespace, obj.metadata?.name),
           onChange,
           logger,

@@ -1,7 +1,8 @@
 // List + watch, our own reflector on the watch of our Kubernetes client (client.ts): the objects live only in
-// the caller's store (through onUpsert/onDelete); the reflector keeps nothing of them but each
-// one's name and resourceVersion (strings the stored objects share), enough to skip unchanged
-// objects and to tell which ones a relist no longer returns. Like client-go's reflector it reads
+// the caller's store (through onUpsert/onDelete); to skip unchanged objects and to tell which ones
+// a relist no longer returns, the reflector asks that store which names it holds, at which
+// resourceVersion (`held`: no second map of every name, issue #16), or, without one, keeps each
+// name and resourceVersion itself. Like client-go's reflector it reads
 // the initial state as a stream ("watch-list", KEP-3157: a watch with sendInitialEvents=true,
 // resourceVersionMatch=NotOlderThan and no resourceVersion, a consistent read served from the API
 // server's watch cache, every object an ADDED event and then a BOOKMARK annotated
@@ -76,6 +77,16 @@ export interface Reflector {
   stop(): Promise<void>;
 }
 
+/**
+ * What the caller's store holds of the reflector's collection: the resourceVersion of an object it
+ * was given (undefined if it holds none of that name: never given, deleted, or not kept, e.g.
+ * malformed: given again on the next full read), and the namespace and name of each one it holds.
+ */
+export interface Held {
+  version(namespace: string, name: string): string | undefined;
+  names(): Iterable<readonly [namespace: string, name: string]>;
+}
+
 export interface ListPage {
   limit: number;
   continue?: string;
@@ -126,6 +137,8 @@ export function reflect<T extends KubernetesObject>(
     labelSelector?: string;
     /** An object added or changed, slimmed (see `slim`); the caller's store is the only copy. */
     onUpsert: (obj: T) => void;
+    /** What `onUpsert` and `onDelete` keep, by name (see `Held`); absent: the reflector keeps a record of names and versions itself. */
+    held?: Held;
     /** An object deleted; after a relist that no longer returns it, only its namespace and name. */
     onDelete: (obj: KubernetesObject) => void;
     /** Called after every batch of events settles (coalesced), e.g. to trigger a reconcile; also when it is synced again after being stale. */
@@ -144,8 +157,9 @@ export function reflect<T extends KubernetesObject>(
   /** Whether the next full read is a stream; false once the server showed it does not offer one. */
   let streams = options.streamInitialState ?? true;
   let syncedBy: 'stream' | 'list' | undefined;
-  /** namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
-  const known = new Map<string, Map<string, string>>();
+  /** Without `held`: namespace ('' for cluster-scoped) → name → resourceVersion of what the caller was given. */
+  const own = options.held ? undefined : new Map<string, Map<string, string>>();
+  const held: Held = options.held ?? ownRecord(own!);
   let resourceVersion = '';
   let request: { abort(): void } | undefined;
   /** Bumped whenever a list or watch is left behind; its late pages, events and end are then ignored. */
@@ -239,19 +253,24 @@ export function reflect<T extends KubernetesObject>(
     const meta = obj.metadata ?? {};
     const namespace = meta.namespace || '';
     const objName = meta.name || '';
-    let names = known.get(namespace);
-    if (!names) known.set(namespace, (names = new Map()));
     const version = meta.resourceVersion || '';
-    const had = names.get(objName);
+    const had = held.version(namespace, objName);
     if (had !== undefined && version && had === version) return;
-    names.set(objName, version);
+    if (own) {
+      let names = own.get(namespace);
+      if (!names) own.set(namespace, (names = new Map()));
+      names.set(objName, version);
+    }
     call(options.onUpsert, slim(obj));
   }
 
   function remove(namespace: string, objName: string, obj?: KubernetesObject): void {
-    const names = known.get(namespace);
-    if (!names?.delete(objName)) return;
-    if (names.size === 0) known.delete(namespace);
+    if (held.version(namespace, objName) === undefined) return;
+    if (own) {
+      const names = own.get(namespace)!;
+      names.delete(objName);
+      if (names.size === 0) own.delete(namespace);
+    }
     call(options.onDelete, obj ?? { metadata: { namespace: namespace || undefined, name: objName } });
   }
 
@@ -290,10 +309,8 @@ export function reflect<T extends KubernetesObject>(
 
   /** Drops what a full read (list or stream) did not bring: what was deleted while no watch was open. */
   function sweep(seen: Map<string, Set<string>>): void {
-    for (const [namespace, names] of [...known]) {
-      const still = seen.get(namespace);
-      for (const objName of [...names.keys()]) if (!still?.has(objName)) remove(namespace, objName);
-    }
+    const gone = [...held.names()].filter(([namespace, objName]) => !seen.get(namespace)?.has(objName));
+    for (const [namespace, objName] of gone) remove(namespace, objName);
   }
 
   function onEvent(type: string, obj: T & { code?: number; message?: string }): WatchError | undefined {
@@ -345,7 +362,7 @@ export function reflect<T extends KubernetesObject>(
   async function stream(mine: number): Promise<void> {
     const startedAt = now();
     // The names streamed, to drop the others at the end; none to drop (nor to track) on a first read.
-    const seen = known.size > 0 ? new Map<string, Set<string>>() : undefined;
+    const seen = holdsAny(held) ? new Map<string, Set<string>>() : undefined;
     const see = (obj: KubernetesObject, present: boolean) => {
       if (!seen) return;
       const namespace = obj.metadata?.namespace || '';
@@ -563,6 +580,21 @@ export function reflect<T extends KubernetesObject>(
       request = undefined;
     },
   };
+}
+
+/** A reflector's own record of what it gave (without the caller's `held`): namespace → name → resourceVersion. */
+function ownRecord(own: Map<string, Map<string, string>>): Held {
+  return {
+    version: (namespace, name) => own.get(namespace)?.get(name),
+    *names() {
+      for (const [namespace, names] of own) for (const name of names.keys()) yield [namespace, name] as const;
+    },
+  };
+}
+
+function holdsAny(held: Held): boolean {
+  for (const _ of held.names()) return true;
+  return false;
 }
 
 /** A delay between half of `backoff` and all of it: replicas that lost the server together do not retry in step. */

@@ -3,10 +3,14 @@
 //
 // Shaped for memory (issue #16: 200,000 cached objects): objects are kept by namespace, then by
 // name, so no "namespace/name" key string is made per object; an index maps a value, within the
-// object's namespace, to the object itself (or a Set of them), not to a key.
+// object's namespace, to the object itself (or a Set of them), not to a key. It also answers its
+// reflectors' questions (`held`: which names, at which resourceVersion), so that they keep no
+// second map of every name.
+
+import type { Held } from './informer.ts';
 
 export interface Keyed {
-  metadata: { namespace?: string; name?: string; uid?: string };
+  metadata: { namespace?: string; name?: string; uid?: string; resourceVersion?: string };
 }
 
 /** What an index holds for one value: the one object with it (most values have one), or a Set of them. */
@@ -65,6 +69,25 @@ export class IndexedStore<T extends Keyed, I extends string> {
 
   get(namespace: string, name: string): T | undefined {
     return this.#objects.get(namespace)?.get(name);
+  }
+
+  /**
+   * What a reflector of `namespace` (undefined: of every namespace) gave this store and it holds:
+   * the resourceVersion under a name ('' for an object without one), and every name.
+   */
+  held(namespace: string | undefined): Held {
+    return {
+      version: (ns, name) => {
+        const found = this.#objects.get(ns)?.get(name);
+        return found && (found.metadata.resourceVersion ?? '');
+      },
+      names: () => this.#names(namespace),
+    };
+  }
+
+  *#names(namespace: string | undefined): Generator<readonly [string, string]> {
+    for (const [ns, names] of this.#objects)
+      if (namespace === undefined || ns === namespace) for (const name of names.keys()) yield [ns, name];
   }
 
   /** The objects of `namespace` with `value` for `index`. */

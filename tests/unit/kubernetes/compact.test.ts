@@ -203,6 +203,9 @@ describe('the compact cache', () => {
     const small = compactRequest(full);
     assert.deepEqual(small.spec, full.spec);
     assert.deepEqual(small.status, full.status);
+    // Rebuilt in literals for memory, they list the same fields in the same order.
+    assert.equal(JSON.stringify(small.spec), JSON.stringify(full.spec));
+    assert.equal(JSON.stringify(small.status), JSON.stringify(full.status));
     assert.deepEqual(full, before, 'the parsed object is left as it was');
     assert.deepEqual(JSON.parse(JSON.stringify(small.metadata)), {
       name: 'r',
@@ -219,6 +222,10 @@ describe('the compact cache', () => {
       fullGrant({ name: 'g', grantFor: 'r', grantForUID: 'uid-r', by: 'carol', status: 'granted', createdAt: at(-2) }),
     );
     assert.equal(grant.metadata.annotations, undefined);
+    assert.equal(
+      JSON.stringify(grant.spec),
+      JSON.stringify({ grantFor: 'r', grantedBy: { username: 'carol' }, grantForUID: 'uid-r' }),
+    );
     assert.ok(v.safeParse(AccessGrant, grant).success);
   });
 
@@ -252,6 +259,7 @@ describe('the compact cache', () => {
     assert.notEqual(small.spec.forObject, other.spec.forObject, "the pod is each request's own");
     assert.deepEqual(small.spec.execOptions, a.spec.execOptions);
     assert.deepEqual(small.status, a.status);
+    assert.equal(JSON.stringify(small), JSON.stringify({ ...a, metadata: small.metadata }), 'same fields, same order');
     assert.deepEqual(other.status, b.status);
     const grant = (name: string) =>
       compactGrant(fullGrant({ name, grantFor: 'a', by: 'carol', status: 'granted', createdAt: at(-1) }));

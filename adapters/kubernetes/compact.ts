@@ -1,20 +1,19 @@
 // What the caches keep of a parsed AccessRequest, AccessGrant or AccessPolicy: the whole `spec`
 // and `status` (every field the policy, the reconciler, cleanup, stats and the CLI-facing status
-// read, including those other features add), and of the rest only what they read: name,
-// namespace, uid, resourceVersion, the timestamps and our own annotations (`kube-request-access.io/*`).
-// Labels, other annotations, ownerReferences, finalizers, generation and the like are dropped;
-// apiVersion and kind become shared constants. Every metadata object starts with the same five
-// fields in the same order (one hidden class, in-object); deletionTimestamp and our annotations,
-// which few objects have, follow only where there are any (two undefined fields are 16 B each of
-// 200,000 objects).
-// The parts of a spec that few distinct values cover (who asked, who granted, the resource) are
-// one frozen object per value for all cached objects (`interned`), not one copy each.
+// read, including those other features add), and of the rest what a reader uses or an audit
+// receiver is given (`audit-granted` carries the cached AccessRequest): name, namespace, uid,
+// resourceVersion, the timestamps, labels and annotations (a ticket number another tool put
+// there). managedFields, ownerReferences, finalizers, generation and kubectl's
+// last-applied-configuration (removed by the reflector's `slim`) are dropped; apiVersion and kind
+// become shared constants. Every metadata object starts with the same five fields in the same
+// order (one hidden class, in-object); deletionTimestamp, labels and annotations follow only where
+// an object has them (an undefined field is 8 B of each of 200,000 objects).
+// The parts that few distinct values cover (who asked, who granted, the resource, labels and
+// annotations) are one frozen object per value for all cached objects (`interned`), not one copy each.
 // tests/unit/kubernetes/compact.test.ts proves the decisions are the same on full and compacted objects.
-import { API_VERSION, GROUP, type ObjectMeta } from '../../functions/schemas.ts';
+import { API_VERSION, type ObjectMeta } from '../../functions/schemas.ts';
 
-const OURS = `${GROUP}/`;
-
-/** The metadata the readers of the caches use; the same strings as `metadata` (no copies). */
+/** The metadata the readers of the caches and audit receivers use; the same strings as `metadata` (no copies). */
 export function compactMetadata(metadata: ObjectMeta): ObjectMeta {
   const small: ObjectMeta = {
     name: metadata.name,
@@ -24,8 +23,8 @@ export function compactMetadata(metadata: ObjectMeta): ObjectMeta {
     creationTimestamp: metadata.creationTimestamp ?? undefined,
   };
   if (metadata.deletionTimestamp != null) small.deletionTimestamp = metadata.deletionTimestamp;
-  const annotations = ourAnnotations(metadata.annotations);
-  if (annotations) small.annotations = annotations;
+  if (metadata.labels && !isEmpty(metadata.labels)) small.labels = interned(metadata.labels);
+  if (metadata.annotations && !isEmpty(metadata.annotations)) small.annotations = interned(metadata.annotations);
   return small;
 }
 
@@ -93,13 +92,6 @@ function hasKeys(object: object, keys: readonly string[]): boolean {
 
 function isEmpty(object: object): boolean {
   return Object.keys(object).length === 0;
-}
-
-function ourAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
-  if (!annotations) return undefined;
-  let kept: Record<string, string> | undefined;
-  for (const key in annotations) if (key.startsWith(OURS)) (kept ??= {})[key] = annotations[key]!;
-  return kept;
 }
 
 /**

@@ -95,8 +95,11 @@ describe('extension webhooks against a real kube-apiserver', () => {
   });
 
   it('chains created → granted → exec in the audit file, and verify passes', async () => {
+    // A label another tool put on the request: the audit webhook gets it with every event.
+    const labelled = accessRequest('alice-cat', { ticket: 'OPS-42' });
+    const labels = { 'cost.example.com/centre': 'payments' };
     const created = await cp.kubectl('alice', ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], {
-      input: JSON.stringify(accessRequest('alice-cat', { ticket: 'OPS-42' })),
+      input: JSON.stringify({ ...labelled, metadata: { ...labelled.metadata, labels } }),
     });
     assert.equal(created.code, 0, created.stderr);
     const grant = {
@@ -119,6 +122,12 @@ describe('extension webhooks against a real kube-apiserver', () => {
 
     const types = auditTypes();
     assert.deepEqual(types.slice(0, 3), ['audit-created', 'audit-granted', 'audit-exec']);
+    // audit-granted's AccessRequest comes from the server's cache, which keeps labels and annotations.
+    const lines = readFileSync(auditFile, 'utf8').trimEnd().split('\n');
+    const grantedEvent = (JSON.parse(lines[1]!) as { data: { accessRequest?: { metadata?: Record<string, unknown> } } })
+      .data;
+    assert.deepEqual(grantedEvent.accessRequest?.metadata?.labels, labels, lines[1]);
+    assert.equal(grantedEvent.accessRequest?.metadata?.uid, created.stdout);
     // kubectl may try WebSocket, then SPDY: every further line is that same exec.
     assert.ok(
       types.slice(3).every((type) => type === 'audit-exec'),

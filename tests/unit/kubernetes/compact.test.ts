@@ -188,7 +188,7 @@ const compactGrant = (g: AccessGrant) => compact(g, 'AccessGrant');
 const compactPolicy = (p: LoadedPolicy) => compact(p, 'AccessPolicy');
 
 describe('the compact cache', () => {
-  it('drops what no reader needs and keeps spec, status and our annotations as they are', () => {
+  it('drops what no reader needs and keeps spec, status, labels and annotations as they are', () => {
     const full = fullRequest({
       name: 'r',
       user: 'alice',
@@ -213,7 +213,13 @@ describe('the compact cache', () => {
       uid: 'uid-r',
       resourceVersion: '17',
       creationTimestamp: at(-5),
-      annotations: { [CREATED_BY_ANNOTATION]: 'admin' },
+      // Labels and annotations reach audit receivers (audit-granted's accessRequest is the cached one).
+      labels: noise.labels,
+      annotations: {
+        'kubectl.kubernetes.io/restartedAt': at(-100),
+        'example.com/ticket': 'OPS-1',
+        [CREATED_BY_ANNOTATION]: 'admin',
+      },
     });
     assert.equal(small.apiVersion, 'kube-request-access.io/v1');
     assert.equal(small.kind, 'AccessRequest');
@@ -221,7 +227,14 @@ describe('the compact cache', () => {
     const grant = compactGrant(
       fullGrant({ name: 'g', grantFor: 'r', grantForUID: 'uid-r', by: 'carol', status: 'granted', createdAt: at(-2) }),
     );
-    assert.equal(grant.metadata.annotations, undefined);
+    assert.deepEqual(grant.metadata.annotations, { 'example.com/note': 'x' });
+    assert.deepEqual(grant.metadata.labels, noise.labels);
+    assert.equal(
+      compactGrant(fullGrant({ name: 'h', grantFor: 'r', by: 'carol', status: 'granted', createdAt: at(-2) })).metadata
+        .labels,
+      grant.metadata.labels,
+      'equal labels are one shared object',
+    );
     assert.equal(
       JSON.stringify(grant.spec),
       JSON.stringify({ grantFor: 'r', grantedBy: { username: 'carol' }, grantForUID: 'uid-r' }),

@@ -8,8 +8,8 @@
 // become shared constants. Every metadata object starts with the same five fields in the same
 // order (one hidden class, in-object); deletionTimestamp, labels and annotations follow only where
 // an object has them (an undefined field is 8 B of each of 200,000 objects).
-// The parts that few distinct values cover (who asked, who granted, the resource, labels and
-// annotations) are one frozen object per value for all cached objects (`interned`), not one copy each.
+// The parts that few distinct values cover (who asked, who granted, the pod asked for, labels
+// and annotations) are one frozen object per value for all cached objects (`interned`), not one copy each.
 // tests/unit/kubernetes/compact.test.ts proves the decisions are the same on full and compacted objects.
 import { API_VERSION, type ObjectMeta } from '../../functions/schemas.ts';
 
@@ -62,8 +62,13 @@ function compactSpec(spec: unknown): unknown {
   const copy: Record<string, unknown> = { ...spec };
   if (userInfo !== undefined) copy.userInfo = interned(userInfo);
   if (grantedBy !== undefined) copy.grantedBy = interned(grantedBy);
-  if (isPlainObject(forObject) && 'resource' in forObject)
-    copy.forObject = { ...forObject, resource: interned(forObject.resource) };
+  // The pod (and container) asked for: requests for the same pod share one (people come back to
+  // the same pods); past the table's cap, its resource alone.
+  if (isPlainObject(forObject)) {
+    const resource = 'resource' in forObject ? interned(forObject.resource) : undefined;
+    const whole = interned(forObject);
+    copy.forObject = whole !== forObject || resource === undefined ? whole : { ...forObject, resource };
+  }
   if (isPlainObject(execOptions) && Array.isArray(execOptions.command)) copy.execOptions = compactExec(execOptions);
   return copy;
 }
@@ -183,9 +188,13 @@ function jsonKey(value: object): string | undefined {
   return plain(value) ? JSON.stringify(value) : undefined;
 }
 
+/** A frozen copy, all the way down; a part already interned is that shared part (a forObject's resource). */
 function deepFrozenCopy(value: unknown): unknown {
   if (Array.isArray(value)) return Object.freeze(value.map(deepFrozenCopy));
   if (isPlainObject(value)) {
+    const key = jsonKey(value);
+    const found = key === undefined ? undefined : internTable.get(key);
+    if (found !== undefined) return found;
     // (fromEntries defines each field, a "__proto__" one too, where assigning would set the prototype)
     return Object.freeze(Object.fromEntries(Object.entries(value).map(([key, item]) => [key, deepFrozenCopy(item)])));
   }

@@ -269,7 +269,14 @@ describe('the compact cache', () => {
     assert.throws(() => {
       (small.spec.userInfo as { username: string }).username = 'mallory';
     }, TypeError);
-    assert.notEqual(small.spec.forObject, other.spec.forObject, "the pod is each request's own");
+    assert.equal(small.spec.forObject, other.spec.forObject, 'requests for the same pod share one forObject');
+    assert.ok(Object.isFrozen(small.spec.forObject));
+    const elsewhere = fullRequest({ name: 'c', user: 'alice', validFor: '1h', createdAt: at(-5), command: [] });
+    elsewhere.spec.forObject.name = 'web-1';
+    const third = compactRequest(elsewhere).spec.forObject;
+    assert.notEqual(third, small.spec.forObject);
+    assert.equal(third.name, 'web-1');
+    assert.equal(third.resource, small.spec.forObject.resource, 'its resource is the one shared resource');
     assert.deepEqual(small.spec.execOptions, a.spec.execOptions);
     assert.deepEqual(small.status, a.status);
     assert.equal(JSON.stringify(small), JSON.stringify({ ...a, metadata: small.metadata }), 'same fields, same order');

@@ -3,7 +3,7 @@
 // the request, the grants that name it (spec.grantFor, in its namespace), the AccessPolicies of its
 // namespace, and the clock only where a window ends. So a pass plans the requests that a cache
 // change concerns and those whose window ended, and every request (a full pass) at the start, on
-// `fullIntervalMs` and when asked (after a failed write). What a pass writes is exactly what a full
+// `fullIntervalMs` and when asked (after a failed write), spread over passes of `chunk` requests. What a pass writes is exactly what a full
 // planStatuses would write at the same moment (tests/unit/kubernetes/status-schedule.test.ts).
 // No I/O and no clock: the caches tell it what changed, each pass says when it runs. It keeps state
 // between passes, so it lives here with the loop, not in functions/ (pure); the decisions are
@@ -43,10 +43,25 @@ export class StatusSchedule {
   readonly #dueAt = new Map<string, Map<string, number>>();
   /** A min-heap by `at` over #dueAt; an entry #dueAt no longer holds is stale and skipped. */
   #heap: Due[] = [];
+  /** The requests a full pass still has to plan (a snapshot of the cache when it began), from #cursor. */
+  #sweep: AccessRequest[] | undefined;
+  #cursor = 0;
+  readonly #chunk: number;
 
-  /** `fullIntervalMs`: a full pass at least this often, the safety net for anything missed. */
-  constructor(fullIntervalMs: number) {
+  /**
+   * `fullIntervalMs`: a full pass at least this often, the safety net for anything missed.
+   * `chunk`: how many requests one pass of a full pass plans. A full pass over 100,000 requests
+   * takes seconds of CPU, and the webhook answers reviews on the same event loop: it is spread
+   * over passes of `chunk` requests, each saying it is due again at once (`nextChangeAt` = now).
+   */
+  constructor(fullIntervalMs: number, chunk = 1_000) {
     this.#fullIntervalMs = fullIntervalMs;
+    this.#chunk = Math.max(1, chunk);
+  }
+
+  /** Whether a full pass is under way: the next pass plans its next chunk. */
+  get sweeping(): boolean {
+    return this.#sweep !== undefined;
   }
 
   /** Notes which requests a cache change concerns. */
@@ -81,7 +96,7 @@ export class StatusSchedule {
    */
   plan(input: PlanInput & { requests: RequestsView; grantsOf: GrantsOf }): StatusPlan {
     const now = input.now.getTime();
-    if (this.#full || now - this.#lastFullAt >= this.#fullIntervalMs) return this.#planAll(input, now);
+    if (this.#full || now - this.#lastFullAt >= this.#fullIntervalMs) this.#startSweep(input, now);
     const dirty = this.#dirty;
     const namespaces = this.#dirtyNamespaces;
     this.#dirty = new Map();
@@ -106,23 +121,33 @@ export class StatusSchedule {
         else this.#forget(namespace, name);
       }
     }
+    if (this.#sweep) {
+      // The full pass's next chunk, as the cache holds each request now (gone: nothing to plan).
+      const planned = new Set(requests);
+      const end = Math.min(this.#sweep.length, this.#cursor + this.#chunk);
+      for (; this.#cursor < end; this.#cursor++) {
+        const { namespace = '', name = '' } = this.#sweep[this.#cursor]!.metadata;
+        const request = input.requests.get(namespace, name);
+        if (request && !planned.has(request)) requests.push(request);
+      }
+      if (this.#cursor >= this.#sweep.length) this.#sweep = undefined;
+    }
     const plan = planRequests({ ...input, requests, onChangesAt: (request, at) => this.#record(request, at) });
+    if (this.#sweep) return { writes: plan.writes, nextChangeAt: input.now };
     const next = this.#next();
     return next === undefined ? { writes: plan.writes } : { writes: plan.writes, nextChangeAt: new Date(next) };
   }
 
-  #planAll(input: PlanInput & { requests: RequestsView; grantsOf: GrantsOf }, now: number): StatusPlan {
+  /** A full pass begins: every request is planned anew, chunk by chunk, from a snapshot of the cache. */
+  #startSweep(input: { requests: RequestsView }, now: number): void {
     this.#full = false;
     this.#lastFullAt = now;
     this.#dirty.clear();
     this.#dirtyNamespaces.clear();
     this.#dueAt.clear();
     this.#heap = [];
-    return planRequests({
-      ...input,
-      requests: input.requests.values(),
-      onChangesAt: (request, at) => this.#record(request, at),
-    });
+    this.#sweep = [...input.requests.values()];
+    this.#cursor = 0;
   }
 
   #mark(namespace: string, name: string): void {

@@ -242,6 +242,18 @@ function assertSame(plan: StatusPlan, expected: StatusPlan, ops: readonly Op[]):
   assert.equal(plan.nextChangeAt?.getTime(), expected.nextChangeAt?.getTime(), JSON.stringify(ops));
 }
 
+/** carol's granted AccessGrant `name` for request `grantFor` in team-a, bound to its uid. */
+const carolGrants = (grantFor: string, name: string): Op => ({
+  op: 'grant',
+  namespace: 'team-a',
+  grantFor,
+  name,
+  by: 'carol',
+  status: 'granted',
+  rightUid: true,
+  breakGlass: false,
+});
+
 describe('StatusSchedule', () => {
   it('writes, pass after pass, exactly what a full planStatuses pass at the same moment would', () => {
     fc.assert(
@@ -299,16 +311,7 @@ describe('StatusSchedule', () => {
     for (const name of REQUESTS) w.apply({ op: 'request', namespace: 'team-a', name, validFor: '5m' });
     assert.equal(w.pass().writes.length, 3);
     assert.deepEqual(w.pass().writes, []);
-    w.apply({
-      op: 'grant',
-      namespace: 'team-a',
-      grantFor: 'r1',
-      name: 'g0',
-      by: 'carol',
-      status: 'granted',
-      rightUid: true,
-      breakGlass: false,
-    });
+    w.apply(carolGrants('r1', 'g0'));
     const plan = w.pass();
     assert.deepEqual(
       plan.writes.map((write) => [write.name, write.patch.state]),
@@ -320,16 +323,7 @@ describe('StatusSchedule', () => {
   it('writes Expired when a window ends, with no event', () => {
     const w = world();
     w.apply({ op: 'request', namespace: 'team-a', name: 'r0', validFor: '1m' });
-    w.apply({
-      op: 'grant',
-      namespace: 'team-a',
-      grantFor: 'r0',
-      name: 'g0',
-      by: 'carol',
-      status: 'granted',
-      rightUid: true,
-      breakGlass: false,
-    });
+    w.apply(carolGrants('r0', 'g0'));
     assert.equal(w.pass().writes[0]?.patch.state, 'Granted');
     w.apply({ op: 'advance', ms: 59_999 });
     assert.deepEqual(w.pass().writes, []);
@@ -371,16 +365,7 @@ describe('StatusSchedule', () => {
   it('plans a request again when its grant is deleted', () => {
     const w = world();
     w.apply({ op: 'request', namespace: 'team-a', name: 'r0', validFor: '' });
-    w.apply({
-      op: 'grant',
-      namespace: 'team-a',
-      grantFor: 'r0',
-      name: 'g0',
-      by: 'carol',
-      status: 'granted',
-      rightUid: true,
-      breakGlass: false,
-    });
+    w.apply(carolGrants('r0', 'g0'));
     w.pass();
     w.pass();
     w.apply({ op: 'deleteGrant', namespace: 'team-a', name: 'g0' });
@@ -393,16 +378,7 @@ describe('StatusSchedule', () => {
   it('writes a used one-shot request as Used once the use is cached', () => {
     const w = world();
     w.apply({ op: 'request', namespace: 'team-a', name: 'r0', validFor: '' });
-    w.apply({
-      op: 'grant',
-      namespace: 'team-a',
-      grantFor: 'r0',
-      name: 'g0',
-      by: 'carol',
-      status: 'granted',
-      rightUid: true,
-      breakGlass: false,
-    });
+    w.apply(carolGrants('r0', 'g0'));
     w.pass();
     w.apply({ op: 'consume', namespace: 'team-a', name: 'r0' });
     assert.deepEqual(

@@ -64,8 +64,15 @@ class FakeApi {
   closedByClient = new Set<ServerResponse>();
   /** Down: every connection is reset at once, as when the apiserver process is killed. */
   down = false;
+  /**
+   * The User-Agent of this test's client (a new one per test): a request an earlier test's
+   * reflector had already sent when it was stopped may arrive after `reset()`, and must not count.
+   */
+  userAgent = 'reflector-test-0';
+  #generation = 0;
 
   reset(): void {
+    this.userAgent = `reflector-test-${++this.#generation}`;
     for (const res of this.open) res.destroy();
     this.objects.clear();
     this.rv = 1;
@@ -98,7 +105,7 @@ class FakeApi {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    if (this.down) {
+    if (this.down || req.headers['user-agent'] !== this.userAgent) {
       req.socket.destroy();
       return;
     }
@@ -231,11 +238,11 @@ for (const record of ['its own record', "the caller's store"] as const)
     let upserts: Obj[];
     let deletes: KubernetesObject[];
 
+    let port: number;
     before(async () => {
       server = createServer((req, res) => api.handle(req, res));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { port } = server.address() as AddressInfo;
-      client = nodeKubernetesClient(clusterConfig({ server: `http://127.0.0.1:${port}` }));
+      port = (server.address() as AddressInfo).port;
     });
 
     after(async () => {
@@ -246,6 +253,10 @@ for (const record of ['its own record', "the caller's store"] as const)
 
     beforeEach(() => {
       api.reset();
+      // A client of this test's own, which the fake API tells from an earlier test's stopped one.
+      client = nodeKubernetesClient(clusterConfig({ server: `http://127.0.0.1:${port}` }), {
+        userAgent: api.userAgent,
+      });
       upserts = [];
       deletes = [];
     });

@@ -174,7 +174,13 @@ export function interned<T>(value: T): T {
   return frozen;
 }
 
-/** JSON of a small JSON value, every field in it (no undefined, function or other class): else undefined. */
+/**
+ * JSON of a small JSON value, every field in it (no undefined, function or other class), at most
+ * MAX_KEY characters: else undefined. The table keeps each key after the objects that had it are
+ * gone, so a large value (annotations anyone who creates a request may write) is kept by its
+ * object alone, never here.
+ */
+const MAX_KEY = 1_024;
 function jsonKey(value: object): string | undefined {
   let fields = 0;
   const plain = (item: unknown): boolean => {
@@ -185,7 +191,9 @@ function jsonKey(value: object): string | undefined {
     if (isPlainObject(item)) return Object.values(item).every(plain);
     return false;
   };
-  return plain(value) ? JSON.stringify(value) : undefined;
+  if (!plain(value)) return undefined;
+  const key = JSON.stringify(value);
+  return key.length <= MAX_KEY ? key : undefined;
 }
 
 /** A frozen copy, all the way down; a part already interned is that shared part (a forObject's resource). */

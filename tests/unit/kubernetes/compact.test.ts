@@ -286,6 +286,18 @@ describe('the compact cache', () => {
     assert.equal(grant('g1').spec.grantedBy, grant('g2').spec.grantedBy);
   });
 
+  it('keeps large annotations with their object only: the intern table never holds them', () => {
+    const big = (name: string) => {
+      const full = fullRequest({ name, user: 'alice', validFor: '1h', createdAt: at(-5), command: [] });
+      full.metadata.annotations = { 'example.com/blob': 'x'.repeat(4_000) };
+      return compactRequest(full);
+    };
+    const [a, b] = [big('a'), big('b')];
+    assert.deepEqual(a.metadata.annotations, { 'example.com/blob': 'x'.repeat(4_000) });
+    assert.notEqual(a.metadata.annotations, b.metadata.annotations, 'not interned: each its own');
+    assert.ok(!Object.isFrozen(a.metadata.annotations));
+  });
+
   it('every metadata field a reader touches is kept, with its value', async () => {
     const read = new Set<string>();
     const spy = <T extends { metadata: object }>(object: T): T => ({

@@ -19,9 +19,8 @@ import {
   type Reflector,
   type ReflectorTimings,
 } from './informer.ts';
-import { ObservedStore } from './observed.ts';
+import { ObservedStore, type CacheChange } from './observed.ts';
 import { IndexedStore } from './store.ts';
-import type { CacheChange } from './status-schedule.ts';
 
 export const REQUESTS = 'accessrequests';
 export const GRANTS = 'accessgrants';

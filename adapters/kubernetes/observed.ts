@@ -2,7 +2,15 @@
 // loop can work on what changed rather than on everything: the status writer (status-schedule.ts).
 // Every write goes through upsert and remove: the informers', and the server's own
 // (a consumed use, a written status, a cleanup deletion).
+import type { LoadedPolicy } from '../../functions/policy.ts';
+import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
 import { IndexedStore, type Keyed } from './store.ts';
+
+/** One change a cache applied: `before` what it held, `after` what it holds now (undefined: removed). */
+export type CacheChange =
+  | { kind: 'AccessRequest'; before: AccessRequest | undefined; after: AccessRequest | undefined }
+  | { kind: 'AccessGrant'; before: AccessGrant | undefined; after: AccessGrant | undefined }
+  | { kind: 'AccessPolicy'; before: LoadedPolicy | undefined; after: LoadedPolicy | undefined };
 
 export type StoreObserver<T> = (before: T | undefined, after: T | undefined) => void;
 

@@ -8,15 +8,9 @@
 // No I/O and no clock: the caches tell it what changed, each pass says when it runs. It keeps state
 // between passes, so it lives here with the loop, not in functions/ (pure); the decisions are
 // functions/status's.
-import type { LoadedPolicy } from '../../functions/policy.ts';
-import type { AccessGrant, AccessRequest } from '../../functions/schemas.ts';
+import type { AccessRequest } from '../../functions/schemas.ts';
 import { planRequests, type GrantsOf, type PlanInput, type StatusPlan } from '../../functions/status/index.ts';
-
-/** One change a cache applied: `before` what it held, `after` what it holds now (undefined: removed). */
-export type CacheChange =
-  | { kind: 'AccessRequest'; before: AccessRequest | undefined; after: AccessRequest | undefined }
-  | { kind: 'AccessGrant'; before: AccessGrant | undefined; after: AccessGrant | undefined }
-  | { kind: 'AccessPolicy'; before: LoadedPolicy | undefined; after: LoadedPolicy | undefined };
+import type { CacheChange } from './observed.ts';
 
 /** The requests cache, as a pass reads it. */
 export interface RequestsView {
